@@ -1,0 +1,3 @@
+//! Implementations of the ports: SQLite for local use; DynamoDB and SQS on AWS.
+
+pub mod sqlite;

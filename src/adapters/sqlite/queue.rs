@@ -1,0 +1,137 @@
+//! A durable queue in the same SQLite file, with SQS's semantics: a received message is
+//! hidden for a visibility timeout and comes back unless deleted; after too many receives it
+//! moves to a dead-letter table.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use rusqlite::params;
+use tokio::sync::Notify;
+
+use super::{SqliteStore, now_millis, unavailable};
+use crate::ports::{QueueError, StoreError, WorkItem, WorkQueue};
+
+#[derive(Clone)]
+pub struct SqliteQueue {
+    db: SqliteStore,
+    /// Wakes the in-process worker as soon as something is queued, instead of waiting for
+    /// its next poll.
+    ready: Arc<Notify>,
+}
+
+/// A received message: its id deletes it, its body says what to run.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    pub id: i64,
+    pub body: String,
+    pub receive_count: u32,
+}
+
+impl SqliteQueue {
+    pub(super) fn new(db: SqliteStore) -> Self {
+        Self {
+            db,
+            ready: Arc::new(Notify::new()),
+        }
+    }
+
+    pub fn ready(&self) -> Arc<Notify> {
+        self.ready.clone()
+    }
+
+    /// Takes up to `max` visible messages and hides them for `visibility`. Messages received
+    /// more than `max_receives` times go to the dead-letter table instead.
+    pub async fn receive(
+        &self,
+        max: usize,
+        visibility: Duration,
+        max_receives: u32,
+    ) -> Result<Vec<Delivery>, StoreError> {
+        let hide_ms = visibility.as_millis() as i64;
+        self.db
+            .with_conn(move |c| {
+                let now = now_millis();
+                let tx = c.transaction().map_err(unavailable)?;
+                tx.execute(
+                    "INSERT INTO dead_letters (id, body, receive_count, dead_at)
+                     SELECT id, body, receive_count, ?1 FROM queue WHERE visible_at <= ?1 AND receive_count >= ?2",
+                    params![now, max_receives],
+                )
+                .map_err(unavailable)?;
+                tx.execute("DELETE FROM queue WHERE visible_at <= ?1 AND receive_count >= ?2", params![now, max_receives])
+                    .map_err(unavailable)?;
+                let deliveries = {
+                    let mut stmt = tx
+                        .prepare(
+                            "UPDATE queue SET visible_at = ?1 + ?2, receive_count = receive_count + 1
+                             WHERE id IN (SELECT id FROM queue WHERE visible_at <= ?1 ORDER BY id LIMIT ?3)
+                             RETURNING id, body, receive_count",
+                        )
+                        .map_err(unavailable)?;
+                    let rows = stmt
+                        .query_map(params![now, hide_ms, max as i64], |r| {
+                            Ok(Delivery { id: r.get(0)?, body: r.get(1)?, receive_count: r.get(2)? })
+                        })
+                        .map_err(unavailable)?;
+                    rows.collect::<Result<Vec<_>, _>>().map_err(unavailable)?
+                };
+                tx.commit().map_err(unavailable)?;
+                Ok(deliveries)
+            })
+            .await
+    }
+
+    pub async fn delete(&self, id: i64) -> Result<(), StoreError> {
+        self.db
+            .with_conn(move |c| {
+                c.execute("DELETE FROM queue WHERE id = ?1", [id])
+                    .map(|_| ())
+                    .map_err(unavailable)
+            })
+            .await
+    }
+
+    pub async fn dead_letter_count(&self) -> Result<u64, StoreError> {
+        self.db
+            .with_conn(|c| {
+                c.query_row("SELECT COUNT(*) FROM dead_letters", [], |r| r.get(0))
+                    .map_err(unavailable)
+            })
+            .await
+    }
+
+    pub async fn depth(&self) -> Result<u64, StoreError> {
+        self.db
+            .with_conn(|c| {
+                c.query_row("SELECT COUNT(*) FROM queue", [], |r| r.get(0))
+                    .map_err(unavailable)
+            })
+            .await
+    }
+
+    /// Puts a raw body on the queue; for tests and tools that need a malformed message.
+    pub async fn enqueue_raw(&self, body: String) -> Result<(), StoreError> {
+        self.db
+            .with_conn(move |c| {
+                c.execute(
+                    "INSERT INTO queue (body, visible_at) VALUES (?1, ?2)",
+                    params![body, now_millis()],
+                )
+                .map(|_| ())
+                .map_err(unavailable)
+            })
+            .await?;
+        self.ready.notify_one();
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl WorkQueue for SqliteQueue {
+    async fn enqueue(&self, item: &WorkItem) -> Result<(), QueueError> {
+        self.enqueue_raw(item.to_json())
+            .await
+            .map_err(|e| QueueError::Unavailable(e.to_string()))
+    }
+}

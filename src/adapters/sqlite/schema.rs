@@ -1,0 +1,60 @@
+use rusqlite::Connection;
+
+/// Records are stored whole as JSON; the columns beside them are what queries and conditional
+/// writes need.
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS api_keys (
+    name TEXT PRIMARY KEY,
+    record TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS workflows (
+    id TEXT PRIMARY KEY,
+    record TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS executions (
+    workflow_id TEXT NOT NULL,
+    id TEXT NOT NULL,
+    status TEXT NOT NULL,
+    attempts INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    record TEXT NOT NULL,
+    PRIMARY KEY (workflow_id, id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS executions_by_status ON executions (workflow_id, status, id);
+CREATE TABLE IF NOT EXISTS dedup (
+    workflow_id TEXT NOT NULL,
+    key TEXT NOT NULL,
+    execution_id TEXT NOT NULL,
+    expires_at INTEGER NOT NULL,
+    PRIMARY KEY (workflow_id, key)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS sns_subscriptions (
+    workflow_id TEXT NOT NULL,
+    topic_arn TEXT NOT NULL,
+    record TEXT NOT NULL,
+    PRIMARY KEY (workflow_id, topic_arn)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS queue (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    body TEXT NOT NULL,
+    visible_at INTEGER NOT NULL,
+    receive_count INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS queue_by_visibility ON queue (visible_at);
+CREATE TABLE IF NOT EXISTS dead_letters (
+    id INTEGER PRIMARY KEY,
+    body TEXT NOT NULL,
+    receive_count INTEGER NOT NULL,
+    dead_at INTEGER NOT NULL
+);
+";
+
+pub fn prepare(conn: &Connection) -> rusqlite::Result<()> {
+    // WAL lets readers run beside the writer; synchronous=FULL makes every committed webhook
+    // survive a power cut, not only a process crash.
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    conn.execute_batch(SCHEMA)
+}

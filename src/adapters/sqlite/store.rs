@@ -1,0 +1,342 @@
+use async_trait::async_trait;
+use rusqlite::{OptionalExtension, params};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::{SqliteStore, unavailable};
+use crate::domain::{
+    ApiKey, ApiKeyName, Execution, ExecutionId, SnsSubscription, Workflow, WorkflowId,
+};
+use crate::ports::{
+    ApiKeyStore, ExecutionQuery, ExecutionStore, Recorded, StoreError, SubscriptionStore,
+    WorkflowStore,
+};
+
+fn to_json<T: Serialize>(value: &T) -> Result<String, StoreError> {
+    serde_json::to_string(value).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+fn from_json<T: DeserializeOwned>(raw: &str) -> Result<T, StoreError> {
+    serde_json::from_str(raw).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+fn is_constraint(e: &rusqlite::Error) -> bool {
+    matches!(e, rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::ConstraintViolation)
+}
+
+#[async_trait]
+impl ApiKeyStore for SqliteStore {
+    async fn insert_api_key(&self, key: &ApiKey) -> Result<(), StoreError> {
+        let (name, record) = (key.name.to_string(), to_json(key)?);
+        self.with_conn(move |c| {
+            c.execute(
+                "INSERT INTO api_keys (name, record) VALUES (?1, ?2)",
+                params![name, record],
+            )
+            .map(|_| ())
+            .map_err(|e| {
+                if is_constraint(&e) {
+                    StoreError::AlreadyExists(format!("API key {name}"))
+                } else {
+                    unavailable(e)
+                }
+            })
+        })
+        .await
+    }
+
+    async fn get_api_key(&self, name: &ApiKeyName) -> Result<Option<ApiKey>, StoreError> {
+        let name = name.to_string();
+        self.with_conn(move |c| {
+            let raw: Option<String> = c
+                .query_row("SELECT record FROM api_keys WHERE name = ?1", [name], |r| {
+                    r.get(0)
+                })
+                .optional()
+                .map_err(unavailable)?;
+            raw.as_deref().map(from_json).transpose()
+        })
+        .await
+    }
+
+    async fn list_api_keys(&self) -> Result<Vec<ApiKey>, StoreError> {
+        self.with_conn(|c| select_records(c, "SELECT record FROM api_keys ORDER BY name", []))
+            .await
+    }
+
+    async fn update_api_key(&self, key: &ApiKey) -> Result<(), StoreError> {
+        let (name, record) = (key.name.to_string(), to_json(key)?);
+        self.with_conn(move |c| {
+            let n = c
+                .execute(
+                    "UPDATE api_keys SET record = ?2 WHERE name = ?1",
+                    params![name, record],
+                )
+                .map_err(unavailable)?;
+            if n == 0 {
+                Err(StoreError::NotFound(format!("API key {name}")))
+            } else {
+                Ok(())
+            }
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl WorkflowStore for SqliteStore {
+    async fn insert_workflow(&self, workflow: &Workflow) -> Result<(), StoreError> {
+        let (id, record) = (workflow.id.to_string(), to_json(workflow)?);
+        self.with_conn(move |c| {
+            c.execute(
+                "INSERT INTO workflows (id, record) VALUES (?1, ?2)",
+                params![id, record],
+            )
+            .map(|_| ())
+            .map_err(|e| {
+                if is_constraint(&e) {
+                    StoreError::AlreadyExists(format!("workflow {id}"))
+                } else {
+                    unavailable(e)
+                }
+            })
+        })
+        .await
+    }
+
+    async fn get_workflow(&self, id: &WorkflowId) -> Result<Option<Workflow>, StoreError> {
+        let id = id.to_string();
+        self.with_conn(move |c| {
+            let raw: Option<String> = c
+                .query_row("SELECT record FROM workflows WHERE id = ?1", [id], |r| {
+                    r.get(0)
+                })
+                .optional()
+                .map_err(unavailable)?;
+            raw.as_deref().map(from_json).transpose()
+        })
+        .await
+    }
+
+    async fn list_workflows(&self) -> Result<Vec<Workflow>, StoreError> {
+        self.with_conn(|c| select_records(c, "SELECT record FROM workflows ORDER BY id", []))
+            .await
+    }
+
+    async fn update_workflow(&self, workflow: &Workflow) -> Result<(), StoreError> {
+        let (id, record) = (workflow.id.to_string(), to_json(workflow)?);
+        self.with_conn(move |c| {
+            let n = c
+                .execute(
+                    "UPDATE workflows SET record = ?2 WHERE id = ?1",
+                    params![id, record],
+                )
+                .map_err(unavailable)?;
+            if n == 0 {
+                Err(StoreError::NotFound(format!("workflow {id}")))
+            } else {
+                Ok(())
+            }
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl ExecutionStore for SqliteStore {
+    async fn insert_execution(
+        &self,
+        execution: &Execution,
+        dedup_key: Option<&str>,
+    ) -> Result<Recorded, StoreError> {
+        let execution = execution.clone();
+        let record = to_json(&execution)?;
+        let dedup_key = dedup_key.map(str::to_owned);
+        self.with_conn(move |c| {
+            let tx = c.transaction().map_err(unavailable)?;
+            let workflow_id = execution.workflow_id.to_string();
+            let expires_at = execution.expires_at.timestamp();
+            if let Some(key) = &dedup_key {
+                let existing: Option<(String, i64)> = tx
+                    .query_row(
+                        "SELECT execution_id, expires_at FROM dedup WHERE workflow_id = ?1 AND key = ?2",
+                        params![workflow_id, key],
+                        |r| Ok((r.get(0)?, r.get(1)?)),
+                    )
+                    .optional()
+                    .map_err(unavailable)?;
+                if let Some((earlier_id, earlier_expiry)) = existing {
+                    let earlier: Option<String> = tx
+                        .query_row(
+                            "SELECT record FROM executions WHERE workflow_id = ?1 AND id = ?2",
+                            params![workflow_id, earlier_id],
+                            |r| r.get(0),
+                        )
+                        .optional()
+                        .map_err(unavailable)?;
+                    let live = earlier_expiry > chrono::Utc::now().timestamp();
+                    if let (Some(raw), true) = (earlier, live) {
+                        return Ok(Recorded::Duplicate(from_json(&raw)?));
+                    }
+                }
+                tx.execute(
+                    "INSERT OR REPLACE INTO dedup (workflow_id, key, execution_id, expires_at) VALUES (?1, ?2, ?3, ?4)",
+                    params![workflow_id, key, execution.id.to_string(), expires_at],
+                )
+                .map_err(unavailable)?;
+            }
+            tx.execute(
+                "INSERT INTO executions (workflow_id, id, status, attempts, expires_at, record) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![workflow_id, execution.id.to_string(), execution.status.as_str(), execution.attempts, expires_at, record],
+            )
+            .map_err(|e| if is_constraint(&e) { StoreError::AlreadyExists(format!("execution {}", execution.id)) } else { unavailable(e) })?;
+            tx.commit().map_err(unavailable)?;
+            Ok(Recorded::Created)
+        })
+        .await
+    }
+
+    async fn get_execution(
+        &self,
+        workflow_id: &WorkflowId,
+        id: &ExecutionId,
+    ) -> Result<Option<Execution>, StoreError> {
+        let (workflow_id, id) = (workflow_id.to_string(), id.to_string());
+        self.with_conn(move |c| {
+            let raw: Option<String> = c
+                .query_row(
+                    "SELECT record FROM executions WHERE workflow_id = ?1 AND id = ?2",
+                    params![workflow_id, id],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(unavailable)?;
+            raw.as_deref().map(from_json).transpose()
+        })
+        .await
+    }
+
+    async fn list_executions(
+        &self,
+        workflow_id: &WorkflowId,
+        query: &ExecutionQuery,
+    ) -> Result<Vec<Execution>, StoreError> {
+        let workflow_id = workflow_id.to_string();
+        let status = query.status.map(|s| s.as_str().to_owned());
+        // "~" sorts after every ULID character, so it stands for "no upper bound".
+        let before = query
+            .before
+            .map(|id| id.to_string())
+            .unwrap_or_else(|| "~".into());
+        let limit = query.limit as i64;
+        self.with_conn(move |c| {
+            select_records(
+                c,
+                "SELECT record FROM executions
+                 WHERE workflow_id = ?1 AND id < ?2 AND (?3 IS NULL OR status = ?3)
+                 ORDER BY id DESC LIMIT ?4",
+                params![workflow_id, before, status, limit],
+            )
+        })
+        .await
+    }
+
+    async fn replace_execution(
+        &self,
+        current: &Execution,
+        next: &Execution,
+    ) -> Result<bool, StoreError> {
+        let record = to_json(next)?;
+        let (workflow_id, id) = (current.workflow_id.to_string(), current.id.to_string());
+        let (old_status, old_attempts) = (current.status.as_str(), current.attempts);
+        let (new_status, new_attempts) = (next.status.as_str(), next.attempts);
+        self.with_conn(move |c| {
+            let n = c
+                .execute(
+                    "UPDATE executions SET status = ?5, attempts = ?6, record = ?7
+                     WHERE workflow_id = ?1 AND id = ?2 AND status = ?3 AND attempts = ?4",
+                    params![
+                        workflow_id,
+                        id,
+                        old_status,
+                        old_attempts,
+                        new_status,
+                        new_attempts,
+                        record
+                    ],
+                )
+                .map_err(unavailable)?;
+            Ok(n == 1)
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl SubscriptionStore for SqliteStore {
+    async fn put_subscription(&self, subscription: &SnsSubscription) -> Result<(), StoreError> {
+        let record = to_json(subscription)?;
+        let (workflow_id, topic) = (
+            subscription.workflow_id.to_string(),
+            subscription.topic_arn.clone(),
+        );
+        self.with_conn(move |c| {
+            c.execute(
+                "INSERT OR REPLACE INTO sns_subscriptions (workflow_id, topic_arn, record) VALUES (?1, ?2, ?3)",
+                params![workflow_id, topic, record],
+            )
+            .map(|_| ())
+            .map_err(unavailable)
+        })
+        .await
+    }
+
+    async fn list_subscriptions(
+        &self,
+        workflow_id: &WorkflowId,
+    ) -> Result<Vec<SnsSubscription>, StoreError> {
+        let workflow_id = workflow_id.to_string();
+        self.with_conn(move |c| {
+            select_records(
+                c,
+                "SELECT record FROM sns_subscriptions WHERE workflow_id = ?1 ORDER BY topic_arn",
+                [workflow_id],
+            )
+        })
+        .await
+    }
+}
+
+impl SqliteStore {
+    /// Deletes executions and dedup records past their retention; what DynamoDB's TTL does on AWS.
+    pub async fn purge_expired(&self) -> Result<usize, StoreError> {
+        self.with_conn(|c| {
+            let now = chrono::Utc::now().timestamp();
+            let tx = c.transaction().map_err(unavailable)?;
+            let n = tx
+                .execute("DELETE FROM executions WHERE expires_at <= ?1", [now])
+                .map_err(unavailable)?;
+            tx.execute("DELETE FROM dedup WHERE expires_at <= ?1", [now])
+                .map_err(unavailable)?;
+            tx.commit().map_err(unavailable)?;
+            Ok(n)
+        })
+        .await
+    }
+}
+
+fn select_records<T: DeserializeOwned, P: rusqlite::Params>(
+    c: &rusqlite::Connection,
+    sql: &str,
+    params: P,
+) -> Result<Vec<T>, StoreError> {
+    let mut stmt = c.prepare_cached(sql).map_err(unavailable)?;
+    let rows = stmt
+        .query_map(params, |r| r.get::<_, String>(0))
+        .map_err(unavailable)?;
+    let mut out = Vec::new();
+    for raw in rows {
+        out.push(from_json(&raw.map_err(unavailable)?)?);
+    }
+    Ok(out)
+}

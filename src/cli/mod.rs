@@ -1,0 +1,263 @@
+//! The `webhook-trigger` command line: `serve`, and management of keys, workflows and
+//! executions, against the embedded store or DynamoDB.
+
+mod backend;
+mod output;
+mod serve;
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+pub use backend::{Backend, StoreLocation, open as open_backend};
+
+use crate::app::{App, ListExecutions, NewWorkflow};
+use crate::config::Config;
+use crate::domain::{SnsOptions, Step, Trigger};
+use output::Output;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "webhook-trigger",
+    version,
+    about = "Per-workflow webhook URLs that start workflow executions"
+)]
+pub struct Cli {
+    /// Where data lives: a SQLite file path (or sqlite://PATH).
+    #[arg(long, global = true, env = "WEBHOOK_STORE", default_value = backend::DEFAULT_DB)]
+    store: StoreLocation,
+    /// Base URL printed in webhook URLs.
+    #[arg(
+        long,
+        global = true,
+        env = "WEBHOOK_BASE_URL",
+        default_value = "http://127.0.0.1:3000"
+    )]
+    base_url: String,
+    /// Print JSON instead of text, for scripts.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the API and the worker in this process on the embedded store.
+    Serve(ServeArgs),
+    /// Create, list and revoke API keys.
+    #[command(subcommand, name = "api-keys")]
+    ApiKeys(ApiKeysCommand),
+    /// Create, list, show, enable and disable workflows.
+    #[command(subcommand)]
+    Workflows(WorkflowsCommand),
+    /// List, show and replay executions.
+    #[command(subcommand)]
+    Executions(ExecutionsCommand),
+}
+
+#[derive(Debug, Args)]
+struct ServeArgs {
+    #[arg(long, env = "WEBHOOK_ADDR", default_value = "127.0.0.1:3000")]
+    addr: SocketAddr,
+    /// SQLite file (same as --store).
+    #[arg(long)]
+    db: Option<std::path::PathBuf>,
+    /// On a fresh store, create a demo key and workflow and print a ready curl line.
+    #[arg(long)]
+    demo: bool,
+}
+
+#[derive(Debug, Subcommand)]
+enum ApiKeysCommand {
+    /// Create a key; its value is printed once and never again.
+    Create {
+        name: String,
+    },
+    List,
+    /// Revoke a key; workflows that name it stop accepting calls.
+    Revoke {
+        name: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum WorkflowsCommand {
+    Create(CreateWorkflowArgs),
+    List,
+    Show {
+        id: String,
+    },
+    Enable {
+        id: String,
+    },
+    Disable {
+        id: String,
+    },
+    /// The SNS subscriptions confirmed for an amazon_sns workflow.
+    Subscriptions {
+        id: String,
+    },
+}
+
+#[derive(Debug, Args)]
+struct CreateWorkflowArgs {
+    #[arg(long)]
+    name: String,
+    /// generic_webhook or amazon_sns
+    #[arg(long, default_value = "generic_webhook")]
+    trigger: Trigger,
+    /// Name of the API key that guards the webhook URL.
+    #[arg(long = "api-key")]
+    api_key: String,
+    /// Steps as a JSON array, e.g. '[{"type":"echo"}]'.
+    #[arg(long, default_value = "[]")]
+    steps: String,
+    /// For amazon_sns: accept only this topic (repeatable; none = any topic).
+    #[arg(long = "allow-topic")]
+    allow_topics: Vec<String>,
+    /// For amazon_sns: refuse SignatureVersion 1 (SHA1) messages.
+    #[arg(long)]
+    require_signature_v2: bool,
+}
+
+#[derive(Debug, Subcommand)]
+enum ExecutionsCommand {
+    List {
+        workflow_id: String,
+        #[arg(long)]
+        status: Option<String>,
+        #[arg(long)]
+        limit: Option<String>,
+        #[arg(long)]
+        cursor: Option<String>,
+    },
+    Show {
+        workflow_id: String,
+        execution_id: String,
+    },
+    /// Run an execution's payload again, as a new execution.
+    Replay {
+        workflow_id: String,
+        execution_id: String,
+    },
+}
+
+pub async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    crate::telemetry::init(false);
+    match run(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), String> {
+    let config = Config::from_env().map_err(|e| e.to_string())?;
+    let out = Output {
+        json: cli.json,
+        base_url: cli.base_url.clone(),
+    };
+    let location = match &cli.command {
+        Command::Serve(ServeArgs { db: Some(db), .. }) => StoreLocation::Sqlite(db.clone()),
+        _ => cli.store.clone(),
+    };
+    let backend = open_backend(&location).await.map_err(|e| e.to_string())?;
+    if let Command::Serve(args) = cli.command {
+        let base_url = std::env::var("WEBHOOK_BASE_URL").ok();
+        let options = serve::ServeOptions {
+            addr: args.addr,
+            base_url,
+            demo: args.demo,
+        };
+        return serve::serve(backend, config, options).await;
+    }
+    let app = App::new(backend.store, backend.queue, config);
+    let err = |e: crate::app::AppError| e.to_string();
+    match cli.command {
+        Command::Serve(_) => unreachable!("handled above"),
+        Command::ApiKeys(cmd) => match cmd {
+            ApiKeysCommand::Create { name } => {
+                out.created_key(&app.create_api_key(&name).await.map_err(err)?)
+            }
+            ApiKeysCommand::List => out.keys(&app.list_api_keys().await.map_err(err)?),
+            ApiKeysCommand::Revoke { name } => {
+                out.revoked(&app.revoke_api_key(&name).await.map_err(err)?)
+            }
+        },
+        Command::Workflows(cmd) => match cmd {
+            WorkflowsCommand::Create(args) => {
+                let steps: Vec<Step> = serde_json::from_str(&args.steps)
+                    .map_err(|e| format!("--steps is not a valid list of steps: {e}"))?;
+                let new = NewWorkflow {
+                    name: args.name,
+                    trigger: args.trigger,
+                    api_key_name: args.api_key,
+                    steps,
+                    sns: SnsOptions {
+                        allowed_topic_arns: args.allow_topics,
+                        require_signature_v2: args.require_signature_v2,
+                    },
+                };
+                out.workflow(&app.create_workflow(new).await.map_err(err)?)
+            }
+            WorkflowsCommand::List => out.workflows(&app.list_workflows().await.map_err(err)?),
+            WorkflowsCommand::Show { id } => out.workflow(&app.workflow(&id).await.map_err(err)?),
+            WorkflowsCommand::Enable { id } => {
+                out.workflow(&app.set_workflow_enabled(&id, true).await.map_err(err)?)
+            }
+            WorkflowsCommand::Disable { id } => {
+                out.workflow(&app.set_workflow_enabled(&id, false).await.map_err(err)?)
+            }
+            WorkflowsCommand::Subscriptions { id } => {
+                out.subscriptions(&app.list_subscriptions(&id).await.map_err(err)?)
+            }
+        },
+        Command::Executions(cmd) => match cmd {
+            ExecutionsCommand::List {
+                workflow_id,
+                status,
+                limit,
+                cursor,
+            } => {
+                let workflow = app.workflow(&workflow_id).await.map_err(err)?;
+                let page = app
+                    .list_executions(
+                        &workflow.id,
+                        &ListExecutions {
+                            status,
+                            limit,
+                            cursor,
+                        },
+                    )
+                    .await
+                    .map_err(err)?;
+                out.executions(&page)
+            }
+            ExecutionsCommand::Show {
+                workflow_id,
+                execution_id,
+            } => {
+                let workflow = app.workflow(&workflow_id).await.map_err(err)?;
+                out.execution(
+                    &app.get_execution(&workflow.id, &execution_id)
+                        .await
+                        .map_err(err)?,
+                )
+            }
+            ExecutionsCommand::Replay {
+                workflow_id,
+                execution_id,
+            } => out.replayed(
+                &app.replay_execution(&workflow_id, &execution_id)
+                    .await
+                    .map_err(err)?,
+            ),
+        },
+    }
+    Ok(())
+}

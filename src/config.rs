@@ -1,0 +1,131 @@
+//! Settings read once at start-up from the environment, so no request pays for them.
+
+use std::time::Duration;
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Largest webhook body accepted (`BODY_LIMIT_BYTES`, default 256 KiB, SNS's own limit).
+    pub body_limit_bytes: usize,
+    /// How long executions and their dedup records are kept (`RETENTION_DAYS`, default 30).
+    pub retention: chrono::Duration,
+    /// How long workflow and key lookups are reused in one process (`CACHE_TTL_SECONDS`,
+    /// default 5). A revoked key or disabled workflow stops working within this time.
+    pub cache_ttl: Duration,
+    /// After this long a running execution whose worker went silent may be claimed again
+    /// (`WORKER_LEASE_SECONDS`, default 300; keep it above the worker's timeout).
+    pub worker_lease: chrono::Duration,
+    /// Oldest SNS message accepted (`SNS_MAX_AGE_SECONDS`, default 3600).
+    pub sns_max_age: Duration,
+    /// Clock difference tolerated on SNS timestamps (`SNS_CLOCK_SKEW_SECONDS`, default 300).
+    pub sns_clock_skew: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            body_limit_bytes: 256 * 1024,
+            retention: chrono::Duration::days(30),
+            cache_ttl: Duration::from_secs(5),
+            worker_lease: chrono::Duration::seconds(300),
+            sns_max_age: Duration::from_secs(3600),
+            sns_clock_skew: Duration::from_secs(300),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("configuration {name}={value:?} is invalid: expected {expected}")]
+pub struct ConfigError {
+    pub name: &'static str,
+    pub value: String,
+    pub expected: &'static str,
+}
+
+impl Config {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let d = Self::default();
+        let num = |name: &'static str, default: u64, min: u64| -> Result<u64, ConfigError> {
+            match lookup(name) {
+                None => Ok(default),
+                Some(raw) => {
+                    raw.trim()
+                        .parse::<u64>()
+                        .ok()
+                        .filter(|v| *v >= min)
+                        .ok_or(ConfigError {
+                            name,
+                            value: raw,
+                            expected: if min > 0 {
+                                "a positive whole number"
+                            } else {
+                                "a whole number"
+                            },
+                        })
+                }
+            }
+        };
+        let secs = |d: chrono::Duration| d.num_seconds().max(0) as u64;
+        Ok(Self {
+            body_limit_bytes: num("BODY_LIMIT_BYTES", d.body_limit_bytes as u64, 1)? as usize,
+            retention: chrono::Duration::days(num(
+                "RETENTION_DAYS",
+                d.retention.num_days() as u64,
+                1,
+            )? as i64),
+            cache_ttl: Duration::from_secs(num("CACHE_TTL_SECONDS", d.cache_ttl.as_secs(), 0)?),
+            worker_lease: chrono::Duration::seconds(num(
+                "WORKER_LEASE_SECONDS",
+                secs(d.worker_lease),
+                1,
+            )? as i64),
+            sns_max_age: Duration::from_secs(num(
+                "SNS_MAX_AGE_SECONDS",
+                d.sns_max_age.as_secs(),
+                1,
+            )?),
+            sns_clock_skew: Duration::from_secs(num(
+                "SNS_CLOCK_SKEW_SECONDS",
+                d.sns_clock_skew.as_secs(),
+                0,
+            )?),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_apply_when_unset() {
+        let c = Config::from_lookup(|_| None).unwrap();
+        assert_eq!(c.body_limit_bytes, 262_144);
+        assert_eq!(c.retention, chrono::Duration::days(30));
+    }
+
+    #[test]
+    fn values_are_read_from_the_environment() {
+        let c = Config::from_lookup(|n| match n {
+            "BODY_LIMIT_BYTES" => Some("1024".into()),
+            "RETENTION_DAYS" => Some("7".into()),
+            "CACHE_TTL_SECONDS" => Some("0".into()),
+            _ => None,
+        })
+        .unwrap();
+        assert_eq!(c.body_limit_bytes, 1024);
+        assert_eq!(c.retention, chrono::Duration::days(7));
+        assert_eq!(c.cache_ttl, Duration::ZERO);
+    }
+
+    #[test]
+    fn bad_values_name_the_variable() {
+        let err = Config::from_lookup(|n| (n == "BODY_LIMIT_BYTES").then(|| "lots".to_string()))
+            .unwrap_err();
+        assert_eq!(err.name, "BODY_LIMIT_BYTES");
+        assert!(Config::from_lookup(|n| (n == "RETENTION_DAYS").then(|| "0".to_string())).is_err());
+    }
+}

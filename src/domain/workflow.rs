@@ -1,0 +1,262 @@
+//! Workflows: what a webhook URL starts, who may call it, and the steps the worker runs.
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::api_key::ApiKeyName;
+use super::ids::WorkflowId;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Trigger {
+    GenericWebhook,
+    AmazonSns,
+}
+
+impl Trigger {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::GenericWebhook => "generic_webhook",
+            Self::AmazonSns => "amazon_sns",
+        }
+    }
+}
+
+impl fmt::Display for Trigger {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Trigger {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "generic_webhook" => Ok(Self::GenericWebhook),
+            "amazon_sns" => Ok(Self::AmazonSns),
+            other => Err(format!(
+                "unknown trigger {other:?} (expected generic_webhook or amazon_sns)"
+            )),
+        }
+    }
+}
+
+/// One unit of work the worker runs, in order. The catalogue of step types grows in its own
+/// issue; these two exist so the runner, its result and its failure recording are real.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Step {
+    /// Copies the execution's payload into the result.
+    Echo,
+    /// Fails the execution with this message.
+    Fail { message: String },
+}
+
+/// Settings that only matter for an `amazon_sns` trigger.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SnsOptions {
+    /// Topic ARNs this workflow accepts messages from; empty accepts any topic.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allowed_topic_arns: Vec<String>,
+    /// Refuse SignatureVersion 1 (SHA1withRSA) messages.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub require_signature_v2: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Workflow {
+    pub id: WorkflowId,
+    pub name: String,
+    pub trigger: Trigger,
+    pub api_key_name: ApiKeyName,
+    pub enabled: bool,
+    #[serde(default)]
+    pub steps: Vec<Step>,
+    #[serde(default)]
+    pub sns: SnsOptions,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum InvalidWorkflow {
+    #[error("workflow name must be 1 to 200 characters")]
+    Name,
+    #[error("allowed topic {0:?} is not an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:TOPIC)")]
+    TopicArn(String),
+    #[error("SNS options only apply to an amazon_sns trigger")]
+    SnsOptionsOnGeneric,
+}
+
+impl Workflow {
+    pub fn new(
+        name: &str,
+        trigger: Trigger,
+        api_key_name: ApiKeyName,
+        steps: Vec<Step>,
+        sns: SnsOptions,
+        now: DateTime<Utc>,
+    ) -> Result<Self, InvalidWorkflow> {
+        let name = name.trim();
+        if name.is_empty() || name.chars().count() > 200 {
+            return Err(InvalidWorkflow::Name);
+        }
+        if trigger == Trigger::GenericWebhook && sns != SnsOptions::default() {
+            return Err(InvalidWorkflow::SnsOptionsOnGeneric);
+        }
+        if let Some(bad) = sns
+            .allowed_topic_arns
+            .iter()
+            .find(|arn| !looks_like_topic_arn(arn))
+        {
+            return Err(InvalidWorkflow::TopicArn(bad.clone()));
+        }
+        Ok(Self {
+            id: WorkflowId::generate(),
+            name: name.to_owned(),
+            trigger,
+            api_key_name,
+            enabled: true,
+            steps,
+            sns,
+            created_at: now,
+        })
+    }
+
+    pub fn webhook_url(&self, base_url: &str) -> String {
+        format!("{}/webhooks/{}", base_url.trim_end_matches('/'), self.id)
+    }
+}
+
+fn looks_like_topic_arn(arn: &str) -> bool {
+    let parts: Vec<&str> = arn.split(':').collect();
+    parts.len() == 6
+        && parts[0] == "arn"
+        && parts[1].starts_with("aws")
+        && parts[2] == "sns"
+        && !parts[3].is_empty()
+        && parts[4].len() == 12
+        && parts[4].bytes().all(|b| b.is_ascii_digit())
+        && !parts[5].is_empty()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key() -> ApiKeyName {
+        ApiKeyName::parse("k").unwrap()
+    }
+
+    #[test]
+    fn new_workflow_is_enabled_with_a_fresh_id() {
+        let a = Workflow::new(
+            " orders ",
+            Trigger::GenericWebhook,
+            key(),
+            vec![],
+            SnsOptions::default(),
+            Utc::now(),
+        )
+        .unwrap();
+        let b = Workflow::new(
+            "orders",
+            Trigger::GenericWebhook,
+            key(),
+            vec![],
+            SnsOptions::default(),
+            Utc::now(),
+        )
+        .unwrap();
+        assert!(a.enabled);
+        assert_eq!(a.name, "orders");
+        assert_ne!(a.id, b.id);
+    }
+
+    #[test]
+    fn webhook_url_joins_base_and_id() {
+        let wf = Workflow::new(
+            "x",
+            Trigger::GenericWebhook,
+            key(),
+            vec![],
+            SnsOptions::default(),
+            Utc::now(),
+        )
+        .unwrap();
+        assert_eq!(
+            wf.webhook_url("http://127.0.0.1:3000/"),
+            format!("http://127.0.0.1:3000/webhooks/{}", wf.id)
+        );
+    }
+
+    #[test]
+    fn empty_name_is_refused() {
+        let err = Workflow::new(
+            "  ",
+            Trigger::GenericWebhook,
+            key(),
+            vec![],
+            SnsOptions::default(),
+            Utc::now(),
+        );
+        assert_eq!(err, Err(InvalidWorkflow::Name));
+    }
+
+    #[test]
+    fn allowed_topics_must_be_topic_arns() {
+        let sns = SnsOptions {
+            allowed_topic_arns: vec!["arn:aws:s3:::bucket".into()],
+            require_signature_v2: false,
+        };
+        assert!(matches!(
+            Workflow::new("x", Trigger::AmazonSns, key(), vec![], sns, Utc::now()),
+            Err(InvalidWorkflow::TopicArn(_))
+        ));
+        let ok = SnsOptions {
+            allowed_topic_arns: vec!["arn:aws:sns:us-east-1:123456789012:orders".into()],
+            require_signature_v2: true,
+        };
+        assert!(
+            Workflow::new(
+                "x",
+                Trigger::AmazonSns,
+                key(),
+                vec![],
+                ok.clone(),
+                Utc::now()
+            )
+            .is_ok()
+        );
+        assert_eq!(
+            Workflow::new("x", Trigger::GenericWebhook, key(), vec![], ok, Utc::now()),
+            Err(InvalidWorkflow::SnsOptionsOnGeneric)
+        );
+    }
+
+    #[test]
+    fn steps_parse_from_json_and_reject_unknown_types() {
+        let steps: Vec<Step> =
+            serde_json::from_str(r#"[{"type":"echo"},{"type":"fail","message":"no"}]"#).unwrap();
+        assert_eq!(
+            steps,
+            vec![
+                Step::Echo,
+                Step::Fail {
+                    message: "no".into()
+                }
+            ]
+        );
+        assert!(serde_json::from_str::<Vec<Step>>(r#"[{"type":"rm -rf"}]"#).is_err());
+    }
+
+    #[test]
+    fn trigger_round_trips_through_its_name() {
+        for t in [Trigger::GenericWebhook, Trigger::AmazonSns] {
+            assert_eq!(t.as_str().parse::<Trigger>().unwrap(), t);
+        }
+        assert!("sqs".parse::<Trigger>().is_err());
+    }
+}

@@ -1,0 +1,52 @@
+use axum::Json;
+use axum::extract::{Path, Query, RawQuery, State};
+use axum::http::HeaderMap;
+use serde::Deserialize;
+
+use super::ApiError;
+use super::request::api_key;
+use crate::app::{App, ExecutionPage, ListExecutions};
+use crate::domain::Execution;
+
+#[derive(Debug, Deserialize)]
+pub struct ListParams {
+    status: Option<String>,
+    limit: Option<String>,
+    cursor: Option<String>,
+}
+
+pub async fn list(
+    State(app): State<App>,
+    Path(workflow_id): Path<String>,
+    headers: HeaderMap,
+    RawQuery(raw_query): RawQuery,
+    Query(params): Query<ListParams>,
+) -> Result<Json<ExecutionPage>, ApiError> {
+    let workflow = app
+        .authorize(
+            &workflow_id,
+            api_key(&headers, raw_query.as_deref()).as_deref(),
+        )
+        .await?;
+    let params = ListExecutions {
+        status: params.status,
+        limit: params.limit,
+        cursor: params.cursor,
+    };
+    Ok(Json(app.list_executions(&workflow.id, &params).await?))
+}
+
+pub async fn show(
+    State(app): State<App>,
+    Path((workflow_id, execution_id)): Path<(String, String)>,
+    headers: HeaderMap,
+    RawQuery(raw_query): RawQuery,
+) -> Result<Json<Execution>, ApiError> {
+    let workflow = app
+        .authorize(
+            &workflow_id,
+            api_key(&headers, raw_query.as_deref()).as_deref(),
+        )
+        .await?;
+    Ok(Json(app.get_execution(&workflow.id, &execution_id).await?))
+}

@@ -1,0 +1,16 @@
+//! webhook-trigger: per-workflow webhook URLs that start workflow executions.
+//!
+//! Read in this order: `domain` (the rules), `ports` (what the rules need from the world),
+//! `app` (the use cases), `http` (the API), `worker` (running executions), `adapters`
+//! (SQLite, DynamoDB, SQS), `cli`.
+
+pub mod adapters;
+pub mod app;
+pub mod cache;
+pub mod cli;
+pub mod config;
+pub mod domain;
+pub mod http;
+pub mod ports;
+pub mod telemetry;
+pub mod worker;

@@ -1,0 +1,11 @@
+//! The seams between the application and the world: small traits, one job each.
+//! Adapters (`crate::adapters`) implement them for SQLite, DynamoDB and SQS.
+
+mod queue;
+mod store;
+
+pub use queue::{QueueError, WorkItem, WorkQueue};
+pub use store::{
+    ApiKeyStore, ExecutionQuery, ExecutionStore, Recorded, Store, StoreError, SubscriptionStore,
+    WorkflowStore,
+};

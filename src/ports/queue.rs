@@ -1,0 +1,37 @@
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+use crate::domain::{ExecutionId, WorkflowId};
+
+/// The message handed to the worker: a reference to a stored execution, never its payload,
+/// so the queue holds no customer data and its size limit never matters.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkItem {
+    pub workflow_id: WorkflowId,
+    pub execution_id: ExecutionId,
+}
+
+impl WorkItem {
+    pub fn to_json(&self) -> String {
+        // A struct of two strings always serialises.
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    pub fn from_json(body: &str) -> Result<Self, QueueError> {
+        serde_json::from_str(body).map_err(|e| QueueError::BadMessage(e.to_string()))
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum QueueError {
+    #[error("queue unavailable: {0}")]
+    Unavailable(String),
+    #[error("message is not a work item: {0}")]
+    BadMessage(String),
+}
+
+#[async_trait]
+pub trait WorkQueue: Send + Sync {
+    async fn enqueue(&self, item: &WorkItem) -> Result<(), QueueError>;
+}

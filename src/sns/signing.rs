@@ -1,0 +1,195 @@
+//! What SNS signs and how: the canonical string and the two signature versions.
+
+use aws_lc_rs::signature::{self, UnparsedPublicKey};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+
+use super::error::SnsError;
+use super::message::{MessageType, SnsMessage, truncate};
+
+/// The algorithms behind `SignatureVersion`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignatureVersion {
+    /// `"1"`: PKCS#1 v1.5 with SHA-1, the SNS default for topics that never opted in to 2.
+    V1,
+    /// `"2"`: PKCS#1 v1.5 with SHA-256.
+    V2,
+}
+
+impl SignatureVersion {
+    /// Reads the unsigned `SignatureVersion` field; anything but "1" or "2" is refused
+    /// because we would not know which algorithm to hold the signature to.
+    pub fn parse(raw: &str) -> Result<SignatureVersion, SnsError> {
+        match raw {
+            "1" => Ok(SignatureVersion::V1),
+            "2" => Ok(SignatureVersion::V2),
+            other => Err(SnsError::rejected(format!(
+                "unsupported SignatureVersion {:?} (only 1 and 2 exist)",
+                truncate(other, 16)
+            ))),
+        }
+    }
+
+    fn algorithm(self) -> &'static signature::RsaParameters {
+        match self {
+            SignatureVersion::V1 => &signature::RSA_PKCS1_2048_8192_SHA1_FOR_LEGACY_USE_ONLY,
+            SignatureVersion::V2 => &signature::RSA_PKCS1_2048_8192_SHA256,
+        }
+    }
+}
+
+impl SnsMessage {
+    /// The canonical string SNS signs: `Name\nValue\n` for each signed field of the type,
+    /// in byte order of the names, `Subject` only when the notification has one.
+    pub fn string_to_sign(&self) -> String {
+        let mut fields: Vec<(&str, &str)> = vec![("Message", &self.message), ("MessageId", &self.message_id)];
+        match self.message_type {
+            MessageType::Notification => {
+                if let Some(subject) = &self.subject {
+                    fields.push(("Subject", subject));
+                }
+                fields.push(("Timestamp", &self.timestamp_raw));
+            }
+            MessageType::SubscriptionConfirmation | MessageType::UnsubscribeConfirmation => {
+                fields.push(("SubscribeURL", self.subscribe_url.as_deref().unwrap_or_default()));
+                fields.push(("Timestamp", &self.timestamp_raw));
+                fields.push(("Token", self.token.as_deref().unwrap_or_default()));
+            }
+        }
+        fields.push(("TopicArn", self.topic_arn.as_str()));
+        fields.push(("Type", &self.type_raw));
+
+        let len = fields.iter().map(|(n, v)| n.len() + v.len() + 2).sum();
+        let mut out = String::with_capacity(len);
+        for (name, value) in fields {
+            out.push_str(name);
+            out.push('\n');
+            out.push_str(value);
+            out.push('\n');
+        }
+        out
+    }
+}
+
+/// Checks `Signature` over the canonical string with an RSA public key (DER `RSAPublicKey`).
+pub(super) fn verify_signature(
+    msg: &SnsMessage,
+    version: SignatureVersion,
+    rsa_public_key_der: &[u8],
+) -> Result<(), SnsError> {
+    let sig = STANDARD
+        .decode(msg.signature.trim())
+        .map_err(|_| SnsError::rejected("Signature is not valid base64"))?;
+    UnparsedPublicKey::new(version.algorithm(), rsa_public_key_der)
+        .verify(msg.string_to_sign().as_bytes(), &sig)
+        .map_err(|_| SnsError::rejected("signature does not match the message"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::message::fixtures::*;
+    use super::*;
+
+    fn parse(body: &str) -> SnsMessage {
+        SnsMessage::parse(body, None).unwrap()
+    }
+
+    #[test]
+    fn notification_with_subject() {
+        let msg = parse(&notification(Some("My First Message")));
+        assert_eq!(
+            msg.string_to_sign(),
+            "Message\nHello world!\n\
+             MessageId\n22b80b92-fdea-4c2c-8f9d-bdfb0c7bf324\n\
+             Subject\nMy First Message\n\
+             Timestamp\n2026-11-23T10:00:00.655Z\n\
+             TopicArn\narn:aws:sns:us-west-2:123456789012:MyTopic\n\
+             Type\nNotification\n"
+        );
+    }
+
+    #[test]
+    fn notification_without_subject_omits_the_field() {
+        let msg = parse(&notification(None));
+        assert_eq!(
+            msg.string_to_sign(),
+            "Message\nHello world!\n\
+             MessageId\n22b80b92-fdea-4c2c-8f9d-bdfb0c7bf324\n\
+             Timestamp\n2026-11-23T10:00:00.655Z\n\
+             TopicArn\narn:aws:sns:us-west-2:123456789012:MyTopic\n\
+             Type\nNotification\n"
+        );
+    }
+
+    #[test]
+    fn empty_subject_is_still_signed() {
+        let msg = parse(&notification(Some("")));
+        assert!(msg.string_to_sign().contains("\nSubject\n\nTimestamp\n"));
+    }
+
+    #[test]
+    fn subscription_confirmation() {
+        let msg = parse(&confirmation("SubscriptionConfirmation"));
+        let token = msg.token.clone().unwrap();
+        let expected = format!(
+            "Message\nYou have chosen to subscribe to the topic arn:aws:sns:us-west-2:123456789012:MyTopic.\n\
+             To confirm the subscription, visit the SubscribeURL included in this message.\n\
+             MessageId\n165545c9-2a5c-472c-8df2-7ff2be2b3b1b\n\
+             SubscribeURL\nhttps://sns.us-west-2.amazonaws.com/?Action=ConfirmSubscription&TopicArn=arn:aws:sns:us-west-2:123456789012:MyTopic&Token={token}\n\
+             Timestamp\n2026-11-23T10:00:00Z\n\
+             Token\n{token}\n\
+             TopicArn\narn:aws:sns:us-west-2:123456789012:MyTopic\n\
+             Type\nSubscriptionConfirmation\n"
+        );
+        assert_eq!(msg.string_to_sign(), expected);
+    }
+
+    #[test]
+    fn unsubscribe_confirmation_signs_the_same_fields() {
+        let sub = parse(&confirmation("SubscriptionConfirmation")).string_to_sign();
+        let unsub = parse(&confirmation("UnsubscribeConfirmation")).string_to_sign();
+        assert_eq!(
+            unsub,
+            sub.replace("Type\nSubscriptionConfirmation\n", "Type\nUnsubscribeConfirmation\n")
+        );
+        assert!(unsub.ends_with("Type\nUnsubscribeConfirmation\n"));
+    }
+
+    #[test]
+    fn unsigned_fields_do_not_enter_the_string() {
+        let body = with(&notification(None), "MessageAttributes", serde_json::json!({"k": {"Type": "String", "Value": "v"}}));
+        let body = with(&body, "SignatureVersion", "2".into());
+        assert_eq!(parse(&body).string_to_sign(), parse(&notification(None)).string_to_sign());
+    }
+
+    #[test]
+    fn escaped_newlines_and_unicode_are_signed_decoded() {
+        let body = with(&notification(None), "Message", "line 1\nline 2 \u{e9}\u{1F600}".into());
+        assert!(body.contains("\\n"), "the JSON carries the escape");
+        assert!(parse(&body).string_to_sign().starts_with("Message\nline 1\nline 2 é😀\nMessageId\n"));
+        let escaped = notification(None).replace("Hello world!", "caf\\u00e9");
+        assert!(parse(&escaped).string_to_sign().starts_with("Message\ncafé\n"));
+    }
+
+    #[test]
+    fn whole_second_timestamp_is_not_re_rendered() {
+        let body = with(&notification(None), "Timestamp", "2026-11-23T10:00:00Z".into());
+        assert!(parse(&body).string_to_sign().contains("\nTimestamp\n2026-11-23T10:00:00Z\n"));
+    }
+
+    #[test]
+    fn signature_versions() {
+        assert_eq!(SignatureVersion::parse("1").unwrap(), SignatureVersion::V1);
+        assert_eq!(SignatureVersion::parse("2").unwrap(), SignatureVersion::V2);
+        for bad in ["", "3", "0", " 1", "1.0", "02"] {
+            assert!(matches!(SignatureVersion::parse(bad), Err(SnsError::Rejected(_))), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn bad_base64_signature_is_rejected() {
+        let body = with(&notification(None), "Signature", "***".into());
+        let err = verify_signature(&parse(&body), SignatureVersion::V1, &[0x30]).unwrap_err();
+        assert_eq!(err, SnsError::rejected("Signature is not valid base64"));
+    }
+}

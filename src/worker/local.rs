@@ -1,0 +1,98 @@
+//! The in-process worker of the local server: drains the SQLite queue with the same
+//! `Worker` the SQS Lambda uses.
+
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use super::{Outcome, Worker};
+use crate::adapters::sqlite::{SqliteQueue, SqliteStore};
+use crate::ports::WorkItem;
+
+#[derive(Debug, Clone)]
+pub struct LocalWorkerConfig {
+    pub batch: usize,
+    /// How long a received message stays hidden; a crash mid-run makes it visible again after this.
+    pub visibility: Duration,
+    /// After this many receives a message is dead-lettered (SQS's maxReceiveCount).
+    pub max_receives: u32,
+    /// Fallback poll interval, for work queued by another process (the CLI's replay).
+    pub poll: Duration,
+}
+
+impl Default for LocalWorkerConfig {
+    fn default() -> Self {
+        Self {
+            batch: 10,
+            visibility: Duration::from_secs(30),
+            max_receives: 5,
+            poll: Duration::from_millis(500),
+        }
+    }
+}
+
+/// Runs until `shutdown` turns true.
+pub async fn run(
+    worker: Worker,
+    store: SqliteStore,
+    queue: SqliteQueue,
+    config: LocalWorkerConfig,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let ready = queue.ready();
+    let mut last_purge = std::time::Instant::now() - Duration::from_secs(3600);
+    loop {
+        if *shutdown.borrow() {
+            return;
+        }
+        if last_purge.elapsed() >= Duration::from_secs(3600) {
+            last_purge = std::time::Instant::now();
+            if let Err(e) = store.purge_expired().await {
+                tracing::warn!(error = %e, "could not purge expired executions");
+            }
+        }
+        let drained = drain_once(&worker, &queue, &config).await;
+        if drained == 0 {
+            tokio::select! {
+                _ = ready.notified() => {}
+                _ = tokio::time::sleep(config.poll) => {}
+                _ = shutdown.changed() => {}
+            }
+        }
+    }
+}
+
+/// Processes one batch; returns how many messages it received.
+pub async fn drain_once(worker: &Worker, queue: &SqliteQueue, config: &LocalWorkerConfig) -> usize {
+    let deliveries = match queue
+        .receive(config.batch, config.visibility, config.max_receives)
+        .await
+    {
+        Ok(d) => d,
+        Err(e) => {
+            tracing::error!(error = %e, "queue receive failed");
+            return 0;
+        }
+    };
+    let received = deliveries.len();
+    for delivery in deliveries {
+        let done = match WorkItem::from_json(&delivery.body) {
+            Ok(item) => match worker.process(&item).await {
+                Ok(Outcome::Succeeded | Outcome::Failed | Outcome::Skipped) => true,
+                Err(e) => {
+                    tracing::warn!(error = %e, "will retry");
+                    false
+                }
+            },
+            Err(e) => {
+                // Left on the queue, it reaches the dead-letter table after max_receives.
+                tracing::error!(error = %e, "malformed work item");
+                false
+            }
+        };
+        if done && let Err(e) = queue.delete(delivery.id).await {
+            tracing::warn!(error = %e, "could not delete processed message; it will be seen again");
+        }
+    }
+    received
+}

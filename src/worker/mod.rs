@@ -1,0 +1,105 @@
+//! The worker: takes a queued execution, runs its workflow's steps, records the outcome.
+//! Shared by the SQS Lambda and the local in-process worker. Messages arrive at least once,
+//! so every state change is a conditional write and a repeat does nothing.
+
+pub mod local;
+pub mod runner;
+
+use std::sync::Arc;
+
+use chrono::Utc;
+
+use crate::domain::{Execution, TransitionError};
+use crate::ports::{Store, StoreError, WorkItem};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Succeeded,
+    Failed,
+    /// Nothing to do: the execution is gone (expired) or already finished.
+    Skipped,
+}
+
+/// A message that should be delivered again later.
+#[derive(Debug, thiserror::Error)]
+pub enum WorkerError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("execution {0} is being run by another worker")]
+    Busy(String),
+}
+
+#[derive(Clone)]
+pub struct Worker {
+    store: Arc<dyn Store>,
+    lease: chrono::Duration,
+}
+
+impl Worker {
+    pub fn new(store: Arc<dyn Store>, lease: chrono::Duration) -> Self {
+        Self { store, lease }
+    }
+
+    pub async fn process(&self, item: &WorkItem) -> Result<Outcome, WorkerError> {
+        let Some(queued) = self
+            .store
+            .get_execution(&item.workflow_id, &item.execution_id)
+            .await?
+        else {
+            tracing::warn!(execution_id = %item.execution_id, "execution not found; message dropped");
+            return Ok(Outcome::Skipped);
+        };
+        let running = match queued.claim(Utc::now(), self.lease) {
+            Ok(running) => running,
+            Err(TransitionError::AlreadyRunning) => {
+                return Err(WorkerError::Busy(queued.id.to_string()));
+            }
+            Err(reason) => {
+                tracing::info!(execution_id = %queued.id, %reason, "nothing to do");
+                return Ok(Outcome::Skipped);
+            }
+        };
+        if !self.store.replace_execution(&queued, &running).await? {
+            return Err(WorkerError::Busy(queued.id.to_string()));
+        }
+        tracing::info!(execution_id = %running.id, attempt = running.attempts, "execution running");
+
+        let outcome = match self.store.get_workflow(&running.workflow_id).await? {
+            Some(workflow) => runner::run_steps(&workflow.steps, &running)
+                .await
+                .map_err(|e| e.to_string()),
+            None => Err(format!("workflow {} no longer exists", running.workflow_id)),
+        };
+        self.finish(&running, outcome).await
+    }
+
+    async fn finish(
+        &self,
+        running: &Execution,
+        outcome: Result<serde_json::Value, String>,
+    ) -> Result<Outcome, WorkerError> {
+        let now = Utc::now();
+        let (finished, result) = match outcome {
+            Ok(value) => (
+                running.succeed(running.attempts, value, now),
+                Outcome::Succeeded,
+            ),
+            Err(error) => (running.fail(running.attempts, error, now), Outcome::Failed),
+        };
+        // The claim was just written by this attempt, so the transition itself cannot be refused.
+        let finished = match finished {
+            Ok(finished) => finished,
+            Err(reason) => {
+                tracing::warn!(execution_id = %running.id, %reason, "could not finish");
+                return Ok(Outcome::Skipped);
+            }
+        };
+        if self.store.replace_execution(running, &finished).await? {
+            tracing::info!(execution_id = %running.id, status = %finished.status, "execution finished");
+            Ok(result)
+        } else {
+            tracing::warn!(execution_id = %running.id, "a later attempt took over; outcome discarded");
+            Ok(Outcome::Skipped)
+        }
+    }
+}
