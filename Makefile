@@ -1,0 +1,50 @@
+# The two commands a newcomer needs: `make run` and `make test`. Everything else is optional.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+# Pinned tool versions, installed into ./.venv (never system-wide).
+MOTO_VERSION := 5.2.5
+CFN_LINT_VERSION := 1.58.0
+CARGO_LAMBDA_VERSION := 1.9.2
+
+.PHONY: run test build lint fmt clippy venv invoke bench clean
+
+## Build and start the service locally on the embedded store (./.data), with a demo workflow.
+run:
+	cargo build --bin webhook-trigger
+	./target/debug/webhook-trigger serve --addr 127.0.0.1:3000 --db .data/webhook-trigger.db --demo
+
+## Install test tools, start moto on loopback, run every test, stop moto.
+test: venv
+	./scripts/test.sh
+
+build:
+	cargo build --release
+
+fmt:
+	cargo fmt --all -- --check
+
+clippy:
+	cargo clippy --all-targets -- -D warnings
+
+lint: fmt clippy venv
+	$(VENV)/bin/cfn-lint template.yaml
+
+venv: $(VENV)/.installed-$(MOTO_VERSION)-$(CFN_LINT_VERSION)-$(CARGO_LAMBDA_VERSION)
+
+$(VENV)/.installed-$(MOTO_VERSION)-$(CFN_LINT_VERSION)-$(CARGO_LAMBDA_VERSION):
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check \
+		"moto[server]==$(MOTO_VERSION)" "cfn-lint==$(CFN_LINT_VERSION)" "cargo-lambda==$(CARGO_LAMBDA_VERSION)"
+	touch $@
+
+## Run one events/ file through a function under cargo-lambda's emulator: make invoke EVENT=events/x.json
+invoke: venv
+	./scripts/invoke.sh $(EVENT)
+
+bench:
+	./scripts/bench.sh
+
+clean:
+	cargo clean
+	rm -rf $(VENV) .data

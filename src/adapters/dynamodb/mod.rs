@@ -1,0 +1,78 @@
+//! The AWS store: one DynamoDB table (on demand) holding keys, workflows, executions, dedup
+//! records and SNS subscriptions.
+//!
+//! # Layout (`pk` / `sk`)
+//!
+//! | item | pk | sk | why |
+//! | --- | --- | --- | --- |
+//! | API key | `APIKEY#{name}` | `APIKEY` | read on every webhook (through a short cache): one GetItem, spread over partitions |
+//! | API key, listing copy | `APIKEYS` | `APIKEY#{name}` | only the CLI lists keys: one Query, no Scan |
+//! | workflow | `WORKFLOW#{id}` | `WORKFLOW` | read by every webhook and every worker run: one GetItem, in its own partition |
+//! | workflow, listing copy | `WORKFLOWS` | `WORKFLOW#{id}` | the CLI's `workflows list`: one Query |
+//! | execution | `WORKFLOW#{id}` | `EXEC#{ulid}` | ULIDs sort by time, so newest first is one Query with `ScanIndexForward=false` |
+//! | dedup record | `WORKFLOW#{id}` | `DEDUP#{key}` | written in the same transaction as its execution, conditional on not existing |
+//! | SNS subscription | `WORKFLOW#{id}` | `SNSSUB#{topicArn}` | one Query per workflow |
+//!
+//! Keys and workflows are written twice (the item the request path reads, and a copy in one
+//! fixed partition for listing) in one transaction, so the copies never disagree: the request
+//! path never touches the fixed partition (no hot key), and listing never needs a Scan of a
+//! table that is mostly executions. Admin writes are rare, so the second write costs nothing
+//! that matters.
+//!
+//! Each record is stored whole as JSON in `record` (the same serde form as the SQLite store,
+//! so both backends hold identical data); beside it are only the attributes that conditions and
+//! filters need: `status` and `attempts` (compare-and-swap), `expires_at` (TTL, epoch seconds).
+//! The table's key schema, billing mode and TTL attribute are defined once in [`schema`].
+
+pub mod schema;
+mod store;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
+use aws_sdk_dynamodb::types::AttributeValue;
+
+use crate::ports::StoreError;
+
+/// A DynamoDB item as the SDK represents it.
+type Item = HashMap<String, AttributeValue>;
+
+/// Cheap to clone: the SDK client is a handle to one shared connection pool, built once per
+/// process.
+#[derive(Clone)]
+pub struct DynamoStore {
+    client: Client,
+    table: Arc<str>,
+}
+
+impl DynamoStore {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: Arc::from(table.into()),
+        }
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+}
+
+/// An SDK failure as the store reports it: the operation, the table's error code and message
+/// (DynamoDB's messages name attributes and limits, never item contents or credentials).
+pub(crate) fn unavailable<E, R>(operation: &str, err: SdkError<E, R>) -> StoreError
+where
+    E: std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug,
+{
+    StoreError::Unavailable(format!(
+        "DynamoDB {operation} failed: {}",
+        DisplayErrorContext(err)
+    ))
+}

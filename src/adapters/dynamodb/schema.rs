@@ -1,0 +1,124 @@
+//! The one definition of the DynamoDB table: its keys, billing mode and TTL attribute.
+//!
+//! `webhook-trigger setup` creates the table from it, the store reads and writes the attributes
+//! it names, and a test checks that the table in `template.yaml` says the same, so the table
+//! deployed by SAM and the one made for local development cannot drift apart.
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::client::Waiters;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+    TimeToLiveSpecification,
+};
+
+use crate::ports::StoreError;
+
+/// Partition key attribute (string).
+pub const PARTITION_KEY: &str = "pk";
+/// Sort key attribute (string).
+pub const SORT_KEY: &str = "sk";
+/// Epoch seconds after which DynamoDB's TTL deletes an execution or a dedup record.
+pub const TTL_ATTRIBUTE: &str = "expires_at";
+/// On-demand: webhook traffic is bursty and unpredictable; nothing to size or autoscale.
+pub const BILLING_MODE: &str = "PAY_PER_REQUEST";
+
+/// A key attribute as CloudFormation and the DynamoDB API spell it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeyAttribute {
+    pub name: &'static str,
+    /// `HASH` or `RANGE`.
+    pub key_type: &'static str,
+    /// `S`, `N` or `B`.
+    pub attribute_type: &'static str,
+}
+
+/// The table's whole key schema, in order (HASH first). Nothing else is declared: every other
+/// attribute is schemaless, and the table has no secondary index.
+pub const KEY_SCHEMA: [KeyAttribute; 2] = [
+    KeyAttribute {
+        name: PARTITION_KEY,
+        key_type: "HASH",
+        attribute_type: "S",
+    },
+    KeyAttribute {
+        name: SORT_KEY,
+        key_type: "RANGE",
+        attribute_type: "S",
+    },
+];
+
+fn build_error(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Unavailable(format!("cannot build a DynamoDB request: {e}"))
+}
+
+/// Creates the table (and turns on TTL) unless it exists. For local development against an
+/// emulator and for tests; on AWS the SAM template creates it.
+pub async fn create_table(client: &Client, table: &str) -> Result<bool, StoreError> {
+    let mut request = client
+        .create_table()
+        .table_name(table)
+        .billing_mode(BillingMode::from(BILLING_MODE));
+    for key in KEY_SCHEMA {
+        request = request
+            .key_schema(
+                KeySchemaElement::builder()
+                    .attribute_name(key.name)
+                    .key_type(KeyType::from(key.key_type))
+                    .build()
+                    .map_err(build_error)?,
+            )
+            .attribute_definitions(
+                AttributeDefinition::builder()
+                    .attribute_name(key.name)
+                    .attribute_type(ScalarAttributeType::from(key.attribute_type))
+                    .build()
+                    .map_err(build_error)?,
+            );
+    }
+    let created = match request.send().await {
+        Ok(_) => true,
+        Err(err) => {
+            let exists = err
+                .as_service_error()
+                .is_some_and(|e| e.is_resource_in_use_exception());
+            if !exists {
+                return Err(super::unavailable("CreateTable", err));
+            }
+            false
+        }
+    };
+    client
+        .wait_until_table_exists()
+        .table_name(table)
+        .wait(std::time::Duration::from_secs(120))
+        .await
+        .map_err(|e| {
+            StoreError::Unavailable(format!(
+                "table {table} did not become active: {}",
+                aws_sdk_dynamodb::error::DisplayErrorContext(e)
+            ))
+        })?;
+    let ttl = client
+        .update_time_to_live()
+        .table_name(table)
+        .time_to_live_specification(
+            TimeToLiveSpecification::builder()
+                .attribute_name(TTL_ATTRIBUTE)
+                .enabled(true)
+                .build()
+                .map_err(build_error)?,
+        )
+        .send()
+        .await;
+    if let Err(err) = ttl {
+        // Turning TTL on twice is refused ("TimeToLive is already enabled"); that is fine.
+        let already = err
+            .as_service_error()
+            .and_then(|e| e.meta().message())
+            .is_some_and(|m| m.contains("already enabled"));
+        if !already {
+            return Err(super::unavailable("UpdateTimeToLive", err));
+        }
+    }
+    Ok(created)
+}

@@ -1,0 +1,203 @@
+//! Signing certificates: fetched once per URL, parsed to the RSA key we verify with.
+//!
+//! SNS names a new URL whenever it rotates its key, so a URL's certificate never changes
+//! and can be kept for the life of the process. Validity dates are checked against each
+//! message's `now`, not at fetch time, because a cached certificate can expire.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use chrono::{DateTime, Utc};
+use tokio::sync::OnceCell;
+use url::Url;
+use x509_parser::oid_registry::OID_PKCS1_RSAENCRYPTION;
+
+use super::error::SnsError;
+use super::fetcher::{FetchError, HttpFetcher};
+
+/// Largest PEM we read. SNS's are about 2 KiB; the cap keeps a misbehaving endpoint from
+/// filling memory.
+pub const MAX_CERTIFICATE_BYTES: usize = 16 * 1024;
+
+/// What we keep of a signing certificate: the RSA key and the validity window.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SigningCertificate {
+    rsa_public_key: Vec<u8>,
+    not_before: DateTime<Utc>,
+    not_after: DateTime<Utc>,
+}
+
+impl SigningCertificate {
+    /// Reads the first certificate of a PEM document; it must carry an RSA key.
+    pub fn from_pem(pem: &[u8]) -> Result<SigningCertificate, String> {
+        let (_, block) = x509_parser::pem::parse_x509_pem(pem).map_err(|_| "it is not PEM".to_owned())?;
+        if block.label != "CERTIFICATE" {
+            return Err("the PEM block is not a CERTIFICATE".to_owned());
+        }
+        let cert = block
+            .parse_x509()
+            .map_err(|_| "it is not an X.509 certificate".to_owned())?;
+        let spki = cert.public_key();
+        if spki.algorithm.algorithm != OID_PKCS1_RSAENCRYPTION {
+            return Err("its key is not RSA".to_owned());
+        }
+        let validity = cert.validity();
+        let time = |t: i64| DateTime::from_timestamp(t, 0).ok_or_else(|| "its validity is out of range".to_owned());
+        Ok(SigningCertificate {
+            rsa_public_key: spki.subject_public_key.data.to_vec(),
+            not_before: time(validity.not_before.timestamp())?,
+            not_after: time(validity.not_after.timestamp())?,
+        })
+    }
+
+    /// Start of the validity window.
+    pub fn not_before(&self) -> DateTime<Utc> {
+        self.not_before
+    }
+
+    /// End of the validity window.
+    pub fn not_after(&self) -> DateTime<Utc> {
+        self.not_after
+    }
+
+    /// Refuses a certificate that is not yet or no longer valid at `now`.
+    pub fn check_validity(&self, now: DateTime<Utc>) -> Result<(), SnsError> {
+        if now < self.not_before {
+            return Err(SnsError::rejected(format!(
+                "the signing certificate is not valid before {}",
+                self.not_before.to_rfc3339()
+            )));
+        }
+        if now > self.not_after {
+            return Err(SnsError::rejected(format!(
+                "the signing certificate expired at {}",
+                self.not_after.to_rfc3339()
+            )));
+        }
+        Ok(())
+    }
+
+    /// The key as DER `RSAPublicKey`, the form the verifier takes.
+    pub(super) fn rsa_public_key(&self) -> &[u8] {
+        &self.rsa_public_key
+    }
+}
+
+type Slot = Arc<OnceCell<Arc<SigningCertificate>>>;
+
+/// Process-wide cache of signing certificates, one fetch per URL.
+///
+/// Each URL gets a `OnceCell`: concurrent requests for a URL wait on the one fetch in
+/// flight instead of starting their own. A failed fetch leaves nothing behind, so the next
+/// request tries again and forged URLs (which AWS answers 404) cannot grow the map.
+pub struct CertificateCache {
+    fetcher: Arc<dyn HttpFetcher>,
+    slots: Mutex<HashMap<Url, Slot>>,
+}
+
+impl CertificateCache {
+    /// A cache fetching through `fetcher`.
+    pub fn new(fetcher: Arc<dyn HttpFetcher>) -> CertificateCache {
+        CertificateCache {
+            fetcher,
+            slots: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The certificate at `url`, which must already have passed the SigningCertURL rules.
+    pub async fn get(&self, url: &Url) -> Result<Arc<SigningCertificate>, SnsError> {
+        let slot = self
+            .slots
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(url.clone())
+            .or_default()
+            .clone();
+        let result = slot.get_or_try_init(|| self.fetch(url)).await.cloned();
+        if result.is_err() {
+            let mut slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
+            if slots.get(url).is_some_and(|s| Arc::ptr_eq(s, &slot) && !s.initialized()) {
+                slots.remove(url);
+            }
+        }
+        result
+    }
+
+    /// How many certificates are held (for tests and metrics).
+    pub fn len(&self) -> usize {
+        self.slots
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .values()
+            .filter(|s| s.initialized())
+            .count()
+    }
+
+    /// Whether no certificate is held yet.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    async fn fetch(&self, url: &Url) -> Result<Arc<SigningCertificate>, SnsError> {
+        let answer = self
+            .fetcher
+            .get(url, MAX_CERTIFICATE_BYTES)
+            .await
+            .map_err(|e| fetch_failed(url, &e))?;
+        match answer.status {
+            200..=299 => {}
+            300..=399 => {
+                return Err(SnsError::upstream(format!(
+                    "signing certificate {url} answered a redirect (HTTP {}), which is not followed",
+                    answer.status
+                )));
+            }
+            400..=499 => {
+                return Err(SnsError::rejected(format!(
+                    "no signing certificate at {url} (HTTP {})",
+                    answer.status
+                )));
+            }
+            status => {
+                return Err(SnsError::upstream(format!(
+                    "signing certificate {url} could not be fetched (HTTP {status})"
+                )));
+            }
+        }
+        let cert = SigningCertificate::from_pem(&answer.body)
+            .map_err(|why| SnsError::upstream(format!("signing certificate {url} is unusable: {why}")))?;
+        tracing::info!(cert_url = %url, not_after = %cert.not_after, "cached SNS signing certificate");
+        Ok(Arc::new(cert))
+    }
+}
+
+fn fetch_failed(url: &Url, error: &FetchError) -> SnsError {
+    SnsError::upstream(format!("signing certificate {url} could not be fetched: {error}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn garbage_is_not_a_certificate() {
+        assert!(SigningCertificate::from_pem(b"").is_err());
+        assert!(SigningCertificate::from_pem(b"hello").is_err());
+        assert!(SigningCertificate::from_pem(b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n").is_err());
+        assert!(SigningCertificate::from_pem(b"-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n").is_err());
+    }
+
+    #[test]
+    fn validity_window_is_inclusive() {
+        let t = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
+        let cert = SigningCertificate {
+            rsa_public_key: vec![],
+            not_before: t("2026-01-01T00:00:00Z"),
+            not_after: t("2026-12-31T23:59:59Z"),
+        };
+        assert!(cert.check_validity(t("2026-01-01T00:00:00Z")).is_ok());
+        assert!(cert.check_validity(t("2026-12-31T23:59:59Z")).is_ok());
+        assert!(matches!(cert.check_validity(t("2025-12-31T23:59:59Z")), Err(SnsError::Rejected(m)) if m.contains("not valid before")));
+        assert!(matches!(cert.check_validity(t("2027-01-01T00:00:00Z")), Err(SnsError::Rejected(m)) if m.contains("expired")));
+    }
+}

@@ -1,0 +1,220 @@
+//! One helper that builds the whole app on a backend, so every flow test runs unchanged on
+//! SQLite and on DynamoDB + SQS.
+#![allow(dead_code)]
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use async_trait::async_trait;
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use http_body_util::BodyExt;
+use serde_json::Value;
+use tower::ServiceExt;
+
+use webhook_trigger::adapters::sqlite::{SqliteQueue, SqliteStore};
+use webhook_trigger::app::{App, NewWorkflow};
+use webhook_trigger::config::Config;
+use webhook_trigger::domain::{SnsOptions, Step, Trigger, Workflow};
+use webhook_trigger::ports::{QueueError, Store, WorkItem, WorkQueue};
+use webhook_trigger::worker::Worker;
+use webhook_trigger::worker::local::{self, LocalWorkerConfig};
+
+/// Delivers what is queued to the worker the way the backend's deployment would.
+#[async_trait]
+pub trait WorkerDriver: Send + Sync {
+    /// Processes everything queued now; returns how many messages were handled.
+    async fn drain(&self) -> usize;
+}
+
+pub struct TestApp {
+    pub app: App,
+    pub router: Router,
+    pub store: Arc<dyn Store>,
+    pub worker: Box<dyn WorkerDriver>,
+    /// While true, every queue send fails (the queue is "down").
+    pub queue_down: Arc<AtomicBool>,
+    /// Keeps temporary files alive as long as the app.
+    pub _guard: Option<Box<dyn std::any::Any + Send + Sync>>,
+}
+
+/// Config for tests: caches off, so a revocation is seen by the next request.
+pub fn test_config() -> Config {
+    Config {
+        cache_ttl: std::time::Duration::ZERO,
+        ..Config::default()
+    }
+}
+
+/// A queue decorator that can be switched off, to prove what happens when a send fails.
+struct SwitchableQueue {
+    inner: Arc<dyn WorkQueue>,
+    down: Arc<AtomicBool>,
+}
+
+#[async_trait]
+impl WorkQueue for SwitchableQueue {
+    async fn enqueue(&self, item: &WorkItem) -> Result<(), QueueError> {
+        if self.down.load(Ordering::SeqCst) {
+            return Err(QueueError::Unavailable("switched off by the test".into()));
+        }
+        self.inner.enqueue(item).await
+    }
+}
+
+pub fn build(
+    store: Arc<dyn Store>,
+    queue: Arc<dyn WorkQueue>,
+    worker: Box<dyn WorkerDriver>,
+    config: Config,
+    guard: Option<Box<dyn std::any::Any + Send + Sync>>,
+) -> TestApp {
+    let queue_down = Arc::new(AtomicBool::new(false));
+    let queue: Arc<dyn WorkQueue> = Arc::new(SwitchableQueue {
+        inner: queue,
+        down: queue_down.clone(),
+    });
+    let app = App::new(store.clone(), queue, config);
+    let router = webhook_trigger::http::router(app.clone());
+    TestApp {
+        app,
+        router,
+        store,
+        worker,
+        queue_down,
+        _guard: guard,
+    }
+}
+
+struct SqliteDriver {
+    worker: Worker,
+    queue: SqliteQueue,
+}
+
+#[async_trait]
+impl WorkerDriver for SqliteDriver {
+    async fn drain(&self) -> usize {
+        let config = LocalWorkerConfig::default();
+        let mut total = 0;
+        loop {
+            let n = local::drain_once(&self.worker, &self.queue, &config).await;
+            if n == 0 {
+                return total;
+            }
+            total += n;
+        }
+    }
+}
+
+pub async fn sqlite_app(config: Config) -> TestApp {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = SqliteStore::open(&dir.path().join("test.db")).expect("open sqlite");
+    let queue = store.queue();
+    let shared: Arc<dyn Store> = Arc::new(store.clone());
+    let driver = SqliteDriver {
+        worker: Worker::new(shared.clone(), config.worker_lease),
+        queue: queue.clone(),
+    };
+    build(
+        shared,
+        Arc::new(queue),
+        Box::new(driver),
+        config,
+        Some(Box::new(dir)),
+    )
+}
+
+pub struct Response {
+    pub status: StatusCode,
+    pub headers: axum::http::HeaderMap,
+    pub body: Value,
+}
+
+impl TestApp {
+    pub async fn send(&self, request: Request<Body>) -> Response {
+        let response = self
+            .router
+            .clone()
+            .oneshot(request)
+            .await
+            .expect("router never fails");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response
+            .into_body()
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes();
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes)
+                .unwrap_or(Value::String(String::from_utf8_lossy(&bytes).into_owned()))
+        };
+        Response {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    pub async fn post_webhook(&self, workflow_id: &str, key: Option<&str>, body: &str) -> Response {
+        let mut request = Request::post(format!("/webhooks/{workflow_id}"))
+            .header("content-type", "application/json");
+        if let Some(key) = key {
+            request = request.header("x-api-key", key);
+        }
+        self.send(request.body(Body::from(body.to_owned())).expect("request"))
+            .await
+    }
+
+    pub async fn get(&self, uri: &str, key: Option<&str>) -> Response {
+        let mut request = Request::get(uri);
+        if let Some(key) = key {
+            request = request.header("x-api-key", key);
+        }
+        self.send(request.body(Body::empty()).expect("request"))
+            .await
+    }
+
+    /// A key and a generic workflow guarded by it; returns (workflow, key value).
+    pub async fn workflow_with_key(&self, steps: Vec<Step>) -> (Workflow, String) {
+        self.workflow_with(Trigger::GenericWebhook, steps, SnsOptions::default())
+            .await
+    }
+
+    pub async fn workflow_with(
+        &self,
+        trigger: Trigger,
+        steps: Vec<Step>,
+        sns: SnsOptions,
+    ) -> (Workflow, String) {
+        let name = format!("k{}", ulid::Ulid::new().to_string().to_lowercase());
+        let created = self.app.create_api_key(&name).await.expect("create key");
+        let workflow = self
+            .app
+            .create_workflow(NewWorkflow {
+                name: "test workflow".into(),
+                trigger,
+                api_key_name: name,
+                steps,
+                sns,
+            })
+            .await
+            .expect("create workflow");
+        (workflow, created.secret.expose().to_owned())
+    }
+
+    pub async fn execution(&self, workflow_id: &str, execution_id: &str, key: &str) -> Value {
+        let response = self
+            .get(
+                &format!("/workflows/{workflow_id}/executions/{execution_id}"),
+                Some(key),
+            )
+            .await;
+        assert_eq!(response.status, StatusCode::OK, "{:?}", response.body);
+        response.body
+    }
+}
