@@ -12,5 +12,6 @@ pub mod config;
 pub mod domain;
 pub mod http;
 pub mod ports;
+pub mod sns;
 pub mod telemetry;
 pub mod worker;

@@ -1,3 +1,5 @@
 //! Implementations of the ports: SQLite for local use; DynamoDB and SQS on AWS.
 
+pub mod dynamodb;
 pub mod sqlite;
+pub mod sqs;

@@ -30,7 +30,8 @@ pub struct SigningCertificate {
 impl SigningCertificate {
     /// Reads the first certificate of a PEM document; it must carry an RSA key.
     pub fn from_pem(pem: &[u8]) -> Result<SigningCertificate, String> {
-        let (_, block) = x509_parser::pem::parse_x509_pem(pem).map_err(|_| "it is not PEM".to_owned())?;
+        let (_, block) =
+            x509_parser::pem::parse_x509_pem(pem).map_err(|_| "it is not PEM".to_owned())?;
         if block.label != "CERTIFICATE" {
             return Err("the PEM block is not a CERTIFICATE".to_owned());
         }
@@ -42,7 +43,9 @@ impl SigningCertificate {
             return Err("its key is not RSA".to_owned());
         }
         let validity = cert.validity();
-        let time = |t: i64| DateTime::from_timestamp(t, 0).ok_or_else(|| "its validity is out of range".to_owned());
+        let time = |t: i64| {
+            DateTime::from_timestamp(t, 0).ok_or_else(|| "its validity is out of range".to_owned())
+        };
         Ok(SigningCertificate {
             rsa_public_key: spki.subject_public_key.data.to_vec(),
             not_before: time(validity.not_before.timestamp())?,
@@ -116,7 +119,10 @@ impl CertificateCache {
         let result = slot.get_or_try_init(|| self.fetch(url)).await.cloned();
         if result.is_err() {
             let mut slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
-            if slots.get(url).is_some_and(|s| Arc::ptr_eq(s, &slot) && !s.initialized()) {
+            if slots
+                .get(url)
+                .is_some_and(|s| Arc::ptr_eq(s, &slot) && !s.initialized())
+            {
                 slots.remove(url);
             }
         }
@@ -136,6 +142,15 @@ impl CertificateCache {
     /// Whether no certificate is held yet.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// Slots including those still being fetched, to prove failures leave none behind.
+    #[cfg(test)]
+    pub(super) fn slot_count(&self) -> usize {
+        self.slots
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
     }
 
     async fn fetch(&self, url: &Url) -> Result<Arc<SigningCertificate>, SnsError> {
@@ -164,15 +179,18 @@ impl CertificateCache {
                 )));
             }
         }
-        let cert = SigningCertificate::from_pem(&answer.body)
-            .map_err(|why| SnsError::upstream(format!("signing certificate {url} is unusable: {why}")))?;
+        let cert = SigningCertificate::from_pem(&answer.body).map_err(|why| {
+            SnsError::upstream(format!("signing certificate {url} is unusable: {why}"))
+        })?;
         tracing::info!(cert_url = %url, not_after = %cert.not_after, "cached SNS signing certificate");
         Ok(Arc::new(cert))
     }
 }
 
 fn fetch_failed(url: &Url, error: &FetchError) -> SnsError {
-    SnsError::upstream(format!("signing certificate {url} could not be fetched: {error}"))
+    SnsError::upstream(format!(
+        "signing certificate {url} could not be fetched: {error}"
+    ))
 }
 
 #[cfg(test)]
@@ -183,8 +201,18 @@ mod tests {
     fn garbage_is_not_a_certificate() {
         assert!(SigningCertificate::from_pem(b"").is_err());
         assert!(SigningCertificate::from_pem(b"hello").is_err());
-        assert!(SigningCertificate::from_pem(b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n").is_err());
-        assert!(SigningCertificate::from_pem(b"-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n").is_err());
+        assert!(
+            SigningCertificate::from_pem(
+                b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"
+            )
+            .is_err()
+        );
+        assert!(
+            SigningCertificate::from_pem(
+                b"-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"
+            )
+            .is_err()
+        );
     }
 
     #[test]
@@ -197,7 +225,11 @@ mod tests {
         };
         assert!(cert.check_validity(t("2026-01-01T00:00:00Z")).is_ok());
         assert!(cert.check_validity(t("2026-12-31T23:59:59Z")).is_ok());
-        assert!(matches!(cert.check_validity(t("2025-12-31T23:59:59Z")), Err(SnsError::Rejected(m)) if m.contains("not valid before")));
-        assert!(matches!(cert.check_validity(t("2027-01-01T00:00:00Z")), Err(SnsError::Rejected(m)) if m.contains("expired")));
+        assert!(
+            matches!(cert.check_validity(t("2025-12-31T23:59:59Z")), Err(SnsError::Rejected(m)) if m.contains("not valid before"))
+        );
+        assert!(
+            matches!(cert.check_validity(t("2027-01-01T00:00:00Z")), Err(SnsError::Rejected(m)) if m.contains("expired"))
+        );
     }
 }

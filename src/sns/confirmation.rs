@@ -19,10 +19,15 @@ pub const MAX_CONFIRMATION_BYTES: usize = 64 * 1024;
 /// Any failure is [`SnsError::Upstream`] (so the caller answers 5xx and SNS redelivers the
 /// confirmation), except a message that is not a confirmation or whose SubscribeURL breaks
 /// the host rules, which is [`SnsError::Rejected`].
-pub async fn confirm_subscription(fetcher: &dyn HttpFetcher, msg: &VerifiedMessage<'_>) -> Result<String, SnsError> {
+pub async fn confirm_subscription(
+    fetcher: &dyn HttpFetcher,
+    msg: &VerifiedMessage<'_>,
+) -> Result<String, SnsError> {
     let result = confirm(fetcher, msg).await;
     match &result {
-        Ok(arn) => tracing::info!(topic_arn = %msg.topic_arn(), subscription_arn = %arn, "confirmed SNS subscription"),
+        Ok(arn) => {
+            tracing::info!(topic_arn = %msg.topic_arn(), subscription_arn = %arn, "confirmed SNS subscription")
+        }
         Err(error) => tracing::warn!(
             topic_arn = %msg.topic_arn(),
             subscribe_url = %msg.subscribe_url().map(host_and_path).unwrap_or_default(),
@@ -41,7 +46,9 @@ async fn confirm(fetcher: &dyn HttpFetcher, msg: &VerifiedMessage<'_>) -> Result
         )));
     }
     let (Some(raw_url), Some(token)) = (msg.subscribe_url(), msg.token.as_deref()) else {
-        return Err(SnsError::malformed("SubscriptionConfirmation without SubscribeURL or Token"));
+        return Err(SnsError::malformed(
+            "SubscriptionConfirmation without SubscribeURL or Token",
+        ));
     };
     let url = validate_subscribe_url(raw_url, msg.topic_arn(), token)?;
     let shown = host_and_path(raw_url);
@@ -57,12 +64,16 @@ async fn confirm(fetcher: &dyn HttpFetcher, msg: &VerifiedMessage<'_>) -> Result
     }
     let body = String::from_utf8_lossy(&answer.body);
     let arn = subscription_arn(&body).ok_or_else(|| {
-        SnsError::upstream(format!("ConfirmSubscription at {shown} answered without a SubscriptionArn"))
+        SnsError::upstream(format!(
+            "ConfirmSubscription at {shown} answered without a SubscriptionArn"
+        ))
     })?;
     let belongs_to_topic = arn
         .strip_prefix(msg.topic_arn().as_str())
         .and_then(|rest| rest.strip_prefix(':'))
-        .is_some_and(|id| !id.is_empty() && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'));
+        .is_some_and(|id| {
+            !id.is_empty() && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        });
     if !belongs_to_topic {
         return Err(SnsError::upstream(format!(
             "ConfirmSubscription at {shown} answered a SubscriptionArn that is not of topic {}",

@@ -144,7 +144,10 @@ impl HttpFetcher for HttpsFetcher {
         };
         let mut response = self.client.get(target).send().await.map_err(fail)?;
         let status = response.status().as_u16();
-        if response.content_length().is_some_and(|len| len > max_bytes as u64) {
+        if response
+            .content_length()
+            .is_some_and(|len| len > max_bytes as u64)
+        {
             return Err(FetchError::TooLarge { limit: max_bytes });
         }
         let mut body = Vec::new();
@@ -163,11 +166,16 @@ impl HttpFetcher for HttpsFetcher {
 pub fn endpoint_from(lookup: impl Fn(&str) -> Option<String>) -> Result<Option<Url>, FetchError> {
     let raw = ["AWS_ENDPOINT_URL_SNS", "AWS_ENDPOINT_URL"]
         .into_iter()
-        .find_map(|name| lookup(name).filter(|v| !v.trim().is_empty()).map(|v| (name, v)));
+        .find_map(|name| {
+            lookup(name)
+                .filter(|v| !v.trim().is_empty())
+                .map(|v| (name, v))
+        });
     let Some((name, raw)) = raw else {
         return Ok(None);
     };
-    let url = Url::parse(raw.trim()).map_err(|e| FetchError::Config(format!("{name} is not a URL: {e}")))?;
+    let url = Url::parse(raw.trim())
+        .map_err(|e| FetchError::Config(format!("{name} is not a URL: {e}")))?;
     check_endpoint(&url)?;
     Ok(Some(url))
 }
@@ -184,11 +192,13 @@ fn check_endpoint(endpoint: &Url) -> Result<(), FetchError> {
 /// `url` with scheme, host and port taken from `endpoint`; path and query untouched.
 fn redirect_transport(url: &Url, endpoint: &Url) -> Result<Url, FetchError> {
     let mut target = url.clone();
-    let bad = || FetchError::Config(format!("cannot send requests to endpoint override {endpoint}"));
+    let bad = || {
+        FetchError::Config(format!(
+            "cannot send requests to endpoint override {endpoint}"
+        ))
+    };
     target.set_scheme(endpoint.scheme()).map_err(|()| bad())?;
-    target
-        .set_host(endpoint.host_str())
-        .map_err(|_| bad())?;
+    target.set_host(endpoint.host_str()).map_err(|_| bad())?;
     target.set_port(endpoint.port()).map_err(|()| bad())?;
     Ok(target)
 }
@@ -210,43 +220,76 @@ mod tests {
     use super::*;
 
     fn env<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
-        move |name| pairs.iter().find(|(k, _)| *k == name).map(|(_, v)| (*v).to_owned())
+        move |name| {
+            pairs
+                .iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| (*v).to_owned())
+        }
     }
 
     #[test]
     fn service_specific_endpoint_wins() {
-        let got = endpoint_from(env(&[("AWS_ENDPOINT_URL", "http://a:1"), ("AWS_ENDPOINT_URL_SNS", "http://b:2")])).unwrap();
+        let got = endpoint_from(env(&[
+            ("AWS_ENDPOINT_URL", "http://a:1"),
+            ("AWS_ENDPOINT_URL_SNS", "http://b:2"),
+        ]))
+        .unwrap();
         assert_eq!(got.unwrap().as_str(), "http://b:2/");
-        let got = endpoint_from(env(&[("AWS_ENDPOINT_URL", "http://a:1"), ("AWS_ENDPOINT_URL_SNS", "")])).unwrap();
+        let got = endpoint_from(env(&[
+            ("AWS_ENDPOINT_URL", "http://a:1"),
+            ("AWS_ENDPOINT_URL_SNS", ""),
+        ]))
+        .unwrap();
         assert_eq!(got.unwrap().as_str(), "http://a:1/");
         assert_eq!(endpoint_from(env(&[])).unwrap(), None);
     }
 
     #[test]
     fn malformed_endpoint_is_a_config_error() {
-        assert!(matches!(endpoint_from(env(&[("AWS_ENDPOINT_URL", "not a url")])), Err(FetchError::Config(_))));
-        assert!(matches!(endpoint_from(env(&[("AWS_ENDPOINT_URL", "file:///tmp")])), Err(FetchError::Config(_))));
+        assert!(matches!(
+            endpoint_from(env(&[("AWS_ENDPOINT_URL", "not a url")])),
+            Err(FetchError::Config(_))
+        ));
+        assert!(matches!(
+            endpoint_from(env(&[("AWS_ENDPOINT_URL", "file:///tmp")])),
+            Err(FetchError::Config(_))
+        ));
     }
 
     #[test]
     fn override_replaces_only_scheme_host_and_port() {
         let url = Url::parse("https://sns.us-east-1.amazonaws.com/?Action=ConfirmSubscription&TopicArn=arn:aws:sns:us-east-1:1:t&Token=abc").unwrap();
-        let target = redirect_transport(&url, &Url::parse("http://127.0.0.1:4566/ignored?x#y").unwrap()).unwrap();
+        let target = redirect_transport(
+            &url,
+            &Url::parse("http://127.0.0.1:4566/ignored?x#y").unwrap(),
+        )
+        .unwrap();
         assert_eq!(
             target.as_str(),
             "http://127.0.0.1:4566/?Action=ConfirmSubscription&TopicArn=arn:aws:sns:us-east-1:1:t&Token=abc"
         );
-        let pem = Url::parse("https://sns.us-east-1.amazonaws.com/SimpleNotificationService-abc.pem").unwrap();
+        let pem =
+            Url::parse("https://sns.us-east-1.amazonaws.com/SimpleNotificationService-abc.pem")
+                .unwrap();
         let target = redirect_transport(&pem, &Url::parse("http://[::1]:9/").unwrap()).unwrap();
-        assert_eq!(target.as_str(), "http://[::1]:9/SimpleNotificationService-abc.pem");
+        assert_eq!(
+            target.as_str(),
+            "http://[::1]:9/SimpleNotificationService-abc.pem"
+        );
         let target = redirect_transport(&pem, &Url::parse("https://localhost").unwrap()).unwrap();
-        assert_eq!(target.as_str(), "https://localhost/SimpleNotificationService-abc.pem");
+        assert_eq!(
+            target.as_str(),
+            "https://localhost/SimpleNotificationService-abc.pem"
+        );
     }
 
     #[test]
     fn without_override_the_url_is_used_as_is() {
         let fetcher = HttpsFetcher::with_endpoint(None).unwrap();
-        let url = Url::parse("https://sns.us-east-1.amazonaws.com/SimpleNotificationService-abc.pem").unwrap();
+        let url =
+            Url::parse("https://sns.us-east-1.amazonaws.com/SimpleNotificationService-abc.pem")
+                .unwrap();
         assert_eq!(fetcher.target(&url).unwrap(), url);
     }
 }

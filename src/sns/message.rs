@@ -114,7 +114,8 @@ struct Wire {
 }
 
 fn required(value: Option<String>, field: &str, kind: &str) -> Result<String, SnsError> {
-    value.ok_or_else(|| SnsError::malformed(format!("{kind} is missing the required field {field}")))
+    value
+        .ok_or_else(|| SnsError::malformed(format!("{kind} is missing the required field {field}")))
 }
 
 impl SnsMessage {
@@ -123,12 +124,11 @@ impl SnsMessage {
     /// `header_type` is `x-amz-sns-message-type`; when present it must name the same type
     /// as the body, so a router that dispatches on the header cannot be fooled by the body.
     pub fn parse(body: &str, header_type: Option<&str>) -> Result<SnsMessage, SnsError> {
-        let wire: Wire = serde_json::from_str(body).map_err(|e| {
-            SnsError::malformed(format!("body is not an SNS JSON envelope: {e}"))
+        let wire: Wire = serde_json::from_str(body)
+            .map_err(|e| SnsError::malformed(format!("body is not an SNS JSON envelope: {e}")))?;
+        let type_raw = wire.type_.ok_or_else(|| {
+            SnsError::malformed("the SNS message is missing the required field Type")
         })?;
-        let type_raw = wire
-            .type_
-            .ok_or_else(|| SnsError::malformed("the SNS message is missing the required field Type"))?;
         let message_type = MessageType::from_wire(&type_raw).ok_or_else(|| {
             SnsError::malformed(format!(
                 "Type must be Notification, SubscriptionConfirmation or UnsubscribeConfirmation, got {:?}",
@@ -337,7 +337,11 @@ mod tests {
 
     #[test]
     fn notification_keeps_every_field_as_received() {
-        let body = with(&notification(Some("Hi")), "Timestamp", "2026-11-23T10:00:00Z".into());
+        let body = with(
+            &notification(Some("Hi")),
+            "Timestamp",
+            "2026-11-23T10:00:00Z".into(),
+        );
         let msg = SnsMessage::parse(&body, Some("Notification")).unwrap();
         assert_eq!(msg.message_type(), MessageType::Notification);
         assert_eq!(msg.message(), "Hello world!");
@@ -355,9 +359,17 @@ mod tests {
 
     #[test]
     fn header_type_must_match_body_type() {
-        let err = SnsMessage::parse(&notification(None), Some("SubscriptionConfirmation")).unwrap_err();
-        assert!(matches!(&err, SnsError::Malformed(m) if m.contains("does not match")), "{err}");
-        let err = SnsMessage::parse(&confirmation("SubscriptionConfirmation"), Some("Notification")).unwrap_err();
+        let err =
+            SnsMessage::parse(&notification(None), Some("SubscriptionConfirmation")).unwrap_err();
+        assert!(
+            matches!(&err, SnsError::Malformed(m) if m.contains("does not match")),
+            "{err}"
+        );
+        let err = SnsMessage::parse(
+            &confirmation("SubscriptionConfirmation"),
+            Some("Notification"),
+        )
+        .unwrap_err();
         assert!(matches!(err, SnsError::Malformed(_)));
         // Case matters: SNS spells it one way.
         assert!(SnsMessage::parse(&notification(None), Some("notification")).is_err());
@@ -367,24 +379,45 @@ mod tests {
     fn unknown_type_is_malformed() {
         let body = with(&notification(None), "Type", "Announcement".into());
         let err = SnsMessage::parse(&body, None).unwrap_err();
-        assert!(matches!(&err, SnsError::Malformed(m) if m.contains("Type must be")), "{err}");
+        assert!(
+            matches!(&err, SnsError::Malformed(m) if m.contains("Type must be")),
+            "{err}"
+        );
     }
 
     #[test]
     fn missing_required_fields_are_named() {
         let note = notification(Some("s"));
-        for field in ["Type", "MessageId", "TopicArn", "Message", "Timestamp", "SignatureVersion", "Signature", "SigningCertURL"] {
+        for field in [
+            "Type",
+            "MessageId",
+            "TopicArn",
+            "Message",
+            "Timestamp",
+            "SignatureVersion",
+            "Signature",
+            "SigningCertURL",
+        ] {
             let err = SnsMessage::parse(&without(&note, field), None).unwrap_err();
-            assert!(matches!(&err, SnsError::Malformed(m) if m.contains(field)), "{field}: {err}");
+            assert!(
+                matches!(&err, SnsError::Malformed(m) if m.contains(field)),
+                "{field}: {err}"
+            );
         }
         let conf = confirmation("SubscriptionConfirmation");
         for field in ["SubscribeURL", "Token", "MessageId", "TopicArn"] {
             let err = SnsMessage::parse(&without(&conf, field), None).unwrap_err();
-            assert!(matches!(&err, SnsError::Malformed(m) if m.contains(field)), "{field}: {err}");
+            assert!(
+                matches!(&err, SnsError::Malformed(m) if m.contains(field)),
+                "{field}: {err}"
+            );
         }
         let unsub = confirmation("UnsubscribeConfirmation");
         for field in ["SubscribeURL", "Token"] {
-            assert!(SnsMessage::parse(&without(&unsub, field), None).is_err(), "{field}");
+            assert!(
+                SnsMessage::parse(&without(&unsub, field), None).is_err(),
+                "{field}"
+            );
         }
     }
 
@@ -399,11 +432,19 @@ mod tests {
     #[test]
     fn unsigned_fields_of_other_types_are_dropped() {
         let body = with(&notification(None), "Token", "t".into());
-        let body = with(&body, "SubscribeURL", "https://sns.us-west-2.amazonaws.com/?Action=ConfirmSubscription".into());
+        let body = with(
+            &body,
+            "SubscribeURL",
+            "https://sns.us-west-2.amazonaws.com/?Action=ConfirmSubscription".into(),
+        );
         let msg = SnsMessage::parse(&body, None).unwrap();
         assert_eq!(msg.subscribe_url(), None);
         assert!(msg.token.is_none());
-        let body = with(&confirmation("SubscriptionConfirmation"), "Subject", "unsigned".into());
+        let body = with(
+            &confirmation("SubscriptionConfirmation"),
+            "Subject",
+            "unsigned".into(),
+        );
         assert_eq!(SnsMessage::parse(&body, None).unwrap().subject(), None);
     }
 
@@ -417,22 +458,36 @@ mod tests {
             with(&notification(None), "Message", serde_json::json!({"a": 1})),
             with(&notification(None), "Type", 1.into()),
         ] {
-            assert!(matches!(SnsMessage::parse(&body, None), Err(SnsError::Malformed(_))), "{body}");
+            assert!(
+                matches!(SnsMessage::parse(&body, None), Err(SnsError::Malformed(_))),
+                "{body}"
+            );
         }
     }
 
     #[test]
     fn duplicate_keys_are_refused() {
         let body = notification(None).replacen('{', "{\"Message\":\"other\",", 1);
-        assert!(matches!(SnsMessage::parse(&body, None), Err(SnsError::Malformed(_))));
+        assert!(matches!(
+            SnsMessage::parse(&body, None),
+            Err(SnsError::Malformed(_))
+        ));
     }
 
     #[test]
     fn bad_timestamp_and_topic_arn_are_malformed() {
         let body = with(&notification(None), "Timestamp", "yesterday".into());
-        assert!(matches!(SnsMessage::parse(&body, None), Err(SnsError::Malformed(m)) if m.contains("Timestamp")));
-        let body = with(&notification(None), "TopicArn", "arn:aws:sns:evil:1:t".into());
-        assert!(matches!(SnsMessage::parse(&body, None), Err(SnsError::Malformed(m)) if m.contains("TopicArn")));
+        assert!(
+            matches!(SnsMessage::parse(&body, None), Err(SnsError::Malformed(m)) if m.contains("Timestamp"))
+        );
+        let body = with(
+            &notification(None),
+            "TopicArn",
+            "arn:aws:sns:evil:1:t".into(),
+        );
+        assert!(
+            matches!(SnsMessage::parse(&body, None), Err(SnsError::Malformed(m)) if m.contains("TopicArn"))
+        );
     }
 
     #[test]

@@ -42,7 +42,8 @@ impl SnsMessage {
     /// The canonical string SNS signs: `Name\nValue\n` for each signed field of the type,
     /// in byte order of the names, `Subject` only when the notification has one.
     pub fn string_to_sign(&self) -> String {
-        let mut fields: Vec<(&str, &str)> = vec![("Message", &self.message), ("MessageId", &self.message_id)];
+        let mut fields: Vec<(&str, &str)> =
+            vec![("Message", &self.message), ("MessageId", &self.message_id)];
         match self.message_type {
             MessageType::Notification => {
                 if let Some(subject) = &self.subject {
@@ -51,7 +52,10 @@ impl SnsMessage {
                 fields.push(("Timestamp", &self.timestamp_raw));
             }
             MessageType::SubscriptionConfirmation | MessageType::UnsubscribeConfirmation => {
-                fields.push(("SubscribeURL", self.subscribe_url.as_deref().unwrap_or_default()));
+                fields.push((
+                    "SubscribeURL",
+                    self.subscribe_url.as_deref().unwrap_or_default(),
+                ));
                 fields.push(("Timestamp", &self.timestamp_raw));
                 fields.push(("Token", self.token.as_deref().unwrap_or_default()));
             }
@@ -150,31 +154,61 @@ mod tests {
         let unsub = parse(&confirmation("UnsubscribeConfirmation")).string_to_sign();
         assert_eq!(
             unsub,
-            sub.replace("Type\nSubscriptionConfirmation\n", "Type\nUnsubscribeConfirmation\n")
+            sub.replace(
+                "Type\nSubscriptionConfirmation\n",
+                "Type\nUnsubscribeConfirmation\n"
+            )
         );
         assert!(unsub.ends_with("Type\nUnsubscribeConfirmation\n"));
     }
 
     #[test]
     fn unsigned_fields_do_not_enter_the_string() {
-        let body = with(&notification(None), "MessageAttributes", serde_json::json!({"k": {"Type": "String", "Value": "v"}}));
+        let body = with(
+            &notification(None),
+            "MessageAttributes",
+            serde_json::json!({"k": {"Type": "String", "Value": "v"}}),
+        );
         let body = with(&body, "SignatureVersion", "2".into());
-        assert_eq!(parse(&body).string_to_sign(), parse(&notification(None)).string_to_sign());
+        assert_eq!(
+            parse(&body).string_to_sign(),
+            parse(&notification(None)).string_to_sign()
+        );
     }
 
     #[test]
     fn escaped_newlines_and_unicode_are_signed_decoded() {
-        let body = with(&notification(None), "Message", "line 1\nline 2 \u{e9}\u{1F600}".into());
+        let body = with(
+            &notification(None),
+            "Message",
+            "line 1\nline 2 \u{e9}\u{1F600}".into(),
+        );
         assert!(body.contains("\\n"), "the JSON carries the escape");
-        assert!(parse(&body).string_to_sign().starts_with("Message\nline 1\nline 2 é😀\nMessageId\n"));
+        assert!(
+            parse(&body)
+                .string_to_sign()
+                .starts_with("Message\nline 1\nline 2 é😀\nMessageId\n")
+        );
         let escaped = notification(None).replace("Hello world!", "caf\\u00e9");
-        assert!(parse(&escaped).string_to_sign().starts_with("Message\ncafé\n"));
+        assert!(
+            parse(&escaped)
+                .string_to_sign()
+                .starts_with("Message\ncafé\n")
+        );
     }
 
     #[test]
     fn whole_second_timestamp_is_not_re_rendered() {
-        let body = with(&notification(None), "Timestamp", "2026-11-23T10:00:00Z".into());
-        assert!(parse(&body).string_to_sign().contains("\nTimestamp\n2026-11-23T10:00:00Z\n"));
+        let body = with(
+            &notification(None),
+            "Timestamp",
+            "2026-11-23T10:00:00Z".into(),
+        );
+        assert!(
+            parse(&body)
+                .string_to_sign()
+                .contains("\nTimestamp\n2026-11-23T10:00:00Z\n")
+        );
     }
 
     #[test]
@@ -182,7 +216,10 @@ mod tests {
         assert_eq!(SignatureVersion::parse("1").unwrap(), SignatureVersion::V1);
         assert_eq!(SignatureVersion::parse("2").unwrap(), SignatureVersion::V2);
         for bad in ["", "3", "0", " 1", "1.0", "02"] {
-            assert!(matches!(SignatureVersion::parse(bad), Err(SnsError::Rejected(_))), "{bad:?}");
+            assert!(
+                matches!(SignatureVersion::parse(bad), Err(SnsError::Rejected(_))),
+                "{bad:?}"
+            );
         }
     }
 

@@ -31,9 +31,18 @@ impl TopicArn {
     /// Parses a topic ARN, refusing subscription ARNs, unknown partitions, malformed
     /// regions, and regions that do not belong to the partition.
     pub fn parse(raw: &str) -> Result<TopicArn, SnsError> {
-        let bad = |why: &str| SnsError::malformed(format!("TopicArn is not an SNS topic ARN: {why}"));
+        let bad =
+            |why: &str| SnsError::malformed(format!("TopicArn is not an SNS topic ARN: {why}"));
         let mut parts = raw.split(':');
-        let (Some("arn"), Some(partition), Some("sns"), Some(region), Some(account), Some(topic), None) = (
+        let (
+            Some("arn"),
+            Some(partition),
+            Some("sns"),
+            Some(region),
+            Some(account),
+            Some(topic),
+            None,
+        ) = (
             parts.next(),
             parts.next(),
             parts.next(),
@@ -41,8 +50,11 @@ impl TopicArn {
             parts.next(),
             parts.next(),
             parts.next(),
-        ) else {
-            return Err(bad("expected arn:<partition>:sns:<region>:<account>:<topic>"));
+        )
+        else {
+            return Err(bad(
+                "expected arn:<partition>:sns:<region>:<account>:<topic>",
+            ));
         };
         let partition = match partition {
             "aws" => Partition::Aws,
@@ -114,10 +126,13 @@ pub fn is_region(region: &str) -> bool {
     let parts: Vec<&str> = region.split('-').collect();
     let lower = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_lowercase());
     let number = |s: &str| (1..=2).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit());
-    let qualifier = |s: &str| s == "gov" || (s.starts_with("iso") && s.bytes().all(|b| b.is_ascii_lowercase()));
+    let qualifier =
+        |s: &str| s == "gov" || (s.starts_with("iso") && s.bytes().all(|b| b.is_ascii_lowercase()));
     match parts.as_slice() {
         [country, area, n] => country.len() == 2 && lower(country) && lower(area) && number(n),
-        [country, q, area, n] => country.len() == 2 && lower(country) && qualifier(q) && lower(area) && number(n),
+        [country, q, area, n] => {
+            country.len() == 2 && lower(country) && qualifier(q) && lower(area) && number(n)
+        }
         _ => false,
     }
 }
@@ -128,7 +143,9 @@ fn is_topic_name(topic: &str) -> bool {
     let total = topic.len();
     (1..=256).contains(&total)
         && !base.is_empty()
-        && base.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        && base
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
 #[cfg(test)]
@@ -181,10 +198,28 @@ mod tests {
 
     #[test]
     fn region_grammar() {
-        for ok in ["us-east-1", "ap-southeast-7", "eu-central-2", "us-gov-east-1", "us-isob-east-1", "il-central-1"] {
+        for ok in [
+            "us-east-1",
+            "ap-southeast-7",
+            "eu-central-2",
+            "us-gov-east-1",
+            "us-isob-east-1",
+            "il-central-1",
+        ] {
             assert!(is_region(ok), "{ok}");
         }
-        for bad in ["", "us-east", "useast-1", "u-east-1", "us-east-123", "us--1", "us-east-1-", "us-evil-east-1", "us-east-1a", "us-east-x"] {
+        for bad in [
+            "",
+            "us-east",
+            "useast-1",
+            "u-east-1",
+            "us-east-123",
+            "us--1",
+            "us-east-1-",
+            "us-evil-east-1",
+            "us-east-1a",
+            "us-east-x",
+        ] {
             assert!(!is_region(bad), "{bad}");
         }
     }

@@ -19,7 +19,10 @@ const CERT_SUFFIX: &str = ".pem";
 /// nothing else (no user info, port, query or fragment).
 pub fn validate_signing_cert_url(raw: &str, topic: &TopicArn) -> Result<Url, SnsError> {
     let reject = |why: &str| {
-        SnsError::rejected(format!("SigningCertURL {:?} refused: {why}", truncate(raw, 120)))
+        SnsError::rejected(format!(
+            "SigningCertURL {:?} refused: {why}",
+            truncate(raw, 120)
+        ))
     };
     let expected_host = topic.sns_host();
     let (_, rest) = split_authority(raw, &expected_host).map_err(|why| reject(&why))?;
@@ -34,7 +37,9 @@ pub fn validate_signing_cert_url(raw: &str, topic: &TopicArn) -> Result<Url, Sns
         .and_then(|r| r.strip_suffix(CERT_SUFFIX))
         .ok_or_else(|| reject("the path is not /SimpleNotificationService-<hex>.pem"))?;
     if hex.is_empty() || hex.len() > 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(reject("the path is not /SimpleNotificationService-<hex>.pem"));
+        return Err(reject(
+            "the path is not /SimpleNotificationService-<hex>.pem",
+        ));
     }
     let url = Url::parse(raw).map_err(|_| reject("it does not parse as a URL"))?;
     let agrees = url.scheme() == "https"
@@ -56,7 +61,12 @@ pub fn validate_signing_cert_url(raw: &str, topic: &TopicArn) -> Result<Url, Sns
 /// Errors name only the host and path: the query carries the confirmation token.
 pub fn validate_subscribe_url(raw: &str, topic: &TopicArn, token: &str) -> Result<Url, SnsError> {
     let expected_host = topic.sns_host();
-    let reject = |why: &str| SnsError::rejected(format!("SubscribeURL {} refused: {why}", host_and_path(raw)));
+    let reject = |why: &str| {
+        SnsError::rejected(format!(
+            "SubscribeURL {} refused: {why}",
+            host_and_path(raw)
+        ))
+    };
     let (_, rest) = split_authority(raw, &expected_host).map_err(|why| reject(&why))?;
     if rest.contains('#') {
         return Err(reject("it has a fragment"));
@@ -85,7 +95,9 @@ pub fn validate_subscribe_url(raw: &str, topic: &TopicArn, token: &str) -> Resul
         }
     }
     if action.len() != 1 || action[0] != "ConfirmSubscription" {
-        return Err(reject("the query does not say Action=ConfirmSubscription exactly once"));
+        return Err(reject(
+            "the query does not say Action=ConfirmSubscription exactly once",
+        ));
     }
     if topic_arn.len() != 1 || topic_arn[0] != topic.as_str() {
         return Err(reject("the query's TopicArn is not the message's TopicArn"));
@@ -120,7 +132,9 @@ fn split_authority<'a>(raw: &'a str, expected_host: &str) -> Result<(&'a str, &'
         Some(scheme) if scheme.eq_ignore_ascii_case("https://") => &raw[8..],
         _ => return Err("it is not an https:// URL".into()),
     };
-    let end = after_scheme.find(['/', '?', '#']).unwrap_or(after_scheme.len());
+    let end = after_scheme
+        .find(['/', '?', '#'])
+        .unwrap_or(after_scheme.len());
     let (authority, rest) = after_scheme.split_at(end);
     if authority.contains('@') {
         return Err("it carries user info".into());
@@ -129,7 +143,9 @@ fn split_authority<'a>(raw: &'a str, expected_host: &str) -> Result<(&'a str, &'
         return Err("it names a port".into());
     }
     if !authority.eq_ignore_ascii_case(expected_host) {
-        return Err(format!("the host is not {expected_host}, the SNS endpoint of the topic's region"));
+        return Err(format!(
+            "the host is not {expected_host}, the SNS endpoint of the topic's region"
+        ));
     }
     Ok((authority, rest))
 }
@@ -162,12 +178,28 @@ mod tests {
     fn genuine_cert_urls_pass() {
         let url = validate_signing_cert_url(CERT, &topic("us-east-1")).unwrap();
         assert_eq!(url.as_str(), CERT);
-        let upper_hex = "https://sns.us-east-1.amazonaws.com/SimpleNotificationService-F3ECFB7224C7.pem";
-        assert!(validate_signing_cert_url(upper_hex, &topic("us-east-1")).is_ok(), "hex case is lenient");
+        let upper_hex =
+            "https://sns.us-east-1.amazonaws.com/SimpleNotificationService-F3ECFB7224C7.pem";
+        assert!(
+            validate_signing_cert_url(upper_hex, &topic("us-east-1")).is_ok(),
+            "hex case is lenient"
+        );
         let cn = TopicArn::parse("arn:aws-cn:sns:cn-northwest-1:123456789012:t").unwrap();
-        assert!(validate_signing_cert_url("https://sns.cn-northwest-1.amazonaws.com.cn/SimpleNotificationService-abc.pem", &cn).is_ok());
+        assert!(
+            validate_signing_cert_url(
+                "https://sns.cn-northwest-1.amazonaws.com.cn/SimpleNotificationService-abc.pem",
+                &cn
+            )
+            .is_ok()
+        );
         let gov = TopicArn::parse("arn:aws-us-gov:sns:us-gov-west-1:123456789012:t").unwrap();
-        assert!(validate_signing_cert_url("https://sns.us-gov-west-1.amazonaws.com/SimpleNotificationService-abc.pem", &gov).is_ok());
+        assert!(
+            validate_signing_cert_url(
+                "https://sns.us-gov-west-1.amazonaws.com/SimpleNotificationService-abc.pem",
+                &gov
+            )
+            .is_ok()
+        );
     }
 
     #[test]
@@ -198,7 +230,13 @@ mod tests {
         let why = cert_refusal(CERT, "eu-west-1");
         assert!(why.contains("sns.eu-west-1.amazonaws.com"), "{why}");
         let cn = TopicArn::parse("arn:aws-cn:sns:cn-north-1:123456789012:t").unwrap();
-        assert!(validate_signing_cert_url("https://sns.cn-north-1.amazonaws.com/SimpleNotificationService-abc.pem", &cn).is_err());
+        assert!(
+            validate_signing_cert_url(
+                "https://sns.cn-north-1.amazonaws.com/SimpleNotificationService-abc.pem",
+                &cn
+            )
+            .is_err()
+        );
     }
 
     #[test]
@@ -211,13 +249,33 @@ mod tests {
             (base.to_owned(), "https"),
             (format!("https://user@{base}"), "user info"),
             (format!("https://user:pw@{base}"), "user info"),
-            ("https://sns.us-east-1.amazonaws.com@evil.com/SimpleNotificationService-abc.pem".to_owned(), "user info"),
-            ("https://sns.us-east-1.amazonaws.com:443/SimpleNotificationService-abc.pem".to_owned(), "port"),
-            ("https://sns.us-east-1.amazonaws.com:8443/SimpleNotificationService-abc.pem".to_owned(), "port"),
+            (
+                "https://sns.us-east-1.amazonaws.com@evil.com/SimpleNotificationService-abc.pem"
+                    .to_owned(),
+                "user info",
+            ),
+            (
+                "https://sns.us-east-1.amazonaws.com:443/SimpleNotificationService-abc.pem"
+                    .to_owned(),
+                "port",
+            ),
+            (
+                "https://sns.us-east-1.amazonaws.com:8443/SimpleNotificationService-abc.pem"
+                    .to_owned(),
+                "port",
+            ),
             (format!("https://{base}?x=1"), "query"),
             (format!("https://{base}#frag"), "fragment"),
-            ("https://sns.us-east-1.amazonaws.com\\@evil.com/SimpleNotificationService-abc.pem".to_owned(), "backslash"),
-            ("https://sns.us-east-1.amazon\naws.com/SimpleNotificationService-abc.pem".to_owned(), "whitespace"),
+            (
+                "https://sns.us-east-1.amazonaws.com\\@evil.com/SimpleNotificationService-abc.pem"
+                    .to_owned(),
+                "backslash",
+            ),
+            (
+                "https://sns.us-east-1.amazon\naws.com/SimpleNotificationService-abc.pem"
+                    .to_owned(),
+                "whitespace",
+            ),
             (format!(" https://{base}"), "whitespace"),
         ] {
             let why = cert_refusal(&raw, "us-east-1");
@@ -243,16 +301,25 @@ mod tests {
             let why = cert_refusal(&raw, "us-east-1");
             assert!(why.contains("path"), "{raw}: {why}");
         }
-        let long = format!("https://sns.us-east-1.amazonaws.com/SimpleNotificationService-{}.pem", "a".repeat(65));
+        let long = format!(
+            "https://sns.us-east-1.amazonaws.com/SimpleNotificationService-{}.pem",
+            "a".repeat(65)
+        );
         assert!(validate_signing_cert_url(&long, &topic("us-east-1")).is_err());
     }
 
     #[test]
     fn genuine_subscribe_url_passes() {
-        let url = validate_subscribe_url(&confirm_url("sns.us-east-1.amazonaws.com"), &topic("us-east-1"), TOKEN).unwrap();
+        let url = validate_subscribe_url(
+            &confirm_url("sns.us-east-1.amazonaws.com"),
+            &topic("us-east-1"),
+            TOKEN,
+        )
+        .unwrap();
         assert_eq!(url.host_str(), Some("sns.us-east-1.amazonaws.com"));
         // Percent-encoded ARN colons mean the same thing.
-        let encoded = confirm_url("sns.us-east-1.amazonaws.com").replace("arn:aws:sns:us-east-1:", "arn%3Aaws%3Asns%3Aus-east-1%3A");
+        let encoded = confirm_url("sns.us-east-1.amazonaws.com")
+            .replace("arn:aws:sns:us-east-1:", "arn%3Aaws%3Asns%3Aus-east-1%3A");
         assert!(validate_subscribe_url(&encoded, &topic("us-east-1"), TOKEN).is_ok());
     }
 
@@ -272,8 +339,17 @@ mod tests {
             (format!("{good}#x"), "fragment"),
             (good.replace(".com/?", ".com/path?"), "path"),
             (good.replace(".com/?", ".com?"), "path"),
-            (good.replace("Action=ConfirmSubscription", "Action=Unsubscribe"), "Action"),
-            (good.replace("Action=ConfirmSubscription", "Action=ConfirmSubscription&Action=Unsubscribe"), "Action"),
+            (
+                good.replace("Action=ConfirmSubscription", "Action=Unsubscribe"),
+                "Action",
+            ),
+            (
+                good.replace(
+                    "Action=ConfirmSubscription",
+                    "Action=ConfirmSubscription&Action=Unsubscribe",
+                ),
+                "Action",
+            ),
             (good.replace("Action=ConfirmSubscription&", ""), "Action"),
             (good.replace("MyTopic", "OtherTopic"), "TopicArn"),
             (good.replace(&format!("&Token={TOKEN}"), ""), "Token"),
@@ -295,6 +371,9 @@ mod tests {
     fn loggable_form_drops_the_query() {
         let shown = host_and_path(&confirm_url("sns.us-east-1.amazonaws.com"));
         assert_eq!(shown, "https://sns.us-east-1.amazonaws.com/");
-        assert_eq!(host_and_path("https://u:p@h.example:8443/a?b#c"), "https://h.example:8443/a");
+        assert_eq!(
+            host_and_path("https://u:p@h.example:8443/a?b#c"),
+            "https://h.example:8443/a"
+        );
     }
 }

@@ -117,7 +117,12 @@ impl SnsVerifier {
         }
     }
 
-    async fn check(&self, msg: &SnsMessage, policy: &SnsPolicy, now: DateTime<Utc>) -> Result<(), SnsError> {
+    async fn check(
+        &self,
+        msg: &SnsMessage,
+        policy: &SnsPolicy,
+        now: DateTime<Utc>,
+    ) -> Result<(), SnsError> {
         check_topic(msg, policy)?;
         let version = SignatureVersion::parse(msg.signature_version())?;
         if policy.require_signature_v2 && version != SignatureVersion::V2 {
@@ -158,10 +163,13 @@ impl SnsVerifier {
 
 fn check_topic(msg: &SnsMessage, policy: &SnsPolicy) -> Result<(), SnsError> {
     let topic = msg.topic_arn().as_str();
-    if policy.allowed_topic_arns.is_empty() || policy.allowed_topic_arns.iter().any(|t| t == topic) {
+    if policy.allowed_topic_arns.is_empty() || policy.allowed_topic_arns.iter().any(|t| t == topic)
+    {
         Ok(())
     } else {
-        Err(SnsError::rejected(format!("topic {topic} is not allowed for this workflow")))
+        Err(SnsError::rejected(format!(
+            "topic {topic} is not allowed for this workflow"
+        )))
     }
 }
 
@@ -191,11 +199,17 @@ mod tests {
         fn answering(status: u16, body: &[u8]) -> Arc<Stub> {
             Arc::new(Stub {
                 calls: AtomicUsize::new(0),
-                answer: Ok(FetchedBody { status, body: body.to_vec() }),
+                answer: Ok(FetchedBody {
+                    status,
+                    body: body.to_vec(),
+                }),
             })
         }
         fn failing(error: FetchError) -> Arc<Stub> {
-            Arc::new(Stub { calls: AtomicUsize::new(0), answer: Err(error) })
+            Arc::new(Stub {
+                calls: AtomicUsize::new(0),
+                answer: Err(error),
+            })
         }
         fn calls(&self) -> usize {
             self.calls.load(Ordering::SeqCst)
@@ -212,7 +226,9 @@ mod tests {
     }
 
     /// A real SNS certificate (see tests/fixtures/sns/README.md), valid 2015-08-07..2016-08-21.
-    const AWS_PEM: &[u8] = include_bytes!("../../tests/fixtures/sns/SimpleNotificationService-bb750dd426d95ee9390147a5624348ee.pem");
+    const AWS_PEM: &[u8] = include_bytes!(
+        "../../tests/fixtures/sns/SimpleNotificationService-bb750dd426d95ee9390147a5624348ee.pem"
+    );
 
     fn at(s: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
@@ -246,7 +262,10 @@ mod tests {
 
     #[tokio::test]
     async fn v1_is_rejected_when_v2_is_required() {
-        let policy = SnsPolicy { require_signature_v2: true, ..SnsPolicy::default() };
+        let policy = SnsPolicy {
+            require_signature_v2: true,
+            ..SnsPolicy::default()
+        };
         let (why, calls) = refusal(&notification(None), &policy, SENT).await;
         assert!(why.contains("requires SignatureVersion 2"), "{why}");
         assert_eq!(calls, 0);
@@ -263,14 +282,24 @@ mod tests {
     #[tokio::test]
     async fn stale_message_is_rejected() {
         // 1 h max age + 5 min skew: 65 min and 1 ms old is too old.
-        let (why, calls) = refusal(&notification(None), &SnsPolicy::default(), "2026-11-23T11:05:00.656Z").await;
+        let (why, calls) = refusal(
+            &notification(None),
+            &SnsPolicy::default(),
+            "2026-11-23T11:05:00.656Z",
+        )
+        .await;
         assert!(why.contains("older than"), "{why}");
         assert_eq!(calls, 0);
     }
 
     #[tokio::test]
     async fn future_message_is_rejected() {
-        let (why, calls) = refusal(&notification(None), &SnsPolicy::default(), "2026-11-23T09:55:00.654Z").await;
+        let (why, calls) = refusal(
+            &notification(None),
+            &SnsPolicy::default(),
+            "2026-11-23T09:55:00.654Z",
+        )
+        .await;
         assert!(why.contains("in the future"), "{why}");
         assert_eq!(calls, 0);
     }
@@ -299,7 +328,11 @@ mod tests {
 
     #[tokio::test]
     async fn forged_signature_is_rejected_by_a_real_certificate() {
-        let body = with(&notification(None), "Timestamp", "2016-01-01T00:00:00Z".into());
+        let body = with(
+            &notification(None),
+            "Timestamp",
+            "2016-01-01T00:00:00Z".into(),
+        );
         let (why, calls) = refusal(&body, &SnsPolicy::default(), "2016-01-01T00:00:01Z").await;
         assert!(why.contains("signature does not match"), "{why}");
         assert_eq!(calls, 1);
@@ -309,13 +342,22 @@ mod tests {
     async fn certificate_is_fetched_once_for_concurrent_messages() {
         let stub = Stub::answering(200, AWS_PEM);
         let verifier = Arc::new(SnsVerifier::new(stub.clone(), VerifierConfig::default()));
-        let body = with(&notification(None), "Timestamp", "2016-01-01T00:00:00Z".into());
+        let body = with(
+            &notification(None),
+            "Timestamp",
+            "2016-01-01T00:00:00Z".into(),
+        );
         let m = Arc::new(msg(&body));
         let now = at("2016-01-01T00:00:01Z");
         let mut tasks = tokio::task::JoinSet::new();
         for _ in 0..16 {
             let (verifier, m) = (verifier.clone(), m.clone());
-            tasks.spawn(async move { verifier.verify(&m, &SnsPolicy::default(), now).await.map(|_| ()) });
+            tasks.spawn(async move {
+                verifier
+                    .verify(&m, &SnsPolicy::default(), now)
+                    .await
+                    .map(|_| ())
+            });
         }
         while let Some(result) = tasks.join_next().await {
             assert!(matches!(result.unwrap(), Err(SnsError::Rejected(_))));
@@ -330,12 +372,22 @@ mod tests {
         let verifier = SnsVerifier::new(stub.clone(), VerifierConfig::default());
         let m = msg(&notification(None));
         for _ in 0..2 {
-            let err = verifier.verify(&m, &SnsPolicy::default(), at(SENT)).await.unwrap_err();
-            assert!(matches!(&err, SnsError::Upstream(why) if why.contains("timed out")), "{err}");
+            let err = verifier
+                .verify(&m, &SnsPolicy::default(), at(SENT))
+                .await
+                .unwrap_err();
+            assert!(
+                matches!(&err, SnsError::Upstream(why) if why.contains("timed out")),
+                "{err}"
+            );
         }
         assert_eq!(stub.calls(), 2);
         assert!(verifier.certificates().is_empty());
-        assert!(verifier.certificates.slots.lock().unwrap().is_empty(), "no empty slot is left behind");
+        assert_eq!(
+            verifier.certificates().slot_count(),
+            0,
+            "no empty slot is left behind"
+        );
     }
 
     #[tokio::test]
@@ -346,8 +398,12 @@ mod tests {
             (500, &b""[..], 502),
             (200, &b"not a pem"[..], 502),
         ] {
-            let verifier = SnsVerifier::new(Stub::answering(status, body), VerifierConfig::default());
-            let err = verifier.verify(&msg(&notification(None)), &SnsPolicy::default(), at(SENT)).await.unwrap_err();
+            let verifier =
+                SnsVerifier::new(Stub::answering(status, body), VerifierConfig::default());
+            let err = verifier
+                .verify(&msg(&notification(None)), &SnsPolicy::default(), at(SENT))
+                .await
+                .unwrap_err();
             assert_eq!(err.http_status(), kind, "HTTP {status}: {err}");
         }
     }

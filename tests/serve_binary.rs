@@ -1,0 +1,194 @@
+//! The real `webhook-trigger` binary: the CLI makes a key and a workflow, `serve` answers on a
+//! loopback port, and the background worker runs what was accepted.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_webhook-trigger");
+
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn cli(db: &Path, args: &[&str]) -> Value {
+    let out = Command::new(BIN)
+        .args(["--store", db.to_str().expect("utf-8 path"), "--json"])
+        .args(args)
+        .env_remove("WEBHOOK_STORE")
+        .output()
+        .expect("run cli");
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("json output")
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
+fn start(db: &Path, port: u16, demo: bool) -> (Server, BufReader<std::process::ChildStdout>) {
+    let addr = format!("127.0.0.1:{port}");
+    let mut cmd = Command::new(BIN);
+    cmd.args([
+        "serve",
+        "--addr",
+        &addr,
+        "--db",
+        db.to_str().expect("utf-8 path"),
+    ])
+    .env_remove("WEBHOOK_BASE_URL")
+    .stdout(Stdio::piped())
+    .stderr(Stdio::null());
+    if demo {
+        cmd.arg("--demo");
+    }
+    let mut child = cmd.spawn().expect("spawn serve");
+    let stdout = BufReader::new(child.stdout.take().expect("stdout"));
+    (Server(child), stdout)
+}
+
+async fn wait_healthy(client: &reqwest::Client, base: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        if let Ok(r) = client.get(format!("{base}/health")).send().await
+            && r.status() == 200
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("serve did not become healthy at {base}");
+}
+
+async fn wait_for_status(client: &reqwest::Client, url: &str, key: &str, want: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let body: Value = client
+            .get(url)
+            .header("x-api-key", key)
+            .send()
+            .await
+            .expect("get")
+            .bytes()
+            .await
+            .map(|b| serde_json::from_slice(&b).unwrap_or(Value::Null))
+            .expect("body");
+        if body["status"] == want || Instant::now() > deadline {
+            return body;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn cli_and_server_run_a_webhook_end_to_end() {
+    let dir = tempfile::tempdir().expect("dir");
+    let db = dir.path().join("wt.db");
+    let key = cli(&db, &["api-keys", "create", "partner"]);
+    let key_value = key["value"].as_str().expect("key value").to_owned();
+    let workflow = cli(
+        &db,
+        &[
+            "workflows",
+            "create",
+            "--name",
+            "Orders",
+            "--api-key",
+            "partner",
+            "--steps",
+            r#"[{"type":"echo"}]"#,
+        ],
+    );
+    let workflow_id = workflow["id"].as_str().expect("id").to_owned();
+    assert!(
+        workflow["webhookUrl"]
+            .as_str()
+            .expect("url")
+            .ends_with(&format!("/webhooks/{workflow_id}"))
+    );
+
+    let port = free_port();
+    let (_server, _stdout) = start(&db, port, false);
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    wait_healthy(&client, &base).await;
+
+    let r = client
+        .post(format!("{base}/webhooks/{workflow_id}"))
+        .header("x-api-key", &key_value)
+        .header("content-type", "application/json")
+        .body(r#"{"order":7}"#)
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status(), 202);
+    let accepted: Value = serde_json::from_slice(&r.bytes().await.expect("body")).expect("json");
+    let execution_id = accepted["executionId"].as_str().expect("id");
+
+    let url = format!("{base}/workflows/{workflow_id}/executions/{execution_id}");
+    let done = wait_for_status(&client, &url, &key_value, "succeeded").await;
+    assert_eq!(done["status"], "succeeded", "{done}");
+    assert_eq!(done["result"]["steps"][0]["output"]["order"], 7);
+
+    // The CLI sees what the server wrote.
+    let listed = cli(&db, &["executions", "list", &workflow_id]);
+    assert_eq!(listed["items"][0]["id"], execution_id);
+    let revoked = cli(&db, &["api-keys", "revoke", "partner"]);
+    assert!(revoked["revokedAt"].is_string());
+}
+
+#[tokio::test]
+async fn demo_mode_prints_a_key_url_and_curl_that_work() {
+    let dir = tempfile::tempdir().expect("dir");
+    let db = dir.path().join("wt.db");
+    let port = free_port();
+    let (_server, mut stdout) = start(&db, port, true);
+
+    let mut printed = String::new();
+    let mut line = String::new();
+    while stdout.read_line(&mut line).expect("read") > 0 {
+        printed.push_str(&line);
+        if line.contains("See its executions") {
+            break;
+        }
+        line.clear();
+    }
+    let field = |label: &str| {
+        printed
+            .lines()
+            .find_map(|l| l.trim().strip_prefix(label).map(|v| v.trim().to_owned()))
+            .unwrap_or_else(|| panic!("no {label} in:\n{printed}"))
+    };
+    let key = field("API key value:");
+    let url = field("Webhook URL:");
+    assert!(printed.contains("curl -i -X POST"), "{printed}");
+    assert!(url.starts_with(&format!("http://127.0.0.1:{port}/webhooks/")));
+
+    let client = reqwest::Client::new();
+    wait_healthy(&client, &format!("http://127.0.0.1:{port}")).await;
+    let r = client
+        .post(&url)
+        .header("x-api-key", &key)
+        .header("content-type", "application/json")
+        .body("{}")
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status(), 202);
+}

@@ -1,0 +1,206 @@
+//! The embedded backend keeps accepted webhooks across restarts and crashes: what was queued
+//! when the process died is run by the next one.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::http::StatusCode;
+use webhook_trigger::adapters::sqlite::SqliteStore;
+use webhook_trigger::app::{App, GenericDelivery, NewWorkflow};
+use webhook_trigger::domain::{ExecutionId, ExecutionStatus, SnsOptions, Step, Trigger};
+use webhook_trigger::ports::{ExecutionStore, Store};
+use webhook_trigger::worker::Worker;
+use webhook_trigger::worker::local::{LocalWorkerConfig, drain_once};
+
+fn open(path: &std::path::Path) -> (SqliteStore, App) {
+    let store = SqliteStore::open(path).expect("open");
+    let app = App::new(
+        Arc::new(store.clone()),
+        Arc::new(store.queue()),
+        Default::default(),
+    );
+    (store, app)
+}
+
+async fn accept_one(app: &App) -> (webhook_trigger::domain::Workflow, ExecutionId) {
+    let (workflow, id, _) = accept_one_with_key(app).await;
+    (workflow, id)
+}
+
+async fn accept_one_with_key(
+    app: &App,
+) -> (webhook_trigger::domain::Workflow, ExecutionId, String) {
+    let key = app.create_api_key("k").await.expect("key");
+    let workflow = app
+        .create_workflow(NewWorkflow {
+            name: "w".into(),
+            trigger: Trigger::GenericWebhook,
+            api_key_name: "k".into(),
+            steps: vec![Step::Echo],
+            sns: SnsOptions::default(),
+        })
+        .await
+        .expect("workflow");
+    let delivery = GenericDelivery {
+        body: br#"{"a":1}"#,
+        content_type: None,
+        idempotency_key: None,
+        sns_message_type: None,
+    };
+    let accepted = app
+        .accept_generic(&workflow, delivery)
+        .await
+        .expect("accepted");
+    (
+        workflow,
+        accepted.execution_id,
+        key.secret.expose().to_owned(),
+    )
+}
+
+#[tokio::test]
+async fn queued_work_survives_a_restart() {
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("wt.db");
+    let (workflow, id) = {
+        let (_, app) = open(&path);
+        accept_one(&app).await
+    };
+    // A new process: new connection, new queue, new worker.
+    let (store, _) = open(&path);
+    let shared: Arc<dyn Store> = Arc::new(store.clone());
+    let worker = Worker::new(shared, chrono::Duration::seconds(300));
+    assert_eq!(
+        drain_once(&worker, &store.queue(), &LocalWorkerConfig::default()).await,
+        1
+    );
+    let e = store
+        .get_execution(&workflow.id, &id)
+        .await
+        .expect("get")
+        .expect("exists");
+    assert_eq!(e.status, ExecutionStatus::Succeeded);
+}
+
+#[tokio::test]
+async fn a_message_taken_by_a_worker_that_died_comes_back() {
+    let dir = tempfile::tempdir().expect("dir");
+    let (store, app) = open(&dir.path().join("wt.db"));
+    let (workflow, id) = accept_one(&app).await;
+    let queue = store.queue();
+    // The dying worker receives the message and never deletes it.
+    let visibility = Duration::from_millis(50);
+    assert_eq!(
+        queue
+            .receive(10, visibility, 5)
+            .await
+            .expect("receive")
+            .len(),
+        1
+    );
+    assert!(
+        queue
+            .receive(10, visibility, 5)
+            .await
+            .expect("receive")
+            .is_empty(),
+        "hidden while leased"
+    );
+    tokio::time::sleep(visibility * 2).await;
+
+    let worker = Worker::new(Arc::new(store.clone()), chrono::Duration::seconds(300));
+    let config = LocalWorkerConfig {
+        visibility,
+        ..Default::default()
+    };
+    assert_eq!(drain_once(&worker, &queue, &config).await, 1);
+    let e = store
+        .get_execution(&workflow.id, &id)
+        .await
+        .expect("get")
+        .expect("exists");
+    assert_eq!(e.status, ExecutionStatus::Succeeded);
+    assert_eq!(queue.depth().await.expect("depth"), 0);
+}
+
+#[tokio::test]
+async fn an_execution_left_running_by_a_dead_worker_is_taken_over_after_its_lease() {
+    let dir = tempfile::tempdir().expect("dir");
+    let (store, app) = open(&dir.path().join("wt.db"));
+    let (workflow, id) = accept_one(&app).await;
+    // The first worker claimed it, then died before finishing.
+    let queued = store
+        .get_execution(&workflow.id, &id)
+        .await
+        .expect("get")
+        .expect("exists");
+    let running = queued
+        .claim(
+            chrono::Utc::now() - chrono::Duration::seconds(600),
+            chrono::Duration::seconds(300),
+        )
+        .expect("claim");
+    assert!(
+        store
+            .replace_execution(&queued, &running)
+            .await
+            .expect("cas")
+    );
+
+    let worker = Worker::new(Arc::new(store.clone()), chrono::Duration::seconds(300));
+    assert_eq!(
+        drain_once(&worker, &store.queue(), &LocalWorkerConfig::default()).await,
+        1
+    );
+    let e = store
+        .get_execution(&workflow.id, &id)
+        .await
+        .expect("get")
+        .expect("exists");
+    assert_eq!(e.status, ExecutionStatus::Succeeded);
+    assert_eq!(e.attempts, 2);
+}
+
+#[tokio::test]
+async fn a_poison_message_is_dead_lettered_after_max_receives() {
+    let dir = tempfile::tempdir().expect("dir");
+    let (store, _) = open(&dir.path().join("wt.db"));
+    let queue = store.queue();
+    queue
+        .enqueue_raw("not a work item".into())
+        .await
+        .expect("enqueue");
+    let worker = Worker::new(Arc::new(store.clone()), chrono::Duration::seconds(300));
+    let config = LocalWorkerConfig {
+        visibility: Duration::ZERO,
+        max_receives: 3,
+        ..Default::default()
+    };
+    for _ in 0..3 {
+        assert_eq!(drain_once(&worker, &queue, &config).await, 1);
+    }
+    assert_eq!(drain_once(&worker, &queue, &config).await, 0);
+    assert_eq!(queue.dead_letter_count().await.expect("count"), 1);
+    assert_eq!(queue.depth().await.expect("depth"), 0);
+}
+
+#[tokio::test]
+async fn an_unwritable_store_refuses_the_webhook_with_503() {
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("wt.db");
+    let (_, app) = open(&path);
+    let (workflow, _, key) = accept_one_with_key(&app).await;
+    // Another process holds the write lock for longer than the busy timeout allows.
+    let blocker = rusqlite::Connection::open(&path).expect("open");
+    blocker.execute_batch("BEGIN EXCLUSIVE").expect("lock");
+    let router = webhook_trigger::http::router(app);
+    use tower::ServiceExt;
+    let request = axum::http::Request::post(format!("/webhooks/{}", workflow.id))
+        .header("x-api-key", key)
+        .body(axum::body::Body::from("{}"))
+        .expect("request");
+    let status = router.oneshot(request).await.expect("response").status();
+    // Reads still work under WAL; the execution write times out, so nothing is accepted.
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    blocker.execute_batch("ROLLBACK").expect("unlock");
+}
