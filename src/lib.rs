@@ -11,6 +11,7 @@ pub mod cli;
 pub mod config;
 pub mod domain;
 pub mod http;
+pub mod lambda;
 pub mod ports;
 pub mod sns;
 pub mod telemetry;

@@ -41,7 +41,7 @@ pub trait WorkflowStore: Send + Sync {
 pub enum Recorded {
     Created,
     /// The key was already used for this workflow: nothing was written, here is the earlier one.
-    Duplicate(Execution),
+    Duplicate(Box<Execution>),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -488,7 +488,7 @@ impl ExecutionStore for DynamoStore {
                 continue;
             }
             match self.get_execution(&execution.workflow_id, &earlier).await? {
-                Some(existing) => return Ok(Recorded::Duplicate(existing)),
+                Some(existing) => return Ok(Recorded::Duplicate(Box::new(existing))),
                 None => orphan = Some(earlier.to_string()),
             }
         }

@@ -176,7 +176,7 @@ impl ExecutionStore for SqliteStore {
                         .map_err(unavailable)?;
                     let live = earlier_expiry > chrono::Utc::now().timestamp();
                     if let (Some(raw), true) = (earlier, live) {
-                        return Ok(Recorded::Duplicate(from_json(&raw)?));
+                        return Ok(Recorded::Duplicate(Box::new(from_json(&raw)?)));
                     }
                 }
                 tx.execute(
