@@ -54,6 +54,7 @@ macro_rules! flows_for {
 }
 
 flows_for!(sqlite, support::sqlite_app);
+flows_for!(dynamodb, support::dynamodb_app);
 
 fn error_code(body: &Value) -> &str {
     body["error"]["code"].as_str().unwrap_or("<no error code>")

@@ -11,7 +11,10 @@ async fn main() -> Result<(), lambda_http::Error> {
     webhook_trigger::telemetry::init(true);
     let config = Config::from_env()?;
     let sdk = lambda::sdk_config().await;
-    let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), lambda::env("TABLE_NAME")?);
+    let store = DynamoStore::new(
+        aws_sdk_dynamodb::Client::new(&sdk),
+        lambda::env("TABLE_NAME")?,
+    );
     let queue = SqsQueue::new(aws_sdk_sqs::Client::new(&sdk), lambda::env("QUEUE_URL")?);
     lambda::api::run(App::new(Arc::new(store), Arc::new(queue), config)).await
 }

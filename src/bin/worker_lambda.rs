@@ -11,6 +11,9 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     webhook_trigger::telemetry::init(true);
     let config = Config::from_env()?;
     let sdk = lambda::sdk_config().await;
-    let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), lambda::env("TABLE_NAME")?);
+    let store = DynamoStore::new(
+        aws_sdk_dynamodb::Client::new(&sdk),
+        lambda::env("TABLE_NAME")?,
+    );
     lambda::worker::run(Worker::new(Arc::new(store), config.worker_lease)).await
 }

@@ -4,13 +4,14 @@
 mod backend;
 mod output;
 mod serve;
+pub mod setup;
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
-pub use backend::{Backend, StoreLocation, open as open_backend};
+pub use backend::{Backend, StoreLocation, open as open_backend, open_with_queue};
 
 use crate::app::{App, ListExecutions, NewWorkflow};
 use crate::config::Config;
@@ -24,9 +25,12 @@ use output::Output;
     about = "Per-workflow webhook URLs that start workflow executions"
 )]
 pub struct Cli {
-    /// Where data lives: a SQLite file path (or sqlite://PATH).
+    /// Where data lives: a SQLite file path (or sqlite://PATH), or dynamodb://TABLE.
     #[arg(long, global = true, env = "WEBHOOK_STORE", default_value = backend::DEFAULT_DB)]
     store: StoreLocation,
+    /// SQS queue for a dynamodb:// store (the stack's QueueUrl); only `executions replay` needs it.
+    #[arg(long, global = true, env = "QUEUE_URL")]
+    queue_url: Option<String>,
     /// Base URL printed in webhook URLs.
     #[arg(
         long,
@@ -55,6 +59,8 @@ enum Command {
     /// List, show and replay executions.
     #[command(subcommand)]
     Executions(ExecutionsCommand),
+    /// Create the table (with TTL) and the queue + dead-letter queue, e.g. on an emulator.
+    Setup(setup::SetupArgs),
 }
 
 #[derive(Debug, Args)]
@@ -166,7 +172,27 @@ async fn run(cli: Cli) -> Result<(), String> {
         Command::Serve(ServeArgs { db: Some(db), .. }) => StoreLocation::Sqlite(db.clone()),
         _ => cli.store.clone(),
     };
-    let backend = open_backend(&location).await.map_err(|e| e.to_string())?;
+    if let Command::Setup(args) = cli.command {
+        return setup::run(&location, args, cli.json).await;
+    }
+    let replay = matches!(
+        cli.command,
+        Command::Executions(ExecutionsCommand::Replay { .. })
+    );
+    if replay
+        && matches!(location, StoreLocation::DynamoDb(_))
+        && cli.queue_url.as_deref().is_none_or(str::is_empty)
+    {
+        // Checked first: otherwise the replay would be recorded and then fail to send.
+        return Err(
+            "replaying on a dynamodb:// store needs its queue: pass --queue-url or set \
+                    QUEUE_URL (the stack's QueueUrl output)"
+                .into(),
+        );
+    }
+    let backend = open_with_queue(&location, cli.queue_url.clone())
+        .await
+        .map_err(|e| e.to_string())?;
     if let Command::Serve(args) = cli.command {
         let base_url = std::env::var("WEBHOOK_BASE_URL").ok();
         let options = serve::ServeOptions {
@@ -179,7 +205,7 @@ async fn run(cli: Cli) -> Result<(), String> {
     let app = App::new(backend.store, backend.queue, config);
     let err = |e: crate::app::AppError| e.to_string();
     match cli.command {
-        Command::Serve(_) => unreachable!("handled above"),
+        Command::Serve(_) | Command::Setup(_) => unreachable!("handled above"),
         Command::ApiKeys(cmd) => match cmd {
             ApiKeysCommand::Create { name } => {
                 out.created_key(&app.create_api_key(&name).await.map_err(err)?)

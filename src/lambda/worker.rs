@@ -30,7 +30,10 @@ impl From<BatchError> for Diagnostic {
 
 /// Runs every record of the batch concurrently (a batch holds at most the template's
 /// `BatchSize`) and returns the ids of those to deliver again.
-pub async fn handle_batch(worker: &Worker, event: SqsEvent) -> Result<SqsBatchResponse, BatchError> {
+pub async fn handle_batch(
+    worker: &Worker,
+    event: SqsEvent,
+) -> Result<SqsBatchResponse, BatchError> {
     let mut tasks = Vec::with_capacity(event.records.len());
     for (index, record) in event.records.into_iter().enumerate() {
         let Some(message_id) = record.message_id.clone() else {
@@ -38,7 +41,8 @@ pub async fn handle_batch(worker: &Worker, event: SqsEvent) -> Result<SqsBatchRe
         };
         let span = tracing::info_span!("sqs_record", message_id = %message_id);
         let worker = worker.clone();
-        let task = tokio::spawn(async move { process_record(&worker, &record).await }.instrument(span));
+        let task =
+            tokio::spawn(async move { process_record(&worker, &record).await }.instrument(span));
         tasks.push((message_id, task));
     }
     let mut response = SqsBatchResponse::default();

@@ -124,6 +124,14 @@ impl SnsMessage {
     /// `header_type` is `x-amz-sns-message-type`; when present it must name the same type
     /// as the body, so a router that dispatches on the header cannot be fooled by the body.
     pub fn parse(body: &str, header_type: Option<&str>) -> Result<SnsMessage, SnsError> {
+        let parsed = SnsMessage::parse_inner(body, header_type);
+        if let Err(error) = &parsed {
+            tracing::warn!(%error, body_len = body.len(), "SNS body refused");
+        }
+        parsed
+    }
+
+    fn parse_inner(body: &str, header_type: Option<&str>) -> Result<SnsMessage, SnsError> {
         let wire: Wire = serde_json::from_str(body)
             .map_err(|e| SnsError::malformed(format!("body is not an SNS JSON envelope: {e}")))?;
         let type_raw = wire.type_.ok_or_else(|| {

@@ -94,15 +94,16 @@ pub fn validate_subscribe_url(raw: &str, topic: &TopicArn, token: &str) -> Resul
             _ => {}
         }
     }
-    if action.len() != 1 || action[0] != "ConfirmSubscription" {
+    let only = |values: &[std::borrow::Cow<'_, str>], expected: &str| matches!(values, [v] if v == expected);
+    if !only(&action, "ConfirmSubscription") {
         return Err(reject(
             "the query does not say Action=ConfirmSubscription exactly once",
         ));
     }
-    if topic_arn.len() != 1 || topic_arn[0] != topic.as_str() {
+    if !only(&topic_arn, topic.as_str()) {
         return Err(reject("the query's TopicArn is not the message's TopicArn"));
     }
-    if url_token.len() != 1 || url_token[0] != token {
+    if !only(&url_token, token) {
         return Err(reject("the query's Token is not the message's Token"));
     }
     Ok(url)

@@ -139,8 +139,15 @@ impl SnsVerifier {
 
     fn check_freshness(&self, msg: &SnsMessage, now: DateTime<Utc>) -> Result<(), SnsError> {
         let skew = delta(self.config.clock_skew);
-        let oldest = now - delta(self.config.max_age) - skew;
-        let newest = now + skew;
+        let window = delta(self.config.max_age)
+            .checked_add(&skew)
+            .unwrap_or(TimeDelta::MAX);
+        let oldest = now
+            .checked_sub_signed(window)
+            .unwrap_or(DateTime::<Utc>::MIN_UTC);
+        let newest = now
+            .checked_add_signed(skew)
+            .unwrap_or(DateTime::<Utc>::MAX_UTC);
         let ts = msg.timestamp();
         if ts < oldest {
             return Err(SnsError::rejected(format!(
@@ -173,9 +180,9 @@ fn check_topic(msg: &SnsMessage, policy: &SnsPolicy) -> Result<(), SnsError> {
     }
 }
 
-/// Config durations are small; saturate rather than fail on absurd ones.
+/// Config durations are small; saturate rather than panic on absurd ones.
 fn delta(d: Duration) -> TimeDelta {
-    TimeDelta::from_std(d).unwrap_or(TimeDelta::MAX / 4)
+    TimeDelta::from_std(d).unwrap_or(TimeDelta::MAX)
 }
 
 #[cfg(test)]
@@ -406,6 +413,42 @@ mod tests {
                 .unwrap_err();
             assert_eq!(err.http_status(), kind, "HTTP {status}: {err}");
         }
+    }
+
+    #[tokio::test]
+    async fn absurd_config_durations_do_not_panic() {
+        let config = VerifierConfig {
+            max_age: Duration::MAX,
+            clock_skew: Duration::MAX,
+        };
+        let verifier = SnsVerifier::new(Stub::answering(404, b""), config);
+        let err = verifier
+            .verify(&msg(&notification(None)), &SnsPolicy::default(), at(SENT))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, SnsError::Rejected(why) if why.contains("HTTP 404")),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn futures_can_run_in_axum_handlers() {
+        fn assert_send<T: Send>(_: &T) {}
+        let verifier = SnsVerifier::new(Stub::answering(200, b""), VerifierConfig::default());
+        let m = msg(&notification(None));
+        let policy = SnsPolicy::default();
+        let verify = verifier.verify(&m, &policy, at(SENT));
+        assert_send(&verify);
+        let verified = VerifiedMessage { msg: &m };
+        let stub = Stub::answering(200, b"");
+        assert_send(&super::super::confirm_subscription(
+            stub.as_ref(),
+            &verified,
+        ));
+        fn assert_shared<T: Send + Sync + 'static>() {}
+        assert_shared::<SnsVerifier>();
+        assert_shared::<super::super::HttpsFetcher>();
     }
 
     #[test]

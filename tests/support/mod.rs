@@ -2,6 +2,10 @@
 //! SQLite and on DynamoDB + SQS.
 #![allow(dead_code)]
 
+pub mod dynamodb;
+#[allow(unused_imports)]
+pub use dynamodb::dynamodb_app;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 

@@ -33,7 +33,7 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use num_bigint::BigUint;
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
 /// The region every peer message claims.
 pub const REGION: &str = "us-east-1";
@@ -117,15 +117,19 @@ impl TestSigner {
         not_before: (i32, u8, u8),
         not_after: (i32, u8, u8),
     ) -> TestSigner {
-        let pkcs8 = AsDer::<aws_lc_rs::encoding::Pkcs8V1Der>::as_der(key.as_ref()).expect("PKCS#8 export");
+        let pkcs8 =
+            AsDer::<aws_lc_rs::encoding::Pkcs8V1Der>::as_der(key.as_ref()).expect("PKCS#8 export");
         let rc_key = rcgen::KeyPair::try_from(pkcs8.as_ref()).expect("rcgen accepts the key");
-        let mut params = rcgen::CertificateParams::new(vec!["sns.amazonaws.com".to_owned()]).expect("params");
+        let mut params =
+            rcgen::CertificateParams::new(vec!["sns.amazonaws.com".to_owned()]).expect("params");
         params
             .distinguished_name
             .push(rcgen::DnType::CommonName, "sns.amazonaws.com");
         params.not_before = rcgen::date_time_ymd(not_before.0, not_before.1, not_before.2);
         params.not_after = rcgen::date_time_ymd(not_after.0, not_after.1, not_after.2);
-        let cert = params.self_signed(&rc_key).expect("self-signed certificate");
+        let cert = params
+            .self_signed(&rc_key)
+            .expect("self-signed certificate");
         let fingerprint = digest::digest(&digest::SHA256, cert.der());
         TestSigner {
             key,
@@ -153,7 +157,10 @@ impl TestSigner {
     /// Base64 PKCS#1 v1.5 signature of `data`.
     pub fn sign(&self, version: SigV, data: &[u8]) -> String {
         let raw = match version {
-            SigV::V1 => self.private.sign_pkcs1(&digest::SHA1_FOR_LEGACY_USE_ONLY, SHA1_PREFIX, data),
+            SigV::V1 => {
+                self.private
+                    .sign_pkcs1(&digest::SHA1_FOR_LEGACY_USE_ONLY, SHA1_PREFIX, data)
+            }
             SigV::V2 => self.sign_sha256_aws_lc(data),
         };
         STANDARD.encode(raw)
@@ -163,14 +170,20 @@ impl TestSigner {
     pub fn sign_sha256_aws_lc(&self, data: &[u8]) -> Vec<u8> {
         let mut sig = vec![0; self.key.public_modulus_len()];
         self.key
-            .sign(&signature::RSA_PKCS1_SHA256, &SystemRandom::new(), data, &mut sig)
+            .sign(
+                &signature::RSA_PKCS1_SHA256,
+                &SystemRandom::new(),
+                data,
+                &mut sig,
+            )
             .expect("signing");
         sig
     }
 
     /// SHA-256 signature by the textbook path that makes the SHA-1 ones (to cross-check it).
     pub fn sign_sha256_textbook(&self, data: &[u8]) -> Vec<u8> {
-        self.private.sign_pkcs1(&digest::SHA256, SHA256_PREFIX, data)
+        self.private
+            .sign_pkcs1(&digest::SHA256, SHA256_PREFIX, data)
     }
 
     /// The public key, DER `RSAPublicKey`.
@@ -186,9 +199,12 @@ impl Default for TestSigner {
 }
 
 /// DER `DigestInfo` prefixes from RFC 8017, section 9.2, note 1.
-const SHA1_PREFIX: &[u8] = &[0x30, 0x21, 0x30, 0x09, 0x06, 0x05, 0x2b, 0x0e, 0x03, 0x02, 0x1a, 0x05, 0x00, 0x04, 0x14];
+const SHA1_PREFIX: &[u8] = &[
+    0x30, 0x21, 0x30, 0x09, 0x06, 0x05, 0x2b, 0x0e, 0x03, 0x02, 0x1a, 0x05, 0x00, 0x04, 0x14,
+];
 const SHA256_PREFIX: &[u8] = &[
-    0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01, 0x05, 0x00, 0x04, 0x20,
+    0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01, 0x05,
+    0x00, 0x04, 0x20,
 ];
 
 impl RsaPrivate {
@@ -250,7 +266,9 @@ fn der_next(input: &[u8]) -> (u8, &[u8], &[u8]) {
         short if short < 0x80 => (short as usize, 2),
         long => {
             let count = (long & 0x7f) as usize;
-            let len = input[2..2 + count].iter().fold(0usize, |acc, b| (acc << 8) | *b as usize);
+            let len = input[2..2 + count]
+                .iter()
+                .fold(0usize, |acc, b| (acc << 8) | *b as usize);
             (len, 2 + count)
         }
     };
@@ -264,8 +282,23 @@ fn cert_url_for(hex: &str) -> String {
 /// The canonical string, written from the SNS documentation independently of the crate.
 pub fn string_to_sign(fields: &Map<String, Value>) -> String {
     let names: &[&str] = match fields.get("Type").and_then(Value::as_str) {
-        Some("Notification") => &["Message", "MessageId", "Subject", "Timestamp", "TopicArn", "Type"],
-        _ => &["Message", "MessageId", "SubscribeURL", "Timestamp", "Token", "TopicArn", "Type"],
+        Some("Notification") => &[
+            "Message",
+            "MessageId",
+            "Subject",
+            "Timestamp",
+            "TopicArn",
+            "Type",
+        ],
+        _ => &[
+            "Message",
+            "MessageId",
+            "SubscribeURL",
+            "Timestamp",
+            "Token",
+            "TopicArn",
+            "Type",
+        ],
     };
     let mut out = String::new();
     for name in names {
@@ -324,19 +357,25 @@ impl SnsPeer {
     pub async fn start_with(signer: TestSigner) -> SnsPeer {
         let state = Arc::new(PeerState {
             signer: Arc::new(signer),
-            token: format!("{:0>64}", hex::encode(rand::random::<[u8; 32]>())),
+            token: hex::encode(rand::random::<[u8; 32]>()),
             subscription_id: "2bcfbf39-05c3-41de-beaa-fcfcc21c8f55".to_owned(),
             requests: Mutex::new(Vec::new()),
             fail_confirmations: AtomicBool::new(false),
             confirmation_status: AtomicU16::new(500),
         });
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind loopback");
         let addr = listener.local_addr().expect("local addr");
         let app = Router::new().fallback(handle).with_state(state.clone());
         let server = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
-        SnsPeer { state, addr, server }
+        SnsPeer {
+            state,
+            addr,
+            server,
+        }
     }
 
     /// `http://127.0.0.1:<port>`: give it to the fetcher as its endpoint override.
@@ -355,7 +394,10 @@ impl SnsPeer {
 
     /// `/SimpleNotificationService-<hex>.pem`, the path of [`Self::cert_url`].
     pub fn cert_path(&self) -> String {
-        format!("/SimpleNotificationService-{}.pem", self.state.signer.cert_hex())
+        format!(
+            "/SimpleNotificationService-{}.pem",
+            self.state.signer.cert_hex()
+        )
     }
 
     /// A certificate URL the peer answers with a 302 to the real certificate.
@@ -390,9 +432,13 @@ impl SnsPeer {
 
     /// Makes confirmations answer `status` (e.g. 500) instead of the XML, or go back to normal.
     pub fn fail_confirmations_with(&self, status: Option<u16>) {
-        self.state.fail_confirmations.store(status.is_some(), Ordering::SeqCst);
+        self.state
+            .fail_confirmations
+            .store(status.is_some(), Ordering::SeqCst);
         if let Some(status) = status {
-            self.state.confirmation_status.store(status, Ordering::SeqCst);
+            self.state
+                .confirmation_status
+                .store(status, Ordering::SeqCst);
         }
     }
 
@@ -410,7 +456,12 @@ impl SnsPeer {
     pub fn confirmations(&self) -> usize {
         self.requests()
             .iter()
-            .filter(|r| r.path == "/" && r.query.as_deref().is_some_and(|q| q.contains("Action=ConfirmSubscription")))
+            .filter(|r| {
+                r.path == "/"
+                    && r.query
+                        .as_deref()
+                        .is_some_and(|q| q.contains("Action=ConfirmSubscription"))
+            })
             .count()
     }
 
@@ -421,7 +472,10 @@ impl SnsPeer {
             .set("Subject", "Peer subject")
             .set(
                 "UnsubscribeURL",
-                &format!("https://{SNS_HOST}/?Action=Unsubscribe&SubscriptionArn={}", self.subscription_arn()),
+                &format!(
+                    "https://{SNS_HOST}/?Action=Unsubscribe&SubscriptionArn={}",
+                    self.subscription_arn()
+                ),
             )
     }
 
@@ -475,11 +529,18 @@ impl MessageBuilder {
         fields.insert("TopicArn".into(), TOPIC_ARN.into());
         fields.insert(
             "Timestamp".into(),
-            chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string().into(),
+            chrono::Utc::now()
+                .format("%Y-%m-%dT%H:%M:%S%.3fZ")
+                .to_string()
+                .into(),
         );
         fields.insert("SignatureVersion".into(), version.as_str().into());
         fields.insert("SigningCertURL".into(), signer.cert_url().into());
-        MessageBuilder { signer, version, fields }
+        MessageBuilder {
+            signer,
+            version,
+            fields,
+        }
     }
 
     /// Sets a string field.
@@ -511,7 +572,10 @@ impl MessageBuilder {
         let sts = string_to_sign(&self.fields);
         let signature = self.signer.sign(self.version, sts.as_bytes());
         self.fields.insert("Signature".into(), signature.into());
-        Signed { fields: self.fields, string_to_sign: sts }
+        Signed {
+            fields: self.fields,
+            string_to_sign: sts,
+        }
     }
 
     /// Signs and renders the JSON body.
@@ -543,23 +607,39 @@ impl Signed {
 fn uuid_like() -> String {
     let b: [u8; 16] = rand::random();
     let h = hex::encode(b);
-    format!("{}-{}-{}-{}-{}", &h[..8], &h[8..12], &h[12..16], &h[16..20], &h[20..])
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..]
+    )
 }
 
 async fn handle(State(state): State<Arc<PeerState>>, uri: Uri) -> Response {
     let path = uri.path().to_owned();
     let query = uri.query().map(str::to_owned);
-    state.requests.lock().expect("lock").push(Recorded { path: path.clone(), query: query.clone() });
+    state.requests.lock().expect("lock").push(Recorded {
+        path: path.clone(),
+        query: query.clone(),
+    });
 
     let own = format!("/SimpleNotificationService-{}.pem", state.signer.cert_hex());
     if path == own {
-        return ([(header::CONTENT_TYPE, "application/x-x509-ca-cert")], state.signer.cert_pem.clone()).into_response();
+        return (
+            [(header::CONTENT_TYPE, "application/x-x509-ca-cert")],
+            state.signer.cert_pem.clone(),
+        )
+            .into_response();
     }
     match path.as_str() {
         p if p == format!("/SimpleNotificationService-{REDIRECT_HEX}.pem") => {
             (StatusCode::FOUND, [(header::LOCATION, own)], "").into_response()
         }
-        p if p == format!("/SimpleNotificationService-{OVERSIZED_HEX}.pem") => "A".repeat(64 * 1024).into_response(),
+        p if p == format!("/SimpleNotificationService-{OVERSIZED_HEX}.pem") => {
+            "A".repeat(64 * 1024).into_response()
+        }
         p if p == format!("/SimpleNotificationService-{SLOW_HEX}.pem") => {
             tokio::time::sleep(Duration::from_secs(5)).await;
             state.signer.cert_pem.clone().into_response()
@@ -570,15 +650,26 @@ async fn handle(State(state): State<Arc<PeerState>>, uri: Uri) -> Response {
 }
 
 fn confirm(state: &PeerState, query: &str) -> Response {
-    let pairs: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes()).into_owned().collect();
-    let get = |name: &str| pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+    let pairs: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
+        .into_owned()
+        .collect();
+    let get = |name: &str| {
+        pairs
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    };
     if get("Action") != Some("ConfirmSubscription") {
         return (StatusCode::BAD_REQUEST, "unknown action").into_response();
     }
     if state.fail_confirmations.load(Ordering::SeqCst) {
         let status = StatusCode::from_u16(state.confirmation_status.load(Ordering::SeqCst))
             .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        return (status, "<ErrorResponse><Error><Code>InternalFailure</Code></Error></ErrorResponse>").into_response();
+        return (
+            status,
+            "<ErrorResponse><Error><Code>InternalFailure</Code></Error></ErrorResponse>",
+        )
+            .into_response();
     }
     if get("TopicArn") != Some(TOPIC_ARN) || get("Token") != Some(state.token.as_str()) {
         return (
@@ -600,9 +691,4 @@ fn confirm(state: &PeerState, query: &str) -> Response {
         state.subscription_id
     );
     ([(header::CONTENT_TYPE, "text/xml")], body).into_response()
-}
-
-#[allow(unused)]
-fn _assert_json_macro_used() -> Value {
-    json!({})
 }

@@ -1,10 +1,16 @@
 //! The store ports on DynamoDB. See the module above for the layout and why.
 
+use std::io::{Read, Write};
+
 use async_trait::async_trait;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::{
     AttributeValue, CancellationReason, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
 };
+use flate2::Compression;
+use flate2::read::GzDecoder;
+use flate2::write::GzEncoder;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -19,6 +25,7 @@ use crate::ports::{
 };
 
 const RECORD: &str = "record";
+const RECORD_GZ: &str = "record_gz";
 const STATUS: &str = "status";
 const ATTEMPTS: &str = "attempts";
 const EXECUTION_ID: &str = "execution_id";
@@ -31,6 +38,16 @@ const EXEC_PREFIX: &str = "EXEC#";
 const DEDUP_PREFIX: &str = "DEDUP#";
 const SUBSCRIPTION_PREFIX: &str = "SNSSUB#";
 const CONDITIONAL_CHECK_FAILED: &str = "ConditionalCheckFailed";
+
+/// An execution record larger than this is stored gzip-compressed (`record_gz`, binary):
+/// DynamoDB bills reads and writes by the KB and holds at most 400 KB per item, and a payload
+/// near the 256 KiB body limit appears twice once an echo step copies it into the result.
+/// Smaller records stay plain JSON, readable in the console.
+const COMPRESS_ABOVE: usize = 64 * 1024;
+/// What is left of DynamoDB's 400 KB item limit for the record, after keys and attributes.
+const MAX_STORED_RECORD: usize = 390 * 1024;
+/// Refuses to inflate more than this from one item (the data is ours; this is a fuse).
+const MAX_INFLATED: u64 = 32 * 1024 * 1024;
 
 /// Items read per Query page when a status filter is on: DynamoDB's `Limit` counts items
 /// before the filter, so a larger page saves round trips when few items match.
@@ -99,9 +116,47 @@ fn number_attr(item: &Item, name: &str) -> Result<i64, StoreError> {
 }
 
 fn record<T: DeserializeOwned>(item: &Item) -> Result<T, StoreError> {
-    let raw = string_attr(item, RECORD)?;
-    serde_json::from_str(raw)
-        .map_err(|e| StoreError::Corrupt(format!("item {}: {e}", item_label(item))))
+    let corrupt =
+        |e: &dyn std::fmt::Display| StoreError::Corrupt(format!("item {}: {e}", item_label(item)));
+    match (item.get(RECORD), item.get(RECORD_GZ)) {
+        (Some(AttributeValue::S(json)), _) => serde_json::from_str(json).map_err(|e| corrupt(&e)),
+        (None, Some(AttributeValue::B(gz))) => {
+            let mut json = Vec::new();
+            GzDecoder::new(gz.as_ref())
+                .take(MAX_INFLATED)
+                .read_to_end(&mut json)
+                .map_err(|e| corrupt(&e))?;
+            serde_json::from_slice(&json).map_err(|e| corrupt(&e))
+        }
+        _ => Err(corrupt(&format!(
+            "no {RECORD} (string) or {RECORD_GZ} (binary) attribute"
+        ))),
+    }
+}
+
+/// The execution's record attribute: plain JSON, or gzip when large (see `COMPRESS_ABOVE`).
+/// A record that does not fit even compressed is refused here, with its size, rather than
+/// by DynamoDB with a bare "Item size has exceeded the maximum allowed size".
+fn execution_record(execution: &Execution) -> Result<(&'static str, AttributeValue), StoreError> {
+    let json = to_json(execution)?;
+    if json.len() <= COMPRESS_ABOVE {
+        return Ok((RECORD, s(json)));
+    }
+    let mut encoder = GzEncoder::new(Vec::with_capacity(json.len() / 4), Compression::default());
+    let gz = encoder
+        .write_all(json.as_bytes())
+        .and_then(|()| encoder.finish())
+        .map_err(|e| StoreError::Unavailable(format!("cannot compress execution record: {e}")))?;
+    if gz.len() > MAX_STORED_RECORD {
+        return Err(StoreError::Unavailable(format!(
+            "execution {} is {} bytes as JSON and {} bytes compressed, more than a DynamoDB \
+             item holds (400 KB)",
+            execution.id,
+            json.len(),
+            gz.len()
+        )));
+    }
+    Ok((RECORD_GZ, AttributeValue::B(Blob::new(gz))))
 }
 
 fn records<T: DeserializeOwned>(items: &[Item]) -> Result<Vec<T>, StoreError> {
@@ -113,7 +168,8 @@ fn execution_item(execution: &Execution) -> Result<Item, StoreError> {
     item.insert(STATUS.into(), s(execution.status.as_str()));
     item.insert(ATTEMPTS.into(), n(execution.attempts));
     item.insert(TTL_ATTRIBUTE.into(), n(execution.expires_at.timestamp()));
-    item.insert(RECORD.into(), s(to_json(execution)?));
+    let (name, value) = execution_record(execution)?;
+    item.insert(name.into(), value);
     Ok(item)
 }
 
@@ -655,6 +711,7 @@ impl SubscriptionStore for DynamoStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::TriggerMeta;
 
     #[test]
     fn execution_sort_keys_sort_by_time_and_after_dedup_records() {
@@ -678,6 +735,52 @@ mod tests {
             number_attr(&item, TTL_ATTRIBUTE),
             Err(StoreError::Corrupt(_))
         ));
+    }
+
+    #[test]
+    fn large_execution_records_are_compressed_and_read_back() {
+        let mut execution = Execution::new(
+            WorkflowId::parse("wf").unwrap(),
+            TriggerMeta::Replay {
+                of: ExecutionId::generate(),
+            },
+            serde_json::json!({ "text": "webhook ".repeat(40_000) }),
+            chrono::Utc::now(),
+            chrono::Duration::days(1),
+        );
+        execution.result = Some(execution.payload.clone());
+        let item = execution_item(&execution).unwrap();
+        assert!(!item.contains_key(RECORD));
+        let stored = item[RECORD_GZ].as_b().unwrap().as_ref().len();
+        assert!(stored < 100 * 1024, "{stored} bytes");
+        assert_eq!(record::<Execution>(&item).unwrap(), execution);
+
+        execution.payload = serde_json::json!({"small": true});
+        execution.result = None;
+        let item = execution_item(&execution).unwrap();
+        assert!(item[RECORD].as_s().unwrap().contains("small"));
+        assert_eq!(record::<Execution>(&item).unwrap(), execution);
+    }
+
+    #[test]
+    fn a_record_too_large_even_compressed_is_refused_with_its_size() {
+        // Random bytes as hex: compresses to about half, still far over 400 KB.
+        let mut bytes = vec![0u8; 1_000_000];
+        rand::RngCore::fill_bytes(&mut rand::rng(), &mut bytes);
+        let noise = hex::encode(bytes);
+        let execution = Execution::new(
+            WorkflowId::parse("wf").unwrap(),
+            TriggerMeta::Replay {
+                of: ExecutionId::generate(),
+            },
+            serde_json::json!({ "noise": noise }),
+            chrono::Utc::now(),
+            chrono::Duration::days(1),
+        );
+        match execution_item(&execution) {
+            Err(StoreError::Unavailable(msg)) => assert!(msg.contains("400 KB"), "{msg}"),
+            other => panic!("expected a refusal, got {:?}", other.map(|_| ())),
+        }
     }
 
     #[test]

@@ -1,0 +1,302 @@
+//! `template.yaml` agrees with the code: the table with the one schema definition
+//! (`adapters::dynamodb::schema`), the queue with the SQS adapter's constants, the functions
+//! with the binaries and the router, the parameters with `Config`'s defaults. No emulator
+//! needed. (cfn-lint checks the template against CloudFormation itself; `make test` runs it.)
+
+use std::collections::BTreeSet;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use http_body_util::BodyExt;
+use serde_norway::Value;
+use tower::ServiceExt;
+
+use webhook_trigger::adapters::dynamodb::schema;
+use webhook_trigger::adapters::sqs::{MAX_RECEIVE_COUNT, VISIBILITY_TIMEOUT_SECONDS};
+use webhook_trigger::config::Config;
+
+/// The template with CloudFormation's short-form tags (`!Ref`, `!GetAtt`, `!Sub`) kept as
+/// tagged values, which this test never needs to resolve.
+fn template() -> Value {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/template.yaml");
+    let text = std::fs::read_to_string(path).expect("template.yaml");
+    serde_norway::from_str(&text).expect("template.yaml is YAML")
+}
+
+fn at<'a>(v: &'a Value, path: &[&str]) -> &'a Value {
+    path.iter().fold(v, |v, key| {
+        v.get(*key)
+            .unwrap_or_else(|| panic!("template has no {}", path.join(".")))
+    })
+}
+
+fn text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Number(n) => n.to_string(),
+        Value::Bool(b) => b.to_string(),
+        other => panic!("expected a scalar, found {other:?}"),
+    }
+}
+
+fn number(v: &Value) -> u64 {
+    text(v).parse().expect("a whole number")
+}
+
+fn resource<'a>(t: &'a Value, name: &str) -> &'a Value {
+    at(t, &["Resources", name])
+}
+
+#[test]
+fn table_matches_the_schema_in_code() {
+    let t = template();
+    let table = resource(&t, "Table");
+    assert_eq!(text(at(table, &["Type"])), "AWS::DynamoDB::Table");
+    let props = at(table, &["Properties"]);
+    assert_eq!(text(at(props, &["BillingMode"])), schema::BILLING_MODE);
+
+    let key_schema: Vec<(String, String)> = at(props, &["KeySchema"])
+        .as_sequence()
+        .expect("KeySchema list")
+        .iter()
+        .map(|k| (text(at(k, &["AttributeName"])), text(at(k, &["KeyType"]))))
+        .collect();
+    let expected: Vec<(String, String)> = schema::KEY_SCHEMA
+        .iter()
+        .map(|k| (k.name.to_owned(), k.key_type.to_owned()))
+        .collect();
+    assert_eq!(key_schema, expected);
+
+    let definitions: BTreeSet<(String, String)> = at(props, &["AttributeDefinitions"])
+        .as_sequence()
+        .expect("AttributeDefinitions list")
+        .iter()
+        .map(|d| {
+            (
+                text(at(d, &["AttributeName"])),
+                text(at(d, &["AttributeType"])),
+            )
+        })
+        .collect();
+    let expected: BTreeSet<(String, String)> = schema::KEY_SCHEMA
+        .iter()
+        .map(|k| (k.name.to_owned(), k.attribute_type.to_owned()))
+        .collect();
+    assert_eq!(definitions, expected);
+
+    let ttl = at(props, &["TimeToLiveSpecification"]);
+    assert_eq!(text(at(ttl, &["AttributeName"])), schema::TTL_ATTRIBUTE);
+    assert_eq!(text(at(ttl, &["Enabled"])), "true");
+    assert!(
+        props.get("GlobalSecondaryIndexes").is_none(),
+        "the code uses no index"
+    );
+}
+
+#[test]
+fn queue_matches_the_sqs_adapter_and_the_worker_timeout() {
+    let t = template();
+    let queue = at(resource(&t, "WorkQueue"), &["Properties"]);
+    assert_eq!(
+        number(at(queue, &["RedrivePolicy", "maxReceiveCount"])),
+        u64::from(MAX_RECEIVE_COUNT)
+    );
+    let visibility = number(at(queue, &["VisibilityTimeout"]));
+    assert_eq!(visibility, u64::from(VISIBILITY_TIMEOUT_SECONDS));
+    let worker = at(resource(&t, "WorkerFunction"), &["Properties"]);
+    let timeout = number(at(worker, &["Timeout"]));
+    assert!(
+        visibility >= 6 * timeout,
+        "visibility {visibility} < 6 x worker timeout {timeout}"
+    );
+    let lease = number(at(
+        worker,
+        &["Environment", "Variables", "WORKER_LEASE_SECONDS"],
+    ));
+    assert!(lease > timeout, "the lease must outlast a worker run");
+    assert!(resource(&t, "DeadLetterQueue").get("Properties").is_some());
+}
+
+#[test]
+fn functions_are_the_two_binaries_on_arm64_al2023() {
+    let t = template();
+    assert_eq!(text(at(&t, &["Transform"])), "AWS::Serverless-2016-10-31");
+    let globals = at(&t, &["Globals", "Function"]);
+    assert_eq!(text(at(globals, &["Runtime"])), "provided.al2023");
+    assert_eq!(
+        at(globals, &["Architectures"]).as_sequence().unwrap(),
+        &vec![Value::String("arm64".into())]
+    );
+    assert!(
+        at(globals, &["Environment", "Variables"])
+            .get("TABLE_NAME")
+            .is_some()
+    );
+    let cargo = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml"))
+        .expect("Cargo.toml");
+    for (function, binary) in [
+        ("ApiFunction", "api-lambda"),
+        ("WorkerFunction", "worker-lambda"),
+    ] {
+        let f = resource(&t, function);
+        assert_eq!(
+            text(at(f, &["Metadata", "BuildMethod"])),
+            "rust-cargolambda"
+        );
+        assert_eq!(
+            text(at(f, &["Metadata", "BuildProperties", "Binary"])),
+            binary
+        );
+        assert!(
+            cargo.contains(&format!("name = \"{binary}\"")),
+            "Cargo.toml has no [[bin]] {binary}"
+        );
+    }
+    let api_env = at(
+        resource(&t, "ApiFunction"),
+        &["Properties", "Environment", "Variables"],
+    );
+    assert_eq!(
+        text(at(api_env, &["AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH"])),
+        "true"
+    );
+    assert!(api_env.get("QUEUE_URL").is_some());
+    let work = at(
+        resource(&t, "WorkerFunction"),
+        &["Properties", "Events", "Work", "Properties"],
+    );
+    assert_eq!(
+        at(work, &["FunctionResponseTypes"]).as_sequence().unwrap(),
+        &vec![Value::String("ReportBatchItemFailures".into())]
+    );
+}
+
+fn actions(t: &Value, function: &str) -> BTreeSet<String> {
+    let mut all = BTreeSet::new();
+    for policy in at(resource(t, function), &["Properties", "Policies"])
+        .as_sequence()
+        .expect("Policies list")
+    {
+        for statement in at(policy, &["Statement"])
+            .as_sequence()
+            .expect("Statement list")
+        {
+            assert_eq!(text(at(statement, &["Effect"])), "Allow");
+            let resource = at(statement, &["Resource"]);
+            assert!(
+                matches!(resource, Value::Tagged(_)),
+                "{function}: resources are the stack's own (!GetAtt), never '*': {resource:?}"
+            );
+            match at(statement, &["Action"]) {
+                Value::Sequence(list) => all.extend(list.iter().map(text)),
+                one => {
+                    all.insert(text(one));
+                }
+            }
+        }
+    }
+    all
+}
+
+#[test]
+fn policies_are_least_privilege() {
+    let t = template();
+    let set = |items: &[&str]| items.iter().map(|s| s.to_string()).collect::<BTreeSet<_>>();
+    assert_eq!(
+        actions(&t, "ApiFunction"),
+        set(&[
+            "dynamodb:GetItem",
+            "dynamodb:PutItem",
+            "dynamodb:Query",
+            "sqs:SendMessage"
+        ])
+    );
+    assert_eq!(
+        actions(&t, "WorkerFunction"),
+        set(&["dynamodb:GetItem", "dynamodb:PutItem"])
+    );
+}
+
+#[test]
+fn parameters_default_to_the_configs_defaults_and_outputs_exist() {
+    let t = template();
+    let d = Config::default();
+    assert_eq!(
+        number(at(&t, &["Parameters", "RetentionDays", "Default"])),
+        d.retention.num_days() as u64
+    );
+    assert_eq!(
+        number(at(&t, &["Parameters", "BodyLimitBytes", "Default"])),
+        d.body_limit_bytes as u64
+    );
+    assert!(at(&t, &["Parameters"]).get("LogLevel").is_some());
+    for output in [
+        "WebhookBaseUrl",
+        "TableName",
+        "QueueUrl",
+        "DeadLetterQueueUrl",
+    ] {
+        assert!(
+            at(&t, &["Outputs"]).get(output).is_some(),
+            "no output {output}"
+        );
+    }
+}
+
+/// Every API event of the template reaches a route of the router (not its "no such route"
+/// fallback), and every route of the router has an API event.
+#[tokio::test]
+async fn api_events_and_router_routes_are_the_same() {
+    let t = template();
+    let events = at(resource(&t, "ApiFunction"), &["Properties", "Events"])
+        .as_mapping()
+        .expect("Events map");
+    let dir = tempfile::tempdir().unwrap();
+    let store =
+        webhook_trigger::adapters::sqlite::SqliteStore::open(&dir.path().join("t.db")).unwrap();
+    let app = webhook_trigger::app::App::new(
+        std::sync::Arc::new(store.clone()),
+        std::sync::Arc::new(store.queue()),
+        Config::default(),
+    );
+    let router = webhook_trigger::http::router(app);
+    let mut seen = BTreeSet::new();
+    for (_, event) in events {
+        assert_eq!(text(at(event, &["Type"])), "Api");
+        let path = text(at(event, &["Properties", "Path"]));
+        let method = text(at(event, &["Properties", "Method"])).to_uppercase();
+        let concrete = path
+            .replace("{workflowId}", "wf_1")
+            .replace("{executionId}", "01JD0000000000000000000000");
+        let response = router
+            .clone()
+            .oneshot(
+                Request::builder()
+                    .method(method.as_str())
+                    .uri(&concrete)
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        let status = response.status();
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert!(
+            !(status == StatusCode::NOT_FOUND && body["error"]["code"] == "not_found")
+                && status != StatusCode::METHOD_NOT_ALLOWED,
+            "{method} {path} is not a route of the router: {status} {body}"
+        );
+        seen.insert(format!("{method} {path}"));
+    }
+    let expected: BTreeSet<String> = [
+        "POST /webhooks/{workflowId}",
+        "GET /workflows/{workflowId}/executions",
+        "GET /workflows/{workflowId}/executions/{executionId}",
+        "GET /health",
+    ]
+    .into_iter()
+    .map(String::from)
+    .collect();
+    assert_eq!(seen, expected);
+}
