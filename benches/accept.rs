@@ -32,7 +32,10 @@ fn report(name: &str, mut samples: Vec<Duration>) {
 }
 
 fn main() {
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
     runtime.block_on(async {
         let dir = tempfile::tempdir().expect("dir");
         let store = SqliteStore::open(&dir.path().join("bench.db")).expect("open");
