@@ -296,3 +296,40 @@ async fn a_webhook_at_the_body_limit_runs_to_completion() {
     let e = t.execution(workflow.id.as_str(), &id, &key).await;
     assert_eq!(e["status"], "succeeded", "{}", e["error"]);
 }
+
+#[tokio::test]
+async fn a_result_too_large_to_store_fails_the_execution_instead_of_stranding_it() {
+    let t = support::dynamodb_app(Config {
+        cache_ttl: std::time::Duration::ZERO,
+        ..Config::default()
+    })
+    .await;
+    // Four echo steps copy an incompressible payload four times: far past 400 KB even gzipped.
+    let (workflow, key) = t
+        .workflow_with_key(vec![Step::Echo, Step::Echo, Step::Echo, Step::Echo])
+        .await;
+    use rand::Rng;
+    let noise: String = rand::rng()
+        .sample_iter(rand::distr::Alphanumeric)
+        .take(150_000)
+        .map(char::from)
+        .collect();
+    let body = json!({ "blob": noise }).to_string();
+    let r = t
+        .post_webhook(workflow.id.as_str(), Some(&key), &body)
+        .await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{:?}", r.body);
+    let id = r.body["executionId"].as_str().unwrap().to_owned();
+    assert_eq!(t.worker.drain().await, 1);
+    let e = t.execution(workflow.id.as_str(), &id, &key).await;
+    assert_eq!(e["status"], "failed", "error: {}", e["error"]);
+    assert!(
+        e["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("too large"),
+        "{}",
+        e["error"]
+    );
+    assert_eq!(t.worker.drain().await, 0, "nothing left to retry");
+}

@@ -6,6 +6,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use crate::app::AppError;
+use crate::ports::StoreError;
 
 #[derive(Debug)]
 pub struct ApiError {
@@ -43,11 +44,16 @@ impl From<AppError> for ApiError {
             }
             AppError::Forbidden(_) => (S::FORBIDDEN, "forbidden"),
             AppError::Upstream(_) => (S::BAD_GATEWAY, "upstream_failed"),
+            AppError::Store(StoreError::TooLarge(_)) => (S::PAYLOAD_TOO_LARGE, "payload_too_large"),
             AppError::Store(_) => (S::SERVICE_UNAVAILABLE, "store_unavailable"),
             AppError::Queue(_) => (S::SERVICE_UNAVAILABLE, "queue_unavailable"),
         };
         let message = match &err {
             // Internal details go to the log, not to the caller.
+            AppError::Store(StoreError::TooLarge(_)) => {
+                "the execution would be larger than the store can hold; send a smaller body"
+                    .to_owned()
+            }
             AppError::Store(_) => {
                 "the execution store is unavailable; nothing was accepted, retry later".to_owned()
             }
@@ -85,7 +91,7 @@ impl IntoResponse for ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ports::{QueueError, StoreError};
+    use crate::ports::QueueError;
 
     #[test]
     fn internal_failures_do_not_leak_details() {

@@ -15,6 +15,9 @@ pub enum StoreError {
     Unavailable(String),
     #[error("stored record is unreadable: {0}")]
     Corrupt(String),
+    /// The record is bigger than the backend can hold in one item (DynamoDB: 400 KB).
+    #[error("record too large: {0}")]
+    TooLarge(String),
 }
 
 #[async_trait]

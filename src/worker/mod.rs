@@ -94,7 +94,23 @@ impl Worker {
                 return Ok(Outcome::Skipped);
             }
         };
-        if self.store.replace_execution(running, &finished).await? {
+        let written = match self.store.replace_execution(running, &finished).await {
+            // A result too big to keep must not strand the execution in `running`.
+            Err(StoreError::TooLarge(reason)) => {
+                let error =
+                    format!("the result was too large to store ({reason}); it was discarded");
+                let failed = match running.fail(running.attempts, error, now) {
+                    Ok(failed) => failed,
+                    Err(_) => return Ok(Outcome::Skipped),
+                };
+                return match self.store.replace_execution(running, &failed).await? {
+                    true => Ok(Outcome::Failed),
+                    false => Ok(Outcome::Skipped),
+                };
+            }
+            other => other?,
+        };
+        if written {
             tracing::info!(execution_id = %running.id, status = %finished.status, "execution finished");
             Ok(result)
         } else {

@@ -148,7 +148,7 @@ fn execution_record(execution: &Execution) -> Result<(&'static str, AttributeVal
         .and_then(|()| encoder.finish())
         .map_err(|e| StoreError::Unavailable(format!("cannot compress execution record: {e}")))?;
     if gz.len() > MAX_STORED_RECORD {
-        return Err(StoreError::Unavailable(format!(
+        return Err(StoreError::TooLarge(format!(
             "execution {} is {} bytes as JSON and {} bytes compressed, more than a DynamoDB \
              item holds (400 KB)",
             execution.id,
