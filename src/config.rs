@@ -18,6 +18,10 @@ pub struct Config {
     pub sns_max_age: Duration,
     /// Clock difference tolerated on SNS timestamps (`SNS_CLOCK_SKEW_SECONDS`, default 300).
     pub sns_clock_skew: Duration,
+    /// Where SNS certificate and SubscribeURL fetches are sent instead of AWS
+    /// (`AWS_ENDPOINT_URL_SNS`, else `AWS_ENDPOINT_URL`, as the SDKs read them). The URL rules
+    /// still apply first; only the transport moves. Unset in production.
+    pub sns_endpoint: Option<url::Url>,
 }
 
 impl Default for Config {
@@ -29,6 +33,7 @@ impl Default for Config {
             worker_lease: chrono::Duration::seconds(300),
             sns_max_age: Duration::from_secs(3600),
             sns_clock_skew: Duration::from_secs(300),
+            sns_endpoint: None,
         }
     }
 }
@@ -92,6 +97,13 @@ impl Config {
                 d.sns_clock_skew.as_secs(),
                 0,
             )?),
+            sns_endpoint: crate::sns::endpoint_from(&lookup).map_err(|_| ConfigError {
+                name: "AWS_ENDPOINT_URL_SNS or AWS_ENDPOINT_URL",
+                value: lookup("AWS_ENDPOINT_URL_SNS")
+                    .or_else(|| lookup("AWS_ENDPOINT_URL"))
+                    .unwrap_or_default(),
+                expected: "an http(s) URL with a host",
+            })?,
         })
     }
 }
@@ -119,6 +131,19 @@ mod tests {
         assert_eq!(c.body_limit_bytes, 1024);
         assert_eq!(c.retention, chrono::Duration::days(7));
         assert_eq!(c.cache_ttl, Duration::ZERO);
+    }
+
+    #[test]
+    fn sns_endpoint_follows_the_sdk_variables() {
+        let c = Config::from_lookup(|n| {
+            (n == "AWS_ENDPOINT_URL").then(|| "http://127.0.0.1:4566".to_string())
+        })
+        .unwrap();
+        assert_eq!(c.sns_endpoint.unwrap().as_str(), "http://127.0.0.1:4566/");
+        let err =
+            Config::from_lookup(|n| (n == "AWS_ENDPOINT_URL_SNS").then(|| "ftp://x".to_string()))
+                .unwrap_err();
+        assert!(err.name.contains("AWS_ENDPOINT_URL_SNS"));
     }
 
     #[test]

@@ -31,6 +31,8 @@ pub enum AppError {
     #[error("a dependency failed: {0}")]
     Upstream(String),
     #[error(transparent)]
+    Sns(#[from] crate::sns::SnsError),
+    #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
     Queue(#[from] QueueError),

@@ -5,6 +5,7 @@ mod admin;
 mod auth;
 mod error;
 mod executions;
+mod sns;
 mod webhook;
 
 use std::sync::Arc;
@@ -12,6 +13,7 @@ use std::sync::Arc;
 pub use admin::{CreatedApiKey, NewWorkflow};
 pub use error::AppError;
 pub use executions::{ExecutionPage, ListExecutions};
+pub use sns::{SnsDelivery, SnsOutcome};
 pub use webhook::{Accepted, GenericDelivery};
 
 use crate::cache::TtlCache;
@@ -31,11 +33,18 @@ struct Inner {
     config: Config,
     workflows: TtlCache<WorkflowId, Option<Workflow>>,
     keys: TtlCache<ApiKeyName, Option<ApiKey>>,
+    /// Built at start-up; an error here (a TLS stack that cannot start) only fails SNS
+    /// deliveries, with 502, rather than the whole service.
+    sns: Result<sns::SnsGateway, String>,
 }
 
 impl App {
     pub fn new(store: Arc<dyn Store>, queue: Arc<dyn WorkQueue>, config: Config) -> Self {
         let ttl = config.cache_ttl;
+        let sns = sns::SnsGateway::new(&config);
+        if let Err(e) = &sns {
+            tracing::error!(error = %e, "SNS HTTPS client could not be built; SNS deliveries will fail");
+        }
         Self {
             inner: Arc::new(Inner {
                 store,
@@ -43,6 +52,7 @@ impl App {
                 config,
                 workflows: TtlCache::new(ttl),
                 keys: TtlCache::new(ttl),
+                sns,
             }),
         }
     }

@@ -7,6 +7,7 @@ use serde_json::json;
 
 use crate::app::AppError;
 use crate::ports::StoreError;
+use crate::sns::SnsError;
 
 #[derive(Debug)]
 pub struct ApiError {
@@ -44,6 +45,12 @@ impl From<AppError> for ApiError {
             }
             AppError::Forbidden(_) => (S::FORBIDDEN, "forbidden"),
             AppError::Upstream(_) => (S::BAD_GATEWAY, "upstream_failed"),
+            AppError::Sns(e) => match e {
+                SnsError::Malformed(_) => (S::BAD_REQUEST, "invalid_sns_message"),
+                SnsError::RawDelivery => (S::BAD_REQUEST, "sns_raw_delivery"),
+                SnsError::Rejected(_) => (S::FORBIDDEN, "sns_message_rejected"),
+                SnsError::Upstream(_) => (S::BAD_GATEWAY, "sns_upstream_failed"),
+            },
             AppError::Store(StoreError::TooLarge(_)) => (S::PAYLOAD_TOO_LARGE, "payload_too_large"),
             AppError::Store(_) => (S::SERVICE_UNAVAILABLE, "store_unavailable"),
             AppError::Queue(_) => (S::SERVICE_UNAVAILABLE, "queue_unavailable"),
