@@ -778,7 +778,7 @@ mod tests {
             chrono::Duration::days(1),
         );
         match execution_item(&execution) {
-            Err(StoreError::Unavailable(msg)) => assert!(msg.contains("400 KB"), "{msg}"),
+            Err(StoreError::TooLarge(msg)) => assert!(msg.contains("400 KB"), "{msg}"),
             other => panic!("expected a refusal, got {:?}", other.map(|_| ())),
         }
     }
