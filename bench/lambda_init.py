@@ -1,0 +1,120 @@
+#!/usr/bin/env python3
+"""Cold start of the Lambda binaries, measured the way Lambda sees it.
+
+A minimal Lambda Runtime API on loopback; each run spawns a fresh process of the release
+binary and measures
+  init  = spawn -> its first GET /runtime/invocation/next (what Lambda reports as Init Duration)
+  first = that GET -> the POST of the first response (the first, cold invocation)
+The event is events/api-health.json for api-lambda and an empty SQS batch for worker-lambda.
+No network: SDK clients are built at init but nothing in these events calls AWS.
+
+Usage: bench/lambda_init.py [RUNS]   (after `cargo build --release --bin api-lambda --bin worker-lambda`)
+"""
+import http.server
+import json
+import os
+import statistics
+import subprocess
+import sys
+import threading
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+RUNS = int(sys.argv[1]) if len(sys.argv) > 1 else 30
+
+
+class Runtime(http.server.BaseHTTPRequestHandler):
+    event = b"{}"
+    marks = {}
+    done = threading.Event()
+
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        if self.path.endswith("/runtime/invocation/next"):
+            if "next" in Runtime.marks:
+                # Second poll: the function is done; hold it until we kill the process.
+                Runtime.done.wait(5)
+                return
+            Runtime.marks["next"] = time.perf_counter()
+            self.send_response(200)
+            self.send_header("Lambda-Runtime-Aws-Request-Id", "bench-1")
+            self.send_header("Lambda-Runtime-Deadline-Ms", str(int(time.time() * 1000) + 30000))
+            self.send_header("Lambda-Runtime-Invoked-Function-Arn", "arn:aws:lambda:us-east-1:123456789012:function:bench")
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(Runtime.event)))
+            self.end_headers()
+            self.wfile.write(Runtime.event)
+
+    def do_POST(self):
+        length = int(self.headers.get("Content-Length", 0))
+        body = self.rfile.read(length)
+        Runtime.marks["response"] = time.perf_counter()
+        Runtime.marks["body"] = body
+        self.send_response(202)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+        Runtime.done.set()
+
+
+def measure(binary, event):
+    Runtime.event = event
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Runtime)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    port = server.server_address[1]
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "AWS_LAMBDA_RUNTIME_API": f"127.0.0.1:{port}",
+        "AWS_LAMBDA_FUNCTION_NAME": "bench",
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "256",
+        "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+        "AWS_LAMBDA_LOG_GROUP_NAME": "/aws/lambda/bench",
+        "AWS_LAMBDA_LOG_STREAM_NAME": "bench",
+        "AWS_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "bench",
+        "AWS_SECRET_ACCESS_KEY": "bench",
+        "AWS_ENDPOINT_URL": "http://127.0.0.1:9",
+        "AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH": "true",
+        "TABLE_NAME": "bench",
+        "QUEUE_URL": "http://127.0.0.1:9/123456789012/bench",
+        "RUST_LOG": "warn",
+    }
+    results = []
+    for _ in range(RUNS):
+        Runtime.marks = {}
+        Runtime.done = threading.Event()
+        started = time.perf_counter()
+        proc = subprocess.Popen([binary], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        Runtime.done.wait(10)
+        proc.kill()
+        proc.wait()
+        if "response" not in Runtime.marks:
+            sys.exit(f"{binary} never answered its first invocation")
+        results.append(((Runtime.marks["next"] - started) * 1000, (Runtime.marks["response"] - Runtime.marks["next"]) * 1000))
+    server.shutdown()
+    return results, Runtime.marks["body"]
+
+
+def summary(values):
+    values = sorted(values)
+    return f"p50 {statistics.median(values):6.2f} ms   p90 {values[int(len(values) * 0.9) - 1]:6.2f} ms   min {values[0]:6.2f} ms"
+
+
+def main():
+    health = open(os.path.join(ROOT, "events", "api-health.json"), "rb").read()
+    cases = [
+        ("api-lambda", health),
+        ("worker-lambda", json.dumps({"Records": []}).encode()),
+    ]
+    for name, event in cases:
+        binary = os.path.join(ROOT, "target", "release", name)
+        if not os.path.exists(binary):
+            sys.exit(f"missing {binary}: run `cargo build --release --bin {name}` first")
+        results, body = measure(binary, event)
+        print(f"{name:<14} init  {summary([r[0] for r in results])}   (n={RUNS})")
+        print(f"{name:<14} first {summary([r[1] for r in results])}   answer: {body[:60]!r}")
+
+
+if __name__ == "__main__":
+    main()

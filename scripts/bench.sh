@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Every benchmark whose figures are in BENCHMARKS.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cargo bench --bench accept
+cargo build --release --bin api-lambda --bin worker-lambda
+python3 bench/lambda_init.py 30
