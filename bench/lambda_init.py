@@ -60,12 +60,8 @@ class Runtime(http.server.BaseHTTPRequestHandler):
 
 def measure(binary, event):
     Runtime.event = event
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Runtime)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    port = server.server_address[1]
     env = {
         "PATH": os.environ.get("PATH", ""),
-        "AWS_LAMBDA_RUNTIME_API": f"127.0.0.1:{port}",
         "AWS_LAMBDA_FUNCTION_NAME": "bench",
         "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "256",
         "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
@@ -81,18 +77,32 @@ def measure(binary, event):
         "RUST_LOG": "warn",
     }
     results = []
-    for _ in range(RUNS):
+    failed = 0
+    while len(results) < RUNS:
         Runtime.marks = {}
         Runtime.done = threading.Event()
+        # A fresh server per run, so a late poll of the previous process cannot be taken for
+        # this one's first.
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Runtime)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        env["AWS_LAMBDA_RUNTIME_API"] = f"127.0.0.1:{server.server_address[1]}"
         started = time.perf_counter()
-        proc = subprocess.Popen([binary], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen([binary], env=env, stdout=subprocess.DEVNULL, stderr=open("/tmp/lambda-stderr.log", "wb"))
         Runtime.done.wait(10)
         proc.kill()
         proc.wait()
+        server.shutdown()
+        server.server_close()
         if "response" not in Runtime.marks:
-            sys.exit(f"{binary} never answered its first invocation")
+            # Python's toy server occasionally loses a connection under a killed process's
+            # leftovers; the run is discarded and counted, not silently averaged in.
+            failed += 1
+            if failed > RUNS // 5:
+                sys.exit(f"{binary} failed to answer its first invocation {failed} times; see /tmp/lambda-stderr.log")
+            continue
         results.append(((Runtime.marks["next"] - started) * 1000, (Runtime.marks["response"] - Runtime.marks["next"]) * 1000))
-    server.shutdown()
+    if failed:
+        print(f"({failed} runs discarded: the loopback runtime lost the connection)")
     return results, Runtime.marks["body"]
 
 

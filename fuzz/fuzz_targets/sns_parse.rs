@@ -4,9 +4,15 @@
 //!
 //! ```sh
 //! cargo install cargo-fuzz
-//! cargo +nightly fuzz run sns_parse -- -max_total_time=60
-//! # or, on stable: RUSTC_BOOTSTRAP=1 cargo fuzz run sns_parse -- -max_total_time=60
+//! mkdir -p fuzz/corpus/sns_parse
+//! cargo +nightly fuzz run sns_parse fuzz/corpus/sns_parse fuzz/seeds/sns_parse -- -max_total_time=60
+//! # or, on stable: RUSTC_BOOTSTRAP=1 cargo fuzz run sns_parse ... (same arguments)
 //! ```
+//!
+//! `fuzz/seeds/sns_parse` holds real and known-answer SNS bodies plus `arn\nurl\ntoken`
+//! inputs, so the fuzzer starts from messages that parse instead of rediscovering JSON.
+//! Findings land in `fuzz/artifacts/sns_parse/`; replay one with
+//! `cargo +nightly fuzz run sns_parse fuzz/artifacts/sns_parse/<file>`.
 //!
 //! Any input is first read as an SNS body; then its first three lines are read as a topic
 //! ARN, a URL and a token and put through the host rules directly, so the rules are fuzzed

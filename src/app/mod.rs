@@ -33,18 +33,15 @@ struct Inner {
     config: Config,
     workflows: TtlCache<WorkflowId, Option<Workflow>>,
     keys: TtlCache<ApiKeyName, Option<ApiKey>>,
-    /// Built at start-up; an error here (a TLS stack that cannot start) only fails SNS
-    /// deliveries, with 502, rather than the whole service.
-    sns: Result<sns::SnsGateway, String>,
+    /// Built on the first SNS delivery and kept for the life of the process: its HTTPS client
+    /// would add to every cold start, and most workflows never receive SNS. An error (a TLS
+    /// stack that cannot start) only fails SNS deliveries, with 502.
+    sns: std::sync::OnceLock<Result<sns::SnsGateway, String>>,
 }
 
 impl App {
     pub fn new(store: Arc<dyn Store>, queue: Arc<dyn WorkQueue>, config: Config) -> Self {
         let ttl = config.cache_ttl;
-        let sns = sns::SnsGateway::new(&config);
-        if let Err(e) = &sns {
-            tracing::error!(error = %e, "SNS HTTPS client could not be built; SNS deliveries will fail");
-        }
         Self {
             inner: Arc::new(Inner {
                 store,
@@ -52,7 +49,7 @@ impl App {
                 config,
                 workflows: TtlCache::new(ttl),
                 keys: TtlCache::new(ttl),
-                sns,
+                sns: std::sync::OnceLock::new(),
             }),
         }
     }

@@ -73,6 +73,7 @@ impl App {
         let gateway = self
             .inner
             .sns
+            .get_or_init(|| SnsGateway::new(self.config()))
             .as_ref()
             .map_err(|e| AppError::Upstream(format!("SNS HTTPS client unavailable: {e}")))?;
         let message = parse_delivery(workflow, &delivery)?;
