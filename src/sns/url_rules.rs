@@ -25,7 +25,7 @@ pub fn validate_signing_cert_url(raw: &str, topic: &TopicArn) -> Result<Url, Sns
         ))
     };
     let expected_host = topic.sns_host();
-    let (_, rest) = split_authority(raw, &expected_host).map_err(|why| reject(&why))?;
+    let rest = split_authority(raw, &expected_host).map_err(|why| reject(&why))?;
     if rest.contains('#') {
         return Err(reject("it has a fragment"));
     }
@@ -67,7 +67,7 @@ pub fn validate_subscribe_url(raw: &str, topic: &TopicArn, token: &str) -> Resul
             host_and_path(raw)
         ))
     };
-    let (_, rest) = split_authority(raw, &expected_host).map_err(|why| reject(&why))?;
+    let rest = split_authority(raw, &expected_host).map_err(|why| reject(&why))?;
     if rest.contains('#') {
         return Err(reject("it has a fragment"));
     }
@@ -124,8 +124,8 @@ pub fn host_and_path(raw: &str) -> String {
     }
 }
 
-/// Splits `https://<authority><rest>` and holds the authority to exactly `expected_host`.
-fn split_authority<'a>(raw: &'a str, expected_host: &str) -> Result<(&'a str, &'a str), String> {
+/// Holds `https://<authority><rest>` to an authority of exactly `expected_host`; returns `rest`.
+fn split_authority<'a>(raw: &'a str, expected_host: &str) -> Result<&'a str, String> {
     if !raw.is_ascii() || raw.bytes().any(|b| b <= b' ' || b == 0x7f || b == b'\\') {
         return Err("it contains whitespace, control, backslash or non-ASCII characters".into());
     }
@@ -148,7 +148,7 @@ fn split_authority<'a>(raw: &'a str, expected_host: &str) -> Result<(&'a str, &'
             "the host is not {expected_host}, the SNS endpoint of the topic's region"
         ));
     }
-    Ok((authority, rest))
+    Ok(rest)
 }
 
 #[cfg(test)]
