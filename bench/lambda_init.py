@@ -8,7 +8,7 @@ binary and measures
 The event is events/api-health.json for api-lambda and an empty SQS batch for worker-lambda.
 No network: SDK clients are built at init but nothing in these events calls AWS.
 
-Usage: bench/lambda_init.py [RUNS]   (after `cargo build --release --bin api-lambda --bin worker-lambda`)
+Usage: bench/lambda_init.py [RUNS]   (scripts/bench.sh builds the binaries and runs it)
 """
 import http.server
 import json
@@ -114,13 +114,14 @@ def summary(values):
 def main():
     health = open(os.path.join(ROOT, "events", "api-health.json"), "rb").read()
     cases = [
-        ("api-lambda", health),
-        ("worker-lambda", json.dumps({"Records": []}).encode()),
+        # The floor: a do-nothing lambda_runtime function built with the same profile.
+        ("hello-lambda", os.path.join(ROOT, "bench", "hello-lambda", "target", "release", "hello-lambda"), b"{}"),
+        ("api-lambda", os.path.join(ROOT, "target", "release", "api-lambda"), health),
+        ("worker-lambda", os.path.join(ROOT, "target", "release", "worker-lambda"), json.dumps({"Records": []}).encode()),
     ]
-    for name, event in cases:
-        binary = os.path.join(ROOT, "target", "release", name)
+    for name, binary, event in cases:
         if not os.path.exists(binary):
-            sys.exit(f"missing {binary}: run `cargo build --release --bin {name}` first")
+            sys.exit(f"missing {binary}: run scripts/bench.sh (it builds every binary) first")
         results, body = measure(binary, event)
         print(f"{name:<14} init  {summary([r[0] for r in results])}   (n={RUNS})")
         print(f"{name:<14} first {summary([r[1] for r in results])}   answer: {body[:60]!r}")

@@ -4,6 +4,10 @@
 //! worker handler. Each file has an expected answer below; a file without one fails the test,
 //! so a new sample event cannot go unchecked. Needs `make test` (or moto + AWS_ENDPOINT_URL).
 //!
+//! The `api-sns-*` events carry the signed known-answer messages of `tests/fixtures/sns/`;
+//! a stand-in for SNS on loopback serves their signing certificate and answers their
+//! `SubscribeURL`, as SNS would.
+//!
 //! This binary holds one test on purpose: it sets `AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH`
 //! (as template.yaml does) before any other thread exists, since changing the environment
 //! while other threads read it is unsound.
@@ -12,9 +16,12 @@ mod support;
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use aws_lambda_events::event::sqs::SqsEvent;
+use axum::http::{StatusCode, Uri, header};
+use axum::response::IntoResponse;
 use lambda_http::tower::ServiceExt;
 use lambda_http::{Adapter, Context, LambdaEvent, Request, service_fn};
 use serde_json::{Value, json};
@@ -22,7 +29,7 @@ use serde_json::{Value, json};
 use webhook_trigger::app::App;
 use webhook_trigger::cli::setup::{sample, seed_sample_data};
 use webhook_trigger::config::Config;
-use webhook_trigger::domain::{ExecutionId, ExecutionStatus, WorkflowId};
+use webhook_trigger::domain::{ExecutionId, ExecutionStatus, SubscriptionState, WorkflowId};
 use webhook_trigger::ports::Store;
 use webhook_trigger::worker::Worker;
 
@@ -74,12 +81,118 @@ fn expected() -> BTreeMap<&'static str, Expect> {
                 assert_eq!(b["payload"], json!({"sample": true}));
             }),
         ),
+        ("api-sns-notification.json", Api(202, accepted)),
+        (
+            "api-sns-subscription-confirmation.json",
+            Api(200, |b| {
+                assert_eq!(b["status"], "subscription_confirmed", "{b}");
+                assert_eq!(b["topicArn"], sample::SNS_TOPIC_ARN);
+                assert_eq!(b["subscriptionArn"], SNS_SUBSCRIPTION_ARN);
+            }),
+        ),
         ("sqs-work-item.json", Sqs(&[])),
         (
             "sqs-batch-with-poison-message.json",
             Sqs(&["c80e8021-a70a-42c7-a470-796e1186f753"]),
         ),
     ])
+}
+
+/// The signed SNS message each `api-sns-*` event carries, byte for byte, as its body.
+fn sns_fixture(event: &str) -> Option<&'static str> {
+    match event {
+        "api-sns-notification.json" => Some("kat-notification-v2.json"),
+        "api-sns-subscription-confirmation.json" => Some("kat-subscription-confirmation-v2.json"),
+        _ => None,
+    }
+}
+
+const SNS_FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/sns");
+
+/// What the SNS stand-in answers to the confirmation's `SubscribeURL`.
+const SNS_SUBSCRIPTION_ARN: &str =
+    "arn:aws:sns:us-east-1:123456789012:kat-topic:2bcfbf39-05c3-41de-beaa-fcfcc21c8f55";
+
+fn read_sns_fixture(name: &str) -> String {
+    std::fs::read_to_string(Path::new(SNS_FIXTURES).join(name))
+        .unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+/// SNS on loopback for the fixture messages: serves `kat-signing-cert.pem` at the path of
+/// their `SigningCertURL`, answers the path and query of the confirmation's `SubscribeURL`
+/// with SNS's ConfirmSubscription XML, and records every request (path and query).
+struct SnsStandIn {
+    endpoint: url::Url,
+    cert_target: String,
+    subscribe_target: String,
+    requests: Arc<Mutex<Vec<String>>>,
+}
+
+impl SnsStandIn {
+    async fn start() -> SnsStandIn {
+        let field = |fixture: &str, name: &str| -> url::Url {
+            let message: Value = serde_json::from_str(&read_sns_fixture(fixture)).expect("JSON");
+            url::Url::parse(message[name].as_str().expect(name)).expect("a URL")
+        };
+        let target = |url: &url::Url| match url.query() {
+            Some(query) => format!("{}?{query}", url.path()),
+            None => url.path().to_owned(),
+        };
+        let cert_url = field("kat-subscription-confirmation-v2.json", "SigningCertURL");
+        assert_eq!(
+            cert_url,
+            field("kat-notification-v2.json", "SigningCertURL"),
+            "both messages name one certificate"
+        );
+        let cert_target = target(&cert_url);
+        let subscribe_target = target(&field(
+            "kat-subscription-confirmation-v2.json",
+            "SubscribeURL",
+        ));
+        let pem = read_sns_fixture("kat-signing-cert.pem");
+        let xml = format!(
+            r#"<ConfirmSubscriptionResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/"><ConfirmSubscriptionResult><SubscriptionArn>{SNS_SUBSCRIPTION_ARN}</SubscriptionArn></ConfirmSubscriptionResult><ResponseMetadata><RequestId>2b2b7ea5-0000-4000-8000-00000000c0f1</RequestId></ResponseMetadata></ConfirmSubscriptionResponse>"#
+        );
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let handler = {
+            let (cert_target, subscribe_target, requests) = (
+                cert_target.clone(),
+                subscribe_target.clone(),
+                requests.clone(),
+            );
+            move |uri: Uri| async move {
+                let asked = uri
+                    .path_and_query()
+                    .map(|pq| pq.as_str().to_owned())
+                    .unwrap_or_default();
+                requests.lock().expect("lock").push(asked.clone());
+                if asked == cert_target {
+                    ([(header::CONTENT_TYPE, "application/x-x509-ca-cert")], pem).into_response()
+                } else if asked == subscribe_target {
+                    ([(header::CONTENT_TYPE, "text/xml")], xml).into_response()
+                } else {
+                    (StatusCode::NOT_FOUND, "not found").into_response()
+                }
+            }
+        };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind loopback");
+        let addr = listener.local_addr().expect("local addr");
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, axum::Router::new().fallback(handler)).await;
+        });
+        SnsStandIn {
+            endpoint: url::Url::parse(&format!("http://{addr}")).expect("loopback URL"),
+            cert_target,
+            subscribe_target,
+            requests,
+        }
+    }
+
+    fn requests(&self) -> Vec<String> {
+        self.requests.lock().expect("lock").clone()
+    }
 }
 
 fn accepted(body: &Value) {
@@ -128,12 +241,22 @@ async fn run_all() {
 
     let f = support::dynamodb::fixture().await;
     let store: Arc<dyn Store> = Arc::new(f.store.clone());
-    let config = Config::default();
+    let sns = SnsStandIn::start().await;
+    let config = Config {
+        // Certificate and SubscribeURL fetches go to the stand-in (the URL rules still apply).
+        sns_endpoint: Some(sns.endpoint.clone()),
+        // The fixture messages are signed, so their Timestamps are fixed (2026-11-23T10:00Z):
+        // the default SNS_MAX_AGE_SECONDS (1 h) would, correctly, reject them as stale. Accept
+        // a century instead; the certificate's own validity (2026-01-01 to 2036-01-01) is
+        // still checked.
+        sns_max_age: Duration::from_secs(100 * 365 * 24 * 3600),
+        ..Config::default()
+    };
     seed_sample_data(store.as_ref(), config.retention)
         .await
         .expect("sample data");
     let app = App::new(store.clone(), Arc::new(f.queue.clone()), config.clone());
-    let router = webhook_trigger::http::router(app);
+    let router = webhook_trigger::http::router(app.clone());
     let worker = Worker::new(store.clone(), config.worker_lease);
 
     // API events first, then the worker: the SQS sample names the sample execution.
@@ -142,6 +265,13 @@ async fn run_all() {
         let text = std::fs::read_to_string(dir.join(name)).expect("read event");
         let event: Value =
             serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name} is not JSON: {e}"));
+        if let Some(fixture) = sns_fixture(name) {
+            assert_eq!(
+                event["body"].as_str(),
+                Some(read_sns_fixture(fixture).as_str()),
+                "{name}: the body must be {fixture} byte for byte (it is signed)"
+            );
+        }
         match expected.remove(name.as_str()).expect("checked above") {
             Expect::Api(status, check) => {
                 let response = invoke_api(router.clone(), &text).await;
@@ -157,6 +287,15 @@ async fn run_all() {
                     let wf = WorkflowId::parse(sample::WORKFLOW_ID).unwrap();
                     let stored = store.get_execution(&wf, &id).await.unwrap().unwrap();
                     assert_eq!(stored.payload, json!({"order": 43, "encoded": true}));
+                }
+                if name == "api-sns-notification.json" {
+                    let id = ExecutionId::parse(body["executionId"].as_str().unwrap()).unwrap();
+                    let wf = WorkflowId::parse(sample::SNS_WORKFLOW_ID).unwrap();
+                    let stored = store.get_execution(&wf, &id).await.unwrap().unwrap();
+                    assert_eq!(
+                        stored.payload,
+                        json!({"detail": {"state": "ALARM"}, "list": [1, 2, 3]})
+                    );
                 }
                 assert_eq!(
                     event["requestContext"]["stage"], "Prod",
@@ -185,6 +324,36 @@ async fn run_all() {
     let id = ExecutionId::parse(sample::EXECUTION_ID).unwrap();
     let ran = store.get_execution(&wf, &id).await.unwrap().unwrap();
     assert_eq!(ran.status, ExecutionStatus::Succeeded);
+
+    // The confirmation GOT its SubscribeURL once; the stand-in saw nothing else than that and
+    // the certificate; and the subscription is recorded.
+    let requests = sns.requests();
+    assert_eq!(
+        requests
+            .iter()
+            .filter(|r| **r == sns.subscribe_target)
+            .count(),
+        1,
+        "{requests:?}"
+    );
+    assert!(requests.contains(&sns.cert_target), "{requests:?}");
+    assert!(
+        requests
+            .iter()
+            .all(|r| *r == sns.subscribe_target || *r == sns.cert_target),
+        "{requests:?}"
+    );
+    let subscriptions = app
+        .list_subscriptions(sample::SNS_WORKFLOW_ID)
+        .await
+        .expect("subscriptions");
+    assert_eq!(subscriptions.len(), 1, "{subscriptions:?}");
+    assert_eq!(subscriptions[0].state, SubscriptionState::Confirmed);
+    assert_eq!(subscriptions[0].topic_arn, sample::SNS_TOPIC_ARN);
+    assert_eq!(
+        subscriptions[0].subscription_arn.as_deref(),
+        Some(SNS_SUBSCRIPTION_ARN)
+    );
 }
 
 /// What Lambda does with an API Gateway event: lambda_http's adapter turns the event into an

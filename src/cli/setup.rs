@@ -3,7 +3,7 @@
 //! `adapters::dynamodb::schema`, and the work queue with its dead-letter queue. On AWS the
 //! SAM template creates the same things; a test keeps the two in agreement.
 //!
-//! `--sample-data` also writes the key, workflow and execution that the files in `events/`
+//! `--sample-data` also writes the key, workflows and execution that the files in `events/`
 //! name, so `make invoke EVENT=events/...` gets real answers. That key's value is public, so
 //! sample data is refused unless an emulator endpoint is configured.
 
@@ -32,6 +32,11 @@ pub mod sample {
         "whk_demo000000000000000000000000000000000000000000000000000000000000";
     /// The queued execution the sample SQS event names.
     pub const EXECUTION_ID: &str = "01JD0000000000000000DEMQ00";
+    /// The `amazon_sns` workflow the sample SNS events call, guarded by the same key.
+    pub const SNS_WORKFLOW_ID: &str = "wf_sns_demo";
+    /// The only topic it accepts: the one of the signed messages in
+    /// `tests/fixtures/sns/kat-*.json`, which the sample SNS events carry.
+    pub const SNS_TOPIC_ARN: &str = "arn:aws:sns:us-east-1:123456789012:kat-topic";
 }
 
 #[derive(Debug, clap::Args)]
@@ -39,7 +44,7 @@ pub struct SetupArgs {
     /// Work queue name; its dead-letter queue is NAME-dlq. Default: TABLE-work.
     #[arg(long)]
     pub queue_name: Option<String>,
-    /// Also write the sample key, workflow and execution used by events/ (emulators only).
+    /// Also write the sample key, workflows and execution used by events/ (emulators only).
     #[arg(long)]
     pub sample_data: bool,
 }
@@ -123,7 +128,8 @@ pub async fn run(
     }
 }
 
-/// Writes the sample key, workflow and queued execution; what exists already is kept.
+/// Writes the sample key, the two workflows (generic and SNS) and the queued execution; what
+/// exists already is kept.
 pub async fn seed_sample_data(
     store: &dyn Store,
     retention: chrono::Duration,
@@ -148,6 +154,19 @@ pub async fn seed_sample_data(
         sns: SnsOptions::default(),
         created_at: now,
     };
+    let sns_workflow = Workflow {
+        id: WorkflowId::parse(sample::SNS_WORKFLOW_ID).map_err(invalid)?,
+        name: "Demo SNS workflow (events/)".into(),
+        trigger: Trigger::AmazonSns,
+        api_key_name: workflow.api_key_name.clone(),
+        enabled: true,
+        steps: vec![Step::Echo],
+        sns: SnsOptions {
+            allowed_topic_arns: vec![sample::SNS_TOPIC_ARN.into()],
+            require_signature_v2: false,
+        },
+        created_at: now,
+    };
     let payload = json!({ "sample": true });
     let execution = Execution {
         id: ExecutionId::parse(sample::EXECUTION_ID).map_err(invalid)?,
@@ -169,6 +188,7 @@ pub async fn seed_sample_data(
     };
     keep_existing(store.insert_api_key(&key).await)?;
     keep_existing(store.insert_workflow(&workflow).await)?;
+    keep_existing(store.insert_workflow(&sns_workflow).await)?;
     keep_existing(store.insert_execution(&execution, None).await.map(|_| ()))?;
     Ok(())
 }
@@ -182,6 +202,7 @@ mod tests {
     fn sample_ids_are_valid() {
         assert!(ExecutionId::parse(sample::EXECUTION_ID).is_ok());
         assert!(WorkflowId::parse(sample::WORKFLOW_ID).is_ok());
+        assert!(WorkflowId::parse(sample::SNS_WORKFLOW_ID).is_ok());
         assert_eq!(sample::KEY_VALUE.len(), "whk_".len() + 64);
     }
 
@@ -204,5 +225,9 @@ mod tests {
         assert!(key.accepts(sample::KEY_VALUE));
         let workflow = WorkflowId::parse(sample::WORKFLOW_ID).unwrap();
         assert!(store.get_workflow(&workflow).await.unwrap().is_some());
+        let sns = WorkflowId::parse(sample::SNS_WORKFLOW_ID).unwrap();
+        let sns = store.get_workflow(&sns).await.unwrap().unwrap();
+        assert_eq!(sns.trigger, Trigger::AmazonSns);
+        assert_eq!(sns.api_key_name.as_str(), sample::KEY_NAME);
     }
 }
