@@ -75,6 +75,7 @@ def measure(binary, event):
         "TABLE_NAME": "bench",
         "QUEUE_URL": "http://127.0.0.1:9/123456789012/bench",
         "RUST_LOG": "warn",
+        **({"SSL_CERT_DIR": os.environ["SSL_CERT_DIR"]} if "SSL_CERT_DIR" in os.environ else {}),
     }
     results = []
     failed = 0
