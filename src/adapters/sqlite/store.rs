@@ -24,59 +24,92 @@ fn is_constraint(e: &rusqlite::Error) -> bool {
     matches!(e, rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::ConstraintViolation)
 }
 
-#[async_trait]
-impl ApiKeyStore for SqliteStore {
-    async fn insert_api_key(&self, key: &ApiKey) -> Result<(), StoreError> {
-        let (name, record) = (key.name.to_string(), to_json(key)?);
-        self.with_conn(move |c| {
-            c.execute(
-                "INSERT INTO api_keys (name, record) VALUES (?1, ?2)",
-                params![name, record],
-            )
-            .map(|_| ())
-            .map_err(|e| {
-                if is_constraint(&e) {
-                    StoreError::AlreadyExists(format!("API key {name}"))
-                } else {
-                    unavailable(e)
-                }
-            })
-        })
-        .await
-    }
+/// Keys and workflows are each one record under a unique key; one set of statements serves both.
+struct RecordTable {
+    table: &'static str,
+    key: &'static str,
+    /// How an error names the record ("API key ci").
+    label: &'static str,
+}
 
-    async fn get_api_key(&self, name: &ApiKeyName) -> Result<Option<ApiKey>, StoreError> {
-        let name = name.to_string();
+const API_KEYS: RecordTable = RecordTable {
+    table: "api_keys",
+    key: "name",
+    label: "API key",
+};
+const WORKFLOWS: RecordTable = RecordTable {
+    table: "workflows",
+    key: "id",
+    label: "workflow",
+};
+
+impl SqliteStore {
+    async fn insert_record<T: Serialize>(
+        &self,
+        t: &'static RecordTable,
+        key: String,
+        value: &T,
+    ) -> Result<(), StoreError> {
+        let record = to_json(value)?;
         self.with_conn(move |c| {
-            let raw: Option<String> = c
-                .query_row("SELECT record FROM api_keys WHERE name = ?1", [name], |r| {
-                    r.get(0)
+            let sql = format!(
+                "INSERT INTO {} ({}, record) VALUES (?1, ?2)",
+                t.table, t.key
+            );
+            c.execute(&sql, params![key, record])
+                .map(|_| ())
+                .map_err(|e| {
+                    if is_constraint(&e) {
+                        StoreError::AlreadyExists(format!("{} {key}", t.label))
+                    } else {
+                        unavailable(e)
+                    }
                 })
-                .optional()
-                .map_err(unavailable)?;
-            raw.as_deref().map(from_json).transpose()
         })
         .await
     }
 
-    async fn list_api_keys(&self) -> Result<Vec<ApiKey>, StoreError> {
-        self.with_conn(|c| select_records(c, "SELECT record FROM api_keys ORDER BY name", []))
-            .await
+    async fn get_record<T: DeserializeOwned + Send + 'static>(
+        &self,
+        t: &'static RecordTable,
+        key: String,
+    ) -> Result<Option<T>, StoreError> {
+        self.with_conn(move |c| {
+            select_one(
+                c,
+                &format!("SELECT record FROM {} WHERE {} = ?1", t.table, t.key),
+                [key],
+            )
+        })
+        .await
     }
 
-    async fn update_api_key(&self, key: &ApiKey) -> Result<(), StoreError> {
-        let (name, record) = (key.name.to_string(), to_json(key)?);
+    async fn list_records<T: DeserializeOwned + Send + 'static>(
+        &self,
+        t: &'static RecordTable,
+    ) -> Result<Vec<T>, StoreError> {
         self.with_conn(move |c| {
-            let n = c
-                .execute(
-                    "UPDATE api_keys SET record = ?2 WHERE name = ?1",
-                    params![name, record],
-                )
-                .map_err(unavailable)?;
-            if n == 0 {
-                Err(StoreError::NotFound(format!("API key {name}")))
-            } else {
-                Ok(())
+            select_records(
+                c,
+                &format!("SELECT record FROM {} ORDER BY {}", t.table, t.key),
+                [],
+            )
+        })
+        .await
+    }
+
+    async fn update_record<T: Serialize>(
+        &self,
+        t: &'static RecordTable,
+        key: String,
+        value: &T,
+    ) -> Result<(), StoreError> {
+        let record = to_json(value)?;
+        self.with_conn(move |c| {
+            let sql = format!("UPDATE {} SET record = ?2 WHERE {} = ?1", t.table, t.key);
+            match c.execute(&sql, params![key, record]).map_err(unavailable)? {
+                0 => Err(StoreError::NotFound(format!("{} {key}", t.label))),
+                _ => Ok(()),
             }
         })
         .await
@@ -84,61 +117,44 @@ impl ApiKeyStore for SqliteStore {
 }
 
 #[async_trait]
-impl WorkflowStore for SqliteStore {
-    async fn insert_workflow(&self, workflow: &Workflow) -> Result<(), StoreError> {
-        let (id, record) = (workflow.id.to_string(), to_json(workflow)?);
-        self.with_conn(move |c| {
-            c.execute(
-                "INSERT INTO workflows (id, record) VALUES (?1, ?2)",
-                params![id, record],
-            )
-            .map(|_| ())
-            .map_err(|e| {
-                if is_constraint(&e) {
-                    StoreError::AlreadyExists(format!("workflow {id}"))
-                } else {
-                    unavailable(e)
-                }
-            })
-        })
-        .await
-    }
-
-    async fn get_workflow(&self, id: &WorkflowId) -> Result<Option<Workflow>, StoreError> {
-        let id = id.to_string();
-        self.with_conn(move |c| {
-            let raw: Option<String> = c
-                .query_row("SELECT record FROM workflows WHERE id = ?1", [id], |r| {
-                    r.get(0)
-                })
-                .optional()
-                .map_err(unavailable)?;
-            raw.as_deref().map(from_json).transpose()
-        })
-        .await
-    }
-
-    async fn list_workflows(&self) -> Result<Vec<Workflow>, StoreError> {
-        self.with_conn(|c| select_records(c, "SELECT record FROM workflows ORDER BY id", []))
+impl ApiKeyStore for SqliteStore {
+    async fn insert_api_key(&self, key: &ApiKey) -> Result<(), StoreError> {
+        self.insert_record(&API_KEYS, key.name.to_string(), key)
             .await
     }
 
+    async fn get_api_key(&self, name: &ApiKeyName) -> Result<Option<ApiKey>, StoreError> {
+        self.get_record(&API_KEYS, name.to_string()).await
+    }
+
+    async fn list_api_keys(&self) -> Result<Vec<ApiKey>, StoreError> {
+        self.list_records(&API_KEYS).await
+    }
+
+    async fn update_api_key(&self, key: &ApiKey) -> Result<(), StoreError> {
+        self.update_record(&API_KEYS, key.name.to_string(), key)
+            .await
+    }
+}
+
+#[async_trait]
+impl WorkflowStore for SqliteStore {
+    async fn insert_workflow(&self, workflow: &Workflow) -> Result<(), StoreError> {
+        self.insert_record(&WORKFLOWS, workflow.id.to_string(), workflow)
+            .await
+    }
+
+    async fn get_workflow(&self, id: &WorkflowId) -> Result<Option<Workflow>, StoreError> {
+        self.get_record(&WORKFLOWS, id.to_string()).await
+    }
+
+    async fn list_workflows(&self) -> Result<Vec<Workflow>, StoreError> {
+        self.list_records(&WORKFLOWS).await
+    }
+
     async fn update_workflow(&self, workflow: &Workflow) -> Result<(), StoreError> {
-        let (id, record) = (workflow.id.to_string(), to_json(workflow)?);
-        self.with_conn(move |c| {
-            let n = c
-                .execute(
-                    "UPDATE workflows SET record = ?2 WHERE id = ?1",
-                    params![id, record],
-                )
-                .map_err(unavailable)?;
-            if n == 0 {
-                Err(StoreError::NotFound(format!("workflow {id}")))
-            } else {
-                Ok(())
-            }
-        })
-        .await
+        self.update_record(&WORKFLOWS, workflow.id.to_string(), workflow)
+            .await
     }
 }
 
@@ -203,15 +219,11 @@ impl ExecutionStore for SqliteStore {
     ) -> Result<Option<Execution>, StoreError> {
         let (workflow_id, id) = (workflow_id.to_string(), id.to_string());
         self.with_conn(move |c| {
-            let raw: Option<String> = c
-                .query_row(
-                    "SELECT record FROM executions WHERE workflow_id = ?1 AND id = ?2",
-                    params![workflow_id, id],
-                    |r| r.get(0),
-                )
-                .optional()
-                .map_err(unavailable)?;
-            raw.as_deref().map(from_json).transpose()
+            select_one(
+                c,
+                "SELECT record FROM executions WHERE workflow_id = ?1 AND id = ?2",
+                params![workflow_id, id],
+            )
         })
         .await
     }
@@ -323,6 +335,18 @@ impl SqliteStore {
         })
         .await
     }
+}
+
+fn select_one<T: DeserializeOwned, P: rusqlite::Params>(
+    c: &rusqlite::Connection,
+    sql: &str,
+    params: P,
+) -> Result<Option<T>, StoreError> {
+    let raw: Option<String> = c
+        .query_row(sql, params, |r| r.get(0))
+        .optional()
+        .map_err(unavailable)?;
+    raw.as_deref().map(from_json).transpose()
 }
 
 fn select_records<T: DeserializeOwned, P: rusqlite::Params>(
