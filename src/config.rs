@@ -53,14 +53,27 @@ impl Config {
 
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let d = Self::default();
+        // Durations are capped at a century: larger ones overflow date arithmetic (a panic on
+        // every webhook for RETENTION_DAYS, in every claim for WORKER_LEASE_SECONDS).
+        const MAX: u64 = 100 * 365 * 24 * 3600;
         let num = |name: &'static str, default: u64, min: u64| -> Result<u64, ConfigError> {
             match lookup(name) {
                 None => Ok(default),
                 Some(raw) => {
+                    let max = if name == "RETENTION_DAYS" {
+                        MAX / 86_400
+                    } else {
+                        MAX
+                    };
+                    let max = if name == "BODY_LIMIT_BYTES" {
+                        u64::MAX
+                    } else {
+                        max
+                    };
                     raw.trim()
                         .parse::<u64>()
                         .ok()
-                        .filter(|v| *v >= min)
+                        .filter(|v| (min..=max).contains(v))
                         .ok_or(ConfigError {
                             name,
                             value: raw,
@@ -152,5 +165,22 @@ mod tests {
             .unwrap_err();
         assert_eq!(err.name, "BODY_LIMIT_BYTES");
         assert!(Config::from_lookup(|n| (n == "RETENTION_DAYS").then(|| "0".to_string())).is_err());
+    }
+
+    #[test]
+    fn absurd_durations_are_refused_at_start_up_not_panicked_on_later() {
+        for (name, value) in [
+            ("RETENTION_DAYS", "1000000000"),
+            ("RETENTION_DAYS", "99999999999999"),
+            ("WORKER_LEASE_SECONDS", "9000000000000000000"),
+            ("SNS_MAX_AGE_SECONDS", "18446744073709551615"),
+        ] {
+            let err =
+                Config::from_lookup(|n| (n == name).then(|| value.to_string())).expect_err(name);
+            assert_eq!(err.name, name);
+        }
+        let c = Config::from_lookup(|n| (n == "RETENTION_DAYS").then(|| "36500".to_string()))
+            .expect("a century is fine");
+        assert!(chrono::Utc::now().checked_add_signed(c.retention).is_some());
     }
 }

@@ -377,7 +377,13 @@ async fn executions_can_be_filtered_by_status(t: TestApp) {
 
 async fn bad_listing_parameters_are_400(t: TestApp) {
     let (wf, key) = t.workflow_with_key(vec![]).await;
-    for query in ["?status=done", "?limit=0", "?limit=1000", "?cursor=%21%21"] {
+    for query in [
+        "?status=done",
+        "?limit=0",
+        "?limit=1000",
+        "?cursor=%21%21",
+        "?limit=1&limit=2",
+    ] {
         let r = t
             .get(
                 &format!("/workflows/{}/executions{query}", wf.id),

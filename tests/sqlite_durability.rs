@@ -161,6 +161,52 @@ async fn an_execution_left_running_by_a_dead_worker_is_taken_over_after_its_leas
     assert_eq!(e.attempts, 2);
 }
 
+/// A crash mid-run leaves the execution `running` under a lease that outlives the queue's
+/// visibility timeout. Redeliveries during the lease must wait for it to end, not use up the
+/// receives and dead-letter an execution that never finished.
+#[tokio::test]
+async fn a_restart_during_a_run_waits_for_the_lease_instead_of_dead_lettering() {
+    let dir = tempfile::tempdir().expect("dir");
+    let (store, app) = open(&dir.path().join("wt.db"));
+    let (workflow, id) = accept_one(&app).await;
+    let lease = chrono::Duration::milliseconds(1500);
+    // The previous process claimed it just now, then died.
+    let queued = store
+        .get_execution(&workflow.id, &id)
+        .await
+        .expect("get")
+        .expect("exists");
+    let running = queued.claim(chrono::Utc::now(), lease).expect("claim");
+    assert!(
+        store
+            .replace_execution(&queued, &running)
+            .await
+            .expect("cas")
+    );
+
+    let worker = Worker::new(Arc::new(store.clone()), lease);
+    let queue = store.queue();
+    let config = LocalWorkerConfig {
+        visibility: Duration::ZERO,
+        max_receives: 3,
+        ..Default::default()
+    };
+    for _ in 0..5 {
+        drain_once(&worker, &queue, &config).await;
+    }
+    assert_eq!(queue.dead_letter_count().await.expect("count"), 0);
+    tokio::time::sleep(Duration::from_millis(1800)).await;
+    assert_eq!(drain_once(&worker, &queue, &config).await, 1);
+    let e = store
+        .get_execution(&workflow.id, &id)
+        .await
+        .expect("get")
+        .expect("exists");
+    assert_eq!(e.status, ExecutionStatus::Succeeded);
+    assert_eq!(e.attempts, 2);
+    assert_eq!(queue.depth().await.expect("depth"), 0);
+}
+
 #[tokio::test]
 async fn a_poison_message_is_dead_lettered_after_max_receives() {
     let dir = tempfile::tempdir().expect("dir");

@@ -31,14 +31,10 @@ pub struct Cli {
     /// SQS queue for a dynamodb:// store (the stack's QueueUrl); only `executions replay` needs it.
     #[arg(long, global = true, env = "QUEUE_URL")]
     queue_url: Option<String>,
-    /// Base URL printed in webhook URLs.
-    #[arg(
-        long,
-        global = true,
-        env = "WEBHOOK_BASE_URL",
-        default_value = "http://127.0.0.1:3000"
-    )]
-    base_url: String,
+    /// Base URL printed in webhook URLs [default: http://127.0.0.1:3000; for serve, the
+    /// address it listens on].
+    #[arg(long, global = true, env = "WEBHOOK_BASE_URL")]
+    base_url: Option<String>,
     /// Print JSON instead of text, for scripts.
     #[arg(long, global = true)]
     json: bool,
@@ -150,6 +146,9 @@ enum ExecutionsCommand {
     },
 }
 
+/// Where printed webhook URLs point when neither `--base-url` nor `WEBHOOK_BASE_URL` says.
+const DEFAULT_BASE_URL: &str = "http://127.0.0.1:3000";
+
 pub async fn main() -> ExitCode {
     let cli = Cli::parse();
     crate::telemetry::init(false);
@@ -166,12 +165,24 @@ async fn run(cli: Cli) -> Result<(), String> {
     let config = Config::from_env().map_err(|e| e.to_string())?;
     let out = Output {
         json: cli.json,
-        base_url: cli.base_url.clone(),
+        base_url: cli
+            .base_url
+            .clone()
+            .unwrap_or_else(|| DEFAULT_BASE_URL.to_owned()),
     };
     let location = match &cli.command {
         Command::Serve(ServeArgs { db: Some(db), .. }) => StoreLocation::Sqlite(db.clone()),
         _ => cli.store.clone(),
     };
+    if matches!(cli.command, Command::Serve(_)) && matches!(location, StoreLocation::DynamoDb(_)) {
+        // Nothing would drain the queue here (on AWS the worker is the SQS-fed function), and
+        // without a queue URL every webhook would be refused.
+        return Err(
+            "serve runs only on the embedded store (a SQLite file); on AWS the API and the \
+             worker are the Lambda functions of template.yaml"
+                .into(),
+        );
+    }
     if let Command::Setup(args) = cli.command {
         return setup::run(&location, args, cli.json).await;
     }
@@ -194,10 +205,9 @@ async fn run(cli: Cli) -> Result<(), String> {
         .await
         .map_err(|e| e.to_string())?;
     if let Command::Serve(args) = cli.command {
-        let base_url = std::env::var("WEBHOOK_BASE_URL").ok();
         let options = serve::ServeOptions {
             addr: args.addr,
-            base_url,
+            base_url: cli.base_url.clone(),
             demo: args.demo,
         };
         return serve::serve(backend, config, options).await;
@@ -286,4 +296,30 @@ async fn run(cli: Cli) -> Result<(), String> {
         },
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Cli {
+        Cli::try_parse_from(std::iter::once("webhook-trigger").chain(args.iter().copied()))
+            .expect("parses")
+    }
+
+    #[tokio::test]
+    async fn serve_refuses_a_dynamodb_store() {
+        let err = run(parse(&["--store", "dynamodb://some-table", "serve"]))
+            .await
+            .expect_err("refused");
+        assert!(err.contains("embedded store"), "{err}");
+    }
+
+    #[test]
+    fn base_url_flag_reaches_serve() {
+        let cli = parse(&["--base-url", "https://hooks.example.com", "serve"]);
+        assert_eq!(cli.base_url.as_deref(), Some("https://hooks.example.com"));
+        let cli = parse(&["serve", "--base-url", "https://h.example"]);
+        assert_eq!(cli.base_url.as_deref(), Some("https://h.example"));
+    }
 }

@@ -1,11 +1,12 @@
 use axum::Json;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, RawQuery, State};
 use axum::http::HeaderMap;
 use serde::Deserialize;
 
 use super::ApiError;
 use super::request::api_key;
-use crate::app::{App, ExecutionPage, ListExecutions};
+use crate::app::{App, AppError, ExecutionPage, ListExecutions};
 use crate::domain::Execution;
 
 #[derive(Debug, Deserialize)]
@@ -20,7 +21,7 @@ pub async fn list(
     Path(workflow_id): Path<String>,
     headers: HeaderMap,
     RawQuery(raw_query): RawQuery,
-    Query(params): Query<ListParams>,
+    params: Result<Query<ListParams>, QueryRejection>,
 ) -> Result<Json<ExecutionPage>, ApiError> {
     let workflow = app
         .authorize(
@@ -28,6 +29,9 @@ pub async fn list(
             api_key(&headers, raw_query.as_deref()).as_deref(),
         )
         .await?;
+    // axum's own rejection is plain text; every error of this API is JSON.
+    let Query(params) = params
+        .map_err(|e| AppError::InvalidRequest(format!("bad query string: {}", e.body_text())))?;
     let params = ListExecutions {
         status: params.status,
         limit: params.limit,

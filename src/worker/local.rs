@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
-use super::{Outcome, Worker};
+use super::{Outcome, Worker, WorkerError};
 use crate::adapters::sqlite::{SqliteQueue, SqliteStore};
 use crate::ports::WorkItem;
 
@@ -79,6 +79,20 @@ pub async fn drain_once(worker: &Worker, queue: &SqliteQueue, config: &LocalWork
         let done = match WorkItem::from_json(&delivery.body) {
             Ok(item) => match worker.process(&item).await {
                 Ok(Outcome::Succeeded | Outcome::Failed | Outcome::Skipped) => true,
+                Err(WorkerError::Busy {
+                    id,
+                    retry_after: Some(wait),
+                }) => {
+                    // Another worker (or one that died, e.g. before a restart) holds the
+                    // lease: come back when it ends, so waiting does not use up the receives
+                    // that would dead-letter the message.
+                    tracing::info!(execution_id = %id, wait_ms = wait.as_millis() as u64, "execution leased elsewhere; retrying when the lease ends");
+                    let wait = wait.saturating_add(Duration::from_millis(100));
+                    if let Err(e) = queue.postpone(delivery.id, wait).await {
+                        tracing::warn!(error = %e, "could not postpone the message");
+                    }
+                    false
+                }
                 Err(e) => {
                     tracing::warn!(error = %e, "will retry");
                     false

@@ -25,8 +25,14 @@ pub enum Outcome {
 pub enum WorkerError {
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error("execution {0} is being run by another worker")]
-    Busy(String),
+    #[error("execution {id} is being run by another worker")]
+    Busy {
+        id: String,
+        /// How long until that worker's lease ends and the execution may be taken over, when
+        /// known. A queue should hide the message at least this long: retrying sooner only
+        /// spends receives and can dead-letter work that was never run.
+        retry_after: Option<std::time::Duration>,
+    },
 }
 
 #[derive(Clone)]
@@ -52,7 +58,15 @@ impl Worker {
         let running = match queued.claim(Utc::now(), self.lease) {
             Ok(running) => running,
             Err(TransitionError::AlreadyRunning) => {
-                return Err(WorkerError::Busy(queued.id.to_string()));
+                let now = Utc::now();
+                let retry_after = queued
+                    .started_at
+                    .and_then(|started| started.checked_add_signed(self.lease))
+                    .and_then(|end| (end - now).to_std().ok());
+                return Err(WorkerError::Busy {
+                    id: queued.id.to_string(),
+                    retry_after,
+                });
             }
             Err(reason) => {
                 tracing::info!(execution_id = %queued.id, %reason, "nothing to do");
@@ -60,7 +74,10 @@ impl Worker {
             }
         };
         if !self.store.replace_execution(&queued, &running).await? {
-            return Err(WorkerError::Busy(queued.id.to_string()));
+            return Err(WorkerError::Busy {
+                id: queued.id.to_string(),
+                retry_after: None,
+            });
         }
         tracing::info!(execution_id = %running.id, attempt = running.attempts, "execution running");
 

@@ -92,6 +92,21 @@ impl SqliteQueue {
             .await
     }
 
+    /// Hides a received message for `delay` from now (SQS's ChangeMessageVisibility).
+    pub async fn postpone(&self, id: i64, delay: Duration) -> Result<(), StoreError> {
+        let delay_ms = i64::try_from(delay.as_millis()).unwrap_or(i64::MAX);
+        self.db
+            .with_conn(move |c| {
+                c.execute(
+                    "UPDATE queue SET visible_at = ?2 + ?3 WHERE id = ?1",
+                    params![id, now_millis(), delay_ms],
+                )
+                .map(|_| ())
+                .map_err(unavailable)
+            })
+            .await
+    }
+
     pub async fn dead_letter_count(&self) -> Result<u64, StoreError> {
         self.db
             .with_conn(|c| {
