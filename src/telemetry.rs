@@ -21,6 +21,9 @@ pub fn init(json_by_default: bool) {
             .with_current_span(true)
             .try_init()
     } else {
-        builder.with_target(false).try_init()
+        builder
+            .with_target(false)
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .try_init()
     };
 }

@@ -1,0 +1,154 @@
+//! Secrets never reach the logs: API keys (header or query), the query string that carries
+//! them, and SNS confirmation tokens. Everything is logged at TRACE while the requests run, so
+//! nothing hides behind a log level.
+
+#[path = "support/sns_peer.rs"]
+mod sns_peer;
+mod support;
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use tracing_subscriber::fmt::MakeWriter;
+
+use sns_peer::{SigV, SnsPeer};
+use webhook_trigger::config::Config;
+use webhook_trigger::domain::{SnsOptions, Step, Trigger};
+
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> MakeWriter<'a> for Captured {
+    type Writer = Captured;
+    fn make_writer(&'a self) -> Self::Writer {
+        self.clone()
+    }
+}
+
+impl Captured {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap_or_else(|p| p.into_inner())).into_owned()
+    }
+}
+
+#[tokio::test]
+async fn keys_query_strings_and_sns_tokens_never_reach_the_logs() {
+    let logs = Captured::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .json()
+        .with_writer(logs.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let peer = SnsPeer::start().await;
+    let config = Config {
+        sns_endpoint: Some(peer.endpoint()),
+        ..support::test_config()
+    };
+    let t = support::sqlite_app(config).await;
+    let (generic, key) = t.workflow_with_key(vec![Step::Echo]).await;
+    let (sns, sns_key) = t
+        .workflow_with(Trigger::AmazonSns, vec![], SnsOptions::default())
+        .await;
+
+    let post = |uri: String, header_key: Option<String>, body: String| {
+        let mut request = Request::post(uri).header("content-type", "application/json");
+        if let Some(k) = header_key {
+            request = request.header("x-api-key", k);
+        }
+        request.body(Body::from(body)).expect("request")
+    };
+    let wrong = format!("{key}-wrong");
+    let cases = [
+        (
+            post(
+                format!("/webhooks/{}?x-api-key={key}", generic.id),
+                None,
+                "{}".into(),
+            ),
+            StatusCode::ACCEPTED,
+        ),
+        (
+            post(
+                format!("/webhooks/{}", generic.id),
+                Some(key.clone()),
+                "{".into(),
+            ),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            post(
+                format!("/webhooks/{}?x-api-key={wrong}", generic.id),
+                None,
+                "{}".into(),
+            ),
+            StatusCode::UNAUTHORIZED,
+        ),
+        (
+            post(
+                format!("/webhooks/{}", generic.id),
+                Some(wrong.clone()),
+                "{}".into(),
+            ),
+            StatusCode::UNAUTHORIZED,
+        ),
+    ];
+    for (request, expected) in cases {
+        assert_eq!(t.send(request).await.status, expected);
+    }
+    let confirmation = peer.subscription_confirmation(SigV::V2).body();
+    let request = Request::post(format!("/webhooks/{}?x-api-key={sns_key}", sns.id))
+        .header("content-type", "text/plain; charset=UTF-8")
+        .header("x-amz-sns-message-type", "SubscriptionConfirmation")
+        .body(Body::from(confirmation))
+        .expect("request");
+    assert_eq!(t.send(request).await.status, StatusCode::OK);
+    assert_eq!(peer.confirmations(), 1);
+    let forged = peer
+        .subscription_confirmation(SigV::V2)
+        .sign()
+        .tamper("Message", "forged")
+        .body();
+    let request = Request::post(format!("/webhooks/{}?x-api-key={sns_key}", sns.id))
+        .header("x-amz-sns-message-type", "SubscriptionConfirmation")
+        .body(Body::from(forged))
+        .expect("request");
+    assert_eq!(t.send(request).await.status, StatusCode::FORBIDDEN);
+    t.worker.drain().await;
+
+    let text = logs.text();
+    // The logs did record these requests, so their silence about secrets means something.
+    assert!(
+        text.contains("/webhooks/{workflow_id}"),
+        "no request lines captured:\n{text}"
+    );
+    assert!(
+        text.contains("SNS message not verified"),
+        "no SNS rejection captured"
+    );
+    for secret in [
+        key.as_str(),
+        wrong.as_str(),
+        sns_key.as_str(),
+        peer.token(),
+        "x-api-key=",
+    ] {
+        assert!(!text.contains(secret), "{secret:?} appears in the logs");
+    }
+}
