@@ -37,4 +37,10 @@ export WEBHOOK_TEST_MOTO=1
 export PATH="$PWD/$VENV/bin:$PATH"
 
 echo "== cargo test"
-cargo test --all-targets --no-fail-fast
+out=$(mktemp)
+status=0
+cargo test --all-targets --no-fail-fast 2>&1 | tee "$out" || status=$?
+# One closing line for the whole run: the last target (a bench smoke run) prints no summary.
+awk '/^test result:/ { passed += $4; failed += $6 } END { printf "%d passed, %d failed\n", passed, failed }' "$out"
+rm -f "$out"
+exit "$status"
