@@ -195,7 +195,7 @@ async fn a_restart_during_a_run_waits_for_the_lease_instead_of_dead_lettering() 
         drain_once(&worker, &queue, &config).await;
     }
     assert_eq!(queue.dead_letter_count().await.expect("count"), 0);
-    tokio::time::sleep(Duration::from_millis(1800)).await;
+    tokio::time::sleep(Duration::from_millis(2500)).await;
     assert_eq!(drain_once(&worker, &queue, &config).await, 1);
     let e = store
         .get_execution(&workflow.id, &id)
