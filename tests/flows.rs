@@ -4,7 +4,7 @@ mod support;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use serde_json::{Value, json};
+use serde_json::json;
 use std::sync::atomic::Ordering;
 
 use support::TestApp;
@@ -55,10 +55,6 @@ macro_rules! flows_for {
 
 flows_for!(sqlite, support::sqlite_app);
 flows_for!(dynamodb, support::dynamodb_app);
-
-fn error_code(body: &Value) -> &str {
-    body["error"]["code"].as_str().unwrap_or("<no error code>")
-}
 
 async fn listed_ids(t: &TestApp, workflow_id: &str, key: &str, query: &str) -> Vec<String> {
     let r = t
@@ -121,7 +117,7 @@ async fn missing_key_is_401(t: TestApp) {
     let (wf, _) = t.workflow_with_key(vec![]).await;
     let r = t.post_webhook(wf.id.as_str(), None, "{}").await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
-    assert_eq!(error_code(&r.body), "missing_api_key");
+    assert_eq!(r.error_code(), "missing_api_key");
 }
 
 async fn wrong_key_is_401(t: TestApp) {
@@ -130,7 +126,7 @@ async fn wrong_key_is_401(t: TestApp) {
     for bad in [format!("{key}x"), other_key] {
         let r = t.post_webhook(wf.id.as_str(), Some(&bad), "{}").await;
         assert_eq!(r.status, StatusCode::UNAUTHORIZED);
-        assert_eq!(error_code(&r.body), "invalid_api_key");
+        assert_eq!(r.error_code(), "invalid_api_key");
         assert!(
             !r.body.to_string().contains(&bad),
             "the key must not be echoed back"
@@ -159,7 +155,7 @@ async fn unknown_workflow_is_404(t: TestApp) {
     for id in ["wf_doesnotexist", "bad%20id"] {
         let r = t.post_webhook(id, Some(&key), "{}").await;
         assert_eq!(r.status, StatusCode::NOT_FOUND, "{id}");
-        assert_eq!(error_code(&r.body), "workflow_not_found");
+        assert_eq!(r.error_code(), "workflow_not_found");
     }
 }
 
@@ -193,15 +189,8 @@ async fn malformed_json_is_400_with_a_reason_and_writes_nothing(t: TestApp) {
         .post_webhook(wf.id.as_str(), Some(&key), r#"{"order": 42"#)
         .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
-    assert_eq!(error_code(&r.body), "invalid_json");
-    assert!(
-        r.body["error"]["message"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("line 1"),
-        "{:?}",
-        r.body
-    );
+    assert_eq!(r.error_code(), "invalid_json");
+    assert!(r.error_message().contains("line 1"), "{:?}", r.body);
     assert!(listed_ids(&t, wf.id.as_str(), &key, "").await.is_empty());
     assert_eq!(t.worker.drain().await, 0, "nothing reaches the queue");
 }
@@ -214,7 +203,7 @@ async fn oversized_body_is_413_and_writes_nothing(t: TestApp) {
     );
     let r = t.post_webhook(wf.id.as_str(), Some(&key), &big).await;
     assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE);
-    assert_eq!(error_code(&r.body), "payload_too_large");
+    assert_eq!(r.error_code(), "payload_too_large");
     assert!(listed_ids(&t, wf.id.as_str(), &key, "").await.is_empty());
 }
 
@@ -227,7 +216,7 @@ async fn form_content_type_is_415(t: TestApp) {
         .expect("request");
     let r = t.send(request).await;
     assert_eq!(r.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
-    assert_eq!(error_code(&r.body), "unsupported_media_type");
+    assert_eq!(r.error_code(), "unsupported_media_type");
 }
 
 async fn text_plain_json_is_accepted(t: TestApp) {
@@ -275,7 +264,7 @@ async fn queue_failure_is_503_and_a_retry_dispatches_the_same_execution(t: TestA
     let failed =
         post_with_idempotency_key(&t, wf.id.as_str(), &key, "retry-me", r#"{"n":1}"#).await;
     assert_eq!(failed.status, StatusCode::SERVICE_UNAVAILABLE);
-    assert_eq!(error_code(&failed.body), "queue_unavailable");
+    assert_eq!(failed.error_code(), "queue_unavailable");
     assert!(failed.headers.get("retry-after").is_some());
     assert_eq!(t.worker.drain().await, 0);
 
@@ -391,7 +380,7 @@ async fn bad_listing_parameters_are_400(t: TestApp) {
             )
             .await;
         assert_eq!(r.status, StatusCode::BAD_REQUEST, "{query}");
-        assert_eq!(error_code(&r.body), "invalid_request");
+        assert_eq!(r.error_code(), "invalid_request");
     }
 }
 
@@ -425,7 +414,7 @@ async fn unknown_execution_is_404(t: TestApp) {
             .get(&format!("/workflows/{}/executions/{id}", wf.id), Some(&key))
             .await;
         assert_eq!(r.status, StatusCode::NOT_FOUND);
-        assert_eq!(error_code(&r.body), "execution_not_found");
+        assert_eq!(r.error_code(), "execution_not_found");
     }
 }
 
@@ -503,11 +492,6 @@ async fn sns_delivery_to_a_generic_workflow_is_400(t: TestApp) {
         .expect("request");
     let r = t.send(request).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
-    assert_eq!(error_code(&r.body), "wrong_trigger");
-    assert!(
-        r.body["error"]["message"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("amazon_sns")
-    );
+    assert_eq!(r.error_code(), "wrong_trigger");
+    assert!(r.error_message().contains("amazon_sns"));
 }

@@ -71,10 +71,6 @@ async fn deliver(t: &TestApp, workflow: &Workflow, key: &str, body: &str) -> sup
     t.send(request).await
 }
 
-fn error_code(body: &Value) -> &str {
-    body["error"]["code"].as_str().unwrap_or("<no error code>")
-}
-
 async fn execution_count(t: &TestApp, workflow: &Workflow, key: &str) -> usize {
     let r = t
         .get(&format!("/workflows/{}/executions", workflow.id), Some(key))
@@ -200,7 +196,7 @@ async fn sns_notification_with_tampered_subject_is_rejected_and_writes_nothing(
         .body();
     let r = deliver(&t, &wf, &key, &body).await;
     assert_eq!(r.status, StatusCode::FORBIDDEN, "{:?}", r.body);
-    assert_eq!(error_code(&r.body), "sns_message_rejected");
+    assert_eq!(r.error_code(), "sns_message_rejected");
     assert_eq!(execution_count(&t, &wf, &key).await, 0);
     assert_eq!(t.worker.drain().await, 0);
 }
@@ -290,13 +286,8 @@ async fn raw_message_delivery_is_refused_with_advice(t: TestApp, _peer: SnsPeer)
         .expect("request");
     let r = t.send(request).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
-    assert_eq!(error_code(&r.body), "sns_raw_delivery");
-    assert!(
-        r.body["error"]["message"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("turn raw message delivery off")
-    );
+    assert_eq!(r.error_code(), "sns_raw_delivery");
+    assert!(r.error_message().contains("turn raw message delivery off"));
 }
 
 async fn a_plain_post_to_an_sns_workflow_is_400(t: TestApp, _peer: SnsPeer) {
@@ -305,13 +296,8 @@ async fn a_plain_post_to_an_sns_workflow_is_400(t: TestApp, _peer: SnsPeer) {
         .post_webhook(wf.id.as_str(), Some(&key), r#"{"order":1}"#)
         .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
-    assert_eq!(error_code(&r.body), "wrong_trigger");
-    assert!(
-        r.body["error"]["message"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("amazon_sns")
-    );
+    assert_eq!(r.error_code(), "wrong_trigger");
+    assert!(r.error_message().contains("amazon_sns"));
 }
 
 async fn a_failed_confirmation_fetch_is_502_and_records_nothing(t: TestApp, peer: SnsPeer) {
@@ -320,7 +306,7 @@ async fn a_failed_confirmation_fetch_is_502_and_records_nothing(t: TestApp, peer
     let body = peer.subscription_confirmation(SigV::V2).body();
     let r = deliver(&t, &wf, &key, &body).await;
     assert_eq!(r.status, StatusCode::BAD_GATEWAY, "{:?}", r.body);
-    assert_eq!(error_code(&r.body), "sns_upstream_failed");
+    assert_eq!(r.error_code(), "sns_upstream_failed");
     assert!(
         t.app
             .list_subscriptions(wf.id.as_str())

@@ -7,10 +7,20 @@ use std::time::Duration;
 use axum::http::StatusCode;
 use webhook_trigger::adapters::sqlite::SqliteStore;
 use webhook_trigger::app::{App, GenericDelivery, NewWorkflow};
-use webhook_trigger::domain::{ExecutionId, ExecutionStatus, SnsOptions, Step, Trigger};
+use webhook_trigger::domain::{
+    Execution, ExecutionId, ExecutionStatus, SnsOptions, Step, Trigger, WorkflowId,
+};
 use webhook_trigger::ports::{ExecutionStore, Store};
 use webhook_trigger::worker::Worker;
 use webhook_trigger::worker::local::{LocalWorkerConfig, drain_once};
+
+async fn stored(store: &SqliteStore, workflow: &WorkflowId, id: &ExecutionId) -> Execution {
+    store
+        .get_execution(workflow, id)
+        .await
+        .expect("get")
+        .expect("exists")
+}
 
 fn open(path: &std::path::Path) -> (SqliteStore, App) {
     let store = SqliteStore::open(path).expect("open");
@@ -74,11 +84,7 @@ async fn queued_work_survives_a_restart() {
         drain_once(&worker, &store.queue(), &LocalWorkerConfig::default()).await,
         1
     );
-    let e = store
-        .get_execution(&workflow.id, &id)
-        .await
-        .expect("get")
-        .expect("exists");
+    let e = stored(&store, &workflow.id, &id).await;
     assert_eq!(e.status, ExecutionStatus::Succeeded);
 }
 
@@ -114,11 +120,7 @@ async fn a_message_taken_by_a_worker_that_died_comes_back() {
         ..Default::default()
     };
     assert_eq!(drain_once(&worker, &queue, &config).await, 1);
-    let e = store
-        .get_execution(&workflow.id, &id)
-        .await
-        .expect("get")
-        .expect("exists");
+    let e = stored(&store, &workflow.id, &id).await;
     assert_eq!(e.status, ExecutionStatus::Succeeded);
     assert_eq!(queue.depth().await.expect("depth"), 0);
 }
@@ -129,11 +131,7 @@ async fn an_execution_left_running_by_a_dead_worker_is_taken_over_after_its_leas
     let (store, app) = open(&dir.path().join("wt.db"));
     let (workflow, id) = accept_one(&app).await;
     // The first worker claimed it, then died before finishing.
-    let queued = store
-        .get_execution(&workflow.id, &id)
-        .await
-        .expect("get")
-        .expect("exists");
+    let queued = stored(&store, &workflow.id, &id).await;
     let running = queued
         .claim(
             chrono::Utc::now() - chrono::Duration::seconds(600),
@@ -152,11 +150,7 @@ async fn an_execution_left_running_by_a_dead_worker_is_taken_over_after_its_leas
         drain_once(&worker, &store.queue(), &LocalWorkerConfig::default()).await,
         1
     );
-    let e = store
-        .get_execution(&workflow.id, &id)
-        .await
-        .expect("get")
-        .expect("exists");
+    let e = stored(&store, &workflow.id, &id).await;
     assert_eq!(e.status, ExecutionStatus::Succeeded);
     assert_eq!(e.attempts, 2);
 }
@@ -171,11 +165,7 @@ async fn a_restart_during_a_run_waits_for_the_lease_instead_of_dead_lettering() 
     let (workflow, id) = accept_one(&app).await;
     let lease = chrono::Duration::milliseconds(1500);
     // The previous process claimed it just now, then died.
-    let queued = store
-        .get_execution(&workflow.id, &id)
-        .await
-        .expect("get")
-        .expect("exists");
+    let queued = stored(&store, &workflow.id, &id).await;
     let running = queued.claim(chrono::Utc::now(), lease).expect("claim");
     assert!(
         store
@@ -197,11 +187,7 @@ async fn a_restart_during_a_run_waits_for_the_lease_instead_of_dead_lettering() 
     assert_eq!(queue.dead_letter_count().await.expect("count"), 0);
     tokio::time::sleep(Duration::from_millis(2500)).await;
     assert_eq!(drain_once(&worker, &queue, &config).await, 1);
-    let e = store
-        .get_execution(&workflow.id, &id)
-        .await
-        .expect("get")
-        .expect("exists");
+    let e = stored(&store, &workflow.id, &id).await;
     assert_eq!(e.status, ExecutionStatus::Succeeded);
     assert_eq!(e.attempts, 2);
     assert_eq!(queue.depth().await.expect("depth"), 0);

@@ -135,6 +135,19 @@ pub struct Response {
     pub body: Value,
 }
 
+impl Response {
+    /// `error.code` of an error body, or a placeholder that no assertion expects.
+    pub fn error_code(&self) -> &str {
+        self.body["error"]["code"]
+            .as_str()
+            .unwrap_or("<no error code>")
+    }
+
+    pub fn error_message(&self) -> &str {
+        self.body["error"]["message"].as_str().unwrap_or_default()
+    }
+}
+
 impl TestApp {
     pub async fn send(&self, request: Request<Body>) -> Response {
         let response = self
