@@ -1,8 +1,14 @@
 //! The seams between the application and the world: small traits, one job each.
 //! Adapters (`crate::adapters`) implement them for SQLite, DynamoDB and SQS.
 
+mod outbound;
 mod queue;
 mod store;
+
+pub use outbound::{
+    HttpSender, OutboundError, OutboundRequest, OutboundResponse, PublishError, SnsAttribute,
+    SnsPublishRequest, SnsPublisher,
+};
 
 pub use queue::{QueueError, WorkItem, WorkQueue};
 pub use store::{
