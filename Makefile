@@ -12,7 +12,7 @@ CARGO_LAMBDA_VERSION := 1.9.2
 ## Build and start the service locally on the embedded store (./.data), with a demo workflow.
 run:
 	cargo build --bin webhook-trigger
-	./target/debug/webhook-trigger serve --addr 127.0.0.1:3000 --db .data/webhook-trigger.db --demo
+	./target/debug/webhook-trigger serve --addr 127.0.0.1:3000 --store .data/webhook-trigger.db --demo
 
 ## Install test tools, start moto on loopback, run every test, stop moto.
 test: venv

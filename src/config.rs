@@ -110,15 +110,36 @@ impl Config {
                 d.sns_clock_skew.as_secs(),
                 0,
             )?),
-            sns_endpoint: crate::sns::endpoint_from(&lookup).map_err(|_| ConfigError {
-                name: "AWS_ENDPOINT_URL_SNS or AWS_ENDPOINT_URL",
-                value: lookup("AWS_ENDPOINT_URL_SNS")
-                    .or_else(|| lookup("AWS_ENDPOINT_URL"))
-                    .unwrap_or_default(),
-                expected: "an http(s) URL with a host",
-            })?,
+            sns_endpoint: endpoint_override(
+                &lookup,
+                &["AWS_ENDPOINT_URL_SNS", "AWS_ENDPOINT_URL"],
+            )?,
         })
     }
+}
+
+/// The first set (non-empty) of `names`, the service-specific one first, as the AWS SDKs read
+/// their endpoint variables.
+fn endpoint_override(
+    lookup: &impl Fn(&str) -> Option<String>,
+    names: &[&'static str],
+) -> Result<Option<url::Url>, ConfigError> {
+    let Some((name, raw)) = names.iter().find_map(|name| {
+        lookup(name)
+            .filter(|v| !v.trim().is_empty())
+            .map(|v| (*name, v))
+    }) else {
+        return Ok(None);
+    };
+    url::Url::parse(raw.trim())
+        .ok()
+        .filter(|url| matches!(url.scheme(), "http" | "https") && url.host().is_some())
+        .map(Some)
+        .ok_or(ConfigError {
+            name,
+            value: raw,
+            expected: "an http(s) URL with a host",
+        })
 }
 
 #[cfg(test)]
@@ -157,6 +178,27 @@ mod tests {
             Config::from_lookup(|n| (n == "AWS_ENDPOINT_URL_SNS").then(|| "ftp://x".to_string()))
                 .unwrap_err();
         assert!(err.name.contains("AWS_ENDPOINT_URL_SNS"));
+    }
+
+    #[test]
+    fn the_service_specific_endpoint_wins_and_empty_counts_as_unset() {
+        let both = Config::from_lookup(|n| match n {
+            "AWS_ENDPOINT_URL" => Some("http://a:1".into()),
+            "AWS_ENDPOINT_URL_SNS" => Some("http://b:2".into()),
+            _ => None,
+        })
+        .unwrap();
+        assert_eq!(both.sns_endpoint.unwrap().as_str(), "http://b:2/");
+        let empty_sns = Config::from_lookup(|n| match n {
+            "AWS_ENDPOINT_URL" => Some("http://a:1".into()),
+            "AWS_ENDPOINT_URL_SNS" => Some(String::new()),
+            _ => None,
+        })
+        .unwrap();
+        assert_eq!(empty_sns.sns_endpoint.unwrap().as_str(), "http://a:1/");
+        let err = Config::from_lookup(|n| (n == "AWS_ENDPOINT_URL").then(|| "not a url".into()))
+            .unwrap_err();
+        assert_eq!(err.name, "AWS_ENDPOINT_URL");
     }
 
     #[test]

@@ -155,11 +155,11 @@ async fn notification_starts_one_execution_and_a_redelivery_does_not_start_anoth
     assert_eq!(e["payload"], json!({"alarm": "cpu", "value": 97}));
     let trigger = &e["trigger"];
     assert_eq!(trigger["type"], "amazon_sns");
-    assert_eq!(trigger["topic_arn"], TOPIC_ARN);
+    assert_eq!(trigger["topicArn"], TOPIC_ARN);
     assert_eq!(trigger["subject"], "Peer subject");
-    assert_eq!(trigger["message_attributes"], attributes);
+    assert_eq!(trigger["messageAttributes"], attributes);
     let sent: Value = serde_json::from_str(&body).expect("json");
-    assert_eq!(trigger["message_id"], sent["MessageId"]);
+    assert_eq!(trigger["messageId"], sent["MessageId"]);
     assert_eq!(trigger["timestamp"], sent["Timestamp"]);
     assert!(!e.to_string().contains(&key), "the key is never stored");
 }

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use sns_peer::{SigV, SnsPeer, TOPIC_ARN, TestSigner};
+use webhook_trigger::error_kind::ErrorKind;
 use webhook_trigger::sns::{
     FetcherConfig, HttpFetcher, HttpsFetcher, MessageType, SnsError, SnsMessage, SnsPolicy,
     SnsVerifier, VerifierConfig, confirm_subscription,
@@ -133,7 +134,7 @@ async fn sns_certificate_redirect_is_refused_and_not_followed() {
         matches!(&err, SnsError::Upstream(why) if why.contains("redirect")),
         "{err}"
     );
-    assert_eq!(err.http_status(), 502);
+    assert_eq!(err.kind(), ErrorKind::BadGateway);
     assert_eq!(
         h.peer.requests().len(),
         1,
@@ -305,7 +306,7 @@ async fn sns_unsubscribe_confirmation_verifies_and_fetches_nothing() {
     let err = confirm_subscription(h.fetcher.as_ref(), &verified)
         .await
         .unwrap_err();
-    assert_eq!(err.http_status(), 403);
+    assert_eq!(err.kind(), ErrorKind::Forbidden);
     assert_eq!(h.peer.confirmations(), 0);
 }
 
@@ -435,8 +436,8 @@ async fn sns_topic_policy_and_v2_requirement_apply_to_valid_messages() {
             .verify(&msg, &v2_only, Utc::now())
             .await
             .unwrap_err()
-            .http_status(),
-        403
+            .kind(),
+        ErrorKind::Forbidden
     );
     let other_topic = SnsPolicy {
         allowed_topic_arns: vec!["arn:aws:sns:us-east-1:123456789012:x".into()],
@@ -447,8 +448,8 @@ async fn sns_topic_policy_and_v2_requirement_apply_to_valid_messages() {
             .verify(&msg, &other_topic, Utc::now())
             .await
             .unwrap_err()
-            .http_status(),
-        403
+            .kind(),
+        ErrorKind::Forbidden
     );
     let this_topic = SnsPolicy {
         allowed_topic_arns: vec![TOPIC_ARN.into()],

@@ -1,5 +1,6 @@
 //! Implementations of the ports: SQLite for local use; DynamoDB and SQS on AWS.
 
+pub mod aws;
 pub mod dynamodb;
 pub mod sqlite;
 pub mod sqs;

@@ -8,7 +8,6 @@ use crate::domain::{
     ApiKey, ApiKeyName, Execution, KeySecret, SnsOptions, SnsSubscription, Step, Trigger, Workflow,
     WorkflowId,
 };
-use crate::ports::StoreError;
 
 pub struct CreatedApiKey {
     pub key: ApiKey,
@@ -27,22 +26,11 @@ fn invalid(e: impl std::fmt::Display) -> AppError {
     AppError::InvalidRequest(e.to_string())
 }
 
-fn store_error(err: StoreError) -> AppError {
-    match err {
-        StoreError::AlreadyExists(what) => AppError::AlreadyExists(what),
-        StoreError::NotFound(what) => AppError::NotFound(what),
-        other => AppError::Store(other),
-    }
-}
-
 impl App {
     pub async fn create_api_key(&self, name: &str) -> Result<CreatedApiKey, AppError> {
         let name = ApiKeyName::parse(name).map_err(invalid)?;
         let (key, secret) = ApiKey::generate(name, Utc::now());
-        self.store()
-            .insert_api_key(&key)
-            .await
-            .map_err(store_error)?;
+        self.store().insert_api_key(&key).await?;
         Ok(CreatedApiKey { key, secret })
     }
 
@@ -58,10 +46,7 @@ impl App {
             .await?
             .ok_or_else(|| AppError::NotFound(format!("API key {name}")))?;
         key.revoke(Utc::now());
-        self.store()
-            .update_api_key(&key)
-            .await
-            .map_err(store_error)?;
+        self.store().update_api_key(&key).await?;
         self.forget_key(&name);
         Ok(key)
     }
@@ -82,10 +67,7 @@ impl App {
             Utc::now(),
         )
         .map_err(invalid)?;
-        self.store()
-            .insert_workflow(&workflow)
-            .await
-            .map_err(store_error)?;
+        self.store().insert_workflow(&workflow).await?;
         Ok(workflow)
     }
 
@@ -108,10 +90,7 @@ impl App {
     ) -> Result<Workflow, AppError> {
         let mut workflow = self.workflow(raw_id).await?;
         workflow.enabled = enabled;
-        self.store()
-            .update_workflow(&workflow)
-            .await
-            .map_err(store_error)?;
+        self.store().update_workflow(&workflow).await?;
         self.forget_workflow(&workflow.id);
         Ok(workflow)
     }

@@ -1,7 +1,9 @@
+use crate::error_kind::ErrorKind;
 use crate::ports::{QueueError, StoreError};
+use crate::sns::SnsError;
 
-/// Everything a use case can refuse or fail with. `crate::http::error` is the one place that
-/// turns these into status codes and bodies.
+/// Everything a use case can refuse or fail with. Each variant knows its class and its stable
+/// `code`; `crate::http::error` is the one place that turns classes into status codes.
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
     #[error("no API key: send it in the x-api-key header or the x-api-key query parameter")]
@@ -26,14 +28,114 @@ pub enum AppError {
     PayloadTooLarge { limit: usize },
     #[error("content type {0:?} cannot carry JSON; send application/json")]
     UnsupportedMediaType(String),
-    #[error("{0}")]
-    Forbidden(String),
     #[error("a dependency failed: {0}")]
     Upstream(String),
     #[error(transparent)]
-    Sns(#[from] crate::sns::SnsError),
+    Sns(#[from] SnsError),
     #[error(transparent)]
-    Store(#[from] StoreError),
+    Store(StoreError),
     #[error(transparent)]
     Queue(#[from] QueueError),
+}
+
+/// A missing or duplicate record is the caller's problem wherever it is found; every other
+/// store failure is ours.
+impl From<StoreError> for AppError {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::AlreadyExists(what) => Self::AlreadyExists(what),
+            StoreError::NotFound(what) => Self::NotFound(what),
+            other => Self::Store(other),
+        }
+    }
+}
+
+impl AppError {
+    pub fn kind(&self) -> ErrorKind {
+        use ErrorKind as K;
+        match self {
+            Self::MissingApiKey | Self::InvalidApiKey => K::Unauthorized,
+            Self::WorkflowNotFound | Self::ExecutionNotFound | Self::NotFound(_) => K::NotFound,
+            Self::AlreadyExists(_) => K::Conflict,
+            Self::InvalidJson(_) | Self::InvalidRequest(_) | Self::WrongTrigger(_) => K::BadRequest,
+            Self::PayloadTooLarge { .. } | Self::Store(StoreError::TooLarge(_)) => {
+                K::PayloadTooLarge
+            }
+            Self::UnsupportedMediaType(_) => K::UnsupportedMediaType,
+            Self::Upstream(_) => K::BadGateway,
+            Self::Sns(e) => e.kind(),
+            Self::Store(_) | Self::Queue(_) => K::Unavailable,
+        }
+    }
+
+    /// The stable, machine-readable `error.code` of the API and the CLI's `--json`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::MissingApiKey => "missing_api_key",
+            Self::InvalidApiKey => "invalid_api_key",
+            Self::WorkflowNotFound => "workflow_not_found",
+            Self::ExecutionNotFound => "execution_not_found",
+            Self::NotFound(_) => "not_found",
+            Self::AlreadyExists(_) => "already_exists",
+            Self::InvalidJson(_) => "invalid_json",
+            Self::InvalidRequest(_) => "invalid_request",
+            Self::WrongTrigger(_) => "wrong_trigger",
+            Self::PayloadTooLarge { .. } | Self::Store(StoreError::TooLarge(_)) => {
+                "payload_too_large"
+            }
+            Self::UnsupportedMediaType(_) => "unsupported_media_type",
+            Self::Upstream(_) => "upstream_failed",
+            Self::Sns(e) => e.code(),
+            Self::Store(_) => "store_unavailable",
+            Self::Queue(_) => "queue_unavailable",
+        }
+    }
+
+    /// What the caller is told. Internal details (paths, ARNs, SDK messages) stay in the log.
+    pub fn public_message(&self) -> String {
+        match self {
+            Self::Store(StoreError::TooLarge(_)) => {
+                "the execution would be larger than the store can hold; send a smaller body".into()
+            }
+            Self::Store(_) => {
+                "the execution store is unavailable; nothing was accepted, retry later".into()
+            }
+            Self::Queue(_) => {
+                "the work queue is unavailable; nothing was accepted, retry later".into()
+            }
+            other => other.to_string(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_record_is_not_found_wherever_it_comes_from() {
+        let err = AppError::from(StoreError::NotFound("workflow wf".into()));
+        assert_eq!(err.kind(), ErrorKind::NotFound);
+        assert_eq!(err.code(), "not_found");
+        let err = AppError::from(StoreError::AlreadyExists("API key k".into()));
+        assert_eq!(err.kind(), ErrorKind::Conflict);
+        let err = AppError::from(StoreError::Unavailable("disk".into()));
+        assert_eq!(err.kind(), ErrorKind::Unavailable);
+    }
+
+    #[test]
+    fn internal_failures_do_not_leak_details() {
+        let err = AppError::from(StoreError::Unavailable("disk /secret/path full".into()));
+        assert!(!err.public_message().contains("/secret/path"));
+        let err = AppError::Queue(QueueError::Unavailable("arn:aws:sqs:...".into()));
+        assert_eq!(err.code(), "queue_unavailable");
+        assert!(!err.public_message().contains("arn:"));
+    }
+
+    #[test]
+    fn sns_failures_keep_the_class_the_sns_layer_chose() {
+        let err = AppError::from(SnsError::Rejected("bad signature".into()));
+        assert_eq!(err.kind(), ErrorKind::Forbidden);
+        assert_eq!(err.code(), "sns_message_rejected");
+    }
 }

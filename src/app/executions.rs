@@ -2,7 +2,6 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use serde::Serialize;
 
 use super::{App, AppError};
 use crate::domain::{Execution, ExecutionId, ExecutionStatus, WorkflowId};
@@ -19,12 +18,10 @@ pub struct ListExecutions {
     pub cursor: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone)]
 pub struct ExecutionPage {
     pub items: Vec<Execution>,
     /// Pass as `cursor` to get the next (older) page; absent on the last page.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub next_cursor: Option<String>,
 }
 

@@ -10,7 +10,7 @@ use webhook_trigger::{app::App, config::Config, lambda};
 async fn main() -> Result<(), lambda_http::Error> {
     webhook_trigger::telemetry::init(true);
     let config = Config::from_env()?;
-    let sdk = lambda::function_sdk_config().await;
+    let sdk = webhook_trigger::adapters::aws::function_sdk_config().await;
     let store = DynamoStore::new(
         aws_sdk_dynamodb::Client::new(&sdk),
         lambda::env("TABLE_NAME")?,

@@ -79,7 +79,7 @@ pub async fn open_with_queue(
             })
         }
         StoreLocation::DynamoDb(table) => {
-            let sdk = crate::lambda::sdk_config().await;
+            let sdk = crate::adapters::aws::sdk_config().await;
             let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), table.clone());
             let queue: Arc<dyn WorkQueue> = match queue_url.filter(|u| !u.is_empty()) {
                 Some(url) => Arc::new(SqsQueue::new(aws_sdk_sqs::Client::new(&sdk), url)),

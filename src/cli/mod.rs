@@ -13,7 +13,7 @@ use clap::{Args, Parser, Subcommand};
 
 pub use backend::{Backend, StoreLocation, open as open_backend, open_with_queue};
 
-use crate::app::{App, ListExecutions, NewWorkflow};
+use crate::app::{App, AppError, ListExecutions, NewWorkflow};
 use crate::config::Config;
 use crate::domain::{SnsOptions, Step, Trigger};
 use output::Output;
@@ -63,8 +63,8 @@ enum Command {
 struct ServeArgs {
     #[arg(long, env = "WEBHOOK_ADDR", default_value = "127.0.0.1:3000")]
     addr: SocketAddr,
-    /// SQLite file (same as --store).
-    #[arg(long)]
+    /// Older spelling of `--store PATH`, kept so existing scripts still work.
+    #[arg(long, hide = true)]
     db: Option<std::path::PathBuf>,
     /// On a fresh store, create a demo key and workflow and print a ready curl line.
     #[arg(long)]
@@ -149,20 +149,71 @@ enum ExecutionsCommand {
 /// Where printed webhook URLs point when neither `--base-url` nor `WEBHOOK_BASE_URL` says.
 const DEFAULT_BASE_URL: &str = "http://127.0.0.1:3000";
 
+/// Why a command failed, with the same `code` the API would answer.
+#[derive(Debug)]
+pub struct CliError {
+    code: &'static str,
+    message: String,
+}
+
+impl CliError {
+    fn new(code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<AppError> for CliError {
+    fn from(err: AppError) -> Self {
+        // The operator runs the CLI with the store's own access, so the full cause is shown.
+        Self::new(err.code(), err.to_string())
+    }
+}
+
+/// `serve` and `setup` report plain sentences.
+impl From<String> for CliError {
+    fn from(message: String) -> Self {
+        Self::new("command_failed", message)
+    }
+}
+
+impl From<&str> for CliError {
+    fn from(message: &str) -> Self {
+        Self::new("command_failed", message)
+    }
+}
+
+/// A closed stdout (`| head`) is the reader saying it has seen enough, not a failure.
+impl From<std::io::Error> for CliError {
+    fn from(err: std::io::Error) -> Self {
+        if err.kind() == std::io::ErrorKind::BrokenPipe {
+            Self::new(BROKEN_PIPE, "")
+        } else {
+            Self::new("output_failed", format!("cannot write output: {err}"))
+        }
+    }
+}
+
+const BROKEN_PIPE: &str = "broken_pipe";
+
 pub async fn main() -> ExitCode {
     let cli = Cli::parse();
     crate::telemetry::init(false);
+    let json = cli.json;
     match run(cli).await {
         Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
-            eprintln!("error: {message}");
+        Err(err) if err.code == BROKEN_PIPE => ExitCode::SUCCESS,
+        Err(err) => {
+            output::error(json, err.code, &err.message);
             ExitCode::FAILURE
         }
     }
 }
 
-async fn run(cli: Cli) -> Result<(), String> {
-    let config = Config::from_env().map_err(|e| e.to_string())?;
+async fn run(cli: Cli) -> Result<(), CliError> {
+    let config = Config::from_env().map_err(|e| CliError::new("invalid_config", e.to_string()))?;
     let out = Output {
         json: cli.json,
         base_url: cli
@@ -177,14 +228,14 @@ async fn run(cli: Cli) -> Result<(), String> {
     if matches!(cli.command, Command::Serve(_)) && matches!(location, StoreLocation::DynamoDb(_)) {
         // Nothing would drain the queue here (on AWS the worker is the SQS-fed function), and
         // without a queue URL every webhook would be refused.
-        return Err(
+        return Err(CliError::new(
+            "invalid_request",
             "serve runs only on the embedded store (a SQLite file); on AWS the API and the \
-             worker are the Lambda functions of template.yaml"
-                .into(),
-        );
+             worker are the Lambda functions of template.yaml",
+        ));
     }
     if let Command::Setup(args) = cli.command {
-        return setup::run(&location, args, cli.json).await;
+        return Ok(setup::run(&location, args, cli.json).await?);
     }
     let replay = matches!(
         cli.command,
@@ -195,40 +246,40 @@ async fn run(cli: Cli) -> Result<(), String> {
         && cli.queue_url.as_deref().is_none_or(str::is_empty)
     {
         // Checked first: otherwise the replay would be recorded and then fail to send.
-        return Err(
+        return Err(CliError::new(
+            "invalid_request",
             "replaying on a dynamodb:// store needs its queue: pass --queue-url or set \
-                    QUEUE_URL (the stack's QueueUrl output)"
-                .into(),
-        );
+             QUEUE_URL (the stack's QueueUrl output)",
+        ));
     }
     let backend = open_with_queue(&location, cli.queue_url.clone())
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| CliError::new("store_unavailable", e.to_string()))?;
     if let Command::Serve(args) = cli.command {
         let options = serve::ServeOptions {
             addr: args.addr,
             base_url: cli.base_url.clone(),
             demo: args.demo,
         };
-        return serve::serve(backend, config, options).await;
+        return Ok(serve::serve(backend, config, options).await?);
     }
     let app = App::new(backend.store, backend.queue, config);
-    let err = |e: crate::app::AppError| e.to_string();
     match cli.command {
-        Command::Serve(_) | Command::Setup(_) => unreachable!("handled above"),
+        // Both returned above; listed so a new command cannot be forgotten here.
+        Command::Serve(_) | Command::Setup(_) => Ok(()),
         Command::ApiKeys(cmd) => match cmd {
-            ApiKeysCommand::Create { name } => {
-                out.created_key(&app.create_api_key(&name).await.map_err(err)?)
-            }
-            ApiKeysCommand::List => out.keys(&app.list_api_keys().await.map_err(err)?),
-            ApiKeysCommand::Revoke { name } => {
-                out.revoked(&app.revoke_api_key(&name).await.map_err(err)?)
-            }
+            ApiKeysCommand::Create { name } => out.created_key(&app.create_api_key(&name).await?),
+            ApiKeysCommand::List => out.keys(&app.list_api_keys().await?),
+            ApiKeysCommand::Revoke { name } => out.revoked(&app.revoke_api_key(&name).await?),
         },
         Command::Workflows(cmd) => match cmd {
             WorkflowsCommand::Create(args) => {
-                let steps: Vec<Step> = serde_json::from_str(&args.steps)
-                    .map_err(|e| format!("--steps is not a valid list of steps: {e}"))?;
+                let steps: Vec<Step> = serde_json::from_str(&args.steps).map_err(|e| {
+                    CliError::new(
+                        "invalid_request",
+                        format!("--steps is not a valid list of steps: {e}"),
+                    )
+                })?;
                 let new = NewWorkflow {
                     name: args.name,
                     trigger: args.trigger,
@@ -239,18 +290,18 @@ async fn run(cli: Cli) -> Result<(), String> {
                         require_signature_v2: args.require_signature_v2,
                     },
                 };
-                out.workflow(&app.create_workflow(new).await.map_err(err)?)
+                out.workflow(&app.create_workflow(new).await?)
             }
-            WorkflowsCommand::List => out.workflows(&app.list_workflows().await.map_err(err)?),
-            WorkflowsCommand::Show { id } => out.workflow(&app.workflow(&id).await.map_err(err)?),
+            WorkflowsCommand::List => out.workflows(&app.list_workflows().await?),
+            WorkflowsCommand::Show { id } => out.workflow(&app.workflow(&id).await?),
             WorkflowsCommand::Enable { id } => {
-                out.workflow(&app.set_workflow_enabled(&id, true).await.map_err(err)?)
+                out.workflow(&app.set_workflow_enabled(&id, true).await?)
             }
             WorkflowsCommand::Disable { id } => {
-                out.workflow(&app.set_workflow_enabled(&id, false).await.map_err(err)?)
+                out.workflow(&app.set_workflow_enabled(&id, false).await?)
             }
             WorkflowsCommand::Subscriptions { id } => {
-                out.subscriptions(&app.list_subscriptions(&id).await.map_err(err)?)
+                out.subscriptions(&app.list_subscriptions(&id).await?)
             }
         },
         Command::Executions(cmd) => match cmd {
@@ -260,7 +311,7 @@ async fn run(cli: Cli) -> Result<(), String> {
                 limit,
                 cursor,
             } => {
-                let workflow = app.workflow(&workflow_id).await.map_err(err)?;
+                let workflow = app.workflow(&workflow_id).await?;
                 let page = app
                     .list_executions(
                         &workflow.id,
@@ -270,31 +321,22 @@ async fn run(cli: Cli) -> Result<(), String> {
                             cursor,
                         },
                     )
-                    .await
-                    .map_err(err)?;
+                    .await?;
                 out.executions(&page)
             }
             ExecutionsCommand::Show {
                 workflow_id,
                 execution_id,
             } => {
-                let workflow = app.workflow(&workflow_id).await.map_err(err)?;
-                out.execution(
-                    &app.get_execution(&workflow.id, &execution_id)
-                        .await
-                        .map_err(err)?,
-                )
+                let workflow = app.workflow(&workflow_id).await?;
+                out.execution(&app.get_execution(&workflow.id, &execution_id).await?)
             }
             ExecutionsCommand::Replay {
                 workflow_id,
                 execution_id,
-            } => out.replayed(
-                &app.replay_execution(&workflow_id, &execution_id)
-                    .await
-                    .map_err(err)?,
-            ),
+            } => out.replayed(&app.replay_execution(&workflow_id, &execution_id).await?),
         },
-    }
+    }?;
     Ok(())
 }
 
@@ -312,7 +354,8 @@ mod tests {
         let err = run(parse(&["--store", "dynamodb://some-table", "serve"]))
             .await
             .expect_err("refused");
-        assert!(err.contains("embedded store"), "{err}");
+        assert!(err.message.contains("embedded store"), "{err:?}");
+        assert_eq!(err.code, "invalid_request");
     }
 
     #[test]

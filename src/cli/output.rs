@@ -1,159 +1,201 @@
-//! What the CLI prints: short text for people, `--json` for scripts.
+//! What the CLI prints: short text for people, `--json` for scripts (the API's own documents,
+//! from `crate::wire`). Every write returns its I/O error, so a closed pipe (`| head`) ends the
+//! command quietly instead of panicking inside `println!`.
+
+use std::io::{self, Write};
 
 use serde::Serialize;
-use serde_json::json;
 
 use crate::app::{Accepted, CreatedApiKey, ExecutionPage};
 use crate::domain::{ApiKey, Execution, SnsSubscription, Workflow};
+use crate::wire::{
+    AcceptedView, ApiKeyView, CreatedApiKeyView, ErrorBody, ExecutionPageView, ExecutionView,
+    SubscriptionView, WorkflowView,
+};
 
 pub struct Output {
     pub json: bool,
     pub base_url: String,
 }
 
-fn print_json<T: Serialize + ?Sized>(value: &T) {
-    match serde_json::to_string_pretty(value) {
-        Ok(text) => println!("{text}"),
-        Err(e) => eprintln!("error: cannot render output: {e}"),
-    }
+fn write_json<T: Serialize + ?Sized>(out: &mut impl Write, value: &T) -> io::Result<()> {
+    serde_json::to_writer_pretty(&mut *out, value).map_err(io::Error::other)?;
+    writeln!(out)?;
+    out.flush()
 }
 
-fn key_json(key: &ApiKey) -> serde_json::Value {
-    json!({ "name": key.name, "prefix": key.prefix, "createdAt": key.created_at, "revokedAt": key.revoked_at })
+/// Prints an error the way the API answers one (`--json`) or as one line for people; always
+/// on stderr, so stdout carries only results.
+pub fn error(json: bool, code: &'static str, message: &str) {
+    let mut err = io::stderr().lock();
+    // Nothing sensible is left to do if stderr is closed too.
+    let _ = if json {
+        write_json(&mut err, &ErrorBody::new(code, message))
+    } else {
+        writeln!(err, "error: {message}")
+    };
 }
 
 impl Output {
-    pub fn created_key(&self, created: &CreatedApiKey) {
-        if self.json {
-            let mut value = key_json(&created.key);
-            value["value"] = json!(created.secret.expose());
-            print_json(&value);
-        } else {
-            println!(
-                "Created API key {}. Its value is shown only now; store it safely:",
-                created.key.name
-            );
-            println!("{}", created.secret.expose());
-        }
+    fn stdout(&self) -> io::StdoutLock<'static> {
+        io::stdout().lock()
     }
 
-    pub fn keys(&self, keys: &[ApiKey]) {
+    pub fn created_key(&self, created: &CreatedApiKey) -> io::Result<()> {
+        let mut out = self.stdout();
         if self.json {
-            print_json(&keys.iter().map(key_json).collect::<Vec<_>>());
-            return;
+            return write_json(&mut out, &CreatedApiKeyView::from(created));
+        }
+        writeln!(
+            out,
+            "Created API key {}. Its value is shown only now; store it safely:",
+            created.key.name
+        )?;
+        writeln!(out, "{}", created.secret.expose())
+    }
+
+    pub fn keys(&self, keys: &[ApiKey]) -> io::Result<()> {
+        let mut out = self.stdout();
+        if self.json {
+            let views: Vec<ApiKeyView> = keys.iter().map(ApiKeyView::from).collect();
+            return write_json(&mut out, &views);
         }
         if keys.is_empty() {
-            println!("No API keys. Create one with: api-keys create NAME");
+            writeln!(out, "No API keys. Create one with: api-keys create NAME")?;
         }
         for key in keys {
             let state = key
                 .revoked_at
                 .map(|t| format!("revoked {t}"))
                 .unwrap_or_else(|| "active".into());
-            println!(
+            writeln!(
+                out,
                 "{:<24} {}…  created {}  {}",
                 key.name, key.prefix, key.created_at, state
-            );
+            )?;
         }
+        Ok(())
     }
 
-    pub fn revoked(&self, key: &ApiKey) {
+    pub fn revoked(&self, key: &ApiKey) -> io::Result<()> {
+        let mut out = self.stdout();
         if self.json {
-            print_json(&key_json(key));
-        } else {
-            println!("Revoked API key {}.", key.name);
+            return write_json(&mut out, &ApiKeyView::from(key));
         }
+        writeln!(out, "Revoked API key {}.", key.name)
     }
 
-    pub fn workflow(&self, workflow: &Workflow) {
-        let url = workflow.webhook_url(&self.base_url);
+    pub fn workflow(&self, workflow: &Workflow) -> io::Result<()> {
+        let view = WorkflowView::new(workflow, &self.base_url, None);
+        let mut out = self.stdout();
         if self.json {
-            let mut value = json!(workflow);
-            value["webhookUrl"] = json!(url);
-            print_json(&value);
-            return;
+            return write_json(&mut out, &view);
         }
-        println!("Workflow {} ({})", workflow.id, workflow.name);
-        println!("  trigger:     {}", workflow.trigger);
-        println!("  API key:     {}", workflow.api_key_name);
-        println!("  enabled:     {}", workflow.enabled);
-        println!(
-            "  steps:       {}",
-            serde_json::to_string(&workflow.steps).unwrap_or_default()
-        );
-        if !workflow.sns.allowed_topic_arns.is_empty() {
-            println!(
-                "  topics:      {}",
-                workflow.sns.allowed_topic_arns.join(", ")
-            );
+        writeln!(out, "Workflow {} ({})", view.id, view.name)?;
+        writeln!(out, "  trigger:     {}", view.trigger)?;
+        writeln!(out, "  API key:     {}", view.api_key_name)?;
+        writeln!(out, "  enabled:     {}", view.enabled)?;
+        let steps = serde_json::to_string(&view.steps).unwrap_or_default();
+        writeln!(out, "  steps:       {steps}")?;
+        if let Some(sns) = &view.sns
+            && !sns.allowed_topic_arns.is_empty()
+        {
+            writeln!(out, "  topics:      {}", sns.allowed_topic_arns.join(", "))?;
         }
-        println!("  webhook URL: {url}");
+        writeln!(out, "  webhook URL: {}", view.webhook_url)?;
+        if let Some(url) = &view.subscription_url {
+            writeln!(
+                out,
+                "  SNS endpoint (subscribe this, with the key's value): {url}"
+            )?;
+        }
+        Ok(())
     }
 
-    pub fn workflows(&self, workflows: &[Workflow]) {
+    pub fn workflows(&self, workflows: &[Workflow]) -> io::Result<()> {
+        let mut out = self.stdout();
         if self.json {
-            print_json(workflows);
-            return;
+            let views: Vec<WorkflowView> = workflows
+                .iter()
+                .map(|w| WorkflowView::new(w, &self.base_url, None))
+                .collect();
+            return write_json(&mut out, &views);
         }
         if workflows.is_empty() {
-            println!("No workflows. Create one with: workflows create --name NAME --api-key KEY");
+            writeln!(
+                out,
+                "No workflows. Create one with: workflows create --name NAME --api-key KEY"
+            )?;
         }
         for w in workflows {
             let state = if w.enabled { "enabled" } else { "disabled" };
-            println!("{:<32} {:<16} {:<9} {}", w.id, w.trigger, state, w.name);
+            writeln!(
+                out,
+                "{:<32} {:<16} {:<9} {}",
+                w.id, w.trigger, state, w.name
+            )?;
         }
+        Ok(())
     }
 
-    pub fn subscriptions(&self, subscriptions: &[SnsSubscription]) {
+    pub fn subscriptions(&self, subscriptions: &[SnsSubscription]) -> io::Result<()> {
+        let mut out = self.stdout();
         if self.json {
-            print_json(subscriptions);
-            return;
+            let views: Vec<SubscriptionView> =
+                subscriptions.iter().map(SubscriptionView::from).collect();
+            return write_json(&mut out, &views);
         }
         if subscriptions.is_empty() {
-            println!("No SNS subscriptions recorded.");
+            writeln!(out, "No SNS subscriptions recorded.")?;
         }
         for s in subscriptions {
-            println!(
+            writeln!(
+                out,
                 "{}  {:?}  {}  {}",
                 s.topic_arn,
                 s.state,
                 s.subscription_arn.as_deref().unwrap_or("-"),
                 s.updated_at
-            );
+            )?;
         }
+        Ok(())
     }
 
-    pub fn executions(&self, page: &ExecutionPage) {
+    pub fn executions(&self, page: &ExecutionPage) -> io::Result<()> {
+        let mut out = self.stdout();
         if self.json {
-            print_json(page);
-            return;
+            return write_json(&mut out, &ExecutionPageView::from(page));
         }
         if page.items.is_empty() {
-            println!("No executions.");
+            writeln!(out, "No executions.")?;
         }
         for e in &page.items {
-            println!(
+            writeln!(
+                out,
                 "{}  {:<9}  {}  attempts={}",
                 e.id, e.status, e.received_at, e.attempts
-            );
+            )?;
         }
         if let Some(cursor) = &page.next_cursor {
-            println!("More: --cursor {cursor}");
+            writeln!(out, "More: --cursor {cursor}")?;
         }
+        Ok(())
     }
 
-    pub fn execution(&self, execution: &Execution) {
-        print_json(execution);
+    /// One execution is a document either way: people get it pretty-printed too.
+    pub fn execution(&self, execution: &Execution) -> io::Result<()> {
+        write_json(&mut self.stdout(), &ExecutionView::from(execution))
     }
 
-    pub fn replayed(&self, accepted: &Accepted) {
+    pub fn replayed(&self, accepted: &Accepted) -> io::Result<()> {
+        let mut out = self.stdout();
         if self.json {
-            print_json(&json!({ "executionId": accepted.execution_id, "status": accepted.status }));
-        } else {
-            println!(
-                "Queued execution {} ({}).",
-                accepted.execution_id, accepted.status
-            );
+            return write_json(&mut out, &AcceptedView::from(accepted));
         }
+        writeln!(
+            out,
+            "Queued execution {} ({}).",
+            accepted.execution_id, accepted.status
+        )
     }
 }

@@ -100,7 +100,7 @@ async fn print_next_steps(app: &App, base_url: &str) -> Result<(), String> {
         println!("  cargo run -q -- api-keys create my-key");
         println!("  cargo run -q -- workflows create --name 'My workflow' --api-key my-key");
         println!(
-            "then: curl -i -X POST '{base_url}/webhooks/<workflow id>' -H 'x-api-key: <key value>' -d '{{\"hello\":\"world\"}}'"
+            "then: curl -i -X POST '{base_url}/webhooks/<workflow id>' -H 'x-api-key: <key value>' -H 'content-type: application/json' -d '{{\"hello\":\"world\"}}'"
         );
     }
     println!();

@@ -83,7 +83,7 @@ pub async fn run(
                         .into(),
                 );
             }
-            let sdk = crate::lambda::sdk_config().await;
+            let sdk = crate::adapters::aws::sdk_config().await;
             let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
             let created = schema::create_table(&dynamodb, table)
                 .await

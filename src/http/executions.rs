@@ -6,8 +6,8 @@ use serde::Deserialize;
 
 use super::ApiError;
 use super::request::api_key;
-use crate::app::{App, AppError, ExecutionPage, ListExecutions};
-use crate::domain::Execution;
+use crate::app::{App, AppError, ListExecutions};
+use crate::wire::{ExecutionPageView, ExecutionView};
 
 #[derive(Debug, Deserialize)]
 pub struct ListParams {
@@ -22,7 +22,7 @@ pub async fn list(
     headers: HeaderMap,
     RawQuery(raw_query): RawQuery,
     params: Result<Query<ListParams>, QueryRejection>,
-) -> Result<Json<ExecutionPage>, ApiError> {
+) -> Result<Json<ExecutionPageView>, ApiError> {
     let workflow = app
         .authorize(
             &workflow_id,
@@ -37,7 +37,8 @@ pub async fn list(
         limit: params.limit,
         cursor: params.cursor,
     };
-    Ok(Json(app.list_executions(&workflow.id, &params).await?))
+    let page = app.list_executions(&workflow.id, &params).await?;
+    Ok(Json(ExecutionPageView::from(&page)))
 }
 
 pub async fn show(
@@ -45,12 +46,13 @@ pub async fn show(
     Path((workflow_id, execution_id)): Path<(String, String)>,
     headers: HeaderMap,
     RawQuery(raw_query): RawQuery,
-) -> Result<Json<Execution>, ApiError> {
+) -> Result<Json<ExecutionView>, ApiError> {
     let workflow = app
         .authorize(
             &workflow_id,
             api_key(&headers, raw_query.as_deref()).as_deref(),
         )
         .await?;
-    Ok(Json(app.get_execution(&workflow.id, &execution_id).await?))
+    let execution = app.get_execution(&workflow.id, &execution_id).await?;
+    Ok(Json(ExecutionView::from(&execution)))
 }

@@ -1,9 +1,9 @@
+use crate::wire::{AcceptedView, SnsAnswer};
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
 
 use super::ApiError;
 use super::request::{api_key, body, header};
@@ -49,21 +49,13 @@ fn accepted_response(accepted: &Accepted) -> Response {
     } else {
         StatusCode::ACCEPTED
     };
-    let body = json!({ "executionId": accepted.execution_id, "status": accepted.status, "duplicate": accepted.duplicate });
-    (status, Json(body)).into_response()
+    (status, Json(AcceptedView::from(accepted))).into_response()
 }
 
 fn sns_response(outcome: SnsOutcome) -> Response {
-    match outcome {
-        SnsOutcome::Notification(accepted) => accepted_response(&accepted),
-        SnsOutcome::SubscriptionConfirmed(s) => {
-            let body = json!({ "status": "subscription_confirmed", "topicArn": s.topic_arn, "subscriptionArn": s.subscription_arn });
-            (StatusCode::OK, Json(body)).into_response()
-        }
-        SnsOutcome::Unsubscribed(s) => (
-            StatusCode::OK,
-            Json(json!({ "status": "unsubscribed", "topicArn": s.topic_arn })),
-        )
-            .into_response(),
+    match (&outcome, SnsAnswer::from(&outcome)) {
+        (SnsOutcome::Notification(accepted), _) => accepted_response(accepted),
+        (_, SnsAnswer::Accepted(view)) => (StatusCode::OK, Json(view)).into_response(),
+        (_, SnsAnswer::Control(view)) => (StatusCode::OK, Json(view)).into_response(),
     }
 }

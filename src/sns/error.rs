@@ -4,6 +4,8 @@
 //! tries again: a forged or broken message must not be retried, a failed certificate or
 //! SubscribeURL fetch must be.
 
+use crate::error_kind::ErrorKind;
+
 /// Why an SNS delivery was not accepted.
 ///
 /// Messages never carry the confirmation `Token`, the `SubscribeURL` query, nor anything
@@ -30,41 +32,25 @@ pub enum SnsError {
     Upstream(String),
 }
 
-/// The class of HTTP answer an [`SnsError`] calls for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SnsErrorKind {
-    /// 400: the request itself is unusable.
-    BadRequest,
-    /// 403: the request is understood and refused.
-    Forbidden,
-    /// 502: an AWS dependency failed; retrying may succeed.
-    BadGateway,
-}
-
-impl SnsErrorKind {
-    /// The HTTP status code for this class.
-    pub fn http_status(self) -> u16 {
-        match self {
-            SnsErrorKind::BadRequest => 400,
-            SnsErrorKind::Forbidden => 403,
-            SnsErrorKind::BadGateway => 502,
-        }
-    }
-}
-
 impl SnsError {
-    /// Which HTTP answer this error maps to; the one place that decides it.
-    pub fn kind(&self) -> SnsErrorKind {
+    /// The class of answer this failure needs: SNS retries 429/5xx and gives up on other 4xx,
+    /// so this decides whether SNS tries again. `crate::http::error` maps it to a status.
+    pub fn kind(&self) -> ErrorKind {
         match self {
-            SnsError::Malformed(_) | SnsError::RawDelivery => SnsErrorKind::BadRequest,
-            SnsError::Rejected(_) => SnsErrorKind::Forbidden,
-            SnsError::Upstream(_) => SnsErrorKind::BadGateway,
+            SnsError::Malformed(_) | SnsError::RawDelivery => ErrorKind::BadRequest,
+            SnsError::Rejected(_) => ErrorKind::Forbidden,
+            SnsError::Upstream(_) => ErrorKind::BadGateway,
         }
     }
 
-    /// Shorthand for `self.kind().http_status()`.
-    pub fn http_status(&self) -> u16 {
-        self.kind().http_status()
+    /// The `error.code` the caller sees.
+    pub fn code(&self) -> &'static str {
+        match self {
+            SnsError::Malformed(_) => "invalid_sns_message",
+            SnsError::RawDelivery => "sns_raw_delivery",
+            SnsError::Rejected(_) => "sns_message_rejected",
+            SnsError::Upstream(_) => "sns_upstream_failed",
+        }
     }
 
     pub(crate) fn malformed(reason: impl Into<String>) -> Self {
@@ -85,11 +71,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn each_variant_maps_to_its_http_class() {
-        assert_eq!(SnsError::malformed("x").http_status(), 400);
-        assert_eq!(SnsError::RawDelivery.http_status(), 400);
-        assert_eq!(SnsError::rejected("x").http_status(), 403);
-        assert_eq!(SnsError::upstream("x").http_status(), 502);
+    fn each_variant_has_its_class() {
+        assert_eq!(SnsError::malformed("x").kind(), ErrorKind::BadRequest);
+        assert_eq!(SnsError::RawDelivery.kind(), ErrorKind::BadRequest);
+        assert_eq!(SnsError::rejected("x").kind(), ErrorKind::Forbidden);
+        assert_eq!(SnsError::upstream("x").kind(), ErrorKind::BadGateway);
     }
 
     #[test]

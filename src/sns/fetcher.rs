@@ -75,16 +75,6 @@ pub struct HttpsFetcher {
 }
 
 impl HttpsFetcher {
-    /// Reads `AWS_ENDPOINT_URL_SNS`, else `AWS_ENDPOINT_URL`, the way the AWS SDKs do, so
-    /// one setting points both the SDK clients and these fetches at an emulator.
-    pub fn from_env() -> Result<HttpsFetcher, FetchError> {
-        let endpoint = endpoint_from(|name| std::env::var(name).ok())?;
-        HttpsFetcher::new(FetcherConfig {
-            endpoint,
-            ..FetcherConfig::default()
-        })
-    }
-
     /// A fetcher with an explicit transport override (tests, local play) and the default
     /// timeout.
     pub fn with_endpoint(endpoint: Option<Url>) -> Result<HttpsFetcher, FetchError> {
@@ -161,25 +151,6 @@ impl HttpFetcher for HttpsFetcher {
     }
 }
 
-/// The endpoint named by the SDK's environment variables, the service-specific one first.
-/// An empty value counts as unset.
-pub fn endpoint_from(lookup: impl Fn(&str) -> Option<String>) -> Result<Option<Url>, FetchError> {
-    let raw = ["AWS_ENDPOINT_URL_SNS", "AWS_ENDPOINT_URL"]
-        .into_iter()
-        .find_map(|name| {
-            lookup(name)
-                .filter(|v| !v.trim().is_empty())
-                .map(|v| (name, v))
-        });
-    let Some((name, raw)) = raw else {
-        return Ok(None);
-    };
-    let url = Url::parse(raw.trim())
-        .map_err(|e| FetchError::Config(format!("{name} is not a URL: {e}")))?;
-    check_endpoint(&url)?;
-    Ok(Some(url))
-}
-
 fn check_endpoint(endpoint: &Url) -> Result<(), FetchError> {
     if !matches!(endpoint.scheme(), "http" | "https") || endpoint.host().is_none() {
         return Err(FetchError::Config(format!(
@@ -219,42 +190,18 @@ fn describe(error: &dyn std::error::Error) -> String {
 mod tests {
     use super::*;
 
-    fn env<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
-        move |name| {
-            pairs
-                .iter()
-                .find(|(k, _)| *k == name)
-                .map(|(_, v)| (*v).to_owned())
+    #[test]
+    fn a_malformed_override_is_a_config_error() {
+        for raw in ["file:///tmp", "mailto:ops@example.com"] {
+            let endpoint = Url::parse(raw).ok();
+            assert!(
+                matches!(
+                    HttpsFetcher::with_endpoint(endpoint),
+                    Err(FetchError::Config(_))
+                ),
+                "{raw}"
+            );
         }
-    }
-
-    #[test]
-    fn service_specific_endpoint_wins() {
-        let got = endpoint_from(env(&[
-            ("AWS_ENDPOINT_URL", "http://a:1"),
-            ("AWS_ENDPOINT_URL_SNS", "http://b:2"),
-        ]))
-        .unwrap();
-        assert_eq!(got.unwrap().as_str(), "http://b:2/");
-        let got = endpoint_from(env(&[
-            ("AWS_ENDPOINT_URL", "http://a:1"),
-            ("AWS_ENDPOINT_URL_SNS", ""),
-        ]))
-        .unwrap();
-        assert_eq!(got.unwrap().as_str(), "http://a:1/");
-        assert_eq!(endpoint_from(env(&[])).unwrap(), None);
-    }
-
-    #[test]
-    fn malformed_endpoint_is_a_config_error() {
-        assert!(matches!(
-            endpoint_from(env(&[("AWS_ENDPOINT_URL", "not a url")])),
-            Err(FetchError::Config(_))
-        ));
-        assert!(matches!(
-            endpoint_from(env(&[("AWS_ENDPOINT_URL", "file:///tmp")])),
-            Err(FetchError::Config(_))
-        ));
     }
 
     #[test]

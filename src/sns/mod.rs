@@ -9,9 +9,10 @@
 //! 4. For a `SubscriptionConfirmation`, [`confirm_subscription`] GETs the signed,
 //!    host-pinned `SubscribeURL`.
 //!
-//! Every network access goes through [`HttpFetcher`]; [`HttpsFetcher::from_env`] honours
-//! `AWS_ENDPOINT_URL_SNS` / `AWS_ENDPOINT_URL` after the URL rules have passed, which is how
-//! tests play SNS on loopback. [`SnsError::kind`] says which HTTP answer each failure needs.
+//! Every network access goes through [`HttpFetcher`]; [`HttpsFetcher::with_endpoint`] takes
+//! a transport override (the configuration reads it from `AWS_ENDPOINT_URL_SNS` /
+//! `AWS_ENDPOINT_URL`) that applies after the URL rules have passed, which is how tests play
+//! SNS on loopback. [`SnsError::kind`] classes each failure; `crate::http::error` turns the class into a status.
 
 mod certificate;
 mod confirmation;
@@ -25,10 +26,8 @@ mod verifier;
 
 pub use certificate::{CertificateCache, MAX_CERTIFICATE_BYTES, SigningCertificate};
 pub use confirmation::{MAX_CONFIRMATION_BYTES, confirm_subscription, subscription_arn};
-pub use error::{SnsError, SnsErrorKind};
-pub use fetcher::{
-    FetchError, FetchedBody, FetcherConfig, HttpFetcher, HttpsFetcher, endpoint_from,
-};
+pub use error::SnsError;
+pub use fetcher::{FetchError, FetchedBody, FetcherConfig, HttpFetcher, HttpsFetcher};
 pub use message::{MessageType, SnsMessage, is_raw_delivery};
 pub use signing::SignatureVersion;
 pub use topic_arn::{Partition, TopicArn, is_region};

@@ -189,6 +189,7 @@ fn delta(d: Duration) -> TimeDelta {
 mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
 
+    use crate::error_kind::ErrorKind;
     use async_trait::async_trait;
     use url::Url;
 
@@ -400,10 +401,10 @@ mod tests {
     #[tokio::test]
     async fn certificate_answers_map_to_error_classes() {
         for (status, body, kind) in [
-            (302, &b""[..], 502),
-            (404, &b"<Error/>"[..], 403),
-            (500, &b""[..], 502),
-            (200, &b"not a pem"[..], 502),
+            (302, &b""[..], ErrorKind::BadGateway),
+            (404, &b"<Error/>"[..], ErrorKind::Forbidden),
+            (500, &b""[..], ErrorKind::BadGateway),
+            (200, &b"not a pem"[..], ErrorKind::BadGateway),
         ] {
             let verifier =
                 SnsVerifier::new(Stub::answering(status, body), VerifierConfig::default());
@@ -411,7 +412,7 @@ mod tests {
                 .verify(&msg(&notification(None)), &SnsPolicy::default(), at(SENT))
                 .await
                 .unwrap_err();
-            assert_eq!(err.http_status(), kind, "HTTP {status}: {err}");
+            assert_eq!(err.kind(), kind, "HTTP {status}: {err}");
         }
     }
 

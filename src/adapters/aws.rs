@@ -1,0 +1,38 @@
+//! The AWS SDK configuration shared by the Lambda functions and the CLI: region, credentials
+//! and the endpoint overrides `AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_<SERVICE>` (how tests and
+//! the emulator reach moto). Timeouts are bounded so that a stuck call fails the request with
+//! a 5xx well inside API Gateway's 29 s instead of hanging until the function times out; the
+//! SDK's standard retries (3 attempts) still apply within them.
+
+use std::time::Duration;
+
+use aws_config::BehaviorVersion;
+use aws_config::timeout::TimeoutConfig;
+
+/// For the CLI: the default credential chain (profiles, SSO, environment, ...).
+pub async fn sdk_config() -> aws_config::SdkConfig {
+    sdk_config_loader().load().await
+}
+
+/// For the functions. Lambda always hands a function its role's credentials in
+/// `AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY` / `AWS_SESSION_TOKEN`, so the default chain
+/// (profiles, SSO, web identity via STS, ECS, IMDS) would only be built to be skipped; building
+/// it costs milliseconds of every cold start (see BENCHMARKS.md).
+pub async fn function_sdk_config() -> aws_config::SdkConfig {
+    sdk_config_loader()
+        .credentials_provider(
+            aws_config::environment::EnvironmentVariableCredentialsProvider::new(),
+        )
+        .load()
+        .await
+}
+
+fn sdk_config_loader() -> aws_config::ConfigLoader {
+    aws_config::defaults(BehaviorVersion::latest()).timeout_config(
+        TimeoutConfig::builder()
+            .connect_timeout(Duration::from_secs(3))
+            .operation_attempt_timeout(Duration::from_secs(5))
+            .operation_timeout(Duration::from_secs(12))
+            .build(),
+    )
+}

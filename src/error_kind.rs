@@ -1,0 +1,20 @@
+//! The class of a failure, decided once by the layer that raises it. `crate::http::error`
+//! turns each class into a status code, the CLI into an exit status; neither re-decides it.
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// The request itself is unusable.
+    BadRequest,
+    /// No credential, or the wrong one.
+    Unauthorized,
+    /// Understood and refused (a forged or disallowed SNS message).
+    Forbidden,
+    NotFound,
+    Conflict,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    /// A dependency outside the service failed (AWS for SNS certificates); retrying may work.
+    BadGateway,
+    /// Our own store or queue is down; nothing was accepted, retrying later works.
+    Unavailable,
+}

@@ -1,0 +1,560 @@
+//! The JSON users read: what the API answers and what the CLI prints with `--json`. One type
+//! per document, every field camelCase, built *from* the stored records so the wire shape and
+//! the storage format cannot drift into each other. User data (payloads, headers, message
+//! attributes, step outputs) passes through untouched.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::app::{Accepted, CreatedApiKey, ExecutionPage, SnsOutcome};
+use crate::domain::{
+    ApiKey, Execution, ExecutionStatus, SnsSubscription, SubscriptionState, Trigger, TriggerMeta,
+    Workflow,
+};
+
+/// `{"error": {"code", "message"}}`, from the API and from the CLI with `--json`.
+#[derive(Debug, Serialize)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ErrorDetail {
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl ErrorBody {
+    pub fn new(code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            error: ErrorDetail {
+                code,
+                message: message.into(),
+            },
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ApiKeyView {
+    pub name: String,
+    /// The first characters of the value, to tell keys apart; never the value.
+    pub prefix: String,
+    pub created_at: DateTime<Utc>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+impl From<&ApiKey> for ApiKeyView {
+    fn from(key: &ApiKey) -> Self {
+        Self {
+            name: key.name.to_string(),
+            prefix: key.prefix.clone(),
+            created_at: key.created_at,
+            revoked_at: key.revoked_at,
+        }
+    }
+}
+
+/// The one document that carries a key's value: the answer to creating it.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CreatedApiKeyView {
+    #[serde(flatten)]
+    pub key: ApiKeyView,
+    pub value: String,
+}
+
+impl From<&CreatedApiKey> for CreatedApiKeyView {
+    fn from(created: &CreatedApiKey) -> Self {
+        Self {
+            key: ApiKeyView::from(&created.key),
+            value: created.secret.expose().to_owned(),
+        }
+    }
+}
+
+/// What stands in the subscription URL where the key value goes, when it is not known (it is
+/// shown once, at creation, and only a hash is kept).
+pub const API_KEY_PLACEHOLDER: &str = "YOUR_API_KEY";
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkflowView {
+    pub id: String,
+    pub name: String,
+    pub trigger: Trigger,
+    pub api_key_name: String,
+    pub enabled: bool,
+    pub steps: Vec<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sns: Option<SnsOptionsView>,
+    pub created_at: DateTime<Utc>,
+    pub webhook_url: String,
+    /// For `amazon_sns`: the endpoint to give SNS, with the key in the query string (SNS
+    /// cannot send headers).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subscription_url: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SnsOptionsView {
+    pub allowed_topic_arns: Vec<String>,
+    pub require_signature_v2: bool,
+}
+
+impl WorkflowView {
+    /// `key_value` fills the subscription URL when the caller has it (the demo, right after
+    /// creating the key); otherwise [`API_KEY_PLACEHOLDER`] stands in.
+    pub fn new(workflow: &Workflow, base_url: &str, key_value: Option<&str>) -> Self {
+        let webhook_url = workflow.webhook_url(base_url);
+        let is_sns = workflow.trigger == Trigger::AmazonSns;
+        let subscription_url = is_sns.then(|| {
+            let key = key_value.unwrap_or(API_KEY_PLACEHOLDER);
+            let mut url = webhook_url.clone();
+            url.push_str("?x-api-key=");
+            url.push_str(&url::form_urlencoded::byte_serialize(key.as_bytes()).collect::<String>());
+            url
+        });
+        Self {
+            id: workflow.id.to_string(),
+            name: workflow.name.clone(),
+            trigger: workflow.trigger,
+            api_key_name: workflow.api_key_name.to_string(),
+            enabled: workflow.enabled,
+            steps: workflow
+                .steps
+                .iter()
+                .map(|step| serde_json::to_value(step).unwrap_or(Value::Null))
+                .collect(),
+            sns: is_sns.then(|| SnsOptionsView {
+                allowed_topic_arns: workflow.sns.allowed_topic_arns.clone(),
+                require_signature_v2: workflow.sns.require_signature_v2,
+            }),
+            created_at: workflow.created_at,
+            webhook_url,
+            subscription_url,
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExecutionView {
+    pub id: String,
+    pub workflow_id: String,
+    pub status: ExecutionStatus,
+    pub received_at: DateTime<Utc>,
+    pub trigger: TriggerView,
+    /// The request body as received (user data).
+    pub payload: Value,
+    pub attempts: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<DateTime<Utc>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<DateTime<Utc>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub result: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Where an execution came from, by trigger type.
+#[derive(Debug, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum TriggerView {
+    #[serde(rename_all = "camelCase")]
+    GenericWebhook {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        content_type: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        idempotency_key: Option<String>,
+        body_bytes: usize,
+    },
+    #[serde(rename_all = "camelCase")]
+    AmazonSns {
+        message_id: String,
+        topic_arn: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        subject: Option<String>,
+        timestamp: String,
+        /// As SNS sent them (user data).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        message_attributes: Option<Value>,
+    },
+    /// Started by `executions replay`: the execution whose payload it runs again.
+    #[serde(rename_all = "camelCase")]
+    Replay { replay_of: String },
+}
+
+impl From<&TriggerMeta> for TriggerView {
+    fn from(meta: &TriggerMeta) -> Self {
+        match meta {
+            TriggerMeta::GenericWebhook {
+                content_type,
+                idempotency_key,
+                body_bytes,
+            } => Self::GenericWebhook {
+                content_type: content_type.clone(),
+                idempotency_key: idempotency_key.clone(),
+                body_bytes: *body_bytes,
+            },
+            TriggerMeta::AmazonSns {
+                message_id,
+                topic_arn,
+                subject,
+                timestamp,
+                message_attributes,
+            } => Self::AmazonSns {
+                message_id: message_id.clone(),
+                topic_arn: topic_arn.clone(),
+                subject: subject.clone(),
+                timestamp: timestamp.clone(),
+                message_attributes: message_attributes.clone(),
+            },
+            TriggerMeta::Replay { of } => Self::Replay {
+                replay_of: of.to_string(),
+            },
+        }
+    }
+}
+
+impl From<&Execution> for ExecutionView {
+    fn from(e: &Execution) -> Self {
+        Self {
+            id: e.id.to_string(),
+            workflow_id: e.workflow_id.to_string(),
+            status: e.status,
+            received_at: e.received_at,
+            trigger: TriggerView::from(&e.trigger),
+            payload: e.payload.clone(),
+            attempts: e.attempts,
+            started_at: e.started_at,
+            finished_at: e.finished_at,
+            result: e.result.clone(),
+            error: e.error.clone(),
+            expires_at: e.expires_at,
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExecutionPageView {
+    pub items: Vec<ExecutionView>,
+    /// Pass as `cursor` to get the next (older) page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}
+
+impl From<&ExecutionPage> for ExecutionPageView {
+    fn from(page: &ExecutionPage) -> Self {
+        Self {
+            items: page.items.iter().map(ExecutionView::from).collect(),
+            next_cursor: page.next_cursor.clone(),
+        }
+    }
+}
+
+/// The answer to a webhook (and to a replay): which execution, and whether it repeated one.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AcceptedView {
+    pub execution_id: String,
+    pub status: ExecutionStatus,
+    pub duplicate: bool,
+}
+
+impl From<&Accepted> for AcceptedView {
+    fn from(a: &Accepted) -> Self {
+        Self {
+            execution_id: a.execution_id.to_string(),
+            status: a.status,
+            duplicate: a.duplicate,
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SubscriptionView {
+    pub workflow_id: String,
+    pub topic_arn: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subscription_arn: Option<String>,
+    pub state: SubscriptionState,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<&SnsSubscription> for SubscriptionView {
+    fn from(s: &SnsSubscription) -> Self {
+        Self {
+            workflow_id: s.workflow_id.to_string(),
+            topic_arn: s.topic_arn.clone(),
+            subscription_arn: s.subscription_arn.clone(),
+            state: s.state,
+            updated_at: s.updated_at,
+        }
+    }
+}
+
+/// The answer to an SNS control message (a notification answers with [`AcceptedView`]).
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SnsControlView {
+    /// `subscription_confirmed` or `unsubscribed`.
+    pub status: &'static str,
+    pub topic_arn: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subscription_arn: Option<String>,
+}
+
+/// What an SNS delivery is answered with: an execution for a notification, else a control view.
+pub enum SnsAnswer {
+    Accepted(AcceptedView),
+    Control(SnsControlView),
+}
+
+impl From<&SnsOutcome> for SnsAnswer {
+    fn from(outcome: &SnsOutcome) -> Self {
+        match outcome {
+            SnsOutcome::Notification(accepted) => Self::Accepted(AcceptedView::from(accepted)),
+            SnsOutcome::SubscriptionConfirmed(s) => Self::Control(SnsControlView {
+                status: "subscription_confirmed",
+                topic_arn: s.topic_arn.clone(),
+                subscription_arn: s.subscription_arn.clone(),
+            }),
+            SnsOutcome::Unsubscribed(s) => Self::Control(SnsControlView {
+                status: "unsubscribed",
+                topic_arn: s.topic_arn.clone(),
+                subscription_arn: None,
+            }),
+        }
+    }
+}
+
+/// Checks that every object key in `value` is camelCase, except below the paths in
+/// `user_data` (JSON pointers, `*` matching any one segment), which hold what users sent.
+/// Returns the offending paths.
+pub fn non_camel_case_keys(value: &Value, user_data: &[&str]) -> Vec<String> {
+    fn is_camel(key: &str) -> bool {
+        let mut chars = key.chars();
+        chars.next().is_some_and(|c| c.is_ascii_lowercase())
+            && key.chars().all(|c| c.is_ascii_alphanumeric())
+    }
+    fn matches(pattern: &str, path: &[String]) -> bool {
+        let segments: Vec<&str> = pattern.trim_start_matches('/').split('/').collect();
+        segments.len() == path.len() && segments.iter().zip(path).all(|(p, s)| *p == "*" || p == s)
+    }
+    fn walk(value: &Value, path: &mut Vec<String>, user_data: &[&str], bad: &mut Vec<String>) {
+        if user_data.iter().any(|p| matches(p, path)) {
+            return;
+        }
+        match value {
+            Value::Object(map) => {
+                for (key, child) in map {
+                    path.push(key.clone());
+                    if !is_camel(key) {
+                        bad.push(format!("/{}", path.join("/")));
+                    }
+                    walk(child, path, user_data, bad);
+                    path.pop();
+                }
+            }
+            Value::Array(items) => {
+                for (i, child) in items.iter().enumerate() {
+                    path.push(i.to_string());
+                    walk(child, path, user_data, bad);
+                    path.pop();
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut bad = Vec::new();
+    walk(value, &mut Vec::new(), user_data, &mut bad);
+    bad
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{ApiKeyName, ExecutionId, SnsOptions, WorkflowId};
+    use chrono::Duration;
+    use serde_json::json;
+
+    /// The object's keys, sorted (serde_json keeps objects sorted).
+    fn keys(value: &Value) -> Vec<&str> {
+        let mut keys: Vec<&str> = value
+            .as_object()
+            .map(|m| m.keys().map(String::as_str).collect())
+            .unwrap_or_default();
+        keys.sort_unstable();
+        keys
+    }
+
+    fn sorted<'a>(mut names: Vec<&'a str>) -> Vec<&'a str> {
+        names.sort_unstable();
+        names
+    }
+
+    fn sns_workflow() -> Workflow {
+        Workflow::new(
+            "alarms",
+            Trigger::AmazonSns,
+            ApiKeyName::parse("ops").unwrap(),
+            vec![],
+            SnsOptions {
+                allowed_topic_arns: vec!["arn:aws:sns:us-east-1:123456789012:alarms".into()],
+                require_signature_v2: true,
+            },
+            Utc::now(),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn a_workflow_carries_its_urls_and_camel_case_fields() {
+        let wf = sns_workflow();
+        let view =
+            serde_json::to_value(WorkflowView::new(&wf, "https://h.example/", None)).unwrap();
+        assert_eq!(
+            keys(&view),
+            sorted(vec![
+                "id",
+                "name",
+                "trigger",
+                "apiKeyName",
+                "enabled",
+                "steps",
+                "sns",
+                "createdAt",
+                "webhookUrl",
+                "subscriptionUrl"
+            ])
+        );
+        assert_eq!(view["trigger"], "amazon_sns");
+        assert_eq!(
+            view["webhookUrl"],
+            format!("https://h.example/webhooks/{}", wf.id)
+        );
+        assert_eq!(
+            view["subscriptionUrl"],
+            format!(
+                "https://h.example/webhooks/{}?x-api-key={API_KEY_PLACEHOLDER}",
+                wf.id
+            )
+        );
+        assert_eq!(
+            keys(&view["sns"]),
+            sorted(vec!["allowedTopicArns", "requireSignatureV2"])
+        );
+        assert!(non_camel_case_keys(&view, &[]).is_empty());
+    }
+
+    #[test]
+    fn a_known_key_value_is_encoded_into_the_subscription_url() {
+        let wf = sns_workflow();
+        let view = WorkflowView::new(&wf, "http://127.0.0.1:3000", Some("wt_a+b/c"));
+        assert!(
+            view.subscription_url
+                .unwrap()
+                .ends_with("?x-api-key=wt_a%2Bb%2Fc")
+        );
+    }
+
+    #[test]
+    fn a_generic_workflow_has_no_subscription_url_or_sns_options() {
+        let wf = Workflow::new(
+            "orders",
+            Trigger::GenericWebhook,
+            ApiKeyName::parse("k").unwrap(),
+            vec![],
+            SnsOptions::default(),
+            Utc::now(),
+        )
+        .unwrap();
+        let view = serde_json::to_value(WorkflowView::new(&wf, "http://x", None)).unwrap();
+        assert!(view.get("subscriptionUrl").is_none());
+        assert!(view.get("sns").is_none());
+    }
+
+    #[test]
+    fn an_execution_is_camel_case_at_every_depth_outside_user_data() {
+        let execution = Execution::new(
+            WorkflowId::parse("wf").unwrap(),
+            TriggerMeta::AmazonSns {
+                message_id: "m-1".into(),
+                topic_arn: "arn:aws:sns:us-east-1:123456789012:t".into(),
+                subject: Some("s".into()),
+                timestamp: "2026-11-25T00:00:00Z".into(),
+                message_attributes: Some(json!({"snake_attr": {"Type": "String"}})),
+            },
+            json!({"user_field": {"Nested_Key": 1}}),
+            Utc::now(),
+            Duration::days(1),
+        );
+        let view = serde_json::to_value(ExecutionView::from(&execution)).unwrap();
+        assert_eq!(
+            keys(&view["trigger"]),
+            sorted(vec![
+                "type",
+                "messageId",
+                "topicArn",
+                "subject",
+                "timestamp",
+                "messageAttributes"
+            ])
+        );
+        assert_eq!(
+            non_camel_case_keys(&view, &["/payload", "/trigger/messageAttributes"]),
+            Vec::<String>::new()
+        );
+        // The checker does look inside: without the exemptions the user's keys are reported.
+        assert_eq!(non_camel_case_keys(&view, &[]).len(), 4);
+    }
+
+    #[test]
+    fn a_generic_trigger_and_a_replay_have_camel_case_fields() {
+        let generic = TriggerView::from(&TriggerMeta::GenericWebhook {
+            content_type: Some("application/json".into()),
+            idempotency_key: Some("k".into()),
+            body_bytes: 2,
+        });
+        let generic = serde_json::to_value(generic).unwrap();
+        assert_eq!(
+            keys(&generic),
+            sorted(vec!["type", "contentType", "idempotencyKey", "bodyBytes"])
+        );
+        let id = ExecutionId::generate();
+        let replay =
+            serde_json::to_value(TriggerView::from(&TriggerMeta::Replay { of: id })).unwrap();
+        assert_eq!(
+            replay,
+            json!({"type": "replay", "replayOf": id.to_string()})
+        );
+    }
+
+    #[test]
+    fn api_keys_never_show_the_hash() {
+        let (key, secret) = ApiKey::generate(ApiKeyName::parse("ops").unwrap(), Utc::now());
+        let view = serde_json::to_value(ApiKeyView::from(&key)).unwrap();
+        assert_eq!(keys(&view), sorted(vec!["name", "prefix", "createdAt"]));
+        let text = view.to_string();
+        assert!(!text.contains(&key.hash));
+        assert!(!text.contains(secret.expose()));
+    }
+
+    #[test]
+    fn errors_have_code_and_message() {
+        let body = serde_json::to_value(ErrorBody::new("not_found", "workflow not found")).unwrap();
+        assert_eq!(
+            body,
+            json!({"error": {"code": "not_found", "message": "workflow not found"}})
+        );
+    }
+}
