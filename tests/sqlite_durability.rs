@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use axum::http::StatusCode;
 use webhook_trigger::adapters::sqlite::SqliteStore;
-use webhook_trigger::app::{App, GenericDelivery, NewWorkflow};
+use webhook_trigger::app::{App, GenericRequest, NewWorkflow};
 use webhook_trigger::domain::{
     Execution, ExecutionId, ExecutionStatus, SnsOptions, Step, Trigger, WorkflowId,
 };
@@ -51,7 +51,7 @@ async fn accept_one_with_key(
         })
         .await
         .expect("workflow");
-    let delivery = GenericDelivery {
+    let delivery = GenericRequest {
         body: br#"{"a":1}"#,
         content_type: None,
         idempotency_key: None,

@@ -1,20 +1,20 @@
 //! The use cases: accept a webhook, read executions, manage keys and workflows. Each takes
 //! its parts through the ports, so the same code runs on SQLite and on DynamoDB + SQS.
 
+mod accept;
 mod admin;
 mod auth;
 mod error;
 mod executions;
 mod sns;
-mod webhook;
 
 use std::sync::Arc;
 
+pub use accept::{Accepted, GenericRequest};
 pub use admin::{CreatedApiKey, NewWorkflow};
 pub use error::AppError;
 pub use executions::{ExecutionPage, ListExecutions};
-pub use sns::{SnsDelivery, SnsOutcome};
-pub use webhook::{Accepted, GenericDelivery};
+pub use sns::{SnsOutcome, SnsRequest};
 
 use crate::cache::TtlCache;
 use crate::config::Config;

@@ -40,7 +40,7 @@ impl SnsGateway {
 }
 
 /// An SNS request as the HTTP layer hands it over.
-pub struct SnsDelivery<'a> {
+pub struct SnsRequest<'a> {
     pub body: &'a [u8],
     /// `x-amz-sns-message-type`
     pub message_type: Option<&'a str>,
@@ -59,7 +59,7 @@ impl App {
     pub async fn accept_sns(
         &self,
         workflow: &Workflow,
-        delivery: SnsDelivery<'_>,
+        request: SnsRequest<'_>,
     ) -> Result<SnsOutcome, AppError> {
         if workflow.trigger != Trigger::AmazonSns {
             return Err(AppError::WrongTrigger(format!(
@@ -67,7 +67,7 @@ impl App {
                 workflow.id, workflow.trigger
             )));
         }
-        if is_raw_delivery(delivery.raw_delivery) {
+        if is_raw_delivery(request.raw_delivery) {
             return Err(SnsError::RawDelivery.into());
         }
         let gateway = self
@@ -76,7 +76,7 @@ impl App {
             .get_or_init(|| SnsGateway::new(self.config()))
             .as_ref()
             .map_err(|e| AppError::Upstream(format!("SNS HTTPS client unavailable: {e}")))?;
-        let message = parse_delivery(workflow, &delivery)?;
+        let message = parse_request(workflow, &request)?;
         let policy = SnsPolicy {
             allowed_topic_arns: workflow.sns.allowed_topic_arns.clone(),
             require_signature_v2: workflow.sns.require_signature_v2,
@@ -162,11 +162,11 @@ impl App {
 
 /// A body that is not an SNS envelope at all, sent without SNS's header, is a caller using the
 /// wrong kind of workflow; say so rather than only "malformed".
-fn parse_delivery(workflow: &Workflow, delivery: &SnsDelivery<'_>) -> Result<SnsMessage, AppError> {
-    let body = std::str::from_utf8(delivery.body)
+fn parse_request(workflow: &Workflow, request: &SnsRequest<'_>) -> Result<SnsMessage, AppError> {
+    let body = std::str::from_utf8(request.body)
         .map_err(|_| SnsError::Malformed("the body is not UTF-8 text".into()))?;
-    SnsMessage::parse(body, delivery.message_type).map_err(|err| {
-        if delivery.message_type.is_none() {
+    SnsMessage::parse(body, request.message_type).map_err(|err| {
+        if request.message_type.is_none() {
             AppError::WrongTrigger(format!(
                 "workflow {} has trigger amazon_sns and accepts only deliveries from an Amazon SNS \
                  subscription (subscribe its URL with ?x-api-key=... to a topic); this request is not one: {err}",

@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 
 use super::ApiError;
 use super::request::{api_key, body, header};
-use crate::app::{Accepted, App, GenericDelivery, SnsDelivery, SnsOutcome};
+use crate::app::{Accepted, App, GenericRequest, SnsOutcome, SnsRequest};
 use crate::domain::Trigger;
 
 pub async fn receive(
@@ -22,21 +22,21 @@ pub async fn receive(
     let bytes = body(&headers, request_body, app.config().body_limit_bytes).await?;
     let response = match workflow.trigger {
         Trigger::GenericWebhook => {
-            let delivery = GenericDelivery {
+            let request = GenericRequest {
                 body: &bytes,
                 content_type: header(&headers, "content-type"),
                 idempotency_key: header(&headers, "idempotency-key"),
                 sns_message_type: header(&headers, "x-amz-sns-message-type"),
             };
-            accepted_response(&app.accept_generic(&workflow, delivery).await?)
+            accepted_response(&app.accept_generic(&workflow, request).await?)
         }
         Trigger::AmazonSns => {
-            let delivery = SnsDelivery {
+            let request = SnsRequest {
                 body: &bytes,
                 message_type: header(&headers, "x-amz-sns-message-type"),
                 raw_delivery: header(&headers, "x-amz-sns-rawdelivery"),
             };
-            sns_response(app.accept_sns(&workflow, delivery).await?)
+            sns_response(app.accept_sns(&workflow, request).await?)
         }
     };
     Ok(response)

@@ -64,7 +64,7 @@ pub async fn run(
 
 /// Processes one batch; returns how many messages it received.
 pub async fn drain_once(worker: &Worker, queue: &SqliteQueue, config: &LocalWorkerConfig) -> usize {
-    let deliveries = match queue
+    let messages = match queue
         .receive(config.batch, config.visibility, config.max_receives)
         .await
     {
@@ -74,9 +74,9 @@ pub async fn drain_once(worker: &Worker, queue: &SqliteQueue, config: &LocalWork
             return 0;
         }
     };
-    let received = deliveries.len();
-    for delivery in deliveries {
-        let done = match WorkItem::from_json(&delivery.body) {
+    let received = messages.len();
+    for message in messages {
+        let done = match WorkItem::from_json(&message.body) {
             Ok(item) => match worker.process(&item).await {
                 Ok(Outcome::Succeeded | Outcome::Failed | Outcome::Skipped) => true,
                 Err(WorkerError::Busy {
@@ -88,7 +88,7 @@ pub async fn drain_once(worker: &Worker, queue: &SqliteQueue, config: &LocalWork
                     // that would dead-letter the message.
                     tracing::info!(execution_id = %id, wait_ms = wait.as_millis() as u64, "execution leased elsewhere; retrying when the lease ends");
                     let wait = wait.saturating_add(Duration::from_millis(100));
-                    if let Err(e) = queue.postpone(delivery.id, wait).await {
+                    if let Err(e) = queue.postpone(message.id, wait).await {
                         tracing::warn!(error = %e, "could not postpone the message");
                     }
                     false
@@ -104,7 +104,7 @@ pub async fn drain_once(worker: &Worker, queue: &SqliteQueue, config: &LocalWork
                 false
             }
         };
-        if done && let Err(e) = queue.delete(delivery.id).await {
+        if done && let Err(e) = queue.delete(message.id).await {
             tracing::warn!(error = %e, "could not delete processed message; it will be seen again");
         }
     }

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 
 use rusqlite::Connection;
 
-pub use queue::{Delivery, SqliteQueue};
+pub use queue::{ReceivedMessage, SqliteQueue};
 
 use crate::ports::StoreError;
 

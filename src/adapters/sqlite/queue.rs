@@ -22,7 +22,7 @@ pub struct SqliteQueue {
 
 /// A received message: its id deletes it, its body says what to run.
 #[derive(Debug, Clone)]
-pub struct Delivery {
+pub struct ReceivedMessage {
     pub id: i64,
     pub body: String,
     pub receive_count: u32,
@@ -47,7 +47,7 @@ impl SqliteQueue {
         max: usize,
         visibility: Duration,
         max_receives: u32,
-    ) -> Result<Vec<Delivery>, StoreError> {
+    ) -> Result<Vec<ReceivedMessage>, StoreError> {
         let hide_ms = visibility.as_millis() as i64;
         self.db
             .with_conn(move |c| {
@@ -71,7 +71,7 @@ impl SqliteQueue {
                         .map_err(unavailable)?;
                     let rows = stmt
                         .query_map(params![now, hide_ms, max as i64], |r| {
-                            Ok(Delivery { id: r.get(0)?, body: r.get(1)?, receive_count: r.get(2)? })
+                            Ok(ReceivedMessage { id: r.get(0)?, body: r.get(1)?, receive_count: r.get(2)? })
                         })
                         .map_err(unavailable)?;
                     rows.collect::<Result<Vec<_>, _>>().map_err(unavailable)?

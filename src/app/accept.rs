@@ -9,7 +9,7 @@ use crate::domain::{Execution, ExecutionId, ExecutionStatus, Trigger, TriggerMet
 use crate::ports::{Recorded, WorkItem};
 
 /// A generic webhook request as the HTTP layer hands it over.
-pub struct GenericDelivery<'a> {
+pub struct GenericRequest<'a> {
     pub body: &'a [u8],
     pub content_type: Option<&'a str>,
     pub idempotency_key: Option<&'a str>,
@@ -31,7 +31,7 @@ impl App {
     pub async fn accept_generic(
         &self,
         workflow: &Workflow,
-        delivery: GenericDelivery<'_>,
+        request: GenericRequest<'_>,
     ) -> Result<Accepted, AppError> {
         if workflow.trigger != Trigger::GenericWebhook {
             return Err(AppError::WrongTrigger(format!(
@@ -39,27 +39,27 @@ impl App {
                 workflow.id, workflow.trigger
             )));
         }
-        if delivery.sns_message_type.is_some() {
+        if request.sns_message_type.is_some() {
             return Err(AppError::WrongTrigger(format!(
                 "workflow {} has trigger generic_webhook and does not accept Amazon SNS deliveries; \
                  create a workflow with trigger amazon_sns for SNS subscriptions",
                 workflow.id
             )));
         }
-        check_json_content_type(delivery.content_type)?;
-        let idempotency_key = delivery
+        check_json_content_type(request.content_type)?;
+        let idempotency_key = request
             .idempotency_key
             .map(parse_idempotency_key)
             .transpose()?;
-        let payload: Value = serde_json::from_slice(delivery.body)
+        let payload: Value = serde_json::from_slice(request.body)
             .map_err(|e| AppError::InvalidJson(e.to_string()))?;
 
         let execution = Execution::new(
             workflow.id.clone(),
             TriggerMeta::GenericWebhook {
-                content_type: delivery.content_type.map(str::to_owned),
+                content_type: request.content_type.map(str::to_owned),
                 idempotency_key: idempotency_key.map(str::to_owned),
-                body_bytes: delivery.body.len(),
+                body_bytes: request.body.len(),
             },
             payload,
             Utc::now(),
