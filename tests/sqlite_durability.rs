@@ -56,6 +56,7 @@ async fn accept_one_with_key(
         content_type: None,
         idempotency_key: None,
         sns_message_type: None,
+        meta: Default::default(),
     };
     let accepted = app
         .accept_generic(&workflow, delivery)

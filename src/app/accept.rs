@@ -5,7 +5,9 @@ use chrono::Utc;
 use serde_json::Value;
 
 use super::{App, AppError};
-use crate::domain::{Execution, ExecutionId, ExecutionStatus, Trigger, TriggerMeta, Workflow};
+use crate::domain::{
+    Execution, ExecutionId, ExecutionStatus, RequestMeta, Trigger, TriggerMeta, Workflow,
+};
 use crate::ports::{Recorded, WorkItem};
 
 /// A generic webhook request as the HTTP layer hands it over.
@@ -15,6 +17,8 @@ pub struct GenericRequest<'a> {
     pub idempotency_key: Option<&'a str>,
     /// The `x-amz-sns-message-type` header, present when SNS is the sender.
     pub sns_message_type: Option<&'a str>,
+    /// Headers and query as the execution keeps them (credentials already removed).
+    pub meta: RequestMeta,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -64,7 +68,8 @@ impl App {
             payload,
             Utc::now(),
             self.config().retention,
-        );
+        )
+        .with_request(request.meta);
         let dedup_key = idempotency_key.map(|k| format!("idem#{k}"));
         self.record_and_dispatch(execution, dedup_key.as_deref())
             .await

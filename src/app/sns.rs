@@ -9,7 +9,7 @@ use serde_json::Value;
 use super::{Accepted, App, AppError};
 use crate::config::Config;
 use crate::domain::{
-    Execution, SnsSubscription, SubscriptionState, Trigger, TriggerMeta, Workflow,
+    Execution, RequestMeta, SnsSubscription, SubscriptionState, Trigger, TriggerMeta, Workflow,
 };
 use crate::sns::{
     HttpFetcher, HttpsFetcher, MessageType, SnsError, SnsMessage, SnsPolicy, SnsVerifier,
@@ -46,6 +46,8 @@ pub struct SnsRequest<'a> {
     pub message_type: Option<&'a str>,
     /// `x-amz-sns-rawdelivery`
     pub raw_delivery: Option<&'a str>,
+    /// Headers and query as the execution keeps them (credentials already removed).
+    pub meta: RequestMeta,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -88,7 +90,7 @@ impl App {
 
         match message.message_type() {
             MessageType::Notification => self
-                .start_from_notification(workflow, &message)
+                .start_from_notification(workflow, &message, request.meta)
                 .await
                 .map(SnsOutcome::Notification),
             MessageType::SubscriptionConfirmation => {
@@ -119,6 +121,7 @@ impl App {
         &self,
         workflow: &Workflow,
         message: &SnsMessage,
+        meta: RequestMeta,
     ) -> Result<Accepted, AppError> {
         let payload = serde_json::from_str::<Value>(message.message())
             .unwrap_or_else(|_| Value::String(message.message().to_owned()));
@@ -135,7 +138,8 @@ impl App {
             payload,
             Utc::now(),
             self.config().retention,
-        );
+        )
+        .with_request(meta);
         let dedup_key = format!("sns#{}", message.message_id());
         self.record_and_dispatch(execution, Some(&dedup_key)).await
     }

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::ids::{ExecutionId, WorkflowId};
+use super::request::RequestMeta;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -100,6 +101,71 @@ pub struct Execution {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     pub expires_at: DateTime<Utc>,
+    /// Headers and query of the request (credentials removed); empty for SNS and replays.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub request: RequestMeta,
+    /// One record per step that has run, in order. A redelivered execution resumes after the
+    /// last finished one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub steps: Vec<StepRecord>,
+}
+
+fn is_default<T: Default + PartialEq>(value: &T) -> bool {
+    *value == T::default()
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StepStatus {
+    Succeeded,
+    Failed,
+    /// A `filter` step said no: the execution ends here, successfully.
+    Filtered,
+    /// Failed for a reason that may pass (a timeout, a 503); the step runs again when the
+    /// message comes back.
+    Retrying,
+}
+
+impl StepStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Succeeded => "succeeded",
+            Self::Failed => "failed",
+            Self::Filtered => "filtered",
+            Self::Retrying => "retrying",
+        }
+    }
+}
+
+/// What one step did, as the executions page shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StepRecord {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub status: StepStatus,
+    /// Tries within the last invocation (HTTP retries count here).
+    pub attempts: u32,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: DateTime<Utc>,
+    /// The rendered request with secrets redacted, for steps that send one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// The step failed but said `continue_on_error`, so the run went on.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub continued: bool,
+}
+
+impl StepRecord {
+    /// Finished for good: a redelivery must not run it again.
+    pub fn is_final(&self) -> bool {
+        self.status != StepStatus::Retrying
+    }
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -135,7 +201,74 @@ impl Execution {
             result: None,
             error: None,
             expires_at: now + retention,
+            request: RequestMeta::default(),
+            steps: Vec::new(),
         }
+    }
+
+    /// The same execution, keeping the request's headers and query.
+    pub fn with_request(self, request: RequestMeta) -> Self {
+        Self { request, ..self }
+    }
+
+    /// What templates see as `trigger`: the body, the request's headers and query, when it
+    /// arrived, and for SNS the message's envelope.
+    pub fn trigger_context(&self) -> Value {
+        let mut trigger = serde_json::json!({
+            "body": self.payload,
+            "headers": self.request.headers,
+            "query": self.request.query,
+            "receivedAt": self.received_at,
+        });
+        if let TriggerMeta::AmazonSns {
+            message_id,
+            topic_arn,
+            subject,
+            timestamp,
+            message_attributes,
+        } = &self.trigger
+        {
+            trigger["sns"] = serde_json::json!({
+                "messageId": message_id,
+                "topicArn": topic_arn,
+                "subject": subject,
+                "timestamp": timestamp,
+                "messageAttributes": message_attributes.clone().unwrap_or(Value::Object(Default::default())),
+            });
+        }
+        trigger
+    }
+
+    /// How many steps have finished for good: where a redelivered execution resumes.
+    pub fn finished_steps(&self) -> usize {
+        self.steps.iter().take_while(|r| r.is_final()).count()
+    }
+
+    /// Records a step's outcome while this attempt holds the claim. A record for a step that
+    /// was retrying is replaced, so each step appears once.
+    pub fn record_step(&self, attempt: u32, record: StepRecord) -> Result<Self, TransitionError> {
+        self.check_finishable(attempt)?;
+        let mut steps: Vec<StepRecord> = self
+            .steps
+            .iter()
+            .filter(|r| r.id != record.id)
+            .cloned()
+            .collect();
+        steps.push(record);
+        Ok(Self {
+            steps,
+            ..self.clone()
+        })
+    }
+
+    /// Gives a running execution back to the queue (a step failed for a reason that may pass),
+    /// so the next delivery can claim it at once instead of waiting for the lease to run out.
+    pub fn release(&self, attempt: u32) -> Result<Self, TransitionError> {
+        self.check_finishable(attempt)?;
+        Ok(Self {
+            status: ExecutionStatus::Queued,
+            ..self.clone()
+        })
     }
 
     /// A fresh execution that runs the same payload again.
@@ -319,6 +452,84 @@ mod tests {
         assert_eq!(replay.payload, original.payload);
         assert_eq!(replay.trigger, TriggerMeta::Replay { of: original.id });
         assert_eq!(replay.status, ExecutionStatus::Queued);
+    }
+
+    fn record(id: &str, status: StepStatus) -> StepRecord {
+        let now = Utc::now();
+        StepRecord {
+            id: id.into(),
+            kind: "echo".into(),
+            status,
+            attempts: 1,
+            started_at: now,
+            finished_at: now,
+            request: None,
+            output: Some(json!(1)),
+            error: None,
+            continued: false,
+        }
+    }
+
+    #[test]
+    fn steps_are_recorded_once_each_and_resume_after_the_last_final_one() {
+        let now = Utc::now();
+        let running = queued().claim(now, lease()).unwrap();
+        let one = running
+            .record_step(1, record("a", StepStatus::Succeeded))
+            .unwrap();
+        let two = one
+            .record_step(1, record("b", StepStatus::Retrying))
+            .unwrap();
+        assert_eq!(two.finished_steps(), 1);
+        let released = two.release(1).unwrap();
+        assert_eq!(released.status, ExecutionStatus::Queued);
+        let again = released.claim(now, lease()).unwrap();
+        assert_eq!(again.attempts, 2);
+        let done = again
+            .record_step(2, record("b", StepStatus::Succeeded))
+            .unwrap();
+        assert_eq!(done.steps.len(), 2);
+        assert_eq!(done.finished_steps(), 2);
+    }
+
+    #[test]
+    fn a_superseded_attempt_cannot_record_a_step() {
+        let now = Utc::now();
+        let first = queued().claim(now, lease()).unwrap();
+        let second = first.claim(now + lease(), lease()).unwrap();
+        assert_eq!(
+            second.record_step(1, record("a", StepStatus::Succeeded)),
+            Err(TransitionError::Superseded)
+        );
+    }
+
+    #[test]
+    fn the_trigger_context_has_body_headers_query_and_sns() {
+        let mut headers = std::collections::BTreeMap::new();
+        headers.insert("x-github-event".to_owned(), "push".to_owned());
+        let e = queued().with_request(RequestMeta {
+            headers,
+            query: Default::default(),
+        });
+        let ctx = e.trigger_context();
+        assert_eq!(ctx["body"], json!({"a": 1}));
+        assert_eq!(ctx["headers"]["x-github-event"], "push");
+        assert!(ctx.get("sns").is_none());
+        let sns = Execution::new(
+            WorkflowId::parse("wf").unwrap(),
+            TriggerMeta::AmazonSns {
+                message_id: "m".into(),
+                topic_arn: "arn:aws:sns:us-east-1:123456789012:t".into(),
+                subject: None,
+                timestamp: "2026-11-25T00:00:00Z".into(),
+                message_attributes: None,
+            },
+            json!("text"),
+            Utc::now(),
+            Duration::days(1),
+        );
+        assert_eq!(sns.trigger_context()["sns"]["messageId"], "m");
+        assert_eq!(sns.trigger_context()["sns"]["messageAttributes"], json!({}));
     }
 
     #[test]

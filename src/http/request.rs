@@ -10,6 +10,7 @@ use axum::middleware::Next;
 use axum::response::Response;
 
 use crate::app::AppError;
+use crate::domain::RequestMeta;
 
 pub const API_KEY: &str = "x-api-key";
 
@@ -24,6 +25,22 @@ pub fn api_key(headers: &HeaderMap, query: Option<&str>) -> Option<String> {
             .find(|(name, _)| name == API_KEY)
             .map(|(_, value)| value.into_owned())
     })
+}
+
+/// The headers and query an execution keeps; the domain drops the credentials. Values that
+/// are not text (rare, and never JSON-relevant) are left out.
+pub fn request_meta(headers: &HeaderMap, query: Option<&str>) -> RequestMeta {
+    let headers = headers
+        .iter()
+        .filter_map(|(name, value)| Some((name.as_str(), value.to_str().ok()?)));
+    let query = query
+        .map(|q| {
+            url::form_urlencoded::parse(q.as_bytes())
+                .into_owned()
+                .collect::<Vec<_>>()
+        })
+        .unwrap_or_default();
+    RequestMeta::capture(headers, query)
 }
 
 pub fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {

@@ -6,7 +6,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use super::ApiError;
-use super::request::{api_key, body, header};
+use super::request::{api_key, body, header, request_meta};
 use crate::app::{Accepted, App, GenericRequest, SnsOutcome, SnsRequest};
 use crate::domain::Trigger;
 
@@ -20,6 +20,7 @@ pub async fn receive(
     let key = api_key(&headers, raw_query.as_deref());
     let workflow = app.authorize(&workflow_id, key.as_deref()).await?;
     let bytes = body(&headers, request_body, app.config().body_limit_bytes).await?;
+    let meta = request_meta(&headers, raw_query.as_deref());
     let response = match workflow.trigger {
         Trigger::GenericWebhook => {
             let request = GenericRequest {
@@ -27,6 +28,7 @@ pub async fn receive(
                 content_type: header(&headers, "content-type"),
                 idempotency_key: header(&headers, "idempotency-key"),
                 sns_message_type: header(&headers, "x-amz-sns-message-type"),
+                meta,
             };
             accepted_response(&app.accept_generic(&workflow, request).await?)
         }
@@ -35,6 +37,7 @@ pub async fn receive(
                 body: &bytes,
                 message_type: header(&headers, "x-amz-sns-message-type"),
                 raw_delivery: header(&headers, "x-amz-sns-rawdelivery"),
+                meta,
             };
             sns_response(app.accept_sns(&workflow, request).await?)
         }
