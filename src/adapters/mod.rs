@@ -1,5 +1,6 @@
 //! Implementations of the ports: SQLite for local use; DynamoDB and SQS on AWS.
 
 pub mod dynamodb;
+mod record;
 pub mod sqlite;
 pub mod sqs;
