@@ -43,6 +43,21 @@ impl RecordKind {
     }
 }
 
+/// One value per record kind: how a backend states its layout for each, in one place.
+pub(crate) struct ByKind<T> {
+    pub(crate) api_key: T,
+    pub(crate) workflow: T,
+}
+
+impl<T> ByKind<T> {
+    pub(crate) fn of(&self, kind: RecordKind) -> &T {
+        match kind {
+            RecordKind::ApiKey => &self.api_key,
+            RecordKind::Workflow => &self.workflow,
+        }
+    }
+}
+
 /// A record stored one per unique key.
 pub(crate) trait Record: Serialize + DeserializeOwned + Send + Sync + 'static {
     type Key: std::fmt::Display + Send + Sync + 'static;

@@ -9,7 +9,7 @@ use super::item::{
     SUBSCRIPTION_PREFIX, WORKFLOW_PREFIX, key, record, record_item, records, workflow_pk,
 };
 use super::request::Written;
-use crate::adapters::record::{Record, RecordKind, RecordStore, to_json};
+use crate::adapters::record::{ByKind, Record, RecordStore, to_json};
 use crate::domain::{SnsSubscription, WorkflowId};
 use crate::ports::{StoreError, SubscriptionStore};
 
@@ -21,31 +21,39 @@ struct RecordLayout {
     listing: &'static str,
 }
 
-fn layout(kind: RecordKind) -> RecordLayout {
-    match kind {
-        RecordKind::ApiKey => RecordLayout {
-            prefix: "APIKEY#",
-            sort_key: "APIKEY",
-            listing: "APIKEYS",
-        },
-        RecordKind::Workflow => RecordLayout {
-            prefix: WORKFLOW_PREFIX,
-            sort_key: "WORKFLOW",
-            listing: "WORKFLOWS",
-        },
-    }
+static LAYOUTS: ByKind<RecordLayout> = ByKind {
+    api_key: RecordLayout {
+        prefix: "APIKEY#",
+        sort_key: "APIKEY",
+        listing: "APIKEYS",
+    },
+    workflow: RecordLayout {
+        prefix: WORKFLOW_PREFIX,
+        sort_key: "WORKFLOW",
+        listing: "WORKFLOWS",
+    },
+};
+
+/// What a write needs of the main item: an insert that it is absent, an update that it exists.
+#[derive(Clone, Copy)]
+enum Expect {
+    Absent,
+    Present,
 }
 
 impl DynamoStore {
-    /// Writes a record and its listing copy in one transaction; `condition` applies to the
-    /// main item (exists / does not exist). False when the condition failed.
+    /// Writes a record and its listing copy in one transaction, the main item conditional on
+    /// what `expect` says of it.
     async fn put_with_listing<R: Record>(
         &self,
         value: &R,
-        condition: &str,
-        operation: &str,
-    ) -> Result<bool, StoreError> {
-        let layout = layout(R::KIND);
+        expect: Expect,
+    ) -> Result<(), StoreError> {
+        let (condition, operation) = match expect {
+            Expect::Absent => ("attribute_not_exists(#pk)", "insert"),
+            Expect::Present => ("attribute_exists(#pk)", "update"),
+        };
+        let layout = LAYOUTS.of(R::KIND);
         let pk = format!("{}{}", layout.prefix, value.key());
         let json = to_json(value)?;
         let main = record_item(pk.clone(), layout.sort_key, json.clone());
@@ -57,25 +65,26 @@ impl DynamoStore {
                 &format!("{operation} {}", R::KIND.label()),
             )
             .await?;
-        Ok(matches!(written, Written::Yes))
+        match (written, expect) {
+            (Written::Yes, _) => Ok(()),
+            (Written::ConditionFailed { .. }, Expect::Absent) => {
+                Err(R::KIND.already_exists(value.key()))
+            }
+            (Written::ConditionFailed { .. }, Expect::Present) => {
+                Err(R::KIND.not_found(value.key()))
+            }
+        }
     }
 }
 
 #[async_trait]
 impl RecordStore for DynamoStore {
     async fn insert_record<R: Record>(&self, value: &R) -> Result<(), StoreError> {
-        if self
-            .put_with_listing(value, "attribute_not_exists(#pk)", "insert")
-            .await?
-        {
-            Ok(())
-        } else {
-            Err(R::KIND.already_exists(value.key()))
-        }
+        self.put_with_listing(value, Expect::Absent).await
     }
 
     async fn get_record<R: Record>(&self, id: &R::Key) -> Result<Option<R>, StoreError> {
-        let layout = layout(R::KIND);
+        let layout = LAYOUTS.of(R::KIND);
         let operation = format!("GetItem ({})", R::KIND.label());
         self.get(
             key(format!("{}{id}", layout.prefix), layout.sort_key),
@@ -88,7 +97,7 @@ impl RecordStore for DynamoStore {
     }
 
     async fn list_records<R: Record>(&self) -> Result<Vec<R>, StoreError> {
-        let layout = layout(R::KIND);
+        let layout = LAYOUTS.of(R::KIND);
         let operation = format!("Query ({}s)", R::KIND.label());
         let items = self
             .query_prefix(layout.listing, layout.prefix, &operation)
@@ -97,14 +106,7 @@ impl RecordStore for DynamoStore {
     }
 
     async fn update_record<R: Record>(&self, value: &R) -> Result<(), StoreError> {
-        if self
-            .put_with_listing(value, "attribute_exists(#pk)", "update")
-            .await?
-        {
-            Ok(())
-        } else {
-            Err(R::KIND.not_found(value.key()))
-        }
+        self.put_with_listing(value, Expect::Present).await
     }
 }
 
@@ -141,15 +143,16 @@ impl SubscriptionStore for DynamoStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::adapters::record::RecordKind;
 
     #[test]
     fn record_layouts_keep_the_table_layout() {
-        let keys = layout(RecordKind::ApiKey);
+        let keys = LAYOUTS.of(RecordKind::ApiKey);
         assert_eq!(
             (keys.prefix, keys.sort_key, keys.listing),
             ("APIKEY#", "APIKEY", "APIKEYS")
         );
-        let workflows = layout(RecordKind::Workflow);
+        let workflows = LAYOUTS.of(RecordKind::Workflow);
         assert_eq!(
             (workflows.prefix, workflows.sort_key, workflows.listing),
             ("WORKFLOW#", "WORKFLOW", "WORKFLOWS")

@@ -3,7 +3,7 @@ use rusqlite::{OptionalExtension, params};
 use serde::de::DeserializeOwned;
 
 use super::{SqliteStore, unavailable};
-use crate::adapters::record::{Record, RecordKind, RecordStore, from_json, to_json};
+use crate::adapters::record::{ByKind, Record, RecordStore, from_json, to_json};
 use crate::domain::{Execution, ExecutionId, SnsSubscription, WorkflowId};
 use crate::ports::{ExecutionQuery, ExecutionStore, Recorded, StoreError, SubscriptionStore};
 
@@ -18,23 +18,21 @@ struct RecordTable {
     key: &'static str,
 }
 
-fn record_table(kind: RecordKind) -> RecordTable {
-    match kind {
-        RecordKind::ApiKey => RecordTable {
-            table: "api_keys",
-            key: "name",
-        },
-        RecordKind::Workflow => RecordTable {
-            table: "workflows",
-            key: "id",
-        },
-    }
-}
+static TABLES: ByKind<RecordTable> = ByKind {
+    api_key: RecordTable {
+        table: "api_keys",
+        key: "name",
+    },
+    workflow: RecordTable {
+        table: "workflows",
+        key: "id",
+    },
+};
 
 #[async_trait]
 impl RecordStore for SqliteStore {
     async fn insert_record<R: Record>(&self, value: &R) -> Result<(), StoreError> {
-        let t = record_table(R::KIND);
+        let t = TABLES.of(R::KIND);
         let key = value.key().to_string();
         let record = to_json(value)?;
         self.with_conn(move |c| {
@@ -56,7 +54,7 @@ impl RecordStore for SqliteStore {
     }
 
     async fn get_record<R: Record>(&self, key: &R::Key) -> Result<Option<R>, StoreError> {
-        let t = record_table(R::KIND);
+        let t = TABLES.of(R::KIND);
         let key = key.to_string();
         self.with_conn(move |c| {
             select_one(
@@ -69,7 +67,7 @@ impl RecordStore for SqliteStore {
     }
 
     async fn list_records<R: Record>(&self) -> Result<Vec<R>, StoreError> {
-        let t = record_table(R::KIND);
+        let t = TABLES.of(R::KIND);
         self.with_conn(move |c| {
             select_records(
                 c,
@@ -81,7 +79,7 @@ impl RecordStore for SqliteStore {
     }
 
     async fn update_record<R: Record>(&self, value: &R) -> Result<(), StoreError> {
-        let t = record_table(R::KIND);
+        let t = TABLES.of(R::KIND);
         let key = value.key().to_string();
         let record = to_json(value)?;
         self.with_conn(move |c| {
