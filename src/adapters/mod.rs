@@ -2,5 +2,6 @@
 
 pub mod aws;
 pub mod dynamodb;
+mod record;
 pub mod sqlite;
 pub mod sqs;

@@ -24,8 +24,11 @@
 //! filters need: `status` and `attempts` (compare-and-swap), `expires_at` (TTL, epoch seconds).
 //! The table's key schema, billing mode and TTL attribute are defined once in [`schema`].
 
+mod executions;
+mod item;
+mod records;
+mod request;
 pub mod schema;
-mod store;
 
 use std::collections::HashMap;
 use std::sync::Arc;

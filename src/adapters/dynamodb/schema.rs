@@ -11,6 +11,7 @@ use aws_sdk_dynamodb::types::{
     TimeToLiveSpecification,
 };
 
+use super::request::build_error;
 use crate::ports::StoreError;
 
 /// Partition key attribute (string).
@@ -46,10 +47,6 @@ pub const KEY_SCHEMA: [KeyAttribute; 2] = [
         attribute_type: "S",
     },
 ];
-
-fn build_error(e: impl std::fmt::Display) -> StoreError {
-    StoreError::Unavailable(format!("cannot build a DynamoDB request: {e}"))
-}
 
 /// Creates the table (and turns on TTL) unless it exists. For local development against an
 /// emulator and for tests; on AWS the SAM template creates it.

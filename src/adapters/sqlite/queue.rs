@@ -108,18 +108,17 @@ impl SqliteQueue {
     }
 
     pub async fn dead_letter_count(&self) -> Result<u64, StoreError> {
-        self.db
-            .with_conn(|c| {
-                c.query_row("SELECT COUNT(*) FROM dead_letters", [], |r| r.get(0))
-                    .map_err(unavailable)
-            })
-            .await
+        self.count("dead_letters").await
     }
 
     pub async fn depth(&self) -> Result<u64, StoreError> {
+        self.count("queue").await
+    }
+
+    async fn count(&self, table: &'static str) -> Result<u64, StoreError> {
         self.db
-            .with_conn(|c| {
-                c.query_row("SELECT COUNT(*) FROM queue", [], |r| r.get(0))
+            .with_conn(move |c| {
+                c.query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0))
                     .map_err(unavailable)
             })
             .await

@@ -1,55 +1,39 @@
 use async_trait::async_trait;
 use rusqlite::{OptionalExtension, params};
-use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::{SqliteStore, unavailable};
-use crate::domain::{
-    ApiKey, ApiKeyName, Execution, ExecutionId, SnsSubscription, Workflow, WorkflowId,
-};
-use crate::ports::{
-    ApiKeyStore, ExecutionQuery, ExecutionStore, Recorded, StoreError, SubscriptionStore,
-    WorkflowStore,
-};
-
-fn to_json<T: Serialize>(value: &T) -> Result<String, StoreError> {
-    serde_json::to_string(value).map_err(|e| StoreError::Corrupt(e.to_string()))
-}
-
-fn from_json<T: DeserializeOwned>(raw: &str) -> Result<T, StoreError> {
-    serde_json::from_str(raw).map_err(|e| StoreError::Corrupt(e.to_string()))
-}
+use crate::adapters::record::{ByKind, Record, RecordStore, from_json, to_json};
+use crate::domain::{Execution, ExecutionId, SnsSubscription, WorkflowId};
+use crate::ports::{ExecutionQuery, ExecutionStore, Recorded, StoreError, SubscriptionStore};
 
 fn is_constraint(e: &rusqlite::Error) -> bool {
     matches!(e, rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::ConstraintViolation)
 }
 
-/// Keys and workflows are each one record under a unique key; one set of statements serves both.
+/// Where a keyed record lives: keys and workflows are each one record under a unique key in
+/// their own table, so one set of statements serves both.
 struct RecordTable {
     table: &'static str,
     key: &'static str,
-    /// How an error names the record ("API key ci").
-    label: &'static str,
 }
 
-const API_KEYS: RecordTable = RecordTable {
-    table: "api_keys",
-    key: "name",
-    label: "API key",
-};
-const WORKFLOWS: RecordTable = RecordTable {
-    table: "workflows",
-    key: "id",
-    label: "workflow",
+static TABLES: ByKind<RecordTable> = ByKind {
+    api_key: RecordTable {
+        table: "api_keys",
+        key: "name",
+    },
+    workflow: RecordTable {
+        table: "workflows",
+        key: "id",
+    },
 };
 
-impl SqliteStore {
-    async fn insert_record<T: Serialize>(
-        &self,
-        t: &'static RecordTable,
-        key: String,
-        value: &T,
-    ) -> Result<(), StoreError> {
+#[async_trait]
+impl RecordStore for SqliteStore {
+    async fn insert_record<R: Record>(&self, value: &R) -> Result<(), StoreError> {
+        let t = TABLES.of(R::KIND);
+        let key = value.key().to_string();
         let record = to_json(value)?;
         self.with_conn(move |c| {
             let sql = format!(
@@ -60,7 +44,7 @@ impl SqliteStore {
                 .map(|_| ())
                 .map_err(|e| {
                     if is_constraint(&e) {
-                        StoreError::AlreadyExists(format!("{} {key}", t.label))
+                        R::KIND.already_exists(&key)
                     } else {
                         unavailable(e)
                     }
@@ -69,11 +53,9 @@ impl SqliteStore {
         .await
     }
 
-    async fn get_record<T: DeserializeOwned + Send + 'static>(
-        &self,
-        t: &'static RecordTable,
-        key: String,
-    ) -> Result<Option<T>, StoreError> {
+    async fn get_record<R: Record>(&self, key: &R::Key) -> Result<Option<R>, StoreError> {
+        let t = TABLES.of(R::KIND);
+        let key = key.to_string();
         self.with_conn(move |c| {
             select_one(
                 c,
@@ -84,10 +66,8 @@ impl SqliteStore {
         .await
     }
 
-    async fn list_records<T: DeserializeOwned + Send + 'static>(
-        &self,
-        t: &'static RecordTable,
-    ) -> Result<Vec<T>, StoreError> {
+    async fn list_records<R: Record>(&self) -> Result<Vec<R>, StoreError> {
+        let t = TABLES.of(R::KIND);
         self.with_conn(move |c| {
             select_records(
                 c,
@@ -98,63 +78,18 @@ impl SqliteStore {
         .await
     }
 
-    async fn update_record<T: Serialize>(
-        &self,
-        t: &'static RecordTable,
-        key: String,
-        value: &T,
-    ) -> Result<(), StoreError> {
+    async fn update_record<R: Record>(&self, value: &R) -> Result<(), StoreError> {
+        let t = TABLES.of(R::KIND);
+        let key = value.key().to_string();
         let record = to_json(value)?;
         self.with_conn(move |c| {
             let sql = format!("UPDATE {} SET record = ?2 WHERE {} = ?1", t.table, t.key);
             match c.execute(&sql, params![key, record]).map_err(unavailable)? {
-                0 => Err(StoreError::NotFound(format!("{} {key}", t.label))),
+                0 => Err(R::KIND.not_found(&key)),
                 _ => Ok(()),
             }
         })
         .await
-    }
-}
-
-#[async_trait]
-impl ApiKeyStore for SqliteStore {
-    async fn insert_api_key(&self, key: &ApiKey) -> Result<(), StoreError> {
-        self.insert_record(&API_KEYS, key.name.to_string(), key)
-            .await
-    }
-
-    async fn get_api_key(&self, name: &ApiKeyName) -> Result<Option<ApiKey>, StoreError> {
-        self.get_record(&API_KEYS, name.to_string()).await
-    }
-
-    async fn list_api_keys(&self) -> Result<Vec<ApiKey>, StoreError> {
-        self.list_records(&API_KEYS).await
-    }
-
-    async fn update_api_key(&self, key: &ApiKey) -> Result<(), StoreError> {
-        self.update_record(&API_KEYS, key.name.to_string(), key)
-            .await
-    }
-}
-
-#[async_trait]
-impl WorkflowStore for SqliteStore {
-    async fn insert_workflow(&self, workflow: &Workflow) -> Result<(), StoreError> {
-        self.insert_record(&WORKFLOWS, workflow.id.to_string(), workflow)
-            .await
-    }
-
-    async fn get_workflow(&self, id: &WorkflowId) -> Result<Option<Workflow>, StoreError> {
-        self.get_record(&WORKFLOWS, id.to_string()).await
-    }
-
-    async fn list_workflows(&self) -> Result<Vec<Workflow>, StoreError> {
-        self.list_records(&WORKFLOWS).await
-    }
-
-    async fn update_workflow(&self, workflow: &Workflow) -> Result<(), StoreError> {
-        self.update_record(&WORKFLOWS, workflow.id.to_string(), workflow)
-            .await
     }
 }
 
