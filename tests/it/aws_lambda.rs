@@ -2,7 +2,7 @@
 //! API's "5xx when the queue send fails, and a retry re-dispatches the same execution".
 //! Needs `make test` (or moto + AWS_ENDPOINT_URL).
 
-mod support;
+use crate::support;
 
 use std::sync::Arc;
 

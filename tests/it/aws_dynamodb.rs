@@ -1,7 +1,7 @@
 //! The DynamoDB store and the SQS queue against moto's server, through the real SDK clients.
 //! Each test makes its own table and queues. Needs `make test` (or moto + AWS_ENDPOINT_URL).
 
-mod support;
+use crate::support;
 
 use std::collections::HashMap;
 

@@ -1,6 +1,6 @@
 //! The service's behaviour over HTTP, written once and run on every backend.
 
-mod support;
+use crate::support;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};

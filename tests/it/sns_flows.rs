@@ -2,9 +2,8 @@
 //! its certificate and the ConfirmSubscription endpoint; the real verifier fetches from it
 //! through the endpoint override. Every flow runs on every backend.
 
-#[path = "support/sns_peer.rs"]
-mod sns_peer;
-mod support;
+use crate::support;
+use crate::support::sns_peer;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
