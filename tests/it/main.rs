@@ -21,3 +21,4 @@ mod sns_flows;
 mod sns_known_answers;
 mod sns_verification;
 mod sqlite_durability;
+mod store_contract;
