@@ -145,6 +145,29 @@ impl Response {
     pub fn error_message(&self) -> &str {
         self.body["error"]["message"].as_str().unwrap_or_default()
     }
+
+    /// `executionId` of a webhook's answer; fails the test, showing the answer, without one.
+    #[track_caller]
+    pub fn execution_id(&self) -> String {
+        match self.body["executionId"].as_str() {
+            Some(id) => id.to_owned(),
+            None => panic!(
+                "no executionId in the answer: {} {}",
+                self.status, self.body
+            ),
+        }
+    }
+}
+
+/// Asserts an error answer: its status and `error.code`, showing the body when they differ.
+#[track_caller]
+pub fn assert_error(response: &Response, status: StatusCode, code: &str) {
+    assert_eq!(
+        (response.status, response.error_code()),
+        (status, code),
+        "{}",
+        response.body
+    );
 }
 
 impl TestApp {
