@@ -1,13 +1,13 @@
 //! The service's behaviour over HTTP, written once and run on every backend.
 
-mod support;
+use crate::support;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use serde_json::json;
 use std::sync::atomic::Ordering;
 
-use support::TestApp;
+use support::{TestApp, assert_error};
 use webhook_trigger::domain::{ExecutionId, SnsOptions, Step, Trigger};
 use webhook_trigger::ports::WorkItem;
 
@@ -85,10 +85,7 @@ async fn webhook_with_header_key_is_queued_then_run(t: TestApp) {
         .await;
     assert_eq!(r.status, StatusCode::ACCEPTED, "{:?}", r.body);
     assert_eq!(r.body["status"], "queued");
-    let id = r.body["executionId"]
-        .as_str()
-        .expect("executionId")
-        .to_owned();
+    let id = r.execution_id();
 
     let queued = t.execution(wf.id.as_str(), &id, &key).await;
     assert_eq!(queued["status"], "queued");
@@ -116,8 +113,7 @@ async fn webhook_with_query_key_is_accepted(t: TestApp) {
 async fn missing_key_is_401(t: TestApp) {
     let (wf, _) = t.workflow_with_key(vec![]).await;
     let r = t.post_webhook(wf.id.as_str(), None, "{}").await;
-    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
-    assert_eq!(r.error_code(), "missing_api_key");
+    assert_error(&r, StatusCode::UNAUTHORIZED, "missing_api_key");
 }
 
 async fn wrong_key_is_401(t: TestApp) {
@@ -125,8 +121,7 @@ async fn wrong_key_is_401(t: TestApp) {
     let (_, other_key) = t.workflow_with_key(vec![]).await;
     for bad in [format!("{key}x"), other_key] {
         let r = t.post_webhook(wf.id.as_str(), Some(&bad), "{}").await;
-        assert_eq!(r.status, StatusCode::UNAUTHORIZED);
-        assert_eq!(r.error_code(), "invalid_api_key");
+        assert_error(&r, StatusCode::UNAUTHORIZED, "invalid_api_key");
         assert!(
             !r.body.to_string().contains(&bad),
             "the key must not be echoed back"
@@ -188,8 +183,7 @@ async fn malformed_json_is_400_with_a_reason_and_writes_nothing(t: TestApp) {
     let r = t
         .post_webhook(wf.id.as_str(), Some(&key), r#"{"order": 42"#)
         .await;
-    assert_eq!(r.status, StatusCode::BAD_REQUEST);
-    assert_eq!(r.error_code(), "invalid_json");
+    assert_error(&r, StatusCode::BAD_REQUEST, "invalid_json");
     assert!(r.error_message().contains("line 1"), "{:?}", r.body);
     assert!(listed_ids(&t, wf.id.as_str(), &key, "").await.is_empty());
     assert_eq!(t.worker.drain().await, 0, "nothing reaches the queue");
@@ -202,8 +196,7 @@ async fn oversized_body_is_413_and_writes_nothing(t: TestApp) {
         "x".repeat(t.app.config().body_limit_bytes)
     );
     let r = t.post_webhook(wf.id.as_str(), Some(&key), &big).await;
-    assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE);
-    assert_eq!(r.error_code(), "payload_too_large");
+    assert_error(&r, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large");
     assert!(listed_ids(&t, wf.id.as_str(), &key, "").await.is_empty());
 }
 
@@ -215,8 +208,11 @@ async fn form_content_type_is_415(t: TestApp) {
         .body(Body::from("a=1"))
         .expect("request");
     let r = t.send(request).await;
-    assert_eq!(r.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
-    assert_eq!(r.error_code(), "unsupported_media_type");
+    assert_error(
+        &r,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported_media_type",
+    );
 }
 
 async fn text_plain_json_is_accepted(t: TestApp) {
@@ -263,8 +259,11 @@ async fn queue_failure_is_503_and_a_retry_dispatches_the_same_execution(t: TestA
     t.queue_down.store(true, Ordering::SeqCst);
     let failed =
         post_with_idempotency_key(&t, wf.id.as_str(), &key, "retry-me", r#"{"n":1}"#).await;
-    assert_eq!(failed.status, StatusCode::SERVICE_UNAVAILABLE);
-    assert_eq!(failed.error_code(), "queue_unavailable");
+    assert_error(
+        &failed,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "queue_unavailable",
+    );
     assert!(failed.headers.get("retry-after").is_some());
     assert_eq!(t.worker.drain().await, 0);
 
@@ -307,7 +306,7 @@ async fn executions_are_listed_newest_first_in_pages(t: TestApp) {
         let r = t
             .post_webhook(wf.id.as_str(), Some(&key), &format!(r#"{{"n":{n}}}"#))
             .await;
-        created.push(r.body["executionId"].as_str().expect("id").to_owned());
+        created.push(r.execution_id());
         // ULIDs made in one millisecond are not ordered; real webhooks are further apart.
         tokio::time::sleep(std::time::Duration::from_millis(2)).await;
     }
@@ -387,10 +386,10 @@ async fn bad_listing_parameters_are_400(t: TestApp) {
 async fn execution_of_another_workflow_is_not_readable(t: TestApp) {
     let (wf, key) = t.workflow_with_key(vec![]).await;
     let (other, other_key) = t.workflow_with_key(vec![]).await;
-    let id = t.post_webhook(wf.id.as_str(), Some(&key), "{}").await.body["executionId"]
-        .as_str()
-        .expect("id")
-        .to_owned();
+    let id = t
+        .post_webhook(wf.id.as_str(), Some(&key), "{}")
+        .await
+        .execution_id();
     let r = t
         .get(
             &format!("/workflows/{}/executions/{id}", wf.id),
@@ -413,8 +412,7 @@ async fn unknown_execution_is_404(t: TestApp) {
         let r = t
             .get(&format!("/workflows/{}/executions/{id}", wf.id), Some(&key))
             .await;
-        assert_eq!(r.status, StatusCode::NOT_FOUND);
-        assert_eq!(r.error_code(), "execution_not_found");
+        assert_error(&r, StatusCode::NOT_FOUND, "execution_not_found");
     }
 }
 
@@ -427,10 +425,10 @@ async fn failing_step_records_failure(t: TestApp) {
             },
         ])
         .await;
-    let id = t.post_webhook(wf.id.as_str(), Some(&key), "{}").await.body["executionId"]
-        .as_str()
-        .expect("id")
-        .to_owned();
+    let id = t
+        .post_webhook(wf.id.as_str(), Some(&key), "{}")
+        .await
+        .execution_id();
     t.worker.drain().await;
     let e = t.execution(wf.id.as_str(), &id, &key).await;
     assert_eq!(e["status"], "failed");
@@ -439,10 +437,10 @@ async fn failing_step_records_failure(t: TestApp) {
 
 async fn redelivered_message_does_not_run_twice(t: TestApp) {
     let (wf, key) = t.workflow_with_key(vec![Step::Echo]).await;
-    let id = t.post_webhook(wf.id.as_str(), Some(&key), "{}").await.body["executionId"]
-        .as_str()
-        .expect("id")
-        .to_owned();
+    let id = t
+        .post_webhook(wf.id.as_str(), Some(&key), "{}")
+        .await
+        .execution_id();
     t.worker.drain().await;
     let first = t.execution(wf.id.as_str(), &id, &key).await;
     // The queue delivers the same message again, as SQS may.
@@ -462,10 +460,7 @@ async fn replay_runs_the_payload_again(t: TestApp) {
     let id = t
         .post_webhook(wf.id.as_str(), Some(&key), r#"{"again":true}"#)
         .await
-        .body["executionId"]
-        .as_str()
-        .expect("id")
-        .to_owned();
+        .execution_id();
     t.worker.drain().await;
     let replay = t
         .app
@@ -491,7 +486,6 @@ async fn sns_delivery_to_a_generic_workflow_is_400(t: TestApp) {
         .body(Body::from(r#"{"Type":"Notification"}"#))
         .expect("request");
     let r = t.send(request).await;
-    assert_eq!(r.status, StatusCode::BAD_REQUEST);
-    assert_eq!(r.error_code(), "wrong_trigger");
+    assert_error(&r, StatusCode::BAD_REQUEST, "wrong_trigger");
     assert!(r.error_message().contains("amazon_sns"));
 }

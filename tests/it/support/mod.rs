@@ -1,9 +1,10 @@
 //! One helper that builds the whole app on a backend, so every flow test runs unchanged on
 //! SQLite and on DynamoDB + SQS.
-#![allow(dead_code)]
 
+pub mod child_process;
 pub mod dynamodb;
-#[allow(unused_imports)]
+pub mod sns_peer;
+
 pub use dynamodb::dynamodb_app;
 
 use std::sync::Arc;
@@ -35,7 +36,6 @@ pub trait WorkerDriver: Send + Sync {
 pub struct TestApp {
     pub app: App,
     pub router: Router,
-    pub store: Arc<dyn Store>,
     pub worker: Box<dyn WorkerDriver>,
     /// While true, every queue send fails (the queue is "down").
     pub queue_down: Arc<AtomicBool>,
@@ -84,7 +84,6 @@ pub fn build(
     TestApp {
         app,
         router,
-        store,
         worker,
         queue_down,
         _guard: guard,
@@ -146,6 +145,29 @@ impl Response {
     pub fn error_message(&self) -> &str {
         self.body["error"]["message"].as_str().unwrap_or_default()
     }
+
+    /// `executionId` of a webhook's answer; fails the test, showing the answer, without one.
+    #[track_caller]
+    pub fn execution_id(&self) -> String {
+        match self.body["executionId"].as_str() {
+            Some(id) => id.to_owned(),
+            None => panic!(
+                "no executionId in the answer: {} {}",
+                self.status, self.body
+            ),
+        }
+    }
+}
+
+/// Asserts an error answer: its status and `error.code`, showing the body when they differ.
+#[track_caller]
+pub fn assert_error(response: &Response, status: StatusCode, code: &str) {
+    assert_eq!(
+        (response.status, response.error_code()),
+        (status, code),
+        "{}",
+        response.body
+    );
 }
 
 impl TestApp {

@@ -2,7 +2,7 @@
 //! API's "5xx when the queue send fails, and a retry re-dispatches the same execution".
 //! Needs `make test` (or moto + AWS_ENDPOINT_URL).
 
-mod support;
+use crate::support;
 
 use std::sync::Arc;
 
@@ -291,7 +291,7 @@ async fn a_webhook_at_the_body_limit_runs_to_completion() {
         .post_webhook(workflow.id.as_str(), Some(&key), &body)
         .await;
     assert_eq!(r.status, StatusCode::ACCEPTED, "{:?}", r.body);
-    let id = r.body["executionId"].as_str().unwrap().to_owned();
+    let id = r.execution_id();
     assert_eq!(t.worker.drain().await, 1);
     let e = t.execution(workflow.id.as_str(), &id, &key).await;
     assert_eq!(e["status"], "succeeded", "{}", e["error"]);
@@ -319,7 +319,7 @@ async fn a_result_too_large_to_store_fails_the_execution_instead_of_stranding_it
         .post_webhook(workflow.id.as_str(), Some(&key), &body)
         .await;
     assert_eq!(r.status, StatusCode::ACCEPTED, "{:?}", r.body);
-    let id = r.body["executionId"].as_str().unwrap().to_owned();
+    let id = r.execution_id();
     assert_eq!(t.worker.drain().await, 1);
     let e = t.execution(workflow.id.as_str(), &id, &key).await;
     assert_eq!(e["status"], "failed", "error: {}", e["error"]);

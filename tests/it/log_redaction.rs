@@ -2,9 +2,8 @@
 //! them, and SNS confirmation tokens. Everything is logged at TRACE while the requests run, so
 //! nothing hides behind a log level.
 
-#[path = "support/sns_peer.rs"]
-mod sns_peer;
-mod support;
+use crate::support;
+use crate::support::sns_peer;
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
@@ -46,8 +45,24 @@ impl Captured {
     }
 }
 
-#[tokio::test]
-async fn keys_query_strings_and_sns_tokens_never_reach_the_logs() {
+/// Alone in its own process, so that every log line reaches this test's subscriber (see
+/// `support::child_process`).
+#[test]
+fn keys_query_strings_and_sns_tokens_never_reach_the_logs() {
+    support::child_process::run_in_own_process(
+        "log_redaction::keys_query_strings_and_sns_tokens_never_reach_the_logs",
+        &[],
+        || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime")
+                .block_on(requests_with_secrets_are_logged_without_them())
+        },
+    );
+}
+
+async fn requests_with_secrets_are_logged_without_them() {
     let logs = Captured::default();
     let subscriber = tracing_subscriber::fmt()
         .with_max_level(tracing::Level::TRACE)

@@ -8,11 +8,11 @@
 //! a stand-in for SNS on loopback serves their signing certificate and answers their
 //! `SubscribeURL`, as SNS would.
 //!
-//! This binary holds one test on purpose: it sets `AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH`
-//! (as template.yaml does) before any other thread exists, since changing the environment
-//! while other threads read it is unsound.
+//! The test runs in a process of its own with `AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH` set (as
+//! template.yaml sets it), since changing the environment of the shared test process while
+//! other threads read it is unsound.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -203,14 +203,17 @@ fn accepted(body: &Value) {
 
 #[test]
 fn every_event_file_gets_its_expected_answer() {
-    // SAFETY: the only test of this binary, before its runtime starts: no other thread exists
-    // that could read the environment concurrently.
-    unsafe { std::env::set_var("AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH", "true") };
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("runtime")
-        .block_on(run_all());
+    support::child_process::run_in_own_process(
+        "events::every_event_file_gets_its_expected_answer",
+        &[("AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH", "true")],
+        || {
+            tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .expect("runtime")
+                .block_on(run_all())
+        },
+    );
 }
 
 async fn run_all() {
@@ -228,7 +231,7 @@ async fn run_all() {
         .collect();
     assert!(
         unexpected.is_empty(),
-        "events without an expected answer in tests/events.rs: {unexpected:?}"
+        "events without an expected answer in tests/it/events.rs: {unexpected:?}"
     );
     let missing: Vec<&&str> = expected
         .keys()

@@ -12,9 +12,6 @@
 //! fetcher under test is pointed here with its endpoint override
 //! (`HttpsFetcher::with_endpoint(Some(peer.endpoint()))` or `AWS_ENDPOINT_URL_SNS`), so
 //! the URL rules are exercised for real. Every request is recorded.
-//!
-//! Include it with `#[path = "support/sns_peer.rs"] mod sns_peer;`.
-#![allow(dead_code)]
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU16, Ordering};
@@ -25,7 +22,7 @@ use aws_lc_rs::digest;
 use aws_lc_rs::encoding::AsDer;
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::rsa::KeySize;
-use aws_lc_rs::signature::{self, KeyPair as _, RsaKeyPair};
+use aws_lc_rs::signature::{self, RsaKeyPair};
 use axum::Router;
 use axum::extract::State;
 use axum::http::{StatusCode, Uri, header};
@@ -35,11 +32,9 @@ use base64::engine::general_purpose::STANDARD;
 use num_bigint::BigUint;
 use serde_json::{Map, Value};
 
-/// The region every peer message claims.
-pub const REGION: &str = "us-east-1";
 /// The topic every peer message claims unless told otherwise.
 pub const TOPIC_ARN: &str = "arn:aws:sns:us-east-1:123456789012:peer-topic";
-/// The SNS host of [`REGION`], as it appears in message URLs.
+/// The SNS host of us-east-1, the region every peer message claims, as it appears in message URLs.
 pub const SNS_HOST: &str = "sns.us-east-1.amazonaws.com";
 
 /// SignatureVersion to sign with.
@@ -139,11 +134,6 @@ impl TestSigner {
         }
     }
 
-    /// The certificate, PEM.
-    pub fn cert_pem(&self) -> &str {
-        &self.cert_pem
-    }
-
     /// The hex that names the certificate in its URL.
     pub fn cert_hex(&self) -> &str {
         &self.cert_hex
@@ -184,11 +174,6 @@ impl TestSigner {
     pub fn sign_sha256_textbook(&self, data: &[u8]) -> Vec<u8> {
         self.private
             .sign_pkcs1(&digest::SHA256, SHA256_PREFIX, data)
-    }
-
-    /// The public key, DER `RSAPublicKey`.
-    pub fn public_key_der(&self) -> Vec<u8> {
-        self.key.public_key().as_ref().to_vec()
     }
 }
 
@@ -383,10 +368,6 @@ impl SnsPeer {
         url::Url::parse(&format!("http://{}", self.addr)).expect("loopback URL")
     }
 
-    pub fn signer(&self) -> &TestSigner {
-        &self.state.signer
-    }
-
     /// The URL of the peer's certificate, as SNS would name it.
     pub fn cert_url(&self) -> String {
         self.state.signer.cert_url()
@@ -574,7 +555,6 @@ impl MessageBuilder {
         self.fields.insert("Signature".into(), signature.into());
         Signed {
             fields: self.fields,
-            string_to_sign: sts,
         }
     }
 
@@ -587,8 +567,6 @@ impl MessageBuilder {
 /// A signed message, still editable (edits are not re-signed).
 pub struct Signed {
     pub fields: Map<String, Value>,
-    /// What was signed.
-    pub string_to_sign: String,
 }
 
 impl Signed {

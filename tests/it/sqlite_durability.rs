@@ -237,3 +237,54 @@ async fn an_unwritable_store_refuses_the_webhook_with_503() {
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
     blocker.execute_batch("ROLLBACK").expect("unlock");
 }
+
+/// Retention on SQLite: `purge_expired` (what DynamoDB's TTL does on AWS) deletes expired
+/// executions with their dedup records and keeps live ones.
+#[tokio::test]
+async fn purging_deletes_expired_executions_and_frees_their_dedup_keys() {
+    let dir = tempfile::tempdir().expect("dir");
+    let (store, _) = open(&dir.path().join("wt.db"));
+    let workflow = WorkflowId::generate();
+    let execution = |retention| {
+        Execution::new(
+            workflow.clone(),
+            webhook_trigger::domain::TriggerMeta::GenericWebhook {
+                content_type: None,
+                idempotency_key: None,
+                body_bytes: 2,
+            },
+            serde_json::json!({}),
+            chrono::Utc::now(),
+            retention,
+        )
+    };
+    let expired = execution(chrono::Duration::seconds(-60));
+    let live = execution(chrono::Duration::days(30));
+    store
+        .insert_execution(&expired, Some("old"))
+        .await
+        .expect("insert");
+    store
+        .insert_execution(&live, Some("new"))
+        .await
+        .expect("insert");
+
+    assert_eq!(store.purge_expired().await.expect("purge"), 1);
+    assert_eq!(
+        store
+            .get_execution(&workflow, &expired.id)
+            .await
+            .expect("get"),
+        None
+    );
+    assert_eq!(stored(&store, &workflow, &live.id).await, live);
+    let dedup_keys: Vec<String> = rusqlite::Connection::open(dir.path().join("wt.db"))
+        .expect("open")
+        .prepare("SELECT key FROM dedup ORDER BY key")
+        .expect("prepare")
+        .query_map([], |r| r.get(0))
+        .expect("query")
+        .collect::<Result<_, _>>()
+        .expect("rows");
+    assert_eq!(dedup_keys, vec!["new".to_owned()]);
+}

@@ -2,7 +2,7 @@
 //! workflows are managed on `dynamodb://TABLE`, and a replay needs the queue URL.
 //! Needs `make test` (or moto + AWS_ENDPOINT_URL).
 
-mod support;
+use crate::support;
 
 use std::process::{Command, Output};
 

@@ -2,16 +2,15 @@
 //! its certificate and the ConfirmSubscription endpoint; the real verifier fetches from it
 //! through the endpoint override. Every flow runs on every backend.
 
-#[path = "support/sns_peer.rs"]
-mod sns_peer;
-mod support;
+use crate::support;
+use crate::support::sns_peer;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use serde_json::{Value, json};
 
 use sns_peer::{SigV, SnsPeer, TOPIC_ARN};
-use support::TestApp;
+use support::{TestApp, assert_error};
 use webhook_trigger::config::Config;
 use webhook_trigger::domain::{SnsOptions, Step, SubscriptionState, Trigger, Workflow};
 
@@ -148,8 +147,8 @@ async fn notification_starts_one_execution_and_a_redelivery_does_not_start_anoth
     // The redelivery re-queued the still-queued execution (its first send may have been the
     // one that failed); the worker runs it once and skips the second message.
     t.worker.drain().await;
-    let id = first.body["executionId"].as_str().expect("id");
-    let e = t.execution(wf.id.as_str(), id, &key).await;
+    let id = first.execution_id();
+    let e = t.execution(wf.id.as_str(), &id, &key).await;
     assert_eq!(e["status"], "succeeded");
     assert_eq!(e["attempts"], 1);
     assert_eq!(e["payload"], json!({"alarm": "cpu", "value": 97}));
@@ -173,13 +172,7 @@ async fn a_message_that_is_not_json_is_kept_as_text(t: TestApp, peer: SnsPeer) {
         .body();
     let r = deliver(&t, &wf, &key, &body).await;
     assert_eq!(r.status, StatusCode::ACCEPTED, "{:?}", r.body);
-    let e = t
-        .execution(
-            wf.id.as_str(),
-            r.body["executionId"].as_str().expect("id"),
-            &key,
-        )
-        .await;
+    let e = t.execution(wf.id.as_str(), &r.execution_id(), &key).await;
     assert_eq!(e["payload"], "disk full on\nhost-7 ✓");
     assert!(e["trigger"].get("subject").is_none());
 }
@@ -195,8 +188,7 @@ async fn sns_notification_with_tampered_subject_is_rejected_and_writes_nothing(
         .tamper("Subject", "Pay attacker")
         .body();
     let r = deliver(&t, &wf, &key, &body).await;
-    assert_eq!(r.status, StatusCode::FORBIDDEN, "{:?}", r.body);
-    assert_eq!(r.error_code(), "sns_message_rejected");
+    assert_error(&r, StatusCode::FORBIDDEN, "sns_message_rejected");
     assert_eq!(execution_count(&t, &wf, &key).await, 0);
     assert_eq!(t.worker.drain().await, 0);
 }
@@ -285,8 +277,7 @@ async fn raw_message_delivery_is_refused_with_advice(t: TestApp, _peer: SnsPeer)
         .body(Body::from(r#"{"alarm":"cpu"}"#))
         .expect("request");
     let r = t.send(request).await;
-    assert_eq!(r.status, StatusCode::BAD_REQUEST);
-    assert_eq!(r.error_code(), "sns_raw_delivery");
+    assert_error(&r, StatusCode::BAD_REQUEST, "sns_raw_delivery");
     assert!(r.error_message().contains("turn raw message delivery off"));
 }
 
@@ -295,8 +286,7 @@ async fn a_plain_post_to_an_sns_workflow_is_400(t: TestApp, _peer: SnsPeer) {
     let r = t
         .post_webhook(wf.id.as_str(), Some(&key), r#"{"order":1}"#)
         .await;
-    assert_eq!(r.status, StatusCode::BAD_REQUEST);
-    assert_eq!(r.error_code(), "wrong_trigger");
+    assert_error(&r, StatusCode::BAD_REQUEST, "wrong_trigger");
     assert!(r.error_message().contains("amazon_sns"));
 }
 
@@ -305,8 +295,7 @@ async fn a_failed_confirmation_fetch_is_502_and_records_nothing(t: TestApp, peer
     peer.fail_confirmations_with(Some(500));
     let body = peer.subscription_confirmation(SigV::V2).body();
     let r = deliver(&t, &wf, &key, &body).await;
-    assert_eq!(r.status, StatusCode::BAD_GATEWAY, "{:?}", r.body);
-    assert_eq!(r.error_code(), "sns_upstream_failed");
+    assert_error(&r, StatusCode::BAD_GATEWAY, "sns_upstream_failed");
     assert!(
         t.app
             .list_subscriptions(wf.id.as_str())

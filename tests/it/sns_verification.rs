@@ -1,8 +1,7 @@
 //! End to end against a loopback SNS peer, through the production `HttpsFetcher` with its
 //! endpoint override: URL rules, certificate fetch and cache, signatures, confirmation.
 
-#[path = "support/sns_peer.rs"]
-mod sns_peer;
+use crate::support::sns_peer;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -1,0 +1,186 @@
+//! The DynamoDB store and the SQS queue against moto's server, through the real SDK clients:
+//! what is particular to them (item layout, errors, queue attributes). What every store does
+//! is in `store_contract.rs`.
+//! Each test makes its own table and queues. Needs `make test` (or moto + AWS_ENDPOINT_URL).
+
+use crate::support;
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use chrono::{Duration, Utc};
+use serde_json::json;
+
+use support::dynamodb::{Fixture, fixture};
+use webhook_trigger::adapters::dynamodb::DynamoStore;
+use webhook_trigger::adapters::sqs::SqsQueue;
+use webhook_trigger::domain::{Execution, ExecutionId, TriggerMeta, WorkflowId};
+use webhook_trigger::ports::{
+    ExecutionStore, QueueError, Recorded, StoreError, WorkItem, WorkQueue, WorkflowStore,
+};
+
+fn workflow_id() -> WorkflowId {
+    WorkflowId::generate()
+}
+
+fn execution(workflow: &WorkflowId, retention: Duration) -> Execution {
+    Execution::new(
+        workflow.clone(),
+        TriggerMeta::GenericWebhook {
+            content_type: Some("application/json".into()),
+            idempotency_key: None,
+            body_bytes: 7,
+        },
+        json!({"n": 1}),
+        Utc::now(),
+        retention,
+    )
+}
+
+/// Every item of a workflow's partition, straight from the table: (sk, item).
+async fn partition(
+    f: &Fixture,
+    workflow: &WorkflowId,
+) -> Vec<(String, HashMap<String, AttributeValue>)> {
+    let out = f
+        .dynamodb
+        .query()
+        .table_name(&f.table)
+        .key_condition_expression("pk = :pk")
+        .expression_attribute_values(":pk", AttributeValue::S(format!("WORKFLOW#{workflow}")))
+        .consistent_read(true)
+        .send()
+        .await
+        .expect("query");
+    out.items()
+        .iter()
+        .map(|item| {
+            let sk = item["sk"].as_s().expect("sk").clone();
+            (sk, item.clone())
+        })
+        .collect()
+}
+
+fn count_with_prefix(items: &[(String, HashMap<String, AttributeValue>)], prefix: &str) -> usize {
+    items
+        .iter()
+        .filter(|(sk, _)| sk.starts_with(prefix))
+        .count()
+}
+
+/// An execution and its dedup record are two items of the workflow's partition, written in
+/// one transaction: a transaction that is cancelled (the key is taken, or the execution id
+/// exists already) leaves no item behind. The behaviour itself is in `store_contract.rs`.
+#[tokio::test]
+async fn dedup_record_and_execution_are_written_together_once() {
+    let f = fixture().await;
+    let wf = workflow_id();
+    let first = execution(&wf, Duration::days(30));
+    assert_eq!(
+        f.store
+            .insert_execution(&first, Some("idem#a"))
+            .await
+            .unwrap(),
+        Recorded::Created
+    );
+    let second = execution(&wf, Duration::days(30));
+    assert!(matches!(
+        f.store.insert_execution(&second, Some("idem#a")).await,
+        Ok(Recorded::Duplicate(_))
+    ));
+    assert!(matches!(
+        f.store.insert_execution(&first, Some("idem#b")).await,
+        Err(StoreError::AlreadyExists(_))
+    ));
+    let items = partition(&f, &wf).await;
+    assert_eq!(count_with_prefix(&items, "EXEC#"), 1);
+    assert_eq!(count_with_prefix(&items, "DEDUP#"), 1);
+    let (_, dedup) = items.iter().find(|(sk, _)| sk == "DEDUP#idem#a").unwrap();
+    assert_eq!(dedup["execution_id"].as_s().unwrap(), &first.id.to_string());
+    assert_eq!(
+        dedup["expires_at"].as_n().unwrap(),
+        &first.expires_at.timestamp().to_string()
+    );
+    let (_, exec) = items
+        .iter()
+        .find(|(sk, _)| sk.starts_with("EXEC#"))
+        .unwrap();
+    assert_eq!(exec["status"].as_s().unwrap(), "queued");
+    assert_eq!(exec["attempts"].as_n().unwrap(), "0");
+}
+
+#[tokio::test]
+async fn a_missing_table_is_reported_as_unavailable_with_the_reason() {
+    let f = fixture().await;
+    let store = DynamoStore::new(f.dynamodb.clone(), "wt-no-such-table");
+    match store.get_workflow(&workflow_id()).await {
+        Err(StoreError::Unavailable(message)) => {
+            assert!(message.contains("ResourceNotFound"), "{message}");
+        }
+        other => panic!("expected Unavailable, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn sqs_queue_sends_the_work_item_and_nothing_else() {
+    let f = fixture().await;
+    let item = WorkItem {
+        workflow_id: workflow_id(),
+        execution_id: ExecutionId::generate(),
+    };
+    f.queue.enqueue(&item).await.unwrap();
+    let out = f
+        .sqs
+        .receive_message()
+        .queue_url(&f.queues.queue_url)
+        .max_number_of_messages(10)
+        .send()
+        .await
+        .unwrap();
+    let messages = out.messages();
+    assert_eq!(messages.len(), 1);
+    assert_eq!(messages[0].body(), Some(item.to_json().as_str()));
+    assert_eq!(
+        WorkItem::from_json(messages[0].body().unwrap()).unwrap(),
+        item
+    );
+
+    let gone = SqsQueue::new(f.sqs.clone(), format!("{}-missing", f.queues.queue_url));
+    match gone.enqueue(&item).await {
+        Err(QueueError::Unavailable(message)) => {
+            assert!(message.contains("SendMessage"), "{message}")
+        }
+        other => panic!("expected Unavailable, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn queues_have_the_redrive_policy_of_the_template() {
+    let f = fixture().await;
+    let attributes = f
+        .sqs
+        .get_queue_attributes()
+        .queue_url(&f.queues.queue_url)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::All)
+        .send()
+        .await
+        .unwrap();
+    let attributes = attributes.attributes().unwrap();
+    let redrive: serde_json::Value =
+        serde_json::from_str(&attributes[&aws_sdk_sqs::types::QueueAttributeName::RedrivePolicy])
+            .unwrap();
+    assert_eq!(
+        redrive["maxReceiveCount"].to_string().trim_matches('"'),
+        webhook_trigger::adapters::sqs::MAX_RECEIVE_COUNT.to_string()
+    );
+    assert!(
+        redrive["deadLetterTargetArn"]
+            .as_str()
+            .unwrap()
+            .ends_with("-dlq")
+    );
+    assert_eq!(
+        attributes[&aws_sdk_sqs::types::QueueAttributeName::VisibilityTimeout],
+        webhook_trigger::adapters::sqs::VISIBILITY_TIMEOUT_SECONDS.to_string()
+    );
+}

@@ -1,0 +1,24 @@
+//! The integration tests, as one binary: one build and link instead of one per file, and
+//! helpers in `support` that every module shares. Tests that need moto's server fail (never
+//! skip) without it: run `make test`, or see `support::dynamodb`.
+//!
+//! Everything runs in one process, so no test may change process-wide state: no global
+//! tracing subscriber and no environment variables (a test that needs either runs alone in a
+//! child process: `support::child_process`), ports bound to 0 on loopback, temp dirs from
+//! `tempfile`.
+
+mod support;
+
+mod aws_cli;
+mod aws_dynamodb;
+mod aws_lambda;
+mod aws_template;
+mod events;
+mod flows;
+mod log_redaction;
+mod serve_binary;
+mod sns_flows;
+mod sns_known_answers;
+mod sns_verification;
+mod sqlite_durability;
+mod store_contract;
