@@ -280,6 +280,28 @@ mod tests {
     }
 
     #[test]
+    fn a_workflow_with_new_steps_round_trips_through_storage() {
+        let steps: Vec<WorkflowStep> = serde_json::from_value(serde_json::json!([
+            {"id": "only-paid", "type": "filter", "when": "trigger.body.paid"},
+            {"id": "notify", "type": "http_request", "url": "https://example.com/h",
+             "headers": {"X-Id": "{{ execution.id }}"}, "continue_on_error": true},
+            {"id": "pub", "type": "sns_publish", "topic_arn": "arn:aws:sns:us-east-1:123456789012:t"}
+        ]))
+        .unwrap();
+        let wf = Workflow::new(
+            "x",
+            Trigger::GenericWebhook,
+            key(),
+            steps,
+            SnsOptions::default(),
+            Utc::now(),
+        )
+        .unwrap();
+        let stored = serde_json::to_string(&wf).unwrap();
+        assert_eq!(serde_json::from_str::<Workflow>(&stored).unwrap(), wf);
+    }
+
+    #[test]
     fn new_numbers_plain_steps_and_refuses_bad_ones_with_their_path() {
         let wf = Workflow::new(
             "x",

@@ -903,6 +903,16 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_rendered_header_cannot_smuggle_a_line_break() {
+        let http = ScriptedHttp::new(vec![]);
+        let s = http_step(json!({"headers": {"X-Note": "{{ trigger.body.note }}"}}));
+        let run = run_step(&s, &ctx(), "e", &deps(http.clone(), Default::default())).await;
+        assert_eq!(run.status, StepStatus::Failed);
+        assert!(run.error.unwrap().contains("line break"));
+        assert_eq!(http.calls(), 0);
+    }
+
+    #[tokio::test]
     async fn sns_publish_renders_and_sets_fifo_ids() {
         let sns = Arc::new(RecordingSns::default());
         let d = deps(ScriptedHttp::new(vec![]), sns.clone());
