@@ -49,7 +49,7 @@ fn main() {
                 name: "bench".into(),
                 trigger: Trigger::GenericWebhook,
                 api_key_name: "bench".into(),
-                steps: vec![Step::Echo],
+                steps: vec![Step::Echo.into()],
                 sns: SnsOptions::default(),
             })
             .await

@@ -383,7 +383,7 @@ pub fn non_camel_case_keys(value: &Value, user_data: &[&str]) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{ApiKeyName, ExecutionId, SnsOptions, WorkflowId};
+    use crate::domain::{ApiKeyName, ExecutionId, SnsOptions, WorkflowId, WorkflowStep};
     use chrono::Duration;
     use serde_json::json;
 
@@ -407,7 +407,7 @@ mod tests {
             "alarms",
             Trigger::AmazonSns,
             ApiKeyName::parse("ops").unwrap(),
-            vec![],
+            Vec::<WorkflowStep>::new(),
             SnsOptions {
                 allowed_topic_arns: vec!["arn:aws:sns:us-east-1:123456789012:alarms".into()],
                 require_signature_v2: true,
@@ -473,7 +473,7 @@ mod tests {
             "orders",
             Trigger::GenericWebhook,
             ApiKeyName::parse("k").unwrap(),
-            vec![],
+            Vec::<WorkflowStep>::new(),
             SnsOptions::default(),
             Utc::now(),
         )

@@ -5,8 +5,8 @@ use chrono::Utc;
 
 use super::{Accepted, App, AppError};
 use crate::domain::{
-    ApiKey, ApiKeyName, Execution, KeySecret, SnsOptions, SnsSubscription, Step, Trigger, Workflow,
-    WorkflowId,
+    ApiKey, ApiKeyName, Execution, KeySecret, SnsOptions, SnsSubscription, Trigger, Workflow,
+    WorkflowId, WorkflowStep,
 };
 
 pub struct CreatedApiKey {
@@ -18,7 +18,7 @@ pub struct NewWorkflow {
     pub name: String,
     pub trigger: Trigger,
     pub api_key_name: String,
-    pub steps: Vec<Step>,
+    pub steps: Vec<WorkflowStep>,
     pub sns: SnsOptions,
 }
 

@@ -15,7 +15,7 @@ pub use backend::{Backend, StoreLocation, open as open_backend, open_with_queue}
 
 use crate::app::{App, AppError, ListExecutions, NewWorkflow};
 use crate::config::Config;
-use crate::domain::{SnsOptions, Step, Trigger};
+use crate::domain::{SnsOptions, Trigger, WorkflowStep};
 use output::Output;
 
 #[derive(Debug, Parser)]
@@ -274,7 +274,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
         },
         Command::Workflows(cmd) => match cmd {
             WorkflowsCommand::Create(args) => {
-                let steps: Vec<Step> = serde_json::from_str(&args.steps).map_err(|e| {
+                let steps: Vec<WorkflowStep> = serde_json::from_str(&args.steps).map_err(|e| {
                     CliError::new(
                         "invalid_request",
                         format!("--steps is not a valid list of steps: {e}"),

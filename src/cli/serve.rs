@@ -70,7 +70,7 @@ async fn print_next_steps(app: &App, base_url: &str) -> Result<(), String> {
                 name: "Demo workflow".into(),
                 trigger: Trigger::GenericWebhook,
                 api_key_name: "demo".into(),
-                steps: vec![Step::Echo],
+                steps: vec![Step::Echo.into()],
                 sns: SnsOptions::default(),
             })
             .await

@@ -150,7 +150,7 @@ pub async fn seed_sample_data(
         trigger: Trigger::GenericWebhook,
         api_key_name: key_name,
         enabled: true,
-        steps: vec![Step::Echo],
+        steps: vec![Step::Echo.into()],
         sns: SnsOptions::default(),
         created_at: now,
     };
@@ -160,7 +160,7 @@ pub async fn seed_sample_data(
         trigger: Trigger::AmazonSns,
         api_key_name: workflow.api_key_name.clone(),
         enabled: true,
-        steps: vec![Step::Echo],
+        steps: vec![Step::Echo.into()],
         sns: SnsOptions {
             allowed_topic_arns: vec![sample::SNS_TOPIC_ARN.into()],
             require_signature_v2: false,

@@ -5,8 +5,11 @@ pub mod api_key;
 pub mod execution;
 pub mod ids;
 pub mod request;
+pub mod step;
 pub mod subscription;
+pub mod template;
 pub mod workflow;
+pub mod workflow_file;
 
 pub use api_key::{ApiKey, ApiKeyName, KeySecret};
 pub use execution::{
@@ -14,5 +17,11 @@ pub use execution::{
 };
 pub use ids::{ExecutionId, InvalidId, WorkflowId};
 pub use request::RequestMeta;
+pub use step::{
+    ExpectStatus, HttpRequestStep, InvalidDefinition, RetryPolicy, SnsPublishStep, StatusMatch,
+    Step, WORKER_STEP_BUDGET, WorkflowStep,
+};
 pub use subscription::{SnsSubscription, SubscriptionState};
-pub use workflow::{SnsOptions, Step, Trigger, Workflow};
+pub use template::{TemplateContext, TemplateEngine, TemplateError};
+pub use workflow::{InvalidWorkflow, SnsOptions, Trigger, Workflow};
+pub use workflow_file::{DefinitionError, WorkflowFile};

@@ -8,6 +8,10 @@ use serde::{Deserialize, Serialize};
 
 use super::api_key::ApiKeyName;
 use super::ids::WorkflowId;
+use super::step::{
+    InvalidDefinition, WORKER_STEP_BUDGET, WorkflowStep, deserialize_numbered, number_steps,
+    validate_steps,
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -44,19 +48,9 @@ impl FromStr for Trigger {
     }
 }
 
-/// One unit of work the worker runs, in order. The catalogue of step types grows in its own
-/// issue; these two exist so the runner, its result and its failure recording are real.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
-pub enum Step {
-    /// Copies the execution's payload into the result.
-    Echo,
-    /// Fails the execution with this message.
-    Fail { message: String },
-}
-
 /// Settings that only matter for an `amazon_sns` trigger.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct SnsOptions {
     /// Topic ARNs this workflow accepts messages from; empty accepts any topic.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -73,8 +67,9 @@ pub struct Workflow {
     pub trigger: Trigger,
     pub api_key_name: ApiKeyName,
     pub enabled: bool,
-    #[serde(default)]
-    pub steps: Vec<Step>,
+    /// Steps stored before ids existed have none; they are numbered as they load.
+    #[serde(default, deserialize_with = "deserialize_numbered")]
+    pub steps: Vec<WorkflowStep>,
     #[serde(default)]
     pub sns: SnsOptions,
     pub created_at: DateTime<Utc>,
@@ -88,34 +83,26 @@ pub enum InvalidWorkflow {
     TopicArn(String),
     #[error("SNS options only apply to an amazon_sns trigger")]
     SnsOptionsOnGeneric,
+    #[error(transparent)]
+    Definition(#[from] InvalidDefinition),
 }
 
 impl Workflow {
+    /// Numbers steps without an id, then refuses anything [`check_definition`] refuses.
     pub fn new(
         name: &str,
         trigger: Trigger,
         api_key_name: ApiKeyName,
-        steps: Vec<Step>,
+        steps: impl IntoIterator<Item = impl Into<WorkflowStep>>,
         sns: SnsOptions,
         now: DateTime<Utc>,
     ) -> Result<Self, InvalidWorkflow> {
-        let name = name.trim();
-        if name.is_empty() || name.chars().count() > 200 {
-            return Err(InvalidWorkflow::Name);
-        }
-        if trigger == Trigger::GenericWebhook && sns != SnsOptions::default() {
-            return Err(InvalidWorkflow::SnsOptionsOnGeneric);
-        }
-        if let Some(bad) = sns
-            .allowed_topic_arns
-            .iter()
-            .find(|arn| !looks_like_topic_arn(arn))
-        {
-            return Err(InvalidWorkflow::TopicArn(bad.clone()));
-        }
+        let mut steps: Vec<WorkflowStep> = steps.into_iter().map(Into::into).collect();
+        number_steps(&mut steps);
+        let name = check_definition(name, trigger, &sns, &steps)?;
         Ok(Self {
             id: WorkflowId::generate(),
-            name: name.to_owned(),
+            name,
             trigger,
             api_key_name,
             enabled: true,
@@ -128,6 +115,32 @@ impl Workflow {
     pub fn webhook_url(&self, base_url: &str) -> String {
         format!("{}/webhooks/{}", base_url.trim_end_matches('/'), self.id)
     }
+}
+
+/// The checks every workflow definition passes before it is stored, whether it comes from
+/// [`Workflow::new`] or a workflow file. Steps must be numbered already. Returns the trimmed name.
+pub fn check_definition(
+    name: &str,
+    trigger: Trigger,
+    sns: &SnsOptions,
+    steps: &[WorkflowStep],
+) -> Result<String, InvalidWorkflow> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 200 {
+        return Err(InvalidWorkflow::Name);
+    }
+    if trigger == Trigger::GenericWebhook && *sns != SnsOptions::default() {
+        return Err(InvalidWorkflow::SnsOptionsOnGeneric);
+    }
+    if let Some(bad) = sns
+        .allowed_topic_arns
+        .iter()
+        .find(|arn| !looks_like_topic_arn(arn))
+    {
+        return Err(InvalidWorkflow::TopicArn(bad.clone()));
+    }
+    validate_steps(steps, WORKER_STEP_BUDGET)?;
+    Ok(name.to_owned())
 }
 
 fn looks_like_topic_arn(arn: &str) -> bool {
@@ -145,9 +158,14 @@ fn looks_like_topic_arn(arn: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::step::Step;
 
     fn key() -> ApiKeyName {
         ApiKeyName::parse("k").unwrap()
+    }
+
+    fn no_steps() -> Vec<Step> {
+        Vec::new()
     }
 
     #[test]
@@ -156,7 +174,7 @@ mod tests {
             " orders ",
             Trigger::GenericWebhook,
             key(),
-            vec![],
+            no_steps(),
             SnsOptions::default(),
             Utc::now(),
         )
@@ -165,7 +183,7 @@ mod tests {
             "orders",
             Trigger::GenericWebhook,
             key(),
-            vec![],
+            no_steps(),
             SnsOptions::default(),
             Utc::now(),
         )
@@ -181,7 +199,7 @@ mod tests {
             "x",
             Trigger::GenericWebhook,
             key(),
-            vec![],
+            no_steps(),
             SnsOptions::default(),
             Utc::now(),
         )
@@ -198,7 +216,7 @@ mod tests {
             "  ",
             Trigger::GenericWebhook,
             key(),
-            vec![],
+            no_steps(),
             SnsOptions::default(),
             Utc::now(),
         );
@@ -212,7 +230,7 @@ mod tests {
             require_signature_v2: false,
         };
         assert!(matches!(
-            Workflow::new("x", Trigger::AmazonSns, key(), vec![], sns, Utc::now()),
+            Workflow::new("x", Trigger::AmazonSns, key(), no_steps(), sns, Utc::now()),
             Err(InvalidWorkflow::TopicArn(_))
         ));
         let ok = SnsOptions {
@@ -224,32 +242,91 @@ mod tests {
                 "x",
                 Trigger::AmazonSns,
                 key(),
-                vec![],
+                no_steps(),
                 ok.clone(),
                 Utc::now()
             )
             .is_ok()
         );
         assert_eq!(
-            Workflow::new("x", Trigger::GenericWebhook, key(), vec![], ok, Utc::now()),
+            Workflow::new(
+                "x",
+                Trigger::GenericWebhook,
+                key(),
+                no_steps(),
+                ok,
+                Utc::now()
+            ),
             Err(InvalidWorkflow::SnsOptionsOnGeneric)
         );
     }
 
     #[test]
-    fn steps_parse_from_json_and_reject_unknown_types() {
-        let steps: Vec<Step> =
-            serde_json::from_str(r#"[{"type":"echo"},{"type":"fail","message":"no"}]"#).unwrap();
+    fn a_workflow_stored_before_step_ids_still_loads() {
+        let stored = serde_json::json!({
+            "id": "wf1", "name": "x", "trigger": "generic_webhook", "api_key_name": "k",
+            "enabled": true, "created_at": "2026-01-01T00:00:00Z",
+            "steps": [{"type": "echo"}, {"type": "fail", "message": "no"}]
+        });
+        let wf: Workflow = serde_json::from_value(stored).unwrap();
+        let ids: Vec<&str> = wf.steps.iter().map(|s| s.id.as_str()).collect();
+        assert_eq!(ids, ["step1", "step2"]);
         assert_eq!(
-            steps,
-            vec![
-                Step::Echo,
-                Step::Fail {
-                    message: "no".into()
-                }
-            ]
+            wf.steps[1].action,
+            Step::Fail {
+                message: "no".into()
+            }
         );
-        assert!(serde_json::from_str::<Vec<Step>>(r#"[{"type":"rm -rf"}]"#).is_err());
+    }
+
+    #[test]
+    fn a_workflow_with_new_steps_round_trips_through_storage() {
+        let steps: Vec<WorkflowStep> = serde_json::from_value(serde_json::json!([
+            {"id": "only-paid", "type": "filter", "when": "trigger.body.paid"},
+            {"id": "notify", "type": "http_request", "url": "https://example.com/h",
+             "headers": {"X-Id": "{{ execution.id }}"}, "continue_on_error": true},
+            {"id": "pub", "type": "sns_publish", "topic_arn": "arn:aws:sns:us-east-1:123456789012:t"}
+        ]))
+        .unwrap();
+        let wf = Workflow::new(
+            "x",
+            Trigger::GenericWebhook,
+            key(),
+            steps,
+            SnsOptions::default(),
+            Utc::now(),
+        )
+        .unwrap();
+        let stored = serde_json::to_string(&wf).unwrap();
+        assert_eq!(serde_json::from_str::<Workflow>(&stored).unwrap(), wf);
+    }
+
+    #[test]
+    fn new_numbers_plain_steps_and_refuses_bad_ones_with_their_path() {
+        let wf = Workflow::new(
+            "x",
+            Trigger::GenericWebhook,
+            key(),
+            vec![Step::Echo, Step::Echo],
+            SnsOptions::default(),
+            Utc::now(),
+        )
+        .unwrap();
+        assert_eq!(wf.steps[1].id, "step2");
+        let bad = Step::Filter {
+            when: "{{ x }}".into(),
+        };
+        let err = Workflow::new(
+            "x",
+            Trigger::GenericWebhook,
+            key(),
+            vec![Step::Echo, bad],
+            SnsOptions::default(),
+            Utc::now(),
+        )
+        .unwrap_err();
+        assert!(matches!(err, InvalidWorkflow::Definition(_)));
+        assert!(err.to_string().starts_with("steps[1].when: "), "{err}");
     }
 
     #[test]

@@ -4,6 +4,7 @@
 
 pub mod local;
 pub mod runner;
+pub mod steps;
 
 use std::sync::Arc;
 

@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use crate::domain::{Execution, Step};
+use crate::domain::{Execution, Step, WorkflowStep};
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[error("step {index} ({kind}) failed: {message}")]
@@ -13,16 +13,28 @@ pub struct StepFailure {
     pub message: String,
 }
 
-pub async fn run_steps(steps: &[Step], execution: &Execution) -> Result<Value, StepFailure> {
+pub async fn run_steps(
+    steps: &[WorkflowStep],
+    execution: &Execution,
+) -> Result<Value, StepFailure> {
     let mut outputs = Vec::with_capacity(steps.len());
     for (index, step) in steps.iter().enumerate() {
-        let output = match step {
+        let output = match &step.action {
             Step::Echo => json!({ "type": "echo", "output": execution.payload }),
             Step::Fail { message } => {
                 return Err(StepFailure {
                     index,
                     kind: "fail",
                     message: message.clone(),
+                });
+            }
+            // Integration pending: the other step types run through `worker::steps::run_step`,
+            // which needs the worker's ports; until that is wired here they fail visibly.
+            other => {
+                return Err(StepFailure {
+                    index,
+                    kind: other.kind(),
+                    message: "this worker does not run this step type yet".into(),
                 });
             }
         };
@@ -59,18 +71,19 @@ mod tests {
 
     #[tokio::test]
     async fn echo_returns_the_payload() {
-        let result = run_steps(&[Step::Echo], &execution()).await.unwrap();
+        let result = run_steps(&[Step::Echo.into()], &execution()).await.unwrap();
         assert_eq!(result["steps"][0]["output"], json!({"order": 7}));
     }
 
     #[tokio::test]
     async fn a_failing_step_stops_the_run_and_says_which() {
         let steps = [
-            Step::Echo,
+            Step::Echo.into(),
             Step::Fail {
                 message: "nope".into(),
-            },
-            Step::Echo,
+            }
+            .into(),
+            Step::Echo.into(),
         ];
         let err = run_steps(&steps, &execution()).await.unwrap_err();
         assert_eq!(err.index, 1);

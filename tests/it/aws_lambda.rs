@@ -69,7 +69,7 @@ async fn a_batch_reports_exactly_its_failing_records() {
             name: "w".into(),
             trigger: Trigger::GenericWebhook,
             api_key_name: key.key.name.to_string(),
-            steps: vec![Step::Echo],
+            steps: vec![Step::Echo.into()],
             sns: SnsOptions::default(),
         })
         .await
@@ -197,7 +197,7 @@ async fn a_failed_send_is_503_and_the_retry_dispatches_the_same_execution() {
             name: "w".into(),
             trigger: Trigger::GenericWebhook,
             api_key_name: "k".into(),
-            steps: vec![Step::Echo],
+            steps: vec![Step::Echo.into()],
             sns: SnsOptions::default(),
         })
         .await

@@ -46,7 +46,7 @@ async fn accept_one_with_key(
             name: "w".into(),
             trigger: Trigger::GenericWebhook,
             api_key_name: "k".into(),
-            steps: vec![Step::Echo],
+            steps: vec![Step::Echo.into()],
             sns: SnsOptions::default(),
         })
         .await

@@ -238,7 +238,7 @@ impl TestApp {
                 name: "test workflow".into(),
                 trigger,
                 api_key_name: name,
-                steps,
+                steps: steps.into_iter().map(Into::into).collect(),
                 sns,
             })
             .await

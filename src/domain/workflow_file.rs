@@ -1,0 +1,249 @@
+//! The file behind `workflows create --file` and `workflows update ID --file`: YAML or JSON,
+//! checked by the same rules as [`Workflow::new`](super::Workflow::new) so a bad definition is
+//! refused before anything is stored.
+
+use serde::Deserialize;
+
+use super::api_key::ApiKeyName;
+use super::step::{WorkflowStep, deserialize_numbered};
+use super::workflow::{InvalidWorkflow, SnsOptions, Trigger, check_definition};
+
+/// A workflow definition as written by its author.
+///
+/// ```yaml
+/// name: orders
+/// trigger: generic_webhook     # or amazon_sns; default generic_webhook
+/// api_key: partner-a
+/// sns: { allowed_topic_arns: [...], require_signature_v2: true }   # amazon_sns only
+/// steps:
+///   - { id: only-paid, type: filter, when: "trigger.body.status == 'paid'" }
+///   - { id: notify, type: http_request, url: "https://example.com/hook" }
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkflowFile {
+    pub name: String,
+    #[serde(default = "default_trigger")]
+    pub trigger: Trigger,
+    /// Name of the API key that guards the webhook URL.
+    pub api_key: String,
+    #[serde(default)]
+    pub sns: SnsOptions,
+    #[serde(default, deserialize_with = "deserialize_numbered")]
+    pub steps: Vec<WorkflowStep>,
+}
+
+fn default_trigger() -> Trigger {
+    Trigger::GenericWebhook
+}
+
+/// Why a workflow file was refused: the field (`steps[2].url`), and the line when the parser
+/// knows it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}", self.describe())]
+pub struct DefinitionError {
+    pub path: String,
+    pub line: Option<usize>,
+    pub message: String,
+}
+
+impl DefinitionError {
+    fn describe(&self) -> String {
+        let mut out = String::new();
+        if !self.path.is_empty() {
+            out.push_str(&self.path);
+        }
+        if let Some(line) = self.line {
+            if !out.is_empty() {
+                out.push(' ');
+            }
+            out.push_str(&format!("(line {line})"));
+        }
+        if out.is_empty() {
+            self.message.clone()
+        } else {
+            format!("{out}: {}", self.message)
+        }
+    }
+
+    fn at(path: &str, message: impl Into<String>) -> Self {
+        Self {
+            path: path.to_owned(),
+            line: None,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<InvalidWorkflow> for DefinitionError {
+    fn from(err: InvalidWorkflow) -> Self {
+        match err {
+            InvalidWorkflow::Name => Self::at("name", err.to_string()),
+            InvalidWorkflow::TopicArn(_) => Self::at("sns.allowed_topic_arns", err.to_string()),
+            InvalidWorkflow::SnsOptionsOnGeneric => Self::at("sns", err.to_string()),
+            InvalidWorkflow::Definition(d) => Self::at(&d.path, d.message),
+        }
+    }
+}
+
+impl WorkflowFile {
+    /// Reads YAML, or JSON when the text starts with `{`, then checks the definition.
+    pub fn parse(text: &str) -> Result<Self, DefinitionError> {
+        let file = if text.trim_start().starts_with('{') {
+            parse_json(text)?
+        } else {
+            parse_yaml(text)?
+        };
+        file.validate()?;
+        Ok(file)
+    }
+
+    fn validate(&self) -> Result<(), DefinitionError> {
+        ApiKeyName::parse(&self.api_key)
+            .map_err(|e| DefinitionError::at("api_key", e.to_string()))?;
+        check_definition(&self.name, self.trigger, &self.sns, &self.steps)?;
+        Ok(())
+    }
+
+    /// The API key name, already checked by [`parse`](Self::parse).
+    pub fn api_key_name(&self) -> Result<ApiKeyName, DefinitionError> {
+        ApiKeyName::parse(&self.api_key).map_err(|e| DefinitionError::at("api_key", e.to_string()))
+    }
+}
+
+fn path_of(path: &serde_path_to_error::Path) -> String {
+    let path = path.to_string();
+    if path == "." { String::new() } else { path }
+}
+
+fn parse_json(text: &str) -> Result<WorkflowFile, DefinitionError> {
+    let mut de = serde_json::Deserializer::from_str(text);
+    let file: WorkflowFile = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = path_of(e.path());
+        let inner = e.into_inner();
+        DefinitionError {
+            path,
+            line: Some(inner.line()).filter(|l| *l > 0),
+            message: strip_position(&inner.to_string()),
+        }
+    })?;
+    de.end().map_err(|e| DefinitionError {
+        path: String::new(),
+        line: Some(e.line()),
+        message: strip_position(&e.to_string()),
+    })?;
+    Ok(file)
+}
+
+fn parse_yaml(text: &str) -> Result<WorkflowFile, DefinitionError> {
+    let de = serde_norway::Deserializer::from_str(text);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = path_of(e.path());
+        let inner = e.into_inner();
+        DefinitionError {
+            path,
+            line: inner.location().map(|l| l.line()),
+            message: strip_position(&inner.to_string()),
+        }
+    })
+}
+
+/// The parsers append their own "at line 3 column 5"; the line is reported once, by us.
+fn strip_position(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(i) => message[..i].to_owned(),
+        None => message.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::step::Step;
+
+    const YAML: &str = r#"
+name: orders
+api_key: partner-a
+steps:
+  - id: only-paid
+    type: filter
+    when: "trigger.body.status == 'paid'"
+  - type: transform
+    output:
+      order: "{{ trigger.body.id }}"
+  - id: notify
+    type: http_request
+    url: https://example.com/hook
+    headers:
+      X-Source: webhook-trigger
+    retry:
+      max_attempts: 2
+    continue_on_error: true
+"#;
+
+    #[test]
+    fn yaml_parses_with_defaults_and_numbered_ids() {
+        let file = WorkflowFile::parse(YAML).unwrap();
+        assert_eq!(file.name, "orders");
+        assert_eq!(file.trigger, Trigger::GenericWebhook);
+        let ids: Vec<&str> = file.steps.iter().map(|s| s.id.as_str()).collect();
+        assert_eq!(ids, ["only-paid", "step2", "notify"]);
+        assert!(file.steps[2].continue_on_error);
+        assert!(matches!(file.steps[2].action, Step::HttpRequest(_)));
+        assert_eq!(file.api_key_name().unwrap().as_str(), "partner-a");
+    }
+
+    #[test]
+    fn json_parses_too() {
+        let text = r#"{"name": "n", "trigger": "amazon_sns", "api_key": "k",
+            "sns": {"allowed_topic_arns": ["arn:aws:sns:us-east-1:123456789012:t"], "require_signature_v2": true},
+            "steps": [{"type": "echo"}]}"#;
+        let file = WorkflowFile::parse(text).unwrap();
+        assert_eq!(file.trigger, Trigger::AmazonSns);
+        assert!(file.sns.require_signature_v2);
+        assert_eq!(file.steps[0].id, "step1");
+    }
+
+    #[test]
+    fn unknown_fields_are_refused_with_path_and_line() {
+        let err = WorkflowFile::parse("name: x\napi_key: k\ncolour: red\n").unwrap_err();
+        assert!(err.message.contains("colour"), "{err}");
+        assert_eq!(err.line, Some(3));
+
+        let err = WorkflowFile::parse("name: x\napi_key: k\nsns:\n  topics: []\n").unwrap_err();
+        assert!(err.path.starts_with("sns"), "{err}");
+
+        let text = "name: x\napi_key: k\nsteps:\n  - type: echo\n  - type: http_request\n    url: https://x\n    urll: y\n";
+        let err = WorkflowFile::parse(text).unwrap_err();
+        assert_eq!(err.path, "steps[1]", "{err}");
+        assert!(err.message.contains("urll"), "{err}");
+
+        let err = WorkflowFile::parse(r#"{"name": "x", "api_key": "k", "extra": 1}"#).unwrap_err();
+        assert!(err.message.contains("extra"), "{err}");
+        assert_eq!(err.line, Some(1));
+    }
+
+    #[test]
+    fn validation_errors_name_the_field() {
+        let text = "name: x\napi_key: k\nsteps:\n  - type: echo\n  - type: echo\n  - id: c\n    type: http_request\n    url: ftp://x\n";
+        let err = WorkflowFile::parse(text).unwrap_err();
+        assert_eq!(err.path, "steps[2].url");
+        assert!(err.to_string().starts_with("steps[2].url: "), "{err}");
+
+        let err = WorkflowFile::parse("name: ''\napi_key: k\n").unwrap_err();
+        assert_eq!(err.path, "name");
+        let err = WorkflowFile::parse("name: x\napi_key: 'bad key!'\n").unwrap_err();
+        assert_eq!(err.path, "api_key");
+        let err = WorkflowFile::parse("name: x\napi_key: k\nsns:\n  require_signature_v2: true\n")
+            .unwrap_err();
+        assert_eq!(err.path, "sns");
+    }
+
+    #[test]
+    fn broken_syntax_reports_a_line() {
+        let err = WorkflowFile::parse("name: x\napi_key: k\nsteps: [\n").unwrap_err();
+        assert!(err.line.is_some(), "{err}");
+        let err = WorkflowFile::parse("{\"name\": \"x\",\n \"api_key\": }").unwrap_err();
+        assert_eq!(err.line, Some(2), "{err}");
+    }
+}
