@@ -1,5 +1,8 @@
-//! Implementations of the ports: SQLite for local use; DynamoDB and SQS on AWS.
+//! Implementations of the ports: SQLite for local use; DynamoDB and SQS on AWS; outbound HTTP
+//! and SNS publishing for workflow steps.
 
 pub mod dynamodb;
+pub mod outbound_http;
+pub mod sns_publish;
 pub mod sqlite;
 pub mod sqs;
