@@ -65,16 +65,21 @@ impl SnsPublisher for SnsTopicPublisher {
 }
 
 fn classify(error: SdkError<SdkPublishError, HttpResponse>) -> PublishError {
-    let transient = match &error {
+    let (transient, detail) = match &error {
         SdkError::ServiceError(context) => {
-            service_error_is_transient(context.err(), Some(context.raw().status().as_u16()))
+            let status = context.raw().status().as_u16();
+            (
+                service_error_is_transient(context.err(), Some(status)),
+                // The error alone: the SDK's full context would add the raw response.
+                format!("HTTP {status}: {}", DisplayErrorContext(context.err())),
+            )
         }
         // The request could not be built from what the step rendered: trying again won't help.
-        SdkError::ConstructionFailure(_) => false,
+        SdkError::ConstructionFailure(_) => (false, DisplayErrorContext(&error).to_string()),
         // Timeouts, connection failures, unreadable answers.
-        _ => true,
+        _ => (true, DisplayErrorContext(&error).to_string()),
     };
-    let text = format!("SNS Publish failed: {}", DisplayErrorContext(&error));
+    let text = format!("SNS Publish failed: {detail}");
     if transient {
         PublishError::Unavailable(text)
     } else {

@@ -308,7 +308,14 @@ async fn allowed_redirect_is_followed() {
         .await
         .expect("followed");
     assert_eq!(response.status, 201);
-    assert_eq!(server.received().len(), 1);
+    let received = server.received();
+    assert_eq!(received.len(), 1);
+    // The first URL may carry a token in its query; the next hop must not learn it.
+    assert!(
+        !received[0].headers.iter().any(|(n, _)| n == "referer"),
+        "{:?}",
+        received[0].headers
+    );
 }
 
 #[tokio::test]
@@ -325,6 +332,34 @@ async fn silent_server_times_out() {
     let addr = start_silent_server().await;
     let mut request = get_request(format!("http://{addr}/"));
     request.timeout = Duration::from_millis(200);
+    let result = allowing_loopback_one().send(request).await;
+    assert!(
+        matches!(result, Err(OutboundError::Timeout(_))),
+        "{result:?}"
+    );
+}
+
+#[tokio::test]
+async fn the_deadline_covers_the_body() {
+    // Headers and part of the body, then silence: the request must still end.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind loopback");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut held = Vec::new();
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let mut buf = [0u8; 4096];
+            let _ = socket.read(&mut buf).await;
+            let _ = socket
+                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\nonly ten b")
+                .await;
+            held.push(socket);
+        }
+    });
+    let mut request = get_request(format!("http://{addr}/"));
+    request.timeout = Duration::from_millis(300);
     let result = allowing_loopback_one().send(request).await;
     assert!(
         matches!(result, Err(OutboundError::Timeout(_))),
