@@ -19,6 +19,7 @@ mod log_redaction;
 mod serve_binary;
 mod sns_flows;
 mod sns_known_answers;
+mod sns_publish;
 mod sns_verification;
 mod sqlite_durability;
 mod store_contract;
