@@ -9,7 +9,7 @@ use axum::body::Body;
 use axum::http::Request;
 use tower::ServiceExt;
 use webhook_trigger::adapters::sqlite::SqliteStore;
-use webhook_trigger::app::{App, NewWorkflow};
+use webhook_trigger::app::NewWorkflow;
 use webhook_trigger::config::Config;
 use webhook_trigger::domain::{ApiKey, ApiKeyName, SnsOptions, Step, Trigger};
 
@@ -42,7 +42,7 @@ fn main() {
     runtime.block_on(async {
         let dir = tempfile::tempdir().expect("dir");
         let store = SqliteStore::open(&dir.path().join("bench.db")).expect("open");
-        let app = App::new(Arc::new(store.clone()), Arc::new(store.queue()), Config::default());
+        let app = webhook_trigger::wiring::app(Arc::new(store.clone()), Arc::new(store.queue()), Config::default());
         let key = app.create_api_key("bench").await.expect("key");
         let workflow = app
             .create_workflow(NewWorkflow {

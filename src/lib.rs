@@ -17,4 +17,5 @@ pub mod ports;
 pub mod sns;
 pub mod telemetry;
 pub mod wire;
+pub mod wiring;
 pub mod worker;

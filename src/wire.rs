@@ -3,14 +3,16 @@
 //! the storage format cannot drift into each other. User data (payloads, headers, message
 //! attributes, step outputs) passes through untouched.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::Value;
 
 use crate::app::{Accepted, CreatedApiKey, ExecutionPage, SnsOutcome};
 use crate::domain::{
-    ApiKey, Execution, ExecutionStatus, SnsSubscription, SubscriptionState, Trigger, TriggerMeta,
-    Workflow,
+    ApiKey, Execution, ExecutionStatus, SnsSubscription, StepRecord, StepStatus, SubscriptionState,
+    Trigger, TriggerMeta, Workflow,
 };
 
 /// `{"error": {"code", "message"}}`, from the API and from the CLI with `--json`.
@@ -148,7 +150,7 @@ pub struct ExecutionView {
     pub workflow_id: String,
     pub status: ExecutionStatus,
     pub received_at: DateTime<Utc>,
-    pub trigger: TriggerView,
+    pub trigger: TriggerOut,
     /// The request body as received (user data).
     pub payload: Value,
     pub attempts: u32,
@@ -161,6 +163,61 @@ pub struct ExecutionView {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     pub expires_at: DateTime<Utc>,
+    /// What each step did, in order.
+    pub steps: Vec<StepRecordView>,
+}
+
+/// Where an execution came from, and the request's headers and query (credentials removed;
+/// user data, names as sent).
+#[derive(Debug, Serialize)]
+pub struct TriggerOut {
+    #[serde(flatten)]
+    pub source: TriggerView,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub headers: BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub query: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StepRecordView {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub status: StepStatus,
+    pub attempts: u32,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: DateTime<Utc>,
+    pub duration_ms: i64,
+    /// What was sent (HTTP request or SNS message), secrets redacted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub output: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// It failed, and the workflow went on because the step says `continue_on_error`.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub continued: bool,
+}
+
+impl From<&StepRecord> for StepRecordView {
+    fn from(r: &StepRecord) -> Self {
+        Self {
+            id: r.id.clone(),
+            kind: r.kind.clone(),
+            status: r.status,
+            attempts: r.attempts,
+            started_at: r.started_at,
+            finished_at: r.finished_at,
+            duration_ms: (r.finished_at - r.started_at).num_milliseconds(),
+            request: r.request.clone(),
+            output: r.output.clone(),
+            error: r.error.clone(),
+            continued: r.continued,
+        }
+    }
 }
 
 /// Where an execution came from, by trigger type.
@@ -230,7 +287,11 @@ impl From<&Execution> for ExecutionView {
             workflow_id: e.workflow_id.to_string(),
             status: e.status,
             received_at: e.received_at,
-            trigger: TriggerView::from(&e.trigger),
+            trigger: TriggerOut {
+                source: TriggerView::from(&e.trigger),
+                headers: e.request.headers.clone(),
+                query: e.request.query.clone(),
+            },
             payload: e.payload.clone(),
             attempts: e.attempts,
             started_at: e.started_at,
@@ -238,6 +299,7 @@ impl From<&Execution> for ExecutionView {
             result: e.result.clone(),
             error: e.error.clone(),
             expires_at: e.expires_at,
+            steps: e.steps.iter().map(StepRecordView::from).collect(),
         }
     }
 }

@@ -6,14 +6,17 @@ use aws_sdk_sqs::Client;
 use aws_sdk_sqs::error::DisplayErrorContext;
 use aws_sdk_sqs::types::QueueAttributeName;
 
-use crate::ports::{QueueError, WorkItem, WorkQueue};
+use crate::ports::{QueueError, Redelivery, WorkItem, WorkQueue};
 
 /// After this many receives without success a message moves to the dead-letter queue. The
 /// same number is in `template.yaml` (a test checks it).
 pub const MAX_RECEIVE_COUNT: u32 = 5;
 /// How long a received message stays hidden. AWS asks for at least six times the worker
-/// function's timeout (30 s in `template.yaml`), so a slow batch is not delivered twice.
-pub const VISIBILITY_TIMEOUT_SECONDS: u32 = 180;
+/// function's timeout (270 s in `template.yaml`, the steps' time budget plus margin), so a
+/// slow batch is not delivered twice.
+pub const VISIBILITY_TIMEOUT_SECONDS: u32 = 1620;
+/// The longest SQS lets a message stay hidden (12 h).
+const MAX_VISIBILITY_SECONDS: u64 = 12 * 3600;
 /// Dead letters are kept as long as SQS allows, to leave time to look at them.
 pub const DLQ_RETENTION_SECONDS: u32 = 14 * 24 * 3600;
 
@@ -48,6 +51,27 @@ impl WorkQueue for SqsQueue {
             .map_err(|e| {
                 QueueError::Unavailable(format!(
                     "SQS SendMessage failed: {}",
+                    DisplayErrorContext(e)
+                ))
+            })?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Redelivery for SqsQueue {
+    async fn postpone(&self, receipt: &str, delay: std::time::Duration) -> Result<(), QueueError> {
+        let seconds = delay.as_secs().clamp(1, MAX_VISIBILITY_SECONDS) as i32;
+        self.client
+            .change_message_visibility()
+            .queue_url(&self.queue_url)
+            .receipt_handle(receipt)
+            .visibility_timeout(seconds)
+            .send()
+            .await
+            .map_err(|e| {
+                QueueError::Unavailable(format!(
+                    "SQS ChangeMessageVisibility failed: {}",
                     DisplayErrorContext(e)
                 ))
             })?;

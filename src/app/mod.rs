@@ -20,6 +20,7 @@ use crate::cache::TtlCache;
 use crate::config::Config;
 use crate::domain::{ApiKey, ApiKeyName, Workflow, WorkflowId};
 use crate::ports::{Store, WorkQueue};
+use crate::sns::HttpFetcher;
 
 /// Cheap to clone: one per process, shared by every request.
 #[derive(Clone)]
@@ -33,23 +34,32 @@ struct Inner {
     config: Config,
     workflows: TtlCache<WorkflowId, Option<Workflow>>,
     keys: TtlCache<ApiKeyName, Option<ApiKey>>,
-    /// Built on the first SNS delivery and kept for the life of the process: its HTTPS client
-    /// would add to every cold start, and most workflows never receive SNS. An error (a TLS
-    /// stack that cannot start) only fails SNS deliveries, with 502.
-    sns: std::sync::OnceLock<Result<sns::SnsGateway, String>>,
+    /// The SNS verifier and its certificate cache, over the fetcher the wiring chose.
+    sns: sns::SnsGateway,
+}
+
+/// What the use cases need from the world, chosen by the entry point (a Lambda binary, the
+/// CLI, a test).
+pub struct AppDeps {
+    pub store: Arc<dyn Store>,
+    pub queue: Arc<dyn WorkQueue>,
+    /// Fetches SNS signing certificates and SubscribeURLs. In production a
+    /// `crate::sns::LazyHttpsFetcher`, so cold starts do not pay for an HTTPS client.
+    pub sns_fetcher: Arc<dyn HttpFetcher>,
 }
 
 impl App {
-    pub fn new(store: Arc<dyn Store>, queue: Arc<dyn WorkQueue>, config: Config) -> Self {
+    pub fn new(deps: AppDeps, config: Config) -> Self {
         let ttl = config.cache_ttl;
+        let sns = sns::SnsGateway::new(deps.sns_fetcher, &config);
         Self {
             inner: Arc::new(Inner {
-                store,
-                queue,
+                store: deps.store,
+                queue: deps.queue,
                 config,
                 workflows: TtlCache::new(ttl),
                 keys: TtlCache::new(ttl),
-                sns: std::sync::OnceLock::new(),
+                sns,
             }),
         }
     }

@@ -12,8 +12,8 @@ use crate::domain::{
     Execution, RequestMeta, SnsSubscription, SubscriptionState, Trigger, TriggerMeta, Workflow,
 };
 use crate::sns::{
-    HttpFetcher, HttpsFetcher, MessageType, SnsError, SnsMessage, SnsPolicy, SnsVerifier,
-    VerifierConfig, confirm_subscription, is_raw_delivery,
+    HttpFetcher, MessageType, SnsError, SnsMessage, SnsPolicy, SnsVerifier, VerifierConfig,
+    confirm_subscription, is_raw_delivery,
 };
 
 /// The per-process SNS machinery: one HTTPS client and one certificate cache, shared by
@@ -24,10 +24,7 @@ pub(crate) struct SnsGateway {
 }
 
 impl SnsGateway {
-    pub(crate) fn new(config: &Config) -> Result<Self, String> {
-        let fetcher: Arc<dyn HttpFetcher> = Arc::new(
-            HttpsFetcher::with_endpoint(config.sns_endpoint.clone()).map_err(|e| e.to_string())?,
-        );
+    pub(crate) fn new(fetcher: Arc<dyn HttpFetcher>, config: &Config) -> Self {
         let verifier = SnsVerifier::new(
             fetcher.clone(),
             VerifierConfig {
@@ -35,7 +32,7 @@ impl SnsGateway {
                 clock_skew: config.sns_clock_skew,
             },
         );
-        Ok(Self { fetcher, verifier })
+        Self { fetcher, verifier }
     }
 }
 
@@ -72,12 +69,7 @@ impl App {
         if is_raw_delivery(request.raw_delivery) {
             return Err(SnsError::RawDelivery.into());
         }
-        let gateway = self
-            .inner
-            .sns
-            .get_or_init(|| SnsGateway::new(self.config()))
-            .as_ref()
-            .map_err(|e| AppError::Upstream(format!("SNS HTTPS client unavailable: {e}")))?;
+        let gateway = &self.inner.sns;
         let message = parse_request(workflow, &request)?;
         let policy = SnsPolicy {
             allowed_topic_arns: workflow.sns.allowed_topic_arns.clone(),

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use webhook_trigger::adapters::{dynamodb::DynamoStore, sqs::SqsQueue};
-use webhook_trigger::{app::App, config::Config, lambda};
+use webhook_trigger::{config::Config, lambda, wiring};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
@@ -16,5 +16,5 @@ async fn main() -> Result<(), lambda_http::Error> {
         lambda::env("TABLE_NAME")?,
     );
     let queue = SqsQueue::new(aws_sdk_sqs::Client::new(&sdk), lambda::env("QUEUE_URL")?);
-    lambda::api::run(App::new(Arc::new(store), Arc::new(queue), config)).await
+    lambda::api::run(wiring::app(Arc::new(store), Arc::new(queue), config)).await
 }

@@ -1,10 +1,11 @@
-//! The worker function (SQS batches → `Worker::process`). The client is built once per
-//! execution environment; `TABLE_NAME` comes from template.yaml.
+//! The worker function (SQS batches → `Worker::process`). Clients are built once per
+//! execution environment; `TABLE_NAME`, `QUEUE_URL` and `MAX_RECEIVES` come from template.yaml.
 
 use std::sync::Arc;
 
-use webhook_trigger::adapters::dynamodb::DynamoStore;
-use webhook_trigger::{config::Config, lambda, worker::Worker};
+use webhook_trigger::adapters::{dynamodb::DynamoStore, sqs::SqsQueue};
+use webhook_trigger::lambda::worker::WorkerFunction;
+use webhook_trigger::{config::Config, lambda, wiring};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
@@ -15,5 +16,13 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         aws_sdk_dynamodb::Client::new(&sdk),
         lambda::env("TABLE_NAME")?,
     );
-    lambda::worker::run(Worker::new(Arc::new(store), config.worker_lease)).await
+    let queue = SqsQueue::new(aws_sdk_sqs::Client::new(&sdk), lambda::env("QUEUE_URL")?);
+    let mut function = WorkerFunction::new(wiring::worker(Arc::new(store), &config, &sdk)?);
+    function.redelivery = Some(Arc::new(queue));
+    if let Ok(raw) = lambda::env("MAX_RECEIVES") {
+        function.max_receives = raw
+            .parse()
+            .map_err(|_| format!("MAX_RECEIVES={raw:?} is not a whole number"))?;
+    }
+    lambda::worker::run(function).await
 }

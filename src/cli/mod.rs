@@ -13,7 +13,7 @@ use clap::{Args, Parser, Subcommand};
 
 pub use backend::{Backend, StoreLocation, open as open_backend, open_with_queue};
 
-use crate::app::{App, AppError, ListExecutions, NewWorkflow};
+use crate::app::{AppError, ListExecutions, NewWorkflow};
 use crate::config::Config;
 use crate::domain::{SnsOptions, Trigger, WorkflowStep};
 use output::Output;
@@ -263,7 +263,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
         };
         return Ok(serve::serve(backend, config, options).await?);
     }
-    let app = App::new(backend.store, backend.queue, config);
+    let app = crate::wiring::app(backend.store, backend.queue, config);
     match cli.command {
         // Both returned above; listed so a new command cannot be forgotten here.
         Command::Serve(_) | Command::Setup(_) => Ok(()),

@@ -6,11 +6,10 @@ use std::net::SocketAddr;
 use tokio::sync::watch;
 
 use super::backend::Backend;
+use crate::adapters::sqlite::worker_loop::{self, LocalWorkerConfig};
 use crate::app::{App, NewWorkflow};
 use crate::config::Config;
 use crate::domain::{SnsOptions, Step, Trigger};
-use crate::worker::Worker;
-use crate::worker::local::{self, LocalWorkerConfig};
 
 pub struct ServeOptions {
     pub addr: SocketAddr,
@@ -19,8 +18,10 @@ pub struct ServeOptions {
 }
 
 pub async fn serve(backend: Backend, config: Config, options: ServeOptions) -> Result<(), String> {
-    let worker = Worker::new(backend.store.clone(), config.worker_lease);
-    let app = App::new(backend.store.clone(), backend.queue.clone(), config);
+    let sdk = crate::adapters::aws::sdk_config().await;
+    let worker =
+        crate::wiring::worker(backend.store.clone(), &config, &sdk).map_err(|e| e.to_string())?;
+    let app = crate::wiring::app(backend.store.clone(), backend.queue.clone(), config);
     let listener = tokio::net::TcpListener::bind(options.addr)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", options.addr))?;
@@ -31,7 +32,7 @@ pub async fn serve(backend: Backend, config: Config, options: ServeOptions) -> R
 
     let (stop, stopped) = watch::channel(false);
     let worker_task = backend.local.map(|(store, queue)| {
-        tokio::spawn(local::run(
+        tokio::spawn(worker_loop::run(
             worker,
             store,
             queue,

@@ -8,8 +8,35 @@ use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent
 use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
 use tracing::Instrument;
 
-use crate::ports::WorkItem;
-use crate::worker::Worker;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::ports::{Redelivery, WorkItem};
+use crate::worker::{DeliveryCount, Worker, WorkerError};
+
+/// The worker and what it needs from its queue, built once per execution environment.
+#[derive(Clone)]
+pub struct WorkerFunction {
+    pub worker: Worker,
+    /// Hides a record whose step will be retried later, so it comes back after the step's
+    /// `Retry-After` (or `retry_delay`) instead of the queue's full visibility timeout.
+    /// Without it the record simply comes back when its visibility timeout ends.
+    pub redelivery: Option<Arc<dyn Redelivery>>,
+    /// The queue's `maxReceiveCount`.
+    pub max_receives: u32,
+    pub retry_delay: Duration,
+}
+
+impl WorkerFunction {
+    pub fn new(worker: Worker) -> Self {
+        Self {
+            worker,
+            redelivery: None,
+            max_receives: crate::adapters::sqs::MAX_RECEIVE_COUNT,
+            retry_delay: Duration::from_secs(30),
+        }
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum BatchError {
@@ -31,7 +58,7 @@ impl From<BatchError> for Diagnostic {
 /// Runs every record of the batch concurrently (a batch holds at most the template's
 /// `BatchSize`) and returns the ids of those to deliver again.
 pub async fn handle_batch(
-    worker: &Worker,
+    function: &WorkerFunction,
     event: SqsEvent,
 ) -> Result<SqsBatchResponse, BatchError> {
     let mut tasks = Vec::with_capacity(event.records.len());
@@ -40,9 +67,9 @@ pub async fn handle_batch(
             return Err(BatchError::MissingMessageId(index));
         };
         let span = tracing::info_span!("sqs_record", message_id = %message_id);
-        let worker = worker.clone();
+        let function = function.clone();
         let task =
-            tokio::spawn(async move { process_record(&worker, &record).await }.instrument(span));
+            tokio::spawn(async move { process_record(&function, &record).await }.instrument(span));
         tasks.push((message_id, task));
     }
     let mut response = SqsBatchResponse::default();
@@ -62,7 +89,7 @@ pub async fn handle_batch(
 }
 
 /// True when the message is finished with (processed, or nothing left to do).
-async fn process_record(worker: &Worker, record: &SqsMessage) -> bool {
+async fn process_record(function: &WorkerFunction, record: &SqsMessage) -> bool {
     let item = match WorkItem::from_json(record.body.as_deref().unwrap_or_default()) {
         Ok(item) => item,
         Err(err) => {
@@ -71,10 +98,25 @@ async fn process_record(worker: &Worker, record: &SqsMessage) -> bool {
             return false;
         }
     };
-    match worker.process(&item).await {
+    let delivery = DeliveryCount {
+        receive_count: receive_count(record),
+        max_receives: function.max_receives,
+    };
+    match function.worker.process(&item, delivery).await {
         Ok(outcome) => {
             tracing::info!(execution_id = %item.execution_id, ?outcome, "record processed");
             true
+        }
+        Err(WorkerError::Postponed { retry_after, .. }) => {
+            let delay = retry_after.unwrap_or(function.retry_delay);
+            if let (Some(redelivery), Some(receipt)) =
+                (&function.redelivery, record.receipt_handle.as_deref())
+                && let Err(err) = redelivery.postpone(receipt, delay).await
+            {
+                // It still comes back, after the queue's visibility timeout.
+                tracing::warn!(error = %err, "could not shorten the wait for a retried step");
+            }
+            false
         }
         Err(err) => {
             tracing::warn!(execution_id = %item.execution_id, error = %err, "record will be delivered again");
@@ -83,11 +125,21 @@ async fn process_record(worker: &Worker, record: &SqsMessage) -> bool {
     }
 }
 
+/// SQS counts deliveries in `ApproximateReceiveCount`; a record without it (a hand-made
+/// event) counts as the first.
+fn receive_count(record: &SqsMessage) -> u32 {
+    record
+        .attributes
+        .get("ApproximateReceiveCount")
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(1)
+}
+
 /// Serves SQS batches until the Lambda runtime stops the process.
-pub async fn run(worker: Worker) -> Result<(), lambda_runtime::Error> {
+pub async fn run(function: WorkerFunction) -> Result<(), lambda_runtime::Error> {
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| {
-        let worker = worker.clone();
-        async move { handle_batch(&worker, event.payload).await }
+        let function = function.clone();
+        async move { handle_batch(&function, event.payload).await }
     }))
     .await
 }

@@ -10,7 +10,7 @@ pub use outbound::{
     SnsPublishRequest, SnsPublisher,
 };
 
-pub use queue::{QueueError, WorkItem, WorkQueue};
+pub use queue::{QueueError, Redelivery, WorkItem, WorkQueue};
 pub use store::{
     ApiKeyStore, ExecutionQuery, ExecutionStore, Recorded, Store, StoreError, SubscriptionStore,
     WorkflowStore,

@@ -35,3 +35,11 @@ pub enum QueueError {
 pub trait WorkQueue: Send + Sync {
     async fn enqueue(&self, item: &WorkItem) -> Result<(), QueueError>;
 }
+
+/// Hands a received message back to the queue for later, so a worker waiting on a step's
+/// target does not hold the message (or, on Lambda, the function) while it waits.
+#[async_trait]
+pub trait Redelivery: Send + Sync {
+    /// Hides the message `receipt` identifies for `delay` before it is delivered again.
+    async fn postpone(&self, receipt: &str, delay: std::time::Duration) -> Result<(), QueueError>;
+}

@@ -151,6 +151,48 @@ impl HttpFetcher for HttpsFetcher {
     }
 }
 
+/// An [`HttpsFetcher`] built on the first fetch and kept for the life of the process: its
+/// HTTPS client would add to every cold start, and most workflows never receive SNS. A client
+/// that cannot be built fails each fetch with [`FetchError::Config`] (HTTP 502 for SNS).
+pub struct LazyHttpsFetcher {
+    config: FetcherConfig,
+    built: std::sync::OnceLock<Result<HttpsFetcher, FetchError>>,
+}
+
+impl LazyHttpsFetcher {
+    pub fn new(config: FetcherConfig) -> Self {
+        Self {
+            config,
+            built: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// The default timeout, with `endpoint` as the transport override (unset in production).
+    pub fn with_endpoint(endpoint: Option<Url>) -> Self {
+        Self::new(FetcherConfig {
+            endpoint,
+            ..FetcherConfig::default()
+        })
+    }
+
+    /// Whether the client has been built yet (it is not until the first SNS delivery).
+    pub fn is_built(&self) -> bool {
+        self.built.get().is_some()
+    }
+}
+
+#[async_trait]
+impl HttpFetcher for LazyHttpsFetcher {
+    async fn get(&self, url: &Url, max_bytes: usize) -> Result<FetchedBody, FetchError> {
+        let fetcher = self
+            .built
+            .get_or_init(|| HttpsFetcher::new(self.config.clone()))
+            .as_ref()
+            .map_err(Clone::clone)?;
+        fetcher.get(url, max_bytes).await
+    }
+}
+
 fn check_endpoint(endpoint: &Url) -> Result<(), FetchError> {
     if !matches!(endpoint.scheme(), "http" | "https") || endpoint.host().is_none() {
         return Err(FetchError::Config(format!(
@@ -189,6 +231,19 @@ fn describe(error: &dyn std::error::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn the_lazy_fetcher_builds_nothing_until_the_first_fetch() {
+        let bad = Url::parse("mailto:ops@example.com").ok();
+        let lazy = LazyHttpsFetcher::with_endpoint(bad);
+        assert!(!lazy.is_built());
+        let url = Url::parse("https://sns.us-east-1.amazonaws.com/x.pem").unwrap();
+        assert!(matches!(
+            lazy.get(&url, 10).await,
+            Err(FetchError::Config(_))
+        ));
+        assert!(lazy.is_built());
+    }
 
     #[test]
     fn a_malformed_override_is_a_config_error() {

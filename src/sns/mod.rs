@@ -27,7 +27,9 @@ mod verifier;
 pub use certificate::{CertificateCache, MAX_CERTIFICATE_BYTES, SigningCertificate};
 pub use confirmation::{MAX_CONFIRMATION_BYTES, confirm_subscription, subscription_arn};
 pub use error::SnsError;
-pub use fetcher::{FetchError, FetchedBody, FetcherConfig, HttpFetcher, HttpsFetcher};
+pub use fetcher::{
+    FetchError, FetchedBody, FetcherConfig, HttpFetcher, HttpsFetcher, LazyHttpsFetcher,
+};
 pub use message::{MessageType, SnsMessage, is_raw_delivery};
 pub use signing::SignatureVersion;
 pub use topic_arn::{Partition, TopicArn, is_region};

@@ -2,7 +2,6 @@
 //! Shared by the SQS Lambda and the local in-process worker. Messages arrive at least once,
 //! so every state change is a conditional write and a repeat does nothing.
 
-pub mod local;
 pub mod runner;
 pub mod steps;
 
@@ -12,6 +11,9 @@ use chrono::Utc;
 
 use crate::domain::{Execution, TransitionError};
 use crate::ports::{Store, StoreError, WorkItem};
+pub use runner::DeliveryCount;
+use runner::{RunEnd, StepRunner};
+use steps::StepDeps;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
@@ -34,35 +36,66 @@ pub enum WorkerError {
         /// spends receives and can dead-letter work that was never run.
         retry_after: Option<std::time::Duration>,
     },
+    /// A step failed for a reason that may pass (its target timed out or answered 503); the
+    /// execution was given back with its finished steps kept. Deliver the message again after
+    /// `retry_after` (or the queue's own delay).
+    #[error("execution {id} will run step {step} again later")]
+    Postponed {
+        id: String,
+        step: String,
+        retry_after: Option<std::time::Duration>,
+    },
+}
+
+/// Everything the worker needs, so a new dependency is one field here.
+#[derive(Clone)]
+pub struct WorkerDeps {
+    pub store: Arc<dyn Store>,
+    /// What steps use to reach the world: HTTP, SNS, templates.
+    pub steps: StepDeps,
+    /// After this long a running execution whose worker went silent may be claimed again.
+    pub lease: chrono::Duration,
 }
 
 #[derive(Clone)]
 pub struct Worker {
-    store: Arc<dyn Store>,
-    lease: chrono::Duration,
+    deps: Arc<WorkerDeps>,
 }
 
 impl Worker {
-    pub fn new(store: Arc<dyn Store>, lease: chrono::Duration) -> Self {
-        Self { store, lease }
+    pub fn new(deps: WorkerDeps) -> Self {
+        Self {
+            deps: Arc::new(deps),
+        }
     }
 
-    pub async fn process(&self, item: &WorkItem) -> Result<Outcome, WorkerError> {
+    fn store(&self) -> &dyn Store {
+        self.deps.store.as_ref()
+    }
+
+    /// Runs the execution `item` names. `delivery` says how often the queue has handed this
+    /// message out: on its last delivery a step that keeps failing for a passing reason
+    /// fails the execution instead of being retried.
+    pub async fn process(
+        &self,
+        item: &WorkItem,
+        delivery: DeliveryCount,
+    ) -> Result<Outcome, WorkerError> {
         let Some(queued) = self
-            .store
+            .store()
             .get_execution(&item.workflow_id, &item.execution_id)
             .await?
         else {
             tracing::warn!(execution_id = %item.execution_id, "execution not found; message dropped");
             return Ok(Outcome::Skipped);
         };
-        let running = match queued.claim(Utc::now(), self.lease) {
+        let running = match queued.claim(Utc::now(), self.deps.lease) {
             Ok(running) => running,
             Err(TransitionError::AlreadyRunning) => {
                 let now = Utc::now();
                 let retry_after = queued
                     .started_at
-                    .and_then(|started| started.checked_add_signed(self.lease))
+                    .and_then(|started| started.checked_add_signed(self.deps.lease))
                     .and_then(|end| (end - now).to_std().ok());
                 return Err(WorkerError::Busy {
                     id: queued.id.to_string(),
@@ -74,7 +107,7 @@ impl Worker {
                 return Ok(Outcome::Skipped);
             }
         };
-        if !self.store.replace_execution(&queued, &running).await? {
+        if !self.store().replace_execution(&queued, &running).await? {
             return Err(WorkerError::Busy {
                 id: queued.id.to_string(),
                 retry_after: None,
@@ -82,13 +115,47 @@ impl Worker {
         }
         tracing::info!(execution_id = %running.id, attempt = running.attempts, "execution running");
 
-        let outcome = match self.store.get_workflow(&running.workflow_id).await? {
-            Some(workflow) => runner::run_steps(&workflow.steps, &running)
-                .await
-                .map_err(|e| e.to_string()),
-            None => Err(format!("workflow {} no longer exists", running.workflow_id)),
+        let Some(workflow) = self.store().get_workflow(&running.workflow_id).await? else {
+            let error = format!("workflow {} no longer exists", running.workflow_id);
+            return self.finish(&running, Err(error)).await;
         };
-        self.finish(&running, outcome).await
+        let runner = StepRunner {
+            store: self.store(),
+            deps: &self.deps.steps,
+        };
+        let (running, end) = match runner.run(&workflow, running, delivery).await {
+            Ok(done) => done,
+            Err(StoreError::TooLarge(reason)) => {
+                // A step's output too big to keep must not strand the execution in `running`.
+                let Some(current) = self
+                    .store()
+                    .get_execution(&item.workflow_id, &item.execution_id)
+                    .await?
+                else {
+                    return Ok(Outcome::Skipped);
+                };
+                let error =
+                    format!("a step's record was too large to store ({reason}); it was discarded");
+                return self.finish(&current, Err(error)).await;
+            }
+            Err(other) => return Err(other.into()),
+        };
+        match end {
+            RunEnd::Completed(result) => self.finish(&running, Ok(result)).await,
+            RunEnd::Failed(error) => self.finish(&running, Err(error)).await,
+            RunEnd::Superseded => {
+                tracing::warn!(execution_id = %running.id, "a later attempt took over; stopping");
+                Ok(Outcome::Skipped)
+            }
+            RunEnd::Postponed { step, retry_after } => {
+                tracing::info!(execution_id = %running.id, step, "step will be retried on a later delivery");
+                Err(WorkerError::Postponed {
+                    id: running.id.to_string(),
+                    step,
+                    retry_after,
+                })
+            }
+        }
     }
 
     async fn finish(
@@ -112,7 +179,7 @@ impl Worker {
                 return Ok(Outcome::Skipped);
             }
         };
-        let written = match self.store.replace_execution(running, &finished).await {
+        let written = match self.store().replace_execution(running, &finished).await {
             // A result too big to keep must not strand the execution in `running`.
             Err(StoreError::TooLarge(reason)) => {
                 let error =
@@ -121,7 +188,7 @@ impl Worker {
                     Ok(failed) => failed,
                     Err(_) => return Ok(Outcome::Skipped),
                 };
-                return match self.store.replace_execution(running, &failed).await? {
+                return match self.store().replace_execution(running, &failed).await? {
                     true => Ok(Outcome::Failed),
                     false => Ok(Outcome::Skipped),
                 };

@@ -1,92 +1,163 @@
-//! Runs a workflow's steps in order for one execution. The result records each step's output
-//! so the executions page shows what happened.
+//! Runs a claimed execution's steps in order, writing each step's record to the store as it
+//! finishes, so a redelivered or taken-over execution resumes after the last finished step and
+//! never runs it twice.
 
+use chrono::Utc;
 use serde_json::{Value, json};
 
-use crate::domain::{Execution, Step, WorkflowStep};
+use super::steps::{self, ExecutionInfo, StepContext, StepDeps, StepRun};
+use crate::domain::{Execution, StepRecord, StepStatus, Workflow, WorkflowStep};
+use crate::ports::{Store, StoreError};
 
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-#[error("step {index} ({kind}) failed: {message}")]
-pub struct StepFailure {
-    pub index: usize,
-    pub kind: &'static str,
-    pub message: String,
+/// Where a run stopped.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RunEnd {
+    /// Every step ran (or a filter ended it): the execution should succeed with this result.
+    Completed(Value),
+    /// A step failed for good: the execution should fail with this error.
+    Failed(String),
+    /// A step failed for a reason that may pass; the execution was given back (`queued`) with
+    /// its finished steps kept. The message should come back after `retry_after`.
+    Postponed {
+        step: String,
+        retry_after: Option<std::time::Duration>,
+    },
+    /// Another attempt took the execution over; this one stops without writing.
+    Superseded,
 }
 
-pub async fn run_steps(
-    steps: &[WorkflowStep],
-    execution: &Execution,
-) -> Result<Value, StepFailure> {
-    let mut outputs = Vec::with_capacity(steps.len());
-    for (index, step) in steps.iter().enumerate() {
-        let output = match &step.action {
-            Step::Echo => json!({ "type": "echo", "output": execution.payload }),
-            Step::Fail { message } => {
-                return Err(StepFailure {
-                    index,
-                    kind: "fail",
-                    message: message.clone(),
-                });
-            }
-            // Integration pending: the other step types run through `worker::steps::run_step`,
-            // which needs the worker's ports; until that is wired here they fail visibly.
-            other => {
-                return Err(StepFailure {
-                    index,
-                    kind: other.kind(),
-                    message: "this worker does not run this step type yet".into(),
-                });
-            }
-        };
-        outputs.push(output);
+/// This delivery of the message: on the last one a transient failure is final.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeliveryCount {
+    pub receive_count: u32,
+    pub max_receives: u32,
+}
+
+impl DeliveryCount {
+    pub fn is_last(&self) -> bool {
+        self.receive_count >= self.max_receives
     }
-    Ok(json!({ "steps": outputs }))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::domain::{TriggerMeta, WorkflowId};
-    use chrono::{Duration, Utc};
+pub struct StepRunner<'a> {
+    pub store: &'a dyn Store,
+    pub deps: &'a StepDeps,
+}
 
-    fn execution() -> Execution {
-        Execution::new(
-            WorkflowId::parse("wf").unwrap(),
-            TriggerMeta::Replay {
-                of: crate::domain::ExecutionId::generate(),
+impl StepRunner<'_> {
+    /// Runs the steps of `workflow` that `running` has not finished yet. `running` must hold
+    /// the claim (status `running`, this attempt). Returns the execution as last written.
+    pub async fn run(
+        &self,
+        workflow: &Workflow,
+        mut running: Execution,
+        delivery: DeliveryCount,
+    ) -> Result<(Execution, RunEnd), StoreError> {
+        let attempt = running.attempts;
+        let mut ctx = StepContext::new(
+            running.trigger_context(),
+            ExecutionInfo {
+                id: running.id.to_string(),
+                workflow_id: running.workflow_id.to_string(),
+                attempt,
             },
-            json!({"order": 7}),
-            Utc::now(),
-            Duration::days(1),
-        )
-    }
-
-    #[tokio::test]
-    async fn no_steps_succeeds_with_an_empty_result() {
-        assert_eq!(
-            run_steps(&[], &execution()).await.unwrap(),
-            json!({"steps": []})
         );
-    }
-
-    #[tokio::test]
-    async fn echo_returns_the_payload() {
-        let result = run_steps(&[Step::Echo.into()], &execution()).await.unwrap();
-        assert_eq!(result["steps"][0]["output"], json!({"order": 7}));
-    }
-
-    #[tokio::test]
-    async fn a_failing_step_stops_the_run_and_says_which() {
-        let steps = [
-            Step::Echo.into(),
-            Step::Fail {
-                message: "nope".into(),
+        let finished = running.finished_steps();
+        for record in &running.steps[..finished] {
+            ctx.record_output(&record.id, record.output.clone().unwrap_or(Value::Null));
+        }
+        let mut last_output = running
+            .steps
+            .get(finished.wrapping_sub(1))
+            .and_then(|r| r.output.clone())
+            .unwrap_or(Value::Null);
+        for step in workflow.steps.iter().skip(finished) {
+            let started_at = Utc::now();
+            let run = steps::run_step(step, &ctx, &running.id.to_string(), self.deps).await;
+            let record = record_of(step, &run, started_at, delivery);
+            let status = record.status;
+            let error = record.error.clone();
+            let output = record.output.clone();
+            let continued = record.continued;
+            let Ok(next) = running.record_step(attempt, record) else {
+                return Ok((running, RunEnd::Superseded));
+            };
+            if !self.store.replace_execution(&running, &next).await? {
+                return Ok((running, RunEnd::Superseded));
             }
-            .into(),
-            Step::Echo.into(),
-        ];
-        let err = run_steps(&steps, &execution()).await.unwrap_err();
-        assert_eq!(err.index, 1);
-        assert_eq!(err.to_string(), "step 1 (fail) failed: nope");
+            running = next;
+            match status {
+                StepStatus::Succeeded => {
+                    let output = output.unwrap_or(Value::Null);
+                    ctx.record_output(&step.id, output.clone());
+                    last_output = output;
+                }
+                StepStatus::Filtered => {
+                    let result = json!({ "outcome": "filtered", "filteredBy": step.id });
+                    return Ok((running, RunEnd::Completed(result)));
+                }
+                StepStatus::Failed if continued => {
+                    // Later steps can tell a failed step by its `error`.
+                    ctx.record_output(&step.id, json!({ "error": error }));
+                }
+                StepStatus::Failed => {
+                    let message = format!(
+                        "step {} ({}) failed: {}",
+                        step.id,
+                        step.action.kind(),
+                        error.unwrap_or_default()
+                    );
+                    return Ok((running, RunEnd::Failed(message)));
+                }
+                StepStatus::Retrying => {
+                    let Ok(released) = running.release(attempt) else {
+                        return Ok((running, RunEnd::Superseded));
+                    };
+                    if !self.store.replace_execution(&running, &released).await? {
+                        return Ok((running, RunEnd::Superseded));
+                    }
+                    let end = RunEnd::Postponed {
+                        step: step.id.clone(),
+                        retry_after: run.retry_after,
+                    };
+                    return Ok((released, end));
+                }
+            }
+        }
+        let result = json!({ "outcome": "completed", "output": last_output });
+        Ok((running, RunEnd::Completed(result)))
+    }
+}
+
+fn record_of(
+    step: &WorkflowStep,
+    run: &StepRun,
+    started_at: chrono::DateTime<Utc>,
+    delivery: DeliveryCount,
+) -> StepRecord {
+    let status = match run.status {
+        steps::StepStatus::Succeeded => StepStatus::Succeeded,
+        steps::StepStatus::Filtered => StepStatus::Filtered,
+        steps::StepStatus::Failed if run.transient && !delivery.is_last() => StepStatus::Retrying,
+        steps::StepStatus::Failed => StepStatus::Failed,
+    };
+    let error = match (&run.error, status) {
+        (Some(e), StepStatus::Failed) if run.transient => Some(format!(
+            "{e} (gave up after {} deliveries of the message)",
+            delivery.receive_count
+        )),
+        (e, _) => e.clone(),
+    };
+    StepRecord {
+        id: step.id.clone(),
+        kind: step.action.kind().to_owned(),
+        status,
+        attempts: run.attempts.max(1),
+        started_at,
+        finished_at: Utc::now(),
+        request: run.request.clone(),
+        output: run.output.clone(),
+        error,
+        continued: status == StepStatus::Failed && step.continue_on_error,
     }
 }

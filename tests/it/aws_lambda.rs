@@ -21,9 +21,8 @@ use webhook_trigger::config::Config;
 use webhook_trigger::domain::{
     Execution, ExecutionStatus, SnsOptions, Step, Trigger, TriggerMeta, WorkflowId,
 };
-use webhook_trigger::lambda::worker::handle_batch;
+use webhook_trigger::lambda::worker::{WorkerFunction, handle_batch};
 use webhook_trigger::ports::{ExecutionQuery, Store, WorkItem};
-use webhook_trigger::worker::Worker;
 
 fn record(message_id: &str, body: &str) -> SqsMessage {
     let mut record = SqsMessage::default();
@@ -62,7 +61,8 @@ fn item(e: &Execution) -> String {
 async fn a_batch_reports_exactly_its_failing_records() {
     let f = fixture().await;
     let store: Arc<dyn Store> = Arc::new(f.store.clone());
-    let app = App::new(store.clone(), Arc::new(f.queue.clone()), Config::default());
+    let app =
+        webhook_trigger::wiring::app(store.clone(), Arc::new(f.queue.clone()), Config::default());
     let key = app.create_api_key("k").await.unwrap();
     let workflow = app
         .create_workflow(NewWorkflow {
@@ -74,7 +74,7 @@ async fn a_batch_reports_exactly_its_failing_records() {
         })
         .await
         .unwrap();
-    let worker = Worker::new(store.clone(), chrono::Duration::minutes(5));
+    let worker = crate::support::test_worker(store.clone(), chrono::Duration::minutes(5));
 
     let good = queued(&workflow.id);
     store.insert_execution(&good, None).await.unwrap();
@@ -105,7 +105,9 @@ async fn a_batch_reports_exactly_its_failing_records() {
         record("m-busy", &item(&busy)),
         record("m-gone", &item(&gone)),
     ];
-    let response = handle_batch(&worker, event).await.unwrap();
+    let response = handle_batch(&WorkerFunction::new(worker.clone()), event)
+        .await
+        .unwrap();
     let mut failed: Vec<&str> = response
         .batch_item_failures
         .iter()
@@ -138,8 +140,10 @@ async fn a_batch_reports_exactly_its_failing_records() {
 async fn a_batch_without_failures_reports_none_and_a_record_without_id_fails_the_batch() {
     let f = fixture().await;
     let store: Arc<dyn Store> = Arc::new(f.store.clone());
-    let worker = Worker::new(store, chrono::Duration::minutes(5));
-    let empty = handle_batch(&worker, SqsEvent::default()).await.unwrap();
+    let worker = crate::support::test_worker(store, chrono::Duration::minutes(5));
+    let empty = handle_batch(&WorkerFunction::new(worker.clone()), SqsEvent::default())
+        .await
+        .unwrap();
     assert!(empty.batch_item_failures.is_empty());
     assert_eq!(
         serde_json::to_value(&empty).unwrap(),
@@ -149,7 +153,11 @@ async fn a_batch_without_failures_reports_none_and_a_record_without_id_fails_the
     let mut anonymous = record("x", "{}");
     anonymous.message_id = None;
     event.records = vec![anonymous];
-    assert!(handle_batch(&worker, event).await.is_err());
+    assert!(
+        handle_batch(&WorkerFunction::new(worker.clone()), event)
+            .await
+            .is_err()
+    );
 }
 
 async fn post(app: &App, workflow: &str, key: &str, idempotency_key: &str) -> (StatusCode, Value) {
@@ -185,7 +193,7 @@ async fn a_failed_send_is_503_and_the_retry_dispatches_the_same_execution() {
         endpoint().trim_end_matches('/'),
         ulid::Ulid::new().to_string().to_lowercase()
     );
-    let broken = App::new(
+    let broken = webhook_trigger::wiring::app(
         store.clone(),
         Arc::new(SqsQueue::new(f.sqs.clone(), missing_queue)),
         config.clone(),
@@ -225,7 +233,7 @@ async fn a_failed_send_is_503_and_the_retry_dispatches_the_same_execution() {
     assert_eq!(recorded[0].status, ExecutionStatus::Queued);
 
     // The caller retries with the same key against a working queue.
-    let working = App::new(store.clone(), Arc::new(f.queue.clone()), config);
+    let working = webhook_trigger::wiring::app(store.clone(), Arc::new(f.queue.clone()), config);
     let (status, body) = post(&working, workflow.id.as_str(), &key, "order-42").await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["duplicate"], true);

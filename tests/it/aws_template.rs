@@ -254,7 +254,7 @@ async fn api_events_and_router_routes_are_the_same() {
     let dir = tempfile::tempdir().unwrap();
     let store =
         webhook_trigger::adapters::sqlite::SqliteStore::open(&dir.path().join("t.db")).unwrap();
-    let app = webhook_trigger::app::App::new(
+    let app = webhook_trigger::wiring::app(
         std::sync::Arc::new(store.clone()),
         std::sync::Arc::new(store.queue()),
         Config::default(),

@@ -26,12 +26,10 @@ use lambda_http::tower::ServiceExt;
 use lambda_http::{Adapter, Context, LambdaEvent, Request, service_fn};
 use serde_json::{Value, json};
 
-use webhook_trigger::app::App;
 use webhook_trigger::cli::setup::{sample, seed_sample_data};
 use webhook_trigger::config::Config;
 use webhook_trigger::domain::{ExecutionId, ExecutionStatus, SubscriptionState, WorkflowId};
 use webhook_trigger::ports::Store;
-use webhook_trigger::worker::Worker;
 
 enum Expect {
     /// Status code, and a check of the JSON body.
@@ -258,9 +256,10 @@ async fn run_all() {
     seed_sample_data(store.as_ref(), config.retention)
         .await
         .expect("sample data");
-    let app = App::new(store.clone(), Arc::new(f.queue.clone()), config.clone());
+    let app =
+        webhook_trigger::wiring::app(store.clone(), Arc::new(f.queue.clone()), config.clone());
     let router = webhook_trigger::http::router(app.clone());
-    let worker = Worker::new(store.clone(), config.worker_lease);
+    let worker = crate::support::test_worker(store.clone(), config.worker_lease);
 
     // API events first, then the worker: the SQS sample names the sample execution.
     files.sort_by_key(|name| name.starts_with("sqs-"));
@@ -308,9 +307,12 @@ async fn run_all() {
             Expect::Sqs(failures) => {
                 let sqs: SqsEvent = serde_json::from_value(event)
                     .unwrap_or_else(|e| panic!("{name} is not an SQS event: {e}"));
-                let response = webhook_trigger::lambda::worker::handle_batch(&worker, sqs)
-                    .await
-                    .unwrap_or_else(|e| panic!("{name}: {e}"));
+                let response = webhook_trigger::lambda::worker::handle_batch(
+                    &webhook_trigger::lambda::worker::WorkerFunction::new(worker.clone()),
+                    sqs,
+                )
+                .await
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
                 let wire = serde_json::to_value(&response).unwrap();
                 let reported: Vec<&str> = wire["batchItemFailures"]
                     .as_array()

@@ -96,7 +96,12 @@ async fn webhook_with_header_key_is_queued_then_run(t: TestApp) {
     let done = t.execution(wf.id.as_str(), &id, &key).await;
     assert_eq!(done["status"], "succeeded");
     assert_eq!(done["attempts"], 1);
-    assert_eq!(done["result"]["steps"][0]["output"], json!({"order": 42}));
+    assert_eq!(done["steps"][0]["output"], json!({"order": 42}));
+    assert_eq!(done["steps"][0]["status"], "succeeded");
+    assert_eq!(
+        done["result"],
+        json!({"outcome": "completed", "output": {"order": 42}})
+    );
     assert!(done["finishedAt"].is_string());
 }
 
@@ -473,7 +478,7 @@ async fn replay_runs_the_payload_again(t: TestApp) {
         .await;
     assert_eq!(e["status"], "succeeded");
     assert_eq!(e["payload"], json!({"again": true}));
-    assert_eq!(e["trigger"], json!({"type": "replay", "of": id}));
+    assert_eq!(e["trigger"], json!({"type": "replay", "replayOf": id}));
 }
 
 async fn sns_delivery_to_a_generic_workflow_is_400(t: TestApp) {

@@ -144,7 +144,7 @@ async fn cli_and_server_run_a_webhook_end_to_end() {
     let url = format!("{base}/workflows/{workflow_id}/executions/{execution_id}");
     let done = wait_for_status(&client, &url, &key_value, "succeeded").await;
     assert_eq!(done["status"], "succeeded", "{done}");
-    assert_eq!(done["result"]["steps"][0]["output"]["order"], 7);
+    assert_eq!(done["steps"][0]["output"]["order"], 7);
 
     // The CLI sees what the server wrote.
     let listed = cli(&db, &["executions", "list", &workflow_id]);

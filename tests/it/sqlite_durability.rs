@@ -6,13 +6,12 @@ use std::time::Duration;
 
 use axum::http::StatusCode;
 use webhook_trigger::adapters::sqlite::SqliteStore;
+use webhook_trigger::adapters::sqlite::worker_loop::{LocalWorkerConfig, drain_once};
 use webhook_trigger::app::{App, GenericRequest, NewWorkflow};
 use webhook_trigger::domain::{
     Execution, ExecutionId, ExecutionStatus, SnsOptions, Step, Trigger, WorkflowId,
 };
 use webhook_trigger::ports::{ExecutionStore, Store};
-use webhook_trigger::worker::Worker;
-use webhook_trigger::worker::local::{LocalWorkerConfig, drain_once};
 
 async fn stored(store: &SqliteStore, workflow: &WorkflowId, id: &ExecutionId) -> Execution {
     store
@@ -24,7 +23,7 @@ async fn stored(store: &SqliteStore, workflow: &WorkflowId, id: &ExecutionId) ->
 
 fn open(path: &std::path::Path) -> (SqliteStore, App) {
     let store = SqliteStore::open(path).expect("open");
-    let app = App::new(
+    let app = webhook_trigger::wiring::app(
         Arc::new(store.clone()),
         Arc::new(store.queue()),
         Default::default(),
@@ -80,7 +79,7 @@ async fn queued_work_survives_a_restart() {
     // A new process: new connection, new queue, new worker.
     let (store, _) = open(&path);
     let shared: Arc<dyn Store> = Arc::new(store.clone());
-    let worker = Worker::new(shared, chrono::Duration::seconds(300));
+    let worker = crate::support::test_worker(shared, chrono::Duration::seconds(300));
     assert_eq!(
         drain_once(&worker, &store.queue(), &LocalWorkerConfig::default()).await,
         1
@@ -115,7 +114,8 @@ async fn a_message_taken_by_a_worker_that_died_comes_back() {
     );
     tokio::time::sleep(visibility * 2).await;
 
-    let worker = Worker::new(Arc::new(store.clone()), chrono::Duration::seconds(300));
+    let worker =
+        crate::support::test_worker(Arc::new(store.clone()), chrono::Duration::seconds(300));
     let config = LocalWorkerConfig {
         visibility,
         ..Default::default()
@@ -146,7 +146,8 @@ async fn an_execution_left_running_by_a_dead_worker_is_taken_over_after_its_leas
             .expect("cas")
     );
 
-    let worker = Worker::new(Arc::new(store.clone()), chrono::Duration::seconds(300));
+    let worker =
+        crate::support::test_worker(Arc::new(store.clone()), chrono::Duration::seconds(300));
     assert_eq!(
         drain_once(&worker, &store.queue(), &LocalWorkerConfig::default()).await,
         1
@@ -175,7 +176,7 @@ async fn a_restart_during_a_run_waits_for_the_lease_instead_of_dead_lettering() 
             .expect("cas")
     );
 
-    let worker = Worker::new(Arc::new(store.clone()), lease);
+    let worker = crate::support::test_worker(Arc::new(store.clone()), lease);
     let queue = store.queue();
     let config = LocalWorkerConfig {
         visibility: Duration::ZERO,
@@ -203,7 +204,8 @@ async fn a_poison_message_is_dead_lettered_after_max_receives() {
         .enqueue_raw("not a work item".into())
         .await
         .expect("enqueue");
-    let worker = Worker::new(Arc::new(store.clone()), chrono::Duration::seconds(300));
+    let worker =
+        crate::support::test_worker(Arc::new(store.clone()), chrono::Duration::seconds(300));
     let config = LocalWorkerConfig {
         visibility: Duration::ZERO,
         max_receives: 3,

@@ -4,6 +4,7 @@
 mod queue;
 mod schema;
 mod store;
+pub mod worker_loop;
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};

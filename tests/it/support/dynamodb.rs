@@ -164,9 +164,12 @@ impl WorkerDriver for SqsDriver {
                 })
                 .collect();
             total += handles.len();
-            let response = webhook_trigger::lambda::worker::handle_batch(&self.worker, event)
-                .await
-                .expect("batch handler");
+            let response = webhook_trigger::lambda::worker::handle_batch(
+                &webhook_trigger::lambda::worker::WorkerFunction::new(self.worker.clone()),
+                event,
+            )
+            .await
+            .expect("batch handler");
             for (message_id, receipt) in handles {
                 let failed = response
                     .batch_item_failures
@@ -194,7 +197,7 @@ pub async fn dynamodb_app(config: Config) -> TestApp {
     let driver = SqsDriver {
         sqs: f.sqs.clone(),
         queue_url: f.queues.queue_url.clone(),
-        worker: Worker::new(store.clone(), config.worker_lease),
+        worker: crate::support::test_worker(store.clone(), config.worker_lease),
     };
     build(store, Arc::new(f.queue), Box::new(driver), config, None)
 }

@@ -18,13 +18,59 @@ use http_body_util::BodyExt;
 use serde_json::Value;
 use tower::ServiceExt;
 
+use webhook_trigger::adapters::outbound_http::{
+    AddressPolicy, DEFAULT_BODY_CAP, GuardedHttpClient,
+};
+use webhook_trigger::adapters::sns_publish::SnsTopicPublisher;
+use webhook_trigger::adapters::sqlite::worker_loop::{self, LocalWorkerConfig};
 use webhook_trigger::adapters::sqlite::{SqliteQueue, SqliteStore};
 use webhook_trigger::app::{App, NewWorkflow};
 use webhook_trigger::config::Config;
+use webhook_trigger::domain::TemplateEngine;
 use webhook_trigger::domain::{SnsOptions, Step, Trigger, Workflow};
 use webhook_trigger::ports::{QueueError, Store, WorkItem, WorkQueue};
-use webhook_trigger::worker::Worker;
-use webhook_trigger::worker::local::{self, LocalWorkerConfig};
+use webhook_trigger::worker::steps::StepDeps;
+use webhook_trigger::worker::{Worker, WorkerDeps};
+
+/// SDK configuration for clients that tests build but may never call: bound to the emulator
+/// when `AWS_ENDPOINT_URL` is set (under `make test`), else to a closed loopback port, and
+/// never to AWS or to the instance metadata service.
+pub fn offline_sdk_config() -> aws_config::SdkConfig {
+    let endpoint = std::env::var("AWS_ENDPOINT_URL")
+        .ok()
+        .filter(|u| u.starts_with("http://127.0.0.1:"))
+        .unwrap_or_else(|| "http://127.0.0.1:9".to_owned());
+    aws_config::SdkConfig::builder()
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .endpoint_url(endpoint)
+        .credentials_provider(aws_sdk_sns::config::SharedCredentialsProvider::new(
+            aws_sdk_sns::config::Credentials::new("testing", "testing", None, None, "tests"),
+        ))
+        .build()
+}
+
+/// The real step parts, with loopback opened on purpose (the test's HTTP targets listen on
+/// 127.0.0.1; 127.0.0.2 stays refused, to show the guard).
+pub fn test_step_deps() -> StepDeps {
+    let policy = AddressPolicy::with_allowed(["127.0.0.1/32".parse().expect("cidr")]);
+    let http = GuardedHttpClient::new(policy, DEFAULT_BODY_CAP).expect("http client");
+    StepDeps {
+        http: Arc::new(http),
+        sns: Arc::new(SnsTopicPublisher::new(aws_sdk_sns::Client::new(
+            &offline_sdk_config(),
+        ))),
+        templates: Arc::new(TemplateEngine::new()),
+    }
+}
+
+pub fn test_worker(store: Arc<dyn Store>, lease: chrono::Duration) -> Worker {
+    Worker::new(WorkerDeps {
+        store,
+        steps: test_step_deps(),
+        lease,
+    })
+}
 
 /// Delivers what is queued to the worker the way the backend's deployment would.
 #[async_trait]
@@ -79,7 +125,7 @@ pub fn build(
         inner: queue,
         down: queue_down.clone(),
     });
-    let app = App::new(store.clone(), queue, config);
+    let app = webhook_trigger::wiring::app(store.clone(), queue, config);
     let router = webhook_trigger::http::router(app.clone());
     TestApp {
         app,
@@ -101,7 +147,7 @@ impl WorkerDriver for SqliteDriver {
         let config = LocalWorkerConfig::default();
         let mut total = 0;
         loop {
-            let n = local::drain_once(&self.worker, &self.queue, &config).await;
+            let n = worker_loop::drain_once(&self.worker, &self.queue, &config).await;
             if n == 0 {
                 return total;
             }
@@ -116,7 +162,7 @@ pub async fn sqlite_app(config: Config) -> TestApp {
     let queue = store.queue();
     let shared: Arc<dyn Store> = Arc::new(store.clone());
     let driver = SqliteDriver {
-        worker: Worker::new(shared.clone(), config.worker_lease),
+        worker: test_worker(shared.clone(), config.worker_lease),
         queue: queue.clone(),
     };
     build(

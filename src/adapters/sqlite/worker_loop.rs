@@ -1,13 +1,14 @@
 //! The in-process worker of the local server: drains the SQLite queue with the same
-//! `Worker` the SQS Lambda uses.
+//! `Worker` the SQS Lambda uses. It lives with the SQLite adapter because it drives that
+//! queue's own receive / delete / postpone; the worker itself only knows the ports.
 
 use std::time::Duration;
 
 use tokio::sync::watch;
 
-use super::{Outcome, Worker, WorkerError};
-use crate::adapters::sqlite::{SqliteQueue, SqliteStore};
+use super::{SqliteQueue, SqliteStore};
 use crate::ports::WorkItem;
+use crate::worker::{DeliveryCount, Outcome, Worker, WorkerError};
 
 #[derive(Debug, Clone)]
 pub struct LocalWorkerConfig {
@@ -18,6 +19,9 @@ pub struct LocalWorkerConfig {
     pub max_receives: u32,
     /// Fallback poll interval, for work queued by another process (the CLI's replay).
     pub poll: Duration,
+    /// How long a message waits after a step failed for a passing reason, when the step's
+    /// target did not say (`Retry-After`).
+    pub retry_delay: Duration,
 }
 
 impl Default for LocalWorkerConfig {
@@ -27,6 +31,7 @@ impl Default for LocalWorkerConfig {
             visibility: Duration::from_secs(30),
             max_receives: 5,
             poll: Duration::from_millis(500),
+            retry_delay: Duration::from_secs(10),
         }
     }
 }
@@ -77,7 +82,16 @@ pub async fn drain_once(worker: &Worker, queue: &SqliteQueue, config: &LocalWork
     let received = messages.len();
     for message in messages {
         let done = match WorkItem::from_json(&message.body) {
-            Ok(item) => match worker.process(&item).await {
+            Ok(item) => match worker
+                .process(
+                    &item,
+                    DeliveryCount {
+                        receive_count: message.receive_count,
+                        max_receives: config.max_receives,
+                    },
+                )
+                .await
+            {
                 Ok(Outcome::Succeeded | Outcome::Failed | Outcome::Skipped) => true,
                 Err(WorkerError::Busy {
                     id,
@@ -88,6 +102,16 @@ pub async fn drain_once(worker: &Worker, queue: &SqliteQueue, config: &LocalWork
                     // that would dead-letter the message.
                     tracing::info!(execution_id = %id, wait_ms = wait.as_millis() as u64, "execution leased elsewhere; retrying when the lease ends");
                     let wait = wait.saturating_add(Duration::from_millis(100));
+                    if let Err(e) = queue.postpone(message.id, wait).await {
+                        tracing::warn!(error = %e, "could not postpone the message");
+                    }
+                    false
+                }
+                Err(WorkerError::Postponed {
+                    id, retry_after, ..
+                }) => {
+                    let wait = retry_after.unwrap_or(config.retry_delay);
+                    tracing::info!(execution_id = %id, wait_ms = wait.as_millis() as u64, "a step will be retried");
                     if let Err(e) = queue.postpone(message.id, wait).await {
                         tracing::warn!(error = %e, "could not postpone the message");
                     }

@@ -1,0 +1,61 @@
+//! Builds the worker's parts from the environment, once per process. Only the entry points
+//! (the Lambda binaries and the CLI's `serve`) call this: it is where adapters meet ports.
+
+use std::sync::Arc;
+
+use crate::adapters::outbound_http::GuardedHttpClient;
+use crate::adapters::sns_publish::SnsTopicPublisher;
+use crate::app::{App, AppDeps};
+use crate::config::Config;
+use crate::domain::TemplateEngine;
+use crate::ports::{Store, WorkQueue};
+use crate::sns::{HttpFetcher, LazyHttpsFetcher};
+use crate::worker::steps::StepDeps;
+use crate::worker::{Worker, WorkerDeps};
+
+#[derive(Debug, thiserror::Error)]
+#[error("cannot set up the worker: {0}")]
+pub struct WiringError(String);
+
+/// The guarded HTTP client (honouring `HTTP_STEP_ALLOW_CIDRS`), the SNS publisher on the
+/// given SDK configuration, and the template engine.
+pub fn step_deps(sdk: &aws_config::SdkConfig) -> Result<StepDeps, WiringError> {
+    let http = GuardedHttpClient::from_env().map_err(|e| WiringError(e.to_string()))?;
+    let sns = SnsTopicPublisher::new(aws_sdk_sns::Client::new(sdk));
+    Ok(StepDeps {
+        http: Arc::new(http),
+        sns: Arc::new(sns),
+        templates: Arc::new(TemplateEngine::new()),
+    })
+}
+
+/// The SNS certificate / SubscribeURL fetcher: built on the first SNS delivery, sent to
+/// `AWS_ENDPOINT_URL_SNS` when that is set (tests, local play).
+pub fn sns_fetcher(config: &Config) -> Arc<dyn HttpFetcher> {
+    Arc::new(LazyHttpsFetcher::with_endpoint(config.sns_endpoint.clone()))
+}
+
+/// The use cases over `store` and `queue`, with the production SNS fetcher.
+pub fn app(store: Arc<dyn Store>, queue: Arc<dyn WorkQueue>, config: Config) -> App {
+    let sns_fetcher = sns_fetcher(&config);
+    App::new(
+        AppDeps {
+            store,
+            queue,
+            sns_fetcher,
+        },
+        config,
+    )
+}
+
+pub fn worker(
+    store: Arc<dyn Store>,
+    config: &Config,
+    sdk: &aws_config::SdkConfig,
+) -> Result<Worker, WiringError> {
+    Ok(Worker::new(WorkerDeps {
+        store,
+        steps: step_deps(sdk)?,
+        lease: config.worker_lease,
+    }))
+}
