@@ -273,8 +273,8 @@ impl From<&TriggerMeta> for TriggerView {
                 timestamp: timestamp.clone(),
                 message_attributes: message_attributes.clone(),
             },
-            TriggerMeta::Replay { of } => Self::Replay {
-                replay_of: of.to_string(),
+            TriggerMeta::ReplayOf { original } => Self::Replay {
+                replay_of: original.to_string(),
             },
         }
     }
@@ -594,7 +594,8 @@ mod tests {
         );
         let id = ExecutionId::generate();
         let replay =
-            serde_json::to_value(TriggerView::from(&TriggerMeta::Replay { of: id })).unwrap();
+            serde_json::to_value(TriggerView::from(&TriggerMeta::ReplayOf { original: id }))
+                .unwrap();
         assert_eq!(
             replay,
             json!({"type": "replay", "replayOf": id.to_string()})

@@ -71,6 +71,41 @@ impl App {
         Ok(workflow)
     }
 
+    /// Replaces a workflow's definition (name, trigger, key, SNS options, steps), keeping its
+    /// id, so its webhook URL stays the same, and its enabled flag. Executions already queued
+    /// run the new steps.
+    pub async fn update_workflow(
+        &self,
+        raw_id: &str,
+        new: NewWorkflow,
+    ) -> Result<Workflow, AppError> {
+        let current = self.workflow(raw_id).await?;
+        let key_name = ApiKeyName::parse(&new.api_key_name).map_err(invalid)?;
+        if self.store().get_api_key(&key_name).await?.is_none() {
+            return Err(AppError::InvalidRequest(format!(
+                "API key {key_name} does not exist; create it first with `api-keys create {key_name}`"
+            )));
+        }
+        let checked = Workflow::new(
+            &new.name,
+            new.trigger,
+            key_name,
+            new.steps,
+            new.sns,
+            current.created_at,
+        )
+        .map_err(invalid)?;
+        let updated = Workflow {
+            id: current.id.clone(),
+            enabled: current.enabled,
+            created_at: current.created_at,
+            ..checked
+        };
+        self.store().update_workflow(&updated).await?;
+        self.forget_workflow(&updated.id);
+        Ok(updated)
+    }
+
     pub async fn list_workflows(&self) -> Result<Vec<Workflow>, AppError> {
         Ok(self.store().list_workflows().await?)
     }

@@ -7,6 +7,7 @@ mod serve;
 pub mod setup;
 
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
@@ -15,7 +16,7 @@ pub use backend::{Backend, StoreLocation, open as open_backend, open_with_queue}
 
 use crate::app::{AppError, ListExecutions, NewWorkflow};
 use crate::config::Config;
-use crate::domain::{SnsOptions, Trigger, WorkflowStep};
+use crate::domain::{SnsOptions, Trigger, WorkflowFile, WorkflowStep};
 use output::Output;
 
 #[derive(Debug, Parser)]
@@ -101,18 +102,37 @@ enum WorkflowsCommand {
     Subscriptions {
         id: String,
     },
+    /// Replace a workflow's definition from a file; its id and webhook URL stay the same.
+    Update {
+        id: String,
+        /// A workflow file (YAML or JSON); `-` reads stdin.
+        #[arg(long)]
+        file: PathBuf,
+    },
+    /// Render every step against a stored execution and print what would be sent; sends
+    /// nothing.
+    DryRun {
+        id: String,
+        /// The execution whose request the steps are rendered against.
+        #[arg(long)]
+        execution: String,
+    },
 }
 
 #[derive(Debug, Args)]
 struct CreateWorkflowArgs {
-    #[arg(long)]
-    name: String,
+    /// A workflow file (YAML or JSON: name, trigger, api_key, sns, steps); `-` reads stdin.
+    /// Replaces the flags below.
+    #[arg(long, conflicts_with_all = ["name", "api_key", "steps", "allow_topics", "require_signature_v2"])]
+    file: Option<PathBuf>,
+    #[arg(long, required_unless_present = "file")]
+    name: Option<String>,
     /// generic_webhook or amazon_sns
     #[arg(long, default_value = "generic_webhook")]
     trigger: Trigger,
     /// Name of the API key that guards the webhook URL.
-    #[arg(long = "api-key")]
-    api_key: String,
+    #[arg(long = "api-key", required_unless_present = "file")]
+    api_key: Option<String>,
     /// Steps as a JSON array, e.g. '[{"type":"echo"}]'.
     #[arg(long, default_value = "[]")]
     steps: String,
@@ -273,6 +293,19 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             ApiKeysCommand::Revoke { name } => out.revoked(&app.revoke_api_key(&name).await?),
         },
         Command::Workflows(cmd) => match cmd {
+            WorkflowsCommand::Create(CreateWorkflowArgs {
+                file: Some(path), ..
+            }) => out.workflow(&app.create_workflow(read_workflow_file(&path)?).await?),
+            WorkflowsCommand::Update { id, file } => {
+                out.workflow(&app.update_workflow(&id, read_workflow_file(&file)?).await?)
+            }
+            WorkflowsCommand::DryRun { id, execution } => {
+                let workflow = app.workflow(&id).await?;
+                let stored = app.get_execution(&workflow.id, &execution).await?;
+                let templates = crate::domain::TemplateEngine::new();
+                let previews = crate::worker::dry_run::dry_run(&workflow, &stored, &templates);
+                out.dry_run(&workflow, &stored, &previews)
+            }
             WorkflowsCommand::Create(args) => {
                 let steps: Vec<WorkflowStep> = serde_json::from_str(&args.steps).map_err(|e| {
                     CliError::new(
@@ -281,9 +314,9 @@ async fn run(cli: Cli) -> Result<(), CliError> {
                     )
                 })?;
                 let new = NewWorkflow {
-                    name: args.name,
+                    name: args.name.unwrap_or_default(),
                     trigger: args.trigger,
-                    api_key_name: args.api_key,
+                    api_key_name: args.api_key.unwrap_or_default(),
                     steps,
                     sns: SnsOptions {
                         allowed_topic_arns: args.allow_topics,
@@ -338,6 +371,32 @@ async fn run(cli: Cli) -> Result<(), CliError> {
         },
     }?;
     Ok(())
+}
+
+/// Reads and checks a workflow file; errors name the file and the offending field.
+fn read_workflow_file(path: &Path) -> Result<NewWorkflow, CliError> {
+    let text = if path == Path::new("-") {
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
+            .map_err(|e| CliError::new("invalid_request", format!("cannot read stdin: {e}")))?;
+        text
+    } else {
+        std::fs::read_to_string(path).map_err(|e| {
+            CliError::new(
+                "invalid_request",
+                format!("cannot read {}: {e}", path.display()),
+            )
+        })?
+    };
+    let file = WorkflowFile::parse(&text)
+        .map_err(|e| CliError::new("invalid_definition", format!("{}: {e}", path.display())))?;
+    Ok(NewWorkflow {
+        name: file.name,
+        trigger: file.trigger,
+        api_key_name: file.api_key,
+        steps: file.steps,
+        sns: file.sns,
+    })
 }
 
 #[cfg(test)]

@@ -12,10 +12,15 @@ use crate::wire::{
     AcceptedView, ApiKeyView, CreatedApiKeyView, ErrorBody, ExecutionPageView, ExecutionView,
     SubscriptionView, WorkflowView,
 };
+use crate::worker::dry_run::StepPreview;
 
 pub struct Output {
     pub json: bool,
     pub base_url: String,
+}
+
+fn compact(value: &serde_json::Value) -> String {
+    serde_json::to_string(value).unwrap_or_default()
 }
 
 fn write_json<T: Serialize + ?Sized>(out: &mut impl Write, value: &T) -> io::Result<()> {
@@ -182,9 +187,84 @@ impl Output {
         Ok(())
     }
 
-    /// One execution is a document either way: people get it pretty-printed too.
     pub fn execution(&self, execution: &Execution) -> io::Result<()> {
-        write_json(&mut self.stdout(), &ExecutionView::from(execution))
+        let view = ExecutionView::from(execution);
+        let mut out = self.stdout();
+        if self.json {
+            return write_json(&mut out, &view);
+        }
+        writeln!(out, "Execution {} ({})", view.id, view.status)?;
+        writeln!(out, "  received:  {}", view.received_at)?;
+        writeln!(out, "  attempts:  {}", view.attempts)?;
+        if let Some(error) = &view.error {
+            writeln!(out, "  error:     {error}")?;
+        }
+        if let Some(result) = &view.result {
+            writeln!(out, "  result:    {}", compact(result))?;
+        }
+        writeln!(out, "  payload:   {}", compact(&view.payload))?;
+        if view.steps.is_empty() {
+            writeln!(out, "  steps:     none run yet")?;
+        }
+        for step in &view.steps {
+            writeln!(
+                out,
+                "  step {} ({}): {:?} in {} ms, {} attempt(s){}",
+                step.id,
+                step.kind,
+                step.status,
+                step.duration_ms,
+                step.attempts,
+                if step.continued { ", continued" } else { "" }
+            )?;
+            if let Some(request) = &step.request {
+                writeln!(out, "    request: {}", compact(request))?;
+            }
+            if let Some(output) = &step.output {
+                writeln!(out, "    output:  {}", compact(output))?;
+            }
+            if let Some(error) = &step.error {
+                writeln!(out, "    error:   {error}")?;
+            }
+        }
+        Ok(())
+    }
+
+    pub fn dry_run(
+        &self,
+        workflow: &Workflow,
+        execution: &Execution,
+        previews: &[StepPreview],
+    ) -> io::Result<()> {
+        let mut out = self.stdout();
+        if self.json {
+            let doc = serde_json::json!({
+                "workflowId": workflow.id.to_string(),
+                "executionId": execution.id.to_string(),
+                "steps": previews,
+            });
+            return write_json(&mut out, &doc);
+        }
+        writeln!(
+            out,
+            "Dry run of workflow {} against execution {} (nothing is sent):",
+            workflow.id, execution.id
+        )?;
+        for p in previews {
+            let reach = if p.not_reached {
+                " (not reached: an earlier filter stops the run)"
+            } else {
+                ""
+            };
+            writeln!(out, "  step {} ({}){reach}", p.id, p.kind)?;
+            if let Some(preview) = &p.preview {
+                writeln!(out, "    {}", compact(preview))?;
+            }
+            if let Some(error) = &p.error {
+                writeln!(out, "    error: {error}")?;
+            }
+        }
+        Ok(())
     }
 
     pub fn replayed(&self, accepted: &Accepted) -> io::Result<()> {

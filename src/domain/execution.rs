@@ -76,8 +76,12 @@ pub enum TriggerMeta {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         message_attributes: Option<Value>,
     },
-    Replay {
-        of: ExecutionId,
+    /// Started by `executions replay`: it runs the payload of `original` again. Stored as
+    /// `{"type": "replay", "of": ...}` (the format records already have).
+    #[serde(rename = "replay")]
+    ReplayOf {
+        #[serde(rename = "of")]
+        original: ExecutionId,
     },
 }
 
@@ -275,7 +279,7 @@ impl Execution {
     pub fn replay(&self, now: DateTime<Utc>, retention: Duration) -> Self {
         Self::new(
             self.workflow_id.clone(),
-            TriggerMeta::Replay { of: self.id },
+            TriggerMeta::ReplayOf { original: self.id },
             self.payload.clone(),
             now,
             retention,
@@ -450,7 +454,12 @@ mod tests {
         let replay = original.replay(Utc::now(), Duration::days(1));
         assert_ne!(replay.id, original.id);
         assert_eq!(replay.payload, original.payload);
-        assert_eq!(replay.trigger, TriggerMeta::Replay { of: original.id });
+        assert_eq!(
+            replay.trigger,
+            TriggerMeta::ReplayOf {
+                original: original.id
+            }
+        );
         assert_eq!(replay.status, ExecutionStatus::Queued);
     }
 
@@ -530,6 +539,15 @@ mod tests {
         );
         assert_eq!(sns.trigger_context()["sns"]["messageId"], "m");
         assert_eq!(sns.trigger_context()["sns"]["messageAttributes"], json!({}));
+    }
+
+    #[test]
+    fn a_replay_keeps_the_stored_format_of_earlier_records() {
+        let id = ExecutionId::generate();
+        let stored = json!({"type": "replay", "of": id.to_string()});
+        let meta: TriggerMeta = serde_json::from_value(stored.clone()).unwrap();
+        assert_eq!(meta, TriggerMeta::ReplayOf { original: id });
+        assert_eq!(serde_json::to_value(&meta).unwrap(), stored);
     }
 
     #[test]

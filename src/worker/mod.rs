@@ -2,6 +2,7 @@
 //! Shared by the SQS Lambda and the local in-process worker. Messages arrive at least once,
 //! so every state change is a conditional write and a repeat does nothing.
 
+pub mod dry_run;
 pub mod runner;
 pub mod steps;
 

@@ -548,17 +548,7 @@ fn render_sns(
 }
 
 async fn publish(request: SnsPublishRequest, publisher: &dyn SnsPublisher) -> StepRun {
-    let recorded = json!({
-        "topicArn": request.topic_arn,
-        "subject": request.subject,
-        "message": request.message,
-        "messageAttributes": request.attributes.iter().map(|a| {
-            let value = if is_sensitive_name(&a.name) { REDACTED } else { a.value.as_str() };
-            (a.name.clone(), json!({"dataType": a.data_type, "value": value}))
-        }).collect::<Map<String, Value>>(),
-        "messageGroupId": request.message_group_id,
-        "messageDeduplicationId": request.deduplication_id,
-    });
+    let recorded = recorded_sns(&request);
     let mut run = match publisher.publish(request).await {
         Ok(message_id) => StepRun::succeeded(json!({ "messageId": message_id })),
         Err(error) => StepRun {
@@ -569,6 +559,48 @@ async fn publish(request: SnsPublishRequest, publisher: &dyn SnsPublisher) -> St
     run.attempts = 1;
     run.request = Some(recorded);
     run
+}
+
+/// What one step would do, rendered against `ctx` with nothing sent: the request an
+/// `http_request` or `sns_publish` step would make (secrets redacted), the value a `transform`
+/// would produce, whether a `filter` would pass. For `workflows dry-run`.
+pub fn preview_step(
+    step: &WorkflowStep,
+    ctx: &StepContext,
+    execution_id: &str,
+    templates: &TemplateEngine,
+) -> Result<Value, String> {
+    let key = idempotency_key(execution_id, &step.id);
+    match &step.action {
+        Step::Echo => Ok(json!({ "output": ctx.trigger_body() })),
+        Step::Fail { message } => Ok(json!({ "fails": message })),
+        Step::Filter { when } => templates
+            .eval_bool(when, &ctx.to_template_context())
+            .map(|passes| json!({ "passes": passes }))
+            .map_err(|e| format!("when: {e}")),
+        Step::Transform { output } => templates
+            .render_value(output, &ctx.to_template_context())
+            .map(|value| json!({ "output": value }))
+            .map_err(|e| prefixed("output", &e)),
+        Step::HttpRequest(http) => render_http(http, ctx, templates, &key)
+            .map(|request| json!({ "request": redacted_request(&request) })),
+        Step::SnsPublish(sns) => render_sns(sns, ctx, templates, &key)
+            .map(|request| json!({ "request": recorded_sns(&request) })),
+    }
+}
+
+fn recorded_sns(request: &SnsPublishRequest) -> Value {
+    json!({
+        "topicArn": request.topic_arn,
+        "subject": request.subject,
+        "message": request.message,
+        "messageAttributes": request.attributes.iter().map(|a| {
+            let value = if is_sensitive_name(&a.name) { REDACTED } else { a.value.as_str() };
+            (a.name.clone(), json!({"dataType": a.data_type, "value": value}))
+        }).collect::<Map<String, Value>>(),
+        "messageGroupId": request.message_group_id,
+        "messageDeduplicationId": request.deduplication_id,
+    })
 }
 
 #[cfg(test)]

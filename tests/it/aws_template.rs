@@ -114,6 +114,12 @@ fn queue_matches_the_sqs_adapter_and_the_worker_timeout() {
         &["Environment", "Variables", "WORKER_LEASE_SECONDS"],
     ));
     assert!(lease > timeout, "the lease must outlast a worker run");
+    assert!(
+        timeout >= webhook_trigger::domain::WORKER_STEP_BUDGET.as_secs(),
+        "the worker must have time for the steps' budget that workflows are checked against"
+    );
+    let max_receives = number(at(worker, &["Environment", "Variables", "MAX_RECEIVES"]));
+    assert_eq!(max_receives, u64::from(MAX_RECEIVE_COUNT));
     assert!(resource(&t, "DeadLetterQueue").get("Properties").is_some());
 }
 
@@ -213,8 +219,12 @@ fn policies_are_least_privilege() {
     );
     assert_eq!(
         actions(&t, "WorkerFunction"),
-        set(&["dynamodb:GetItem", "dynamodb:PutItem"])
+        set(&["dynamodb:GetItem", "dynamodb:PutItem", "sns:Publish"])
     );
+    // sns:Publish only on the topics the stack was given, never on "*".
+    let worker = at(resource(&t, "WorkerFunction"), &["Properties", "Policies"]);
+    let text = serde_json::to_string(worker).unwrap_or_default();
+    assert!(text.contains("PublishTopicArns"), "{text}");
 }
 
 #[test]

@@ -201,8 +201,8 @@ mod tests {
     fn large_execution_records_are_compressed_and_read_back() {
         let mut execution = Execution::new(
             WorkflowId::parse("wf").unwrap(),
-            TriggerMeta::Replay {
-                of: ExecutionId::generate(),
+            TriggerMeta::ReplayOf {
+                original: ExecutionId::generate(),
             },
             serde_json::json!({ "text": "webhook ".repeat(40_000) }),
             chrono::Utc::now(),
@@ -230,8 +230,8 @@ mod tests {
         let noise = hex::encode(bytes);
         let execution = Execution::new(
             WorkflowId::parse("wf").unwrap(),
-            TriggerMeta::Replay {
-                of: ExecutionId::generate(),
+            TriggerMeta::ReplayOf {
+                original: ExecutionId::generate(),
             },
             serde_json::json!({ "noise": noise }),
             chrono::Utc::now(),
