@@ -12,7 +12,7 @@ use serde_json::Value;
 use crate::app::{Accepted, CreatedApiKey, ExecutionPage, SnsOutcome};
 use crate::domain::{
     ApiKey, Execution, ExecutionStatus, SnsSubscription, StepRecord, StepStatus, SubscriptionState,
-    Trigger, TriggerMeta, Workflow,
+    Trigger, TriggerMeta, Workflow, WorkflowStep,
 };
 
 /// `{"error": {"code", "message"}}`, from the API and from the CLI with `--json`.
@@ -127,11 +127,7 @@ impl WorkflowView {
             trigger: workflow.trigger,
             api_key_name: workflow.api_key_name.to_string(),
             enabled: workflow.enabled,
-            steps: workflow
-                .steps
-                .iter()
-                .map(|step| serde_json::to_value(step).unwrap_or(Value::Null))
-                .collect(),
+            steps: workflow.steps.iter().map(step_view).collect(),
             sns: is_sns.then(|| SnsOptionsView {
                 allowed_topic_arns: workflow.sns.allowed_topic_arns.clone(),
                 require_signature_v2: workflow.sns.require_signature_v2,
@@ -141,6 +137,48 @@ impl WorkflowView {
             subscription_url,
         }
     }
+}
+
+/// A step as users read it: the field names of the workflow file (`timeout_ms`,
+/// `continue_on_error`) in camelCase. Values are the author's (templates, header and attribute
+/// names) and stay exactly as written.
+pub fn step_view(step: &WorkflowStep) -> Value {
+    let Ok(Value::Object(fields)) = serde_json::to_value(step) else {
+        return Value::Null;
+    };
+    let camel_fields = fields
+        .into_iter()
+        .map(|(name, value)| {
+            // `retry` is ours (max_attempts, ...); every other value is the author's.
+            let value = match (name.as_str(), value) {
+                ("retry", Value::Object(inner)) => Value::Object(
+                    inner
+                        .into_iter()
+                        .map(|(k, v)| (camel_case(&k), v))
+                        .collect(),
+                ),
+                (_, value) => value,
+            };
+            (camel_case(&name), value)
+        })
+        .collect();
+    Value::Object(camel_fields)
+}
+
+fn camel_case(snake: &str) -> String {
+    let mut out = String::with_capacity(snake.len());
+    let mut upper = false;
+    for c in snake.chars() {
+        if c == '_' {
+            upper = true;
+        } else if upper {
+            out.extend(c.to_uppercase());
+            upper = false;
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 #[derive(Debug, Serialize)]
@@ -610,6 +648,34 @@ mod tests {
         let text = view.to_string();
         assert!(!text.contains(&key.hash));
         assert!(!text.contains(secret.expose()));
+    }
+
+    #[test]
+    fn steps_show_camel_case_fields_and_the_authors_values_as_written() {
+        let file = crate::domain::WorkflowFile::parse(
+            r#"
+name: x
+api_key: k
+steps:
+  - id: notify
+    type: http_request
+    url: https://hooks.example.com/a
+    headers: { X_Custom_Header: "{{ trigger.body.a_b }}" }
+    timeout_ms: 5000
+    retry: { max_attempts: 2 }
+    continue_on_error: true
+"#,
+        )
+        .unwrap();
+        let view = step_view(&file.steps[0]);
+        assert_eq!(view["timeoutMs"], 5000);
+        assert_eq!(view["continueOnError"], true);
+        assert_eq!(view["retry"]["maxAttempts"], 2);
+        assert_eq!(view["headers"]["X_Custom_Header"], "{{ trigger.body.a_b }}");
+        assert_eq!(
+            non_camel_case_keys(&view, &["/headers"]),
+            Vec::<String>::new()
+        );
     }
 
     #[test]

@@ -9,7 +9,7 @@ use super::backend::Backend;
 use crate::adapters::sqlite::worker_loop::{self, LocalWorkerConfig};
 use crate::app::{App, NewWorkflow};
 use crate::config::Config;
-use crate::domain::{SnsOptions, Step, Trigger};
+use crate::domain::WorkflowFile;
 
 pub struct ServeOptions {
     pub addr: SocketAddr,
@@ -57,43 +57,30 @@ pub async fn serve(backend: Backend, config: Config, options: ServeOptions) -> R
     result
 }
 
+/// The demo workflow: drop events that are not orders, reshape the rest. Its file form is
+/// printed too, as the starting point for a workflow of one's own.
+pub const DEMO_WORKFLOW: &str = r#"name: Demo workflow
+api_key: demo
+steps:
+  - id: only_orders
+    type: filter
+    when: trigger.body.type == "order"
+  - id: summary
+    type: transform
+    output:
+      text: "Order {{ trigger.body.id }} from {{ trigger.body.customer }}: {{ trigger.body.total }} EUR"
+      orderId: "{{ trigger.body.id }}"
+      large: "{{ trigger.body.total > 100 }}"
+"#;
+
+/// What the demo's curl sends: an order, so it passes the filter.
+pub const DEMO_BODY: &str = r#"{"type":"order","id":42,"customer":"Ada","total":129.5}"#;
+
 /// On a fresh store, make a demo key and workflow so the first `curl` works; later, say how to
 /// make more (a key's value cannot be shown twice).
 async fn print_next_steps(app: &App, base_url: &str) -> Result<(), String> {
     let keys = app.list_api_keys().await.map_err(|e| e.to_string())?;
-    if keys.is_empty() {
-        let created = app
-            .create_api_key("demo")
-            .await
-            .map_err(|e| e.to_string())?;
-        let workflow = app
-            .create_workflow(NewWorkflow {
-                name: "Demo workflow".into(),
-                trigger: Trigger::GenericWebhook,
-                api_key_name: "demo".into(),
-                steps: vec![Step::Echo.into()],
-                sns: SnsOptions::default(),
-            })
-            .await
-            .map_err(|e| e.to_string())?;
-        let url = workflow.webhook_url(base_url);
-        let key = created.secret.expose();
-        println!();
-        println!("Created a demo API key and workflow (the key is shown only this once):");
-        println!("  API key name:  demo");
-        println!("  API key value: {key}");
-        println!("  Webhook URL:   {url}");
-        println!();
-        println!("Trigger it:");
-        println!(
-            "  curl -i -X POST '{url}' -H 'x-api-key: {key}' -H 'content-type: application/json' -d '{{\"hello\":\"world\"}}'"
-        );
-        println!("See its executions:");
-        println!(
-            "  curl -s '{base_url}/workflows/{}/executions' -H 'x-api-key: {key}'",
-            workflow.id
-        );
-    } else {
+    if !keys.is_empty() {
         println!();
         println!(
             "The store already has API keys; their values cannot be shown again. Make a new pair:"
@@ -103,7 +90,55 @@ async fn print_next_steps(app: &App, base_url: &str) -> Result<(), String> {
         println!(
             "then: curl -i -X POST '{base_url}/webhooks/<workflow id>' -H 'x-api-key: <key value>' -H 'content-type: application/json' -d '{{\"hello\":\"world\"}}'"
         );
+        println!();
+        return Ok(());
     }
+    let created = app
+        .create_api_key("demo")
+        .await
+        .map_err(|e| e.to_string())?;
+    let file = WorkflowFile::parse(DEMO_WORKFLOW).map_err(|e| e.to_string())?;
+    let workflow = app
+        .create_workflow(NewWorkflow {
+            name: file.name,
+            trigger: file.trigger,
+            api_key_name: file.api_key,
+            steps: file.steps,
+            sns: file.sns,
+        })
+        .await
+        .map_err(|e| e.to_string())?;
+    let url = workflow.webhook_url(base_url);
+    let key = created.secret.expose();
+    let id = &workflow.id;
+    println!();
+    println!("Created a demo API key and workflow (the key is shown only this once):");
+    println!("  API key name:  demo");
+    println!("  API key value: {key}");
+    println!("  Webhook URL:   {url}");
+    println!("  Steps:         only_orders (filter) -> summary (transform)");
+    println!();
+    println!("Trigger it:");
+    println!(
+        "  curl -i -X POST '{url}' -H 'x-api-key: {key}' -H 'content-type: application/json' -d '{DEMO_BODY}'"
+    );
+    println!("A body that is not an order is accepted and then filtered out:");
+    println!(
+        "  curl -i -X POST '{url}' -H 'x-api-key: {key}' -H 'content-type: application/json' -d '{{\"type\":\"ping\"}}'"
+    );
+    println!("See its executions (each step's output is in \"steps\"):");
+    println!("  curl -s '{base_url}/workflows/{id}/executions' -H 'x-api-key: {key}'");
+    println!();
+    println!(
+        "To call an HTTP endpoint of yours, add a step to a copy of examples/github-push-to-http.yaml"
+    );
+    println!("(http_request: method, url, headers, body), then:");
+    println!("  cargo run -q -- workflows update {id} --file my-workflow.yaml");
+    println!(
+        "  cargo run -q -- workflows dry-run {id} --execution <execution id>   # renders, sends nothing"
+    );
+    println!("Private and loopback addresses are refused unless HTTP_STEP_ALLOW_CIDRS opens them,");
+    println!("e.g. HTTP_STEP_ALLOW_CIDRS=127.0.0.1/32 for a receiver on this machine.");
     println!();
     Ok(())
 }

@@ -18,6 +18,7 @@ macro_rules! flows_for {
             flows_for!(@each $make;
                 health_answers_ok,
                 webhook_with_header_key_is_queued_then_run,
+                api_documents_are_camel_case_outside_user_data,
                 webhook_with_query_key_is_accepted,
                 missing_key_is_401,
                 wrong_key_is_401,
@@ -103,6 +104,60 @@ async fn webhook_with_header_key_is_queued_then_run(t: TestApp) {
         json!({"outcome": "completed", "output": {"order": 42}})
     );
     assert!(done["finishedAt"].is_string());
+}
+
+async fn api_documents_are_camel_case_outside_user_data(t: TestApp) {
+    use webhook_trigger::wire::non_camel_case_keys;
+    let user_data = [
+        "/payload",
+        "/items/*/payload",
+        "/trigger/headers",
+        "/trigger/query",
+        "/items/*/trigger/headers",
+        "/items/*/trigger/query",
+        "/result/output",
+        "/items/*/result/output",
+        "/steps/*/output",
+        "/items/*/steps/*/output",
+    ];
+    let (wf, key) = t.workflow_with_key(vec![Step::Echo]).await;
+    let request = Request::post(format!("/webhooks/{}?snake_param=1", wf.id))
+        .header("x-api-key", &key)
+        .header("content-type", "application/json")
+        .header("X-Snake_Header", "kept as sent")
+        .body(Body::from(r#"{"user_field": {"Nested_Key": 1}}"#))
+        .expect("request");
+    let accepted = t.send(request).await;
+    let id = accepted.execution_id();
+    t.worker.drain().await;
+    let documents = [
+        accepted.body,
+        t.execution(wf.id.as_str(), &id, &key).await,
+        t.get(&format!("/workflows/{}/executions", wf.id), Some(&key))
+            .await
+            .body,
+        t.get(
+            &format!("/workflows/{}/executions?limit=nope", wf.id),
+            Some(&key),
+        )
+        .await
+        .body,
+    ];
+    for doc in &documents {
+        assert_eq!(
+            non_camel_case_keys(doc, &user_data),
+            Vec::<String>::new(),
+            "{doc}"
+        );
+    }
+    let shown = &documents[1];
+    assert_eq!(
+        shown["trigger"]["headers"]["x-snake_header"],
+        "kept as sent"
+    );
+    assert_eq!(shown["trigger"]["query"]["snake_param"], "1");
+    assert!(shown["trigger"]["query"].get("x-api-key").is_none());
+    assert!(!shown.to_string().contains(&key), "the key is never stored");
 }
 
 async fn webhook_with_query_key_is_accepted(t: TestApp) {

@@ -13,6 +13,7 @@ mod aws_cli;
 mod aws_dynamodb;
 mod aws_lambda;
 mod aws_template;
+mod cli;
 mod events;
 mod flows;
 mod log_redaction;

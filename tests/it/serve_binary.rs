@@ -180,15 +180,44 @@ async fn demo_mode_prints_a_key_url_and_curl_that_work() {
     assert!(printed.contains("curl -i -X POST"), "{printed}");
     assert!(url.starts_with(&format!("http://127.0.0.1:{port}/webhooks/")));
 
+    // The body the printed curl sends, taken from the printed line itself.
+    let curl = printed
+        .lines()
+        .find(|l| l.contains("curl -i -X POST"))
+        .expect("a curl line");
+    let body = curl
+        .split("-d '")
+        .nth(1)
+        .and_then(|rest| rest.strip_suffix('\''))
+        .unwrap_or_else(|| panic!("no -d body in {curl}"));
+    assert!(curl.contains("content-type: application/json"), "{curl}");
+
     let client = reqwest::Client::new();
-    wait_healthy(&client, &format!("http://127.0.0.1:{port}")).await;
+    let base = format!("http://127.0.0.1:{port}");
+    wait_healthy(&client, &base).await;
     let r = client
         .post(&url)
         .header("x-api-key", &key)
         .header("content-type", "application/json")
-        .body("{}")
+        .body(body.to_owned())
         .send()
         .await
         .expect("post");
     assert_eq!(r.status(), 202);
+    let accepted: Value = serde_json::from_slice(&r.bytes().await.expect("body")).expect("json");
+    let execution_id = accepted["executionId"].as_str().expect("id");
+    let workflow_id = url.rsplit('/').next().expect("id");
+    let done = wait_for_status(
+        &client,
+        &format!("{base}/workflows/{workflow_id}/executions/{execution_id}"),
+        &key,
+        "succeeded",
+    )
+    .await;
+    assert_eq!(done["steps"][0]["output"]["passed"], true, "{done}");
+    assert_eq!(
+        done["steps"][1]["output"],
+        serde_json::json!({"text": "Order 42 from Ada: 129.5 EUR", "orderId": 42, "large": true})
+    );
+    assert_eq!(done["result"]["outcome"], "completed");
 }

@@ -1,0 +1,287 @@
+//! The CLI as scripts use it: every `--json` document is camelCase outside user data, errors
+//! are the API's `{"error": {"code", "message"}}`, a closed pipe is not a crash, and workflow
+//! files are checked before anything is stored.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use webhook_trigger::adapters::sqlite::SqliteStore;
+use webhook_trigger::ports::Store;
+use webhook_trigger::wire::non_camel_case_keys;
+
+const BIN: &str = env!("CARGO_BIN_EXE_webhook-trigger");
+
+/// Paths (JSON pointers, `*` for any segment) that hold what users sent or wrote.
+const USER_DATA: &[&str] = &[
+    "/payload",
+    "/items/*/payload",
+    "/trigger/headers",
+    "/trigger/query",
+    "/trigger/messageAttributes",
+    "/items/*/trigger/headers",
+    "/items/*/trigger/query",
+    "/result/output",
+    "/steps/*/output",
+    "/steps/*/request",
+    "/steps/*/preview",
+    "/steps/*/headers",
+    "/steps/*/query",
+    "/steps/*/body",
+    "/*/steps/*/headers",
+    "/*/steps/*/body",
+];
+
+fn run(db: &Path, args: &[&str], stdin: Option<&str>) -> Output {
+    let mut child = Command::new(BIN)
+        .args(["--store", db.to_str().expect("utf-8 path")])
+        .args(args)
+        .env_remove("WEBHOOK_STORE")
+        .env_remove("WEBHOOK_BASE_URL")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run cli");
+    if let Some(text) = stdin
+        && let Some(mut input) = child.stdin.take()
+    {
+        input.write_all(text.as_bytes()).expect("stdin");
+    }
+    child.wait_with_output().expect("cli output")
+}
+
+/// Runs with `--json`, expects success, and checks the document's field names.
+fn json(db: &Path, args: &[&str]) -> Value {
+    json_with_stdin(db, args, None)
+}
+
+fn json_with_stdin(db: &Path, args: &[&str], stdin: Option<&str>) -> Value {
+    let mut all = vec!["--json"];
+    all.extend_from_slice(args);
+    let out = run(db, &all, stdin);
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc: Value = serde_json::from_slice(&out.stdout).expect("json output");
+    assert_eq!(
+        non_camel_case_keys(&doc, USER_DATA),
+        Vec::<String>::new(),
+        "{args:?} printed snake_case fields: {doc}"
+    );
+    doc
+}
+
+const SNS_WORKFLOW: &str = r#"
+name: Alarms
+trigger: amazon_sns
+api_key: ops
+sns:
+  allowed_topic_arns: ["arn:aws:sns:us-east-1:123456789012:alarms"]
+steps:
+  - id: shape
+    type: transform
+    output: { alarm: "{{ trigger.body.AlarmName }}" }
+"#;
+
+const GENERIC_WORKFLOW: &str = r#"
+name: Orders
+api_key: ops
+steps:
+  - id: only_orders
+    type: filter
+    when: trigger.body.type == "order"
+  - id: notify
+    type: http_request
+    url: https://hooks.example.com/orders
+    headers: { Authorization: "Bearer do-not-print", X_Custom: "{{ trigger.body.id }}" }
+    timeout_ms: 2000
+    retry: { max_attempts: 2 }
+    body: { text: "order {{ trigger.body.id }}" }
+"#;
+
+/// Accepts one webhook through the real router on the same SQLite file the CLI uses.
+async fn accept_one(db: &Path, workflow_id: &str, key: &str, body: &str) -> String {
+    let store = SqliteStore::open(db).expect("open");
+    let queue = store.queue();
+    let shared: Arc<dyn Store> = Arc::new(store);
+    let app = webhook_trigger::wiring::app(shared, Arc::new(queue), crate::support::test_config());
+    let router = webhook_trigger::http::router(app);
+    let request = axum::http::Request::post(format!("/webhooks/{workflow_id}"))
+        .header("x-api-key", key)
+        .header("content-type", "application/json")
+        .header("x-github-event", "push")
+        .body(axum::body::Body::from(body.to_owned()))
+        .expect("request");
+    let response = tower::ServiceExt::oneshot(router, request)
+        .await
+        .expect("router");
+    assert_eq!(response.status(), 202);
+    let bytes = http_body_util::BodyExt::collect(response.into_body())
+        .await
+        .expect("body")
+        .to_bytes();
+    let accepted: Value = serde_json::from_slice(&bytes).expect("json");
+    accepted["executionId"].as_str().expect("id").to_owned()
+}
+
+#[tokio::test]
+async fn every_json_document_is_camel_case_outside_user_data() {
+    let dir = tempfile::tempdir().expect("dir");
+    let db = dir.path().join("wt.db");
+    let key = json(&db, &["api-keys", "create", "ops"]);
+    let key_value = key["value"].as_str().expect("value").to_owned();
+    json(&db, &["api-keys", "list"]);
+
+    let sns = json_with_stdin(
+        &db,
+        &["workflows", "create", "--file", "-"],
+        Some(SNS_WORKFLOW),
+    );
+    let sns_id = sns["id"].as_str().expect("id").to_owned();
+    assert_eq!(
+        sns["subscriptionUrl"],
+        format!("http://127.0.0.1:3000/webhooks/{sns_id}?x-api-key=YOUR_API_KEY")
+    );
+    assert_eq!(
+        sns["sns"]["allowedTopicArns"][0],
+        "arn:aws:sns:us-east-1:123456789012:alarms"
+    );
+    let file = dir.path().join("orders.yaml");
+    std::fs::write(&file, GENERIC_WORKFLOW).expect("write");
+    let generic = json(
+        &db,
+        &[
+            "workflows",
+            "create",
+            "--file",
+            file.to_str().expect("path"),
+        ],
+    );
+    let id = generic["id"].as_str().expect("id").to_owned();
+    assert_eq!(generic["steps"][1]["timeoutMs"], 2000);
+    assert_eq!(generic["steps"][1]["retry"]["maxAttempts"], 2);
+    assert!(generic.get("subscriptionUrl").is_none());
+
+    let listed = json(&db, &["workflows", "list"]);
+    assert!(
+        listed
+            .as_array()
+            .expect("array")
+            .iter()
+            .all(|w| w["webhookUrl"].is_string()),
+        "{listed}"
+    );
+    json(&db, &["workflows", "show", &id]);
+    json(&db, &["workflows", "disable", &id]);
+    json(&db, &["workflows", "enable", &id]);
+    json(&db, &["workflows", "subscriptions", &sns_id]);
+
+    let execution = accept_one(&db, &id, &key_value, r#"{"type":"order","id":7}"#).await;
+    json(&db, &["executions", "list", &id]);
+    let shown = json(&db, &["executions", "show", &id, &execution]);
+    assert_eq!(shown["trigger"]["headers"]["x-github-event"], "push");
+    assert!(!shown.to_string().contains(&key_value));
+    let preview = json(
+        &db,
+        &["workflows", "dry-run", &id, "--execution", &execution],
+    );
+    assert_eq!(preview["steps"][0]["preview"]["passes"], true);
+    let request = &preview["steps"][1]["preview"]["request"];
+    assert_eq!(request["body"]["text"], "order 7");
+    assert!(!preview.to_string().contains("do-not-print"));
+
+    let updated = json(
+        &db,
+        &[
+            "workflows",
+            "update",
+            &id,
+            "--file",
+            file.to_str().expect("path"),
+        ],
+    );
+    assert_eq!(updated["id"], id.as_str(), "an update keeps the id and URL");
+    json(&db, &["api-keys", "revoke", "ops"]);
+}
+
+#[test]
+fn errors_with_json_are_the_apis_error_document_and_exit_non_zero() {
+    let dir = tempfile::tempdir().expect("dir");
+    let db = dir.path().join("wt.db");
+    let out = run(&db, &["--json", "workflows", "show", "wf_nope"], None);
+    assert!(!out.status.success());
+    assert!(out.stdout.is_empty(), "errors go to stderr");
+    let err: Value = serde_json::from_slice(&out.stderr).expect("json error");
+    assert_eq!(err["error"]["code"], "workflow_not_found");
+    assert!(err["error"]["message"].is_string());
+
+    let plain = run(&db, &["workflows", "show", "wf_nope"], None);
+    assert!(!plain.status.success());
+    assert!(String::from_utf8_lossy(&plain.stderr).starts_with("error: "));
+}
+
+#[test]
+fn a_bad_workflow_file_is_refused_with_the_field_path_and_nothing_is_stored() {
+    let dir = tempfile::tempdir().expect("dir");
+    let db = dir.path().join("wt.db");
+    json(&db, &["api-keys", "create", "ops"]);
+    let bad = r#"
+name: Broken
+api_key: ops
+steps:
+  - id: a
+    type: echo
+  - id: b
+    type: http_request
+    url: "ftp://example.com/x"
+"#;
+    let out = run(
+        &db,
+        &["--json", "workflows", "create", "--file", "-"],
+        Some(bad),
+    );
+    assert!(!out.status.success());
+    let err: Value = serde_json::from_slice(&out.stderr).expect("json error");
+    assert_eq!(err["error"]["code"], "invalid_definition");
+    let message = err["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("steps[1].url"), "{message}");
+    assert_eq!(json(&db, &["workflows", "list"]), Value::Array(vec![]));
+}
+
+#[test]
+fn a_closed_stdout_ends_the_command_quietly() {
+    let dir = tempfile::tempdir().expect("dir");
+    let db = dir.path().join("wt.db");
+    json(&db, &["api-keys", "create", "ops"]);
+    for n in 0..40 {
+        let name = format!("workflow {n}");
+        json(
+            &db,
+            &["workflows", "create", "--name", &name, "--api-key", "ops"],
+        );
+    }
+    let mut child = Command::new(BIN)
+        .args([
+            "--store",
+            db.to_str().expect("path"),
+            "--json",
+            "workflows",
+            "list",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    // What `| head -c 0` does: the reader goes away before the writer is done.
+    drop(child.stdout.take());
+    let out = child.wait_with_output().expect("wait");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(out.status.success(), "{stderr}");
+}
