@@ -104,8 +104,13 @@ impl Output {
         writeln!(out, "  trigger:     {}", view.trigger)?;
         writeln!(out, "  API key:     {}", view.api_key_name)?;
         writeln!(out, "  enabled:     {}", view.enabled)?;
-        let steps = serde_json::to_string(&view.steps).unwrap_or_default();
-        writeln!(out, "  steps:       {steps}")?;
+        if workflow.steps.is_empty() {
+            writeln!(out, "  steps:       none")?;
+        }
+        for (n, step) in workflow.steps.iter().enumerate() {
+            let label = if n == 0 { "  steps:      " } else { "              " };
+            writeln!(out, "{label} {} ({})", step.id, step.action.kind())?;
+        }
         if let Some(sns) = &view.sns
             && !sns.allowed_topic_arns.is_empty()
         {
