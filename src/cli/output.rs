@@ -108,7 +108,11 @@ impl Output {
             writeln!(out, "  steps:       none")?;
         }
         for (n, step) in workflow.steps.iter().enumerate() {
-            let label = if n == 0 { "  steps:      " } else { "              " };
+            let label = if n == 0 {
+                "  steps:      "
+            } else {
+                "              "
+            };
             writeln!(out, "{label} {} ({})", step.id, step.action.kind())?;
         }
         if let Some(sns) = &view.sns

@@ -15,6 +15,7 @@ mod aws_lambda;
 mod aws_template;
 mod cli;
 mod events;
+mod examples;
 mod flows;
 mod log_redaction;
 mod serve_binary;

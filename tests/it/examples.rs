@@ -1,0 +1,388 @@
+//! The workflows in `examples/`, loaded from their files and run as the README describes, on
+//! both backends. Only the endpoints change: the HTTP targets become a recorder on 127.0.0.1
+//! and the SNS topics become topics on moto.
+
+use std::sync::{Arc, Mutex};
+
+use axum::body::Body;
+use axum::http::{HeaderMap, Request, StatusCode};
+use serde_json::{Value, json};
+
+use crate::support::sns_peer::{SigV, SnsPeer, TOPIC_ARN};
+use crate::support::{self, TestApp};
+use webhook_trigger::app::NewWorkflow;
+use webhook_trigger::config::Config;
+use webhook_trigger::domain::{Workflow, WorkflowFile};
+
+macro_rules! examples_for {
+    ($backend:ident, $make:path) => {
+        mod $backend {
+            use super::*;
+
+            #[tokio::test]
+            async fn github_push_to_http() {
+                super::github_push_to_http($make(support::test_config()).await).await;
+            }
+
+            #[tokio::test]
+            async fn sns_alarm_to_chat() {
+                let peer = SnsPeer::start().await;
+                let config = Config {
+                    sns_endpoint: Some(peer.endpoint()),
+                    ..support::test_config()
+                };
+                super::sns_alarm_to_chat($make(config).await, peer).await;
+            }
+
+            #[tokio::test]
+            async fn fan_out_to_sns() {
+                super::fan_out_to_sns($make(support::test_config()).await).await;
+            }
+        }
+    };
+}
+
+examples_for!(sqlite, support::sqlite_app);
+examples_for!(dynamodb, support::dynamodb_app);
+
+fn example(name: &str) -> String {
+    let path = format!("{}/examples/{name}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// Creates the file's key and workflow, with `replacements` applied to the file's text.
+async fn create(t: &TestApp, file: &str, replacements: &[(&str, &str)]) -> (Workflow, String) {
+    let mut text = example(file);
+    for (from, to) in replacements {
+        assert!(text.contains(from), "{file} no longer mentions {from}");
+        text = text.replace(from, to);
+    }
+    let parsed = WorkflowFile::parse(&text).unwrap_or_else(|e| panic!("{file}: {e}"));
+    let key = t
+        .app
+        .create_api_key(&parsed.api_key)
+        .await
+        .expect("create key");
+    let workflow = t
+        .app
+        .create_workflow(NewWorkflow {
+            name: parsed.name,
+            trigger: parsed.trigger,
+            api_key_name: parsed.api_key,
+            steps: parsed.steps,
+            sns: parsed.sns,
+        })
+        .await
+        .unwrap_or_else(|e| panic!("{file}: {e}"));
+    (workflow, key.secret.expose().to_owned())
+}
+
+#[derive(Debug, Clone)]
+struct Received {
+    path: String,
+    headers: HeaderMap,
+    body: Value,
+}
+
+/// An HTTP endpoint on 127.0.0.1 that answers 200 and keeps what it was sent.
+struct Recorder {
+    base: String,
+    received: Arc<Mutex<Vec<Received>>>,
+}
+
+impl Recorder {
+    async fn start() -> Self {
+        let received = Arc::new(Mutex::new(Vec::new()));
+        let seen = received.clone();
+        let app = axum::Router::new().fallback(move |request: Request<Body>| {
+            let seen = seen.clone();
+            async move {
+                let path = request.uri().path().to_owned();
+                let headers = request.headers().clone();
+                let bytes = axum::body::to_bytes(request.into_body(), 1 << 20)
+                    .await
+                    .unwrap_or_default();
+                let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+                seen.lock().expect("lock").push(Received {
+                    path,
+                    headers,
+                    body,
+                });
+                axum::Json(json!({"ok": true}))
+            }
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Self { base, received }
+    }
+
+    fn received(&self) -> Vec<Received> {
+        self.received.lock().expect("lock").clone()
+    }
+}
+
+async fn post(t: &TestApp, workflow: &Workflow, key: &str, event: &str, body: Value) -> String {
+    let request = Request::post(format!("/webhooks/{}", workflow.id))
+        .header("x-api-key", key)
+        .header("content-type", "application/json")
+        .header("X-GitHub-Event", event)
+        .body(Body::from(body.to_string()))
+        .expect("request");
+    let r = t.send(request).await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{:?}", r.body);
+    r.execution_id()
+}
+
+async fn github_push_to_http(t: TestApp) {
+    let deploy = Recorder::start().await;
+    let url = format!("{}/hooks/github", deploy.base);
+    let (wf, key) = create(
+        &t,
+        "github-push-to-http.yaml",
+        &[("https://deploy.example.com/hooks/github", &url)],
+    )
+    .await;
+    let push = json!({
+        "ref": "refs/heads/main",
+        "after": "9f2c1e7",
+        "repository": {"full_name": "acme/shop"},
+        "pusher": {"name": "ada"},
+        "head_commit": {"message": "Fix \"checkout\"\nand totals ✓"},
+        "commits": [{"id": "1"}, {"id": "2"}]
+    });
+    let pushed = post(&t, &wf, &key, "push", push).await;
+    let ping = post(&t, &wf, &key, "ping", json!({"zen": "Keep it simple."})).await;
+    let other_branch = post(
+        &t,
+        &wf,
+        &key,
+        "push",
+        json!({"ref": "refs/heads/dev", "after": "1"}),
+    )
+    .await;
+    t.worker.drain().await;
+
+    let sent = deploy.received();
+    assert_eq!(sent.len(), 1, "only the push to main is sent: {sent:?}");
+    assert_eq!(sent[0].path, "/hooks/github");
+    assert_eq!(
+        sent[0].body,
+        json!({
+            "repository": "acme/shop",
+            "commit": "9f2c1e7",
+            "pusher": "ada",
+            "message": "Fix \"checkout\"\nand totals ✓",
+            "commits": 2
+        })
+    );
+    assert_eq!(
+        sent[0].headers["authorization"],
+        "Bearer REPLACE_WITH_YOUR_TOKEN"
+    );
+    assert_eq!(
+        sent[0].headers["idempotency-key"],
+        format!("{pushed}:deploy").as_str()
+    );
+    let done = t.execution(wf.id.as_str(), &pushed, &key).await;
+    assert_eq!(done["status"], "succeeded", "{done}");
+    assert_eq!(done["steps"][1]["output"]["status"], 200);
+    assert_eq!(
+        done["steps"][1]["request"]["headers"]["Authorization"],
+        "[redacted]"
+    );
+    for filtered in [ping, other_branch] {
+        let e = t.execution(wf.id.as_str(), &filtered, &key).await;
+        assert_eq!(e["result"]["outcome"], "filtered", "{e}");
+    }
+}
+
+async fn sns_alarm_to_chat(t: TestApp, peer: SnsPeer) {
+    let chat = Recorder::start().await;
+    let url = format!("{}/services/T0/B0/x", chat.base);
+    let (wf, key) = create(
+        &t,
+        "sns-alarm-to-chat.yaml",
+        &[
+            (
+                "https://hooks.slack.com/services/T00000000/B00000000/REPLACE_ME",
+                &url,
+            ),
+            (
+                "arn:aws:sns:eu-west-1:123456789012:production-alarms",
+                TOPIC_ARN,
+            ),
+        ],
+    )
+    .await;
+    let alarm = json!({
+        "AlarmName": "HighCPU",
+        "NewStateValue": "ALARM",
+        "NewStateReason": "Threshold Crossed: 1 datapoint [97.0] > 80"
+    });
+    let ok = json!({"AlarmName": "HighCPU", "NewStateValue": "OK", "NewStateReason": "back"});
+    for message in [alarm, ok] {
+        let body = peer
+            .notification(SigV::V2)
+            .set("Message", &message.to_string())
+            .body();
+        let request = Request::post(format!("/webhooks/{}?x-api-key={key}", wf.id))
+            .header("content-type", "text/plain; charset=UTF-8")
+            .header("x-amz-sns-message-type", "Notification")
+            .body(Body::from(body))
+            .expect("request");
+        let r = t.send(request).await;
+        assert_eq!(r.status, StatusCode::ACCEPTED, "{:?}", r.body);
+    }
+    t.worker.drain().await;
+
+    let sent = chat.received();
+    assert_eq!(sent.len(), 1, "the OK state is filtered out: {sent:?}");
+    assert_eq!(
+        sent[0].body,
+        json!({"text": ":rotating_light: HighCPU is ALARM: Threshold Crossed: 1 datapoint [97.0] > 80"})
+    );
+}
+
+async fn fan_out_to_sns(t: TestApp) {
+    let sdk = support::dynamodb::sdk_config().await;
+    let sns = aws_sdk_sns::Client::new(&sdk);
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
+    let orders = topic_with_queue(&sns, &sqs, &support::dynamodb::unique("orders"), false).await;
+    let audit = topic_with_queue(&sns, &sqs, &support::dynamodb::unique("audit"), true).await;
+    let (wf, key) = create(
+        &t,
+        "fan-out-to-sns.yaml",
+        &[
+            (
+                "arn:aws:sns:eu-west-1:123456789012:orders",
+                &orders.topic_arn,
+            ),
+            (
+                "arn:aws:sns:eu-west-1:123456789012:audit.fifo",
+                &audit.topic_arn,
+            ),
+        ],
+    )
+    .await;
+    let order = json!({"id": "A-1", "total": 1500, "customer": {"email": "ada@example.com"}});
+    let large = post(&t, &wf, &key, "order", order).await;
+    let small = json!({"id": "A-2", "total": 20, "customer": {"email": "bob@example.com"}});
+    post(&t, &wf, &key, "order", small).await;
+    t.worker.drain().await;
+
+    let done = t.execution(wf.id.as_str(), &large, &key).await;
+    assert_eq!(done["status"], "succeeded", "{done}");
+    assert!(done["steps"][0]["output"]["messageId"].is_string());
+
+    let mut to_orders = received_messages(&sqs, &orders.queue_url, 2).await;
+    to_orders.sort_by_key(|m| m["Subject"].as_str().unwrap_or_default().to_owned());
+    assert_eq!(to_orders.len(), 2);
+    assert_eq!(to_orders[0]["Subject"], "Order A-1");
+    let message: Value =
+        serde_json::from_str(to_orders[0]["Message"].as_str().unwrap_or_default()).expect("json");
+    assert_eq!(
+        message,
+        json!({"orderId": "A-1", "total": 1500, "customer": "ada@example.com"})
+    );
+    assert_eq!(to_orders[0]["MessageAttributes"]["kind"]["Value"], "order");
+    let to_audit = received_messages(&sqs, &audit.queue_url, 1).await;
+    assert_eq!(to_audit.len(), 1, "only the large order is audited");
+    assert_eq!(
+        to_audit[0]["Message"],
+        "large order A-1 of 1500 by ada@example.com"
+    );
+}
+
+struct TopicWithQueue {
+    topic_arn: String,
+    queue_url: String,
+}
+
+async fn topic_with_queue(
+    sns: &aws_sdk_sns::Client,
+    sqs: &aws_sdk_sqs::Client,
+    name: &str,
+    fifo: bool,
+) -> TopicWithQueue {
+    use aws_sdk_sqs::types::QueueAttributeName;
+    let name = if fifo {
+        format!("{name}.fifo")
+    } else {
+        name.to_owned()
+    };
+    let mut topic = sns.create_topic().name(&name);
+    if fifo {
+        topic = topic.attributes("FifoTopic", "true");
+    }
+    let topic_arn = topic
+        .send()
+        .await
+        .expect("CreateTopic")
+        .topic_arn
+        .expect("topic arn");
+    let mut queue = sqs.create_queue().queue_name(&name);
+    if fifo {
+        queue = queue
+            .attributes(QueueAttributeName::FifoQueue, "true")
+            .attributes(QueueAttributeName::ContentBasedDeduplication, "true");
+    }
+    let queue_url = queue
+        .send()
+        .await
+        .expect("CreateQueue")
+        .queue_url
+        .expect("queue url");
+    let queue_arn = sqs
+        .get_queue_attributes()
+        .queue_url(&queue_url)
+        .attribute_names(QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .expect("GetQueueAttributes")
+        .attributes
+        .and_then(|a| a.get(&QueueAttributeName::QueueArn).cloned())
+        .expect("queue arn");
+    sns.subscribe()
+        .topic_arn(&topic_arn)
+        .protocol("sqs")
+        .endpoint(queue_arn)
+        .send()
+        .await
+        .expect("Subscribe");
+    TopicWithQueue {
+        topic_arn,
+        queue_url,
+    }
+}
+
+/// The SNS envelopes on the queue, waiting until `expected` have arrived or a few polls pass.
+async fn received_messages(
+    sqs: &aws_sdk_sqs::Client,
+    queue_url: &str,
+    expected: usize,
+) -> Vec<Value> {
+    let mut messages = Vec::new();
+    for _ in 0..10 {
+        let out = sqs
+            .receive_message()
+            .queue_url(queue_url)
+            .max_number_of_messages(10)
+            .wait_time_seconds(1)
+            .send()
+            .await
+            .expect("ReceiveMessage");
+        for m in out.messages() {
+            let body = m.body().unwrap_or_default();
+            messages.push(serde_json::from_str(body).unwrap_or(Value::String(body.to_owned())));
+        }
+        if messages.len() >= expected {
+            break;
+        }
+    }
+    messages
+}
