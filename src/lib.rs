@@ -10,6 +10,7 @@ pub mod cache;
 pub mod cli;
 pub mod config;
 pub mod domain;
+pub mod error_chain;
 pub mod error_kind;
 pub mod http;
 pub mod lambda;

@@ -3,8 +3,10 @@
 
 use std::sync::Arc;
 
+use crate::adapters::dynamodb::DynamoStore;
 use crate::adapters::outbound_http::GuardedHttpClient;
 use crate::adapters::sns_publish::SnsTopicPublisher;
+use crate::adapters::sqs::SqsQueue;
 use crate::app::{App, AppDeps};
 use crate::config::Config;
 use crate::domain::TemplateEngine;
@@ -58,4 +60,34 @@ pub fn worker(
         steps: step_deps(sdk)?,
         lease: config.worker_lease,
     }))
+}
+
+/// What both Lambda functions start from, built once per execution environment: the
+/// configuration, the SDK configuration, the table (`TABLE_NAME`) and the work queue
+/// (`QUEUE_URL`), both set by template.yaml.
+pub struct FunctionParts {
+    pub config: Config,
+    pub sdk: aws_config::SdkConfig,
+    pub store: Arc<DynamoStore>,
+    pub queue: Arc<SqsQueue>,
+}
+
+pub async fn function_parts() -> Result<FunctionParts, lambda_runtime::Error> {
+    crate::telemetry::init(true);
+    let config = Config::from_env()?;
+    let sdk = crate::adapters::aws::function_sdk_config().await;
+    let store = DynamoStore::new(
+        aws_sdk_dynamodb::Client::new(&sdk),
+        crate::lambda::env("TABLE_NAME")?,
+    );
+    let queue = SqsQueue::new(
+        aws_sdk_sqs::Client::new(&sdk),
+        crate::lambda::env("QUEUE_URL")?,
+    );
+    Ok(FunctionParts {
+        config,
+        sdk,
+        store: Arc::new(store),
+        queue: Arc::new(queue),
+    })
 }

@@ -61,7 +61,12 @@ impl WorkQueue for SqsQueue {
 #[async_trait]
 impl Redelivery for SqsQueue {
     async fn postpone(&self, receipt: &str, delay: std::time::Duration) -> Result<(), QueueError> {
-        let seconds = delay.as_secs().clamp(1, MAX_VISIBILITY_SECONDS) as i32;
+        // Rounded up: coming back before the step's target said it is ready only wastes a
+        // delivery.
+        let seconds = delay
+            .as_secs_f64()
+            .ceil()
+            .clamp(1.0, MAX_VISIBILITY_SECONDS as f64) as i32;
         self.client
             .change_message_visibility()
             .queue_url(&self.queue_url)

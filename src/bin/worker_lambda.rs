@@ -1,24 +1,15 @@
 //! The worker function (SQS batches → `Worker::process`). Clients are built once per
-//! execution environment; `TABLE_NAME`, `QUEUE_URL` and `MAX_RECEIVES` come from template.yaml.
+//! execution environment, before the first batch; `MAX_RECEIVES` comes from template.yaml.
 
-use std::sync::Arc;
-
-use webhook_trigger::adapters::{dynamodb::DynamoStore, sqs::SqsQueue};
 use webhook_trigger::lambda::worker::WorkerFunction;
-use webhook_trigger::{config::Config, lambda, wiring};
+use webhook_trigger::{lambda, wiring};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    webhook_trigger::telemetry::init(true);
-    let config = Config::from_env()?;
-    let sdk = webhook_trigger::adapters::aws::function_sdk_config().await;
-    let store = DynamoStore::new(
-        aws_sdk_dynamodb::Client::new(&sdk),
-        lambda::env("TABLE_NAME")?,
-    );
-    let queue = SqsQueue::new(aws_sdk_sqs::Client::new(&sdk), lambda::env("QUEUE_URL")?);
-    let mut function = WorkerFunction::new(wiring::worker(Arc::new(store), &config, &sdk)?);
-    function.redelivery = Some(Arc::new(queue));
+    let parts = wiring::function_parts().await?;
+    let worker = wiring::worker(parts.store, &parts.config, &parts.sdk)?;
+    let mut function = WorkerFunction::new(worker);
+    function.redelivery = Some(parts.queue);
     if let Ok(raw) = lambda::env("MAX_RECEIVES") {
         function.max_receives = raw
             .parse()

@@ -6,6 +6,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use url::Url;
 
+use crate::error_chain::describe;
+
 /// What came back from a GET; the status is judged by the caller.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FetchedBody {
@@ -214,18 +216,6 @@ fn redirect_transport(url: &Url, endpoint: &Url) -> Result<Url, FetchError> {
     target.set_host(endpoint.host_str()).map_err(|_| bad())?;
     target.set_port(endpoint.port()).map_err(|()| bad())?;
     Ok(target)
-}
-
-/// An error and its causes on one line (reqwest's own `Display` stops at the top).
-fn describe(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 #[cfg(test)]

@@ -102,7 +102,7 @@ impl StepRunner<'_> {
                 }
                 StepStatus::Failed => {
                     let message = format!(
-                        "step {} ({}) failed: {}",
+                        "step \"{}\" ({}) failed: {}",
                         step.id,
                         step.action.kind(),
                         error.unwrap_or_default()

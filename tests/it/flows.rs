@@ -492,7 +492,7 @@ async fn failing_step_records_failure(t: TestApp) {
     t.worker.drain().await;
     let e = t.execution(wf.id.as_str(), &id, &key).await;
     assert_eq!(e["status"], "failed");
-    assert_eq!(e["error"], "step step2 (fail) failed: card declined");
+    assert_eq!(e["error"], "step \"step2\" (fail) failed: card declined");
     assert_eq!(e["steps"][0]["status"], "succeeded");
     assert_eq!(e["steps"][1]["status"], "failed");
     assert_eq!(e["steps"][1]["error"], "card declined");

@@ -21,6 +21,7 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use reqwest::{Method, redirect};
 use url::{Host, Url};
 
+use crate::error_chain::describe;
 use crate::ports::{HttpSender, OutboundError, OutboundRequest, OutboundResponse};
 
 pub use policy::{ALLOW_CIDRS_ENV, AddressPolicy, PolicyError};
@@ -231,16 +232,4 @@ fn find_cause<'a, T: StdError + 'static>(error: &'a (dyn StdError + 'static)) ->
         current = e.source();
     }
     None
-}
-
-/// An error and its causes on one line (reqwest's own `Display` stops at the top).
-fn describe(error: &dyn StdError) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
