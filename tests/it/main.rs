@@ -24,4 +24,5 @@ mod sns_known_answers;
 mod sns_publish;
 mod sns_verification;
 mod sqlite_durability;
+mod step_flows;
 mod store_contract;

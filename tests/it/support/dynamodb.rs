@@ -10,11 +10,13 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
 use aws_sdk_dynamodb::config::{Credentials, Region};
+use aws_sdk_sqs::types::MessageSystemAttributeName;
 
 use super::{TestApp, WorkerDriver, build};
 use webhook_trigger::adapters::dynamodb::{DynamoStore, schema};
 use webhook_trigger::adapters::sqs::{self, QueueUrls, SqsQueue};
 use webhook_trigger::config::Config;
+use webhook_trigger::lambda::worker::{WorkerFunction, handle_batch};
 use webhook_trigger::ports::Store;
 use webhook_trigger::worker::Worker;
 
@@ -107,21 +109,35 @@ pub async fn fixture() -> Fixture {
 
 /// Receives from SQS and hands each batch to the worker Lambda's handler as an `SqsEvent`;
 /// deletes what the handler did not report as failed, as Lambda's SQS integration does.
+/// Records carry `ApproximateReceiveCount`, as Lambda's do, so the worker knows the last
+/// delivery; the function hides a postponed record with ChangeMessageVisibility, as the
+/// worker Lambda is wired to.
 pub struct SqsDriver {
     pub sqs: aws_sdk_sqs::Client,
     pub queue_url: String,
-    pub worker: Worker,
+    pub function: WorkerFunction,
 }
 
 impl SqsDriver {
-    /// One receive; `None` when the queue had nothing visible.
-    pub async fn receive_event(&self) -> Option<SqsEvent> {
+    pub fn new(sqs: aws_sdk_sqs::Client, queue_url: String, worker: Worker) -> Self {
+        let mut function = WorkerFunction::new(worker);
+        function.redelivery = Some(Arc::new(SqsQueue::new(sqs.clone(), queue_url.clone())));
+        Self {
+            sqs,
+            queue_url,
+            function,
+        }
+    }
+
+    /// One receive, long-polling up to `wait_seconds`; `None` when nothing became visible.
+    pub async fn receive_event(&self, wait_seconds: i32) -> Option<SqsEvent> {
         let out = self
             .sqs
             .receive_message()
             .queue_url(&self.queue_url)
             .max_number_of_messages(10)
-            .wait_time_seconds(0)
+            .wait_time_seconds(wait_seconds)
+            .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
             .send()
             .await
             .expect("ReceiveMessage");
@@ -134,6 +150,12 @@ impl SqsDriver {
             .into_iter()
             .map(|m| {
                 let mut record = SqsMessage::default();
+                record.attributes = m
+                    .attributes
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|(name, value)| (name.as_str().to_owned(), value))
+                    .collect();
                 record.message_id = m.message_id;
                 record.receipt_handle = m.receipt_handle;
                 record.body = m.body;
@@ -148,45 +170,63 @@ impl SqsDriver {
     }
 }
 
+impl SqsDriver {
+    /// Hands one batch to the handler, then deletes what it did not report as failed.
+    async fn handle(&self, event: SqsEvent) -> usize {
+        let handles: Vec<(String, String)> = event
+            .records
+            .iter()
+            .map(|r| {
+                (
+                    r.message_id.clone().unwrap_or_default(),
+                    r.receipt_handle.clone().unwrap_or_default(),
+                )
+            })
+            .collect();
+        let handled = handles.len();
+        let response = handle_batch(&self.function, event)
+            .await
+            .expect("batch handler");
+        for (message_id, receipt) in handles {
+            let failed = response
+                .batch_item_failures
+                .iter()
+                .any(|f| f.item_identifier == message_id);
+            if !failed {
+                self.sqs
+                    .delete_message()
+                    .queue_url(&self.queue_url)
+                    .receipt_handle(receipt)
+                    .send()
+                    .await
+                    .expect("DeleteMessage");
+            }
+        }
+        handled
+    }
+}
+
 #[async_trait]
 impl WorkerDriver for SqsDriver {
     async fn drain(&self) -> usize {
         let mut total = 0;
-        while let Some(event) = self.receive_event().await {
-            let handles: Vec<(String, String)> = event
-                .records
-                .iter()
-                .map(|r| {
-                    (
-                        r.message_id.clone().unwrap_or_default(),
-                        r.receipt_handle.clone().unwrap_or_default(),
-                    )
-                })
-                .collect();
-            total += handles.len();
-            let response = webhook_trigger::lambda::worker::handle_batch(
-                &webhook_trigger::lambda::worker::WorkerFunction::new(self.worker.clone()),
-                event,
-            )
-            .await
-            .expect("batch handler");
-            for (message_id, receipt) in handles {
-                let failed = response
-                    .batch_item_failures
-                    .iter()
-                    .any(|f| f.item_identifier == message_id);
-                if !failed {
-                    self.sqs
-                        .delete_message()
-                        .queue_url(&self.queue_url)
-                        .receipt_handle(receipt)
-                        .send()
-                        .await
-                        .expect("DeleteMessage");
-                }
-            }
+        while let Some(event) = self.receive_event(0).await {
+            total += self.handle(event).await;
         }
         total
+    }
+
+    async fn deliver_once(&self) -> usize {
+        // A postponed record is hidden for at least a second (SQS counts visibility in
+        // seconds); long polling returns as soon as it is visible again.
+        match self.receive_event(5).await {
+            Some(event) => self.handle(event).await,
+            None => 0,
+        }
+    }
+
+    fn max_receives(&self) -> u32 {
+        self.function.max_receives
     }
 }
 
@@ -194,10 +234,10 @@ impl WorkerDriver for SqsDriver {
 pub async fn dynamodb_app(config: Config) -> TestApp {
     let f = fixture().await;
     let store: Arc<dyn Store> = Arc::new(f.store.clone());
-    let driver = SqsDriver {
-        sqs: f.sqs.clone(),
-        queue_url: f.queues.queue_url.clone(),
-        worker: crate::support::test_worker(store.clone(), config.worker_lease),
-    };
+    let driver = SqsDriver::new(
+        f.sqs.clone(),
+        f.queues.queue_url.clone(),
+        crate::support::test_worker(store.clone(), config.worker_lease),
+    );
     build(store, Arc::new(f.queue), Box::new(driver), config, None)
 }

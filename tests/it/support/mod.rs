@@ -4,6 +4,7 @@
 pub mod child_process;
 pub mod dynamodb;
 pub mod sns_peer;
+pub mod target;
 
 pub use dynamodb::dynamodb_app;
 
@@ -27,7 +28,7 @@ use webhook_trigger::adapters::sqlite::{SqliteQueue, SqliteStore};
 use webhook_trigger::app::{App, NewWorkflow};
 use webhook_trigger::config::Config;
 use webhook_trigger::domain::TemplateEngine;
-use webhook_trigger::domain::{SnsOptions, Step, Trigger, Workflow};
+use webhook_trigger::domain::{SnsOptions, Step, Trigger, Workflow, WorkflowFile};
 use webhook_trigger::ports::{QueueError, Store, WorkItem, WorkQueue};
 use webhook_trigger::worker::steps::StepDeps;
 use webhook_trigger::worker::{Worker, WorkerDeps};
@@ -77,6 +78,15 @@ pub fn test_worker(store: Arc<dyn Store>, lease: chrono::Duration) -> Worker {
 pub trait WorkerDriver: Send + Sync {
     /// Processes everything queued now; returns how many messages were handled.
     async fn drain(&self) -> usize;
+
+    /// One delivery: waits a few seconds at most for a message to be visible (a postponed one
+    /// comes back after the delay the worker asked for), and processes what one receive
+    /// returns. Returns how many messages it handled; 0 when nothing came.
+    async fn deliver_once(&self) -> usize;
+
+    /// The queue's maxReceiveCount: on that delivery a step still failing for a passing
+    /// reason fails the execution.
+    fn max_receives(&self) -> u32;
 }
 
 pub struct TestApp {
@@ -153,6 +163,22 @@ impl WorkerDriver for SqliteDriver {
             }
             total += n;
         }
+    }
+
+    async fn deliver_once(&self) -> usize {
+        let config = LocalWorkerConfig::default();
+        for _ in 0..500 {
+            let n = worker_loop::drain_once(&self.worker, &self.queue, &config).await;
+            if n > 0 {
+                return n;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        0
+    }
+
+    fn max_receives(&self) -> u32 {
+        LocalWorkerConfig::default().max_receives
     }
 }
 
@@ -290,6 +316,54 @@ impl TestApp {
             .await
             .expect("create workflow");
         (workflow, created.secret.expose().to_owned())
+    }
+
+    /// A key and a workflow whose steps are written as in a workflow file (JSON here), read
+    /// by `WorkflowFile::parse` the way `workflows create --file` reads them; returns
+    /// (workflow, key value).
+    pub async fn workflow_from_steps(&self, steps: Value) -> (Workflow, String) {
+        let name = format!("k{}", ulid::Ulid::new().to_string().to_lowercase());
+        let created = self.app.create_api_key(&name).await.expect("create key");
+        let text = serde_json::json!({
+            "name": "step flow",
+            "api_key": name,
+            "steps": steps,
+        })
+        .to_string();
+        let file = WorkflowFile::parse(&text)
+            .unwrap_or_else(|e| panic!("the test's workflow is refused: {e}"));
+        let workflow = self
+            .app
+            .create_workflow(NewWorkflow {
+                name: file.name,
+                trigger: file.trigger,
+                api_key_name: file.api_key,
+                steps: file.steps,
+                sns: file.sns,
+            })
+            .await
+            .expect("create workflow");
+        (workflow, created.secret.expose().to_owned())
+    }
+
+    /// A webhook with extra request headers, at `/webhooks/{id}{query}` (`query` empty or
+    /// starting with `?`).
+    pub async fn post_webhook_with(
+        &self,
+        workflow_id: &str,
+        key: &str,
+        query: &str,
+        headers: &[(&str, &str)],
+        body: &str,
+    ) -> Response {
+        let mut request = Request::post(format!("/webhooks/{workflow_id}{query}"))
+            .header("content-type", "application/json")
+            .header("x-api-key", key);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        self.send(request.body(Body::from(body.to_owned())).expect("request"))
+            .await
     }
 
     pub async fn execution(&self, workflow_id: &str, execution_id: &str, key: &str) -> Value {
