@@ -1,14 +1,13 @@
 //! The workflows in `examples/`, loaded from their files and run as the README describes, on
-//! both backends. Only the endpoints change: the HTTP targets become a recorder on 127.0.0.1
+//! both backends. Only the endpoints change: the HTTP targets become a `Target` on 127.0.0.1
 //! and the SNS topics become topics on moto.
 
-use std::sync::{Arc, Mutex};
-
 use axum::body::Body;
-use axum::http::{HeaderMap, Request, StatusCode};
+use axum::http::{Request, StatusCode};
 use serde_json::{Value, json};
 
 use crate::support::sns_peer::{SigV, SnsPeer, TOPIC_ARN};
+use crate::support::target::Target;
 use crate::support::{self, TestApp};
 use webhook_trigger::app::NewWorkflow;
 use webhook_trigger::config::Config;
@@ -77,55 +76,6 @@ async fn create(t: &TestApp, file: &str, replacements: &[(&str, &str)]) -> (Work
     (workflow, key.secret.expose().to_owned())
 }
 
-#[derive(Debug, Clone)]
-struct Received {
-    path: String,
-    headers: HeaderMap,
-    body: Value,
-}
-
-/// An HTTP endpoint on 127.0.0.1 that answers 200 and keeps what it was sent.
-struct Recorder {
-    base: String,
-    received: Arc<Mutex<Vec<Received>>>,
-}
-
-impl Recorder {
-    async fn start() -> Self {
-        let received = Arc::new(Mutex::new(Vec::new()));
-        let seen = received.clone();
-        let app = axum::Router::new().fallback(move |request: Request<Body>| {
-            let seen = seen.clone();
-            async move {
-                let path = request.uri().path().to_owned();
-                let headers = request.headers().clone();
-                let bytes = axum::body::to_bytes(request.into_body(), 1 << 20)
-                    .await
-                    .unwrap_or_default();
-                let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-                seen.lock().expect("lock").push(Received {
-                    path,
-                    headers,
-                    body,
-                });
-                axum::Json(json!({"ok": true}))
-            }
-        });
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let base = format!("http://{}", listener.local_addr().expect("addr"));
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
-        Self { base, received }
-    }
-
-    fn received(&self) -> Vec<Received> {
-        self.received.lock().expect("lock").clone()
-    }
-}
-
 async fn post(t: &TestApp, workflow: &Workflow, key: &str, event: &str, body: Value) -> String {
     let request = Request::post(format!("/webhooks/{}", workflow.id))
         .header("x-api-key", key)
@@ -139,8 +89,8 @@ async fn post(t: &TestApp, workflow: &Workflow, key: &str, event: &str, body: Va
 }
 
 async fn github_push_to_http(t: TestApp) {
-    let deploy = Recorder::start().await;
-    let url = format!("{}/hooks/github", deploy.base);
+    let deploy = Target::ok().await;
+    let url = deploy.url("/hooks/github");
     let (wf, key) = create(
         &t,
         "github-push-to-http.yaml",
@@ -171,7 +121,7 @@ async fn github_push_to_http(t: TestApp) {
     assert_eq!(sent.len(), 1, "only the push to main is sent: {sent:?}");
     assert_eq!(sent[0].path, "/hooks/github");
     assert_eq!(
-        sent[0].body,
+        sent[0].json(),
         json!({
             "repository": "acme/shop",
             "commit": "9f2c1e7",
@@ -181,12 +131,13 @@ async fn github_push_to_http(t: TestApp) {
         })
     );
     assert_eq!(
-        sent[0].headers["authorization"],
-        "Bearer REPLACE_WITH_YOUR_TOKEN"
+        sent[0].header("authorization"),
+        Some("Bearer REPLACE_WITH_YOUR_TOKEN")
     );
+    let idempotency_key = format!("{pushed}:deploy");
     assert_eq!(
-        sent[0].headers["idempotency-key"],
-        format!("{pushed}:deploy").as_str()
+        sent[0].header("idempotency-key"),
+        Some(idempotency_key.as_str())
     );
     let done = t.execution(wf.id.as_str(), &pushed, &key).await;
     assert_eq!(done["status"], "succeeded", "{done}");
@@ -202,8 +153,8 @@ async fn github_push_to_http(t: TestApp) {
 }
 
 async fn sns_alarm_to_chat(t: TestApp, peer: SnsPeer) {
-    let chat = Recorder::start().await;
-    let url = format!("{}/services/T0/B0/x", chat.base);
+    let chat = Target::ok().await;
+    let url = chat.url("/services/T0/B0/x");
     let (wf, key) = create(
         &t,
         "sns-alarm-to-chat.yaml",
@@ -243,7 +194,7 @@ async fn sns_alarm_to_chat(t: TestApp, peer: SnsPeer) {
     let sent = chat.received();
     assert_eq!(sent.len(), 1, "the OK state is filtered out: {sent:?}");
     assert_eq!(
-        sent[0].body,
+        sent[0].json(),
         json!({"text": ":rotating_light: HighCPU is ALARM: Threshold Crossed: 1 datapoint [97.0] > 80"})
     );
 }
