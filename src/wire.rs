@@ -679,6 +679,87 @@ steps:
     }
 
     #[test]
+    fn the_smaller_documents_have_their_pinned_camel_case_fields() {
+        let id = ExecutionId::generate();
+        let accepted = serde_json::to_value(AcceptedView::from(&Accepted {
+            execution_id: id,
+            status: ExecutionStatus::Queued,
+            duplicate: false,
+        }))
+        .unwrap();
+        assert_eq!(
+            accepted,
+            json!({"executionId": id.to_string(), "status": "queued", "duplicate": false})
+        );
+        let subscription = SnsSubscription {
+            workflow_id: WorkflowId::parse("wf").unwrap(),
+            topic_arn: "arn:aws:sns:us-east-1:123456789012:t".into(),
+            subscription_arn: Some("arn:aws:sns:us-east-1:123456789012:t:1".into()),
+            state: SubscriptionState::Confirmed,
+            updated_at: Utc::now(),
+        };
+        let view = serde_json::to_value(SubscriptionView::from(&subscription)).unwrap();
+        assert_eq!(
+            keys(&view),
+            sorted(vec![
+                "workflowId",
+                "topicArn",
+                "subscriptionArn",
+                "state",
+                "updatedAt"
+            ])
+        );
+        assert_eq!(view["state"], "confirmed");
+        let SnsAnswer::Control(control) =
+            SnsAnswer::from(&SnsOutcome::SubscriptionConfirmed(subscription))
+        else {
+            panic!("a confirmation answers with a control view");
+        };
+        assert_eq!(
+            keys(&serde_json::to_value(control).unwrap()),
+            sorted(vec!["status", "topicArn", "subscriptionArn"])
+        );
+        let (key, secret) = ApiKey::generate(ApiKeyName::parse("ops").unwrap(), Utc::now());
+        let created =
+            serde_json::to_value(CreatedApiKeyView::from(&CreatedApiKey { key, secret })).unwrap();
+        assert_eq!(
+            keys(&created),
+            sorted(vec!["name", "prefix", "createdAt", "value"])
+        );
+        let page = serde_json::to_value(ExecutionPageView::from(&ExecutionPage {
+            items: vec![],
+            next_cursor: Some("c".into()),
+        }))
+        .unwrap();
+        assert_eq!(page, json!({"items": [], "nextCursor": "c"}));
+    }
+
+    #[test]
+    fn a_step_record_shows_its_duration_and_camel_case_fields() {
+        let started = Utc::now();
+        let record = StepRecord {
+            id: "notify".into(),
+            kind: "http_request".into(),
+            status: StepStatus::Retrying,
+            attempts: 3,
+            started_at: started,
+            finished_at: started + Duration::milliseconds(250),
+            request: Some(json!({"headers": {"X_Custom": "v"}})),
+            output: None,
+            error: Some("no answer within 10s".into()),
+            continued: false,
+        };
+        let view = serde_json::to_value(StepRecordView::from(&record)).unwrap();
+        assert_eq!(view["durationMs"], 250);
+        assert_eq!(view["status"], "retrying");
+        assert_eq!(view["type"], "http_request");
+        assert_eq!(
+            non_camel_case_keys(&view, &["/request"]),
+            Vec::<String>::new()
+        );
+    }
+
+    #[test]
     fn errors_have_code_and_message() {
         let body = serde_json::to_value(ErrorBody::new("not_found", "workflow not found")).unwrap();
         assert_eq!(
