@@ -14,6 +14,17 @@ pub async fn sdk_config() -> aws_config::SdkConfig {
     sdk_config_loader().load().await
 }
 
+/// For `serve`, which needs AWS only if a workflow publishes to SNS: the region comes from
+/// `AWS_REGION` / `AWS_DEFAULT_REGION` or defaults to us-east-1, so starting a local server
+/// never asks the instance metadata service; credentials are looked up on the first publish.
+pub async fn local_sdk_config() -> aws_config::SdkConfig {
+    let region = aws_config::meta::region::RegionProviderChain::first_try(
+        aws_config::environment::EnvironmentVariableRegionProvider::new(),
+    )
+    .or_else(aws_config::Region::new("us-east-1"));
+    sdk_config_loader().region(region).load().await
+}
+
 /// For the functions. Lambda always hands a function its role's credentials in
 /// `AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY` / `AWS_SESSION_TOKEN`, so the default chain
 /// (profiles, SSO, web identity via STS, ECS, IMDS) would only be built to be skipped; building

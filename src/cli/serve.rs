@@ -18,7 +18,7 @@ pub struct ServeOptions {
 }
 
 pub async fn serve(backend: Backend, config: Config, options: ServeOptions) -> Result<(), String> {
-    let sdk = crate::adapters::aws::sdk_config().await;
+    let sdk = crate::adapters::aws::local_sdk_config().await;
     let worker =
         crate::wiring::worker(backend.store.clone(), &config, &sdk).map_err(|e| e.to_string())?;
     let app = crate::wiring::app(backend.store.clone(), backend.queue.clone(), config);
