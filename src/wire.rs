@@ -678,6 +678,7 @@ mod tests {
                 "enabled",
                 "steps",
                 "sns",
+                "auth",
                 "createdAt",
                 "webhookUrl",
                 "subscriptionUrl"
@@ -783,6 +784,34 @@ mod tests {
         assert_eq!(
             replay,
             json!({"type": "replay", "replayOf": id.to_string()})
+        );
+    }
+
+    #[test]
+    fn a_verified_workflow_shows_its_scheme_and_secret_fingerprints_only() {
+        use crate::domain::{SecretValue, VerifyOptions};
+        let mut wf = sns_workflow();
+        wf.trigger = Trigger::GenericWebhook;
+        wf.auth = AuthMode::Signature;
+        wf.verify = Some(VerifyOptions::preset(Scheme::Stripe));
+        let mut secrets = WorkflowSecrets::empty(wf.id.clone());
+        secrets.set(SecretValue::new("whsec_do_not_show".into()), Utc::now());
+        let view = WorkflowView::new(&wf, "https://h.example", None).with_secrets(&secrets);
+        let view = serde_json::to_value(view).unwrap();
+        assert_eq!(view["auth"], "signature");
+        assert_eq!(
+            keys(&view["verify"]),
+            sorted(vec!["scheme", "toleranceSeconds", "secrets"])
+        );
+        assert_eq!(view["verify"]["scheme"], "stripe");
+        assert_eq!(view["verify"]["toleranceSeconds"], 300);
+        let shown = &view["verify"]["secrets"][0];
+        assert_eq!(keys(shown), sorted(vec!["fingerprint", "addedAt"]));
+        assert_eq!(shown["fingerprint"], secrets.secrets[0].fingerprint);
+        assert!(!view.to_string().contains("whsec_do_not_show"));
+        assert_eq!(
+            non_camel_case_keys(&view, &["/steps"]),
+            Vec::<String>::new()
         );
     }
 
