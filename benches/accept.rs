@@ -51,6 +51,7 @@ fn main() {
                 api_key_name: "bench".into(),
                 steps: vec![Step::Echo.into()],
                 sns: SnsOptions::default(),
+                auth: Default::default(),
             })
             .await
             .expect("workflow");

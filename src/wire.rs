@@ -9,10 +9,14 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::app::{Accepted, CreatedApiKey, ExecutionPage, SnsOutcome};
+use crate::app::{
+    Accepted, ApiKeyListing, CreatedApiKey, ExecutionPage, RotatedApiKey, SecretChange, SnsOutcome,
+};
+use crate::domain::signature::{Algorithm, Encoding};
 use crate::domain::{
-    ApiKey, Execution, ExecutionStatus, SnsSubscription, StepRecord, StepStatus, SubscriptionState,
-    Trigger, TriggerMeta, Workflow, WorkflowStep,
+    ApiKey, AuthMode, Execution, ExecutionStatus, Scheme, SigningSecret, SnsSubscription,
+    StepRecord, StepStatus, SubscriptionState, Trigger, TriggerMeta, Workflow, WorkflowSecrets,
+    WorkflowStep,
 };
 
 /// `{"error": {"code", "message"}}`, from the API and from the CLI with `--json`.
@@ -47,6 +51,22 @@ pub struct ApiKeyView {
     pub created_at: DateTime<Utc>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub revoked_at: Option<DateTime<Utc>>,
+    /// The value from before the last rotation, while it is still accepted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub previous: Option<PreviousKeyView>,
+    /// Only in `api-keys list`; at most a minute behind.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_used_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PreviousKeyView {
+    pub prefix: String,
+    pub rotated_at: DateTime<Utc>,
+    /// When it stops working by itself; absent until `api-keys retire`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retire_at: Option<DateTime<Utc>>,
 }
 
 impl From<&ApiKey> for ApiKeyView {
@@ -56,8 +76,104 @@ impl From<&ApiKey> for ApiKeyView {
             prefix: key.prefix.clone(),
             created_at: key.created_at,
             revoked_at: key.revoked_at,
+            previous: key.previous.as_ref().map(|p| PreviousKeyView {
+                prefix: p.prefix.clone(),
+                rotated_at: p.rotated_at,
+                retire_at: p.retire_at,
+            }),
+            last_used_at: None,
         }
     }
+}
+
+impl From<&ApiKeyListing> for ApiKeyView {
+    fn from(listing: &ApiKeyListing) -> Self {
+        Self {
+            last_used_at: listing.last_used_at,
+            ..Self::from(&listing.key)
+        }
+    }
+}
+
+/// The answer to `api-keys rotate`: the new value, shown this once.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RotatedApiKeyView {
+    #[serde(flatten)]
+    pub key: ApiKeyView,
+    pub value: String,
+}
+
+impl From<&RotatedApiKey> for RotatedApiKeyView {
+    fn from(rotated: &RotatedApiKey) -> Self {
+        Self {
+            key: ApiKeyView::from(&rotated.key),
+            value: rotated.secret.expose().to_owned(),
+        }
+    }
+}
+
+/// A signing secret as anyone may see it: its fingerprint, never its value.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SigningSecretView {
+    pub fingerprint: String,
+    pub added_at: DateTime<Utc>,
+}
+
+impl From<&SigningSecret> for SigningSecretView {
+    fn from(secret: &SigningSecret) -> Self {
+        Self {
+            fingerprint: secret.fingerprint.clone(),
+            added_at: secret.added_at,
+        }
+    }
+}
+
+/// The answer to `workflows secret set|rotate|retire`: the active secrets, oldest first, and
+/// a generated value this once.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SecretsView {
+    pub workflow_id: String,
+    pub secrets: Vec<SigningSecretView>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+}
+
+impl From<&SecretChange> for SecretsView {
+    fn from(change: &SecretChange) -> Self {
+        Self {
+            workflow_id: change.secrets.workflow_id.to_string(),
+            secrets: change.secrets.secrets.iter().map(Into::into).collect(),
+            value: change.generated.as_ref().map(|v| v.expose().to_owned()),
+        }
+    }
+}
+
+/// A workflow's `verify` block, and the fingerprints of its secrets when they were loaded.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VerifyView {
+    pub scheme: Scheme,
+    /// Absent for schemes that sign no timestamp.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tolerance_seconds: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub header: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub algorithm: Option<Algorithm>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub encoding: Option<Encoding>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prefix: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timestamp_header: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signed_content: Option<String>,
+    /// Only where the secrets were read (`workflows show`); never their values.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secrets: Option<Vec<SigningSecretView>>,
 }
 
 /// The one document that carries a key's value: the answer to creating it.
@@ -93,6 +209,9 @@ pub struct WorkflowView {
     pub steps: Vec<Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sns: Option<SnsOptionsView>,
+    pub auth: AuthMode,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub verify: Option<VerifyView>,
     pub created_at: DateTime<Utc>,
     pub webhook_url: String,
     /// For `amazon_sns`: the endpoint to give SNS, with the key in the query string (SNS
@@ -132,10 +251,37 @@ impl WorkflowView {
                 allowed_topic_arns: workflow.sns.allowed_topic_arns.clone(),
                 require_signature_v2: workflow.sns.require_signature_v2,
             }),
+            auth: workflow.auth,
+            verify: workflow.verify.as_ref().map(|v| {
+                let signs_time = match v.scheme {
+                    Scheme::Github | Scheme::Shopify => false,
+                    Scheme::Hmac => v.timestamp_header.is_some(),
+                    _ => true,
+                };
+                VerifyView {
+                    scheme: v.scheme,
+                    tolerance_seconds: signs_time.then(|| v.tolerance()),
+                    header: v.header.clone(),
+                    algorithm: v.algorithm,
+                    encoding: v.encoding,
+                    prefix: v.prefix.clone(),
+                    timestamp_header: v.timestamp_header.clone(),
+                    signed_content: v.signed_content.clone(),
+                    secrets: None,
+                }
+            }),
             created_at: workflow.created_at,
             webhook_url,
             subscription_url,
         }
+    }
+
+    /// Adds the fingerprints of the workflow's secrets to its `verify` block.
+    pub fn with_secrets(mut self, secrets: &WorkflowSecrets) -> Self {
+        if let Some(verify) = &mut self.verify {
+            verify.secrets = Some(secrets.secrets.iter().map(Into::into).collect());
+        }
+        self
     }
 }
 
@@ -532,6 +678,7 @@ mod tests {
                 "enabled",
                 "steps",
                 "sns",
+                "auth",
                 "createdAt",
                 "webhookUrl",
                 "subscriptionUrl"
@@ -637,6 +784,34 @@ mod tests {
         assert_eq!(
             replay,
             json!({"type": "replay", "replayOf": id.to_string()})
+        );
+    }
+
+    #[test]
+    fn a_verified_workflow_shows_its_scheme_and_secret_fingerprints_only() {
+        use crate::domain::{SecretValue, VerifyOptions};
+        let mut wf = sns_workflow();
+        wf.trigger = Trigger::GenericWebhook;
+        wf.auth = AuthMode::Signature;
+        wf.verify = Some(VerifyOptions::preset(Scheme::Stripe));
+        let mut secrets = WorkflowSecrets::empty(wf.id.clone());
+        secrets.set(SecretValue::new("whsec_do_not_show".into()), Utc::now());
+        let view = WorkflowView::new(&wf, "https://h.example", None).with_secrets(&secrets);
+        let view = serde_json::to_value(view).unwrap();
+        assert_eq!(view["auth"], "signature");
+        assert_eq!(
+            keys(&view["verify"]),
+            sorted(vec!["scheme", "toleranceSeconds", "secrets"])
+        );
+        assert_eq!(view["verify"]["scheme"], "stripe");
+        assert_eq!(view["verify"]["toleranceSeconds"], 300);
+        let shown = &view["verify"]["secrets"][0];
+        assert_eq!(keys(shown), sorted(vec!["fingerprint", "addedAt"]));
+        assert_eq!(shown["fingerprint"], secrets.secrets[0].fingerprint);
+        assert!(!view.to_string().contains("whsec_do_not_show"));
+        assert_eq!(
+            non_camel_case_keys(&view, &["/steps"]),
+            Vec::<String>::new()
         );
     }
 

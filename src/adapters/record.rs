@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::domain::{ApiKey, ApiKeyName, Workflow, WorkflowId};
+use crate::domain::{ApiKey, ApiKeyName, KeyUsage, Workflow, WorkflowId, WorkflowSecrets};
 use crate::ports::StoreError;
 
 pub(crate) fn to_json<T: Serialize>(value: &T) -> Result<String, StoreError> {
@@ -23,6 +23,11 @@ pub(crate) fn from_json<T: DeserializeOwned>(raw: &str) -> Result<T, StoreError>
 pub(crate) enum RecordKind {
     ApiKey,
     Workflow,
+    /// A workflow's signing secrets, apart from its readable fields.
+    WorkflowSecrets,
+    /// When an API key was last used, apart from the key so that writing it never races an
+    /// admin change to the key.
+    KeyUsage,
 }
 
 impl RecordKind {
@@ -31,6 +36,8 @@ impl RecordKind {
         match self {
             Self::ApiKey => "API key",
             Self::Workflow => "workflow",
+            Self::WorkflowSecrets => "signing secrets of workflow",
+            Self::KeyUsage => "usage of API key",
         }
     }
 
@@ -47,6 +54,8 @@ impl RecordKind {
 pub(crate) struct ByKind<T> {
     pub(crate) api_key: T,
     pub(crate) workflow: T,
+    pub(crate) workflow_secrets: T,
+    pub(crate) key_usage: T,
 }
 
 impl<T> ByKind<T> {
@@ -54,6 +63,8 @@ impl<T> ByKind<T> {
         match kind {
             RecordKind::ApiKey => &self.api_key,
             RecordKind::Workflow => &self.workflow,
+            RecordKind::WorkflowSecrets => &self.workflow_secrets,
+            RecordKind::KeyUsage => &self.key_usage,
         }
     }
 }
@@ -81,6 +92,22 @@ impl Record for Workflow {
     }
 }
 
+impl Record for WorkflowSecrets {
+    type Key = WorkflowId;
+    const KIND: RecordKind = RecordKind::WorkflowSecrets;
+    fn key(&self) -> &WorkflowId {
+        &self.workflow_id
+    }
+}
+
+impl Record for KeyUsage {
+    type Key = ApiKeyName;
+    const KIND: RecordKind = RecordKind::KeyUsage;
+    fn key(&self) -> &ApiKeyName {
+        &self.name
+    }
+}
+
 /// The four operations a backend implements once for every keyed record; the API key and
 /// workflow ports below are written in terms of them.
 #[async_trait]
@@ -97,7 +124,7 @@ pub(crate) trait RecordStore: Send + Sync {
 /// One port trait over `RecordStore`. A macro because the ports differ only in names, and two
 /// hand-written copies would drift.
 macro_rules! record_port {
-    ($port:ident, $record:ty, $key:ty, $insert:ident, $get:ident, $list:ident, $update:ident) => {
+    ($port:ident, $record:ty, $key:ty, $insert:ident, $get:ident, $list:ident, $update:ident $(,)?) => {
         #[async_trait]
         impl<S: RecordStore> crate::ports::$port for S {
             async fn $insert(&self, record: &$record) -> Result<(), StoreError> {
@@ -133,4 +160,22 @@ record_port!(
     get_workflow,
     list_workflows,
     update_workflow
+);
+record_port!(
+    SecretStore,
+    WorkflowSecrets,
+    WorkflowId,
+    insert_secrets,
+    get_secrets,
+    list_secrets,
+    update_secrets,
+);
+record_port!(
+    KeyUsageStore,
+    KeyUsage,
+    ApiKeyName,
+    insert_key_usage,
+    get_key_usage,
+    list_key_usage,
+    update_key_usage,
 );

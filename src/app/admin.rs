@@ -5,13 +5,39 @@ use chrono::Utc;
 
 use super::{Accepted, App, AppError};
 use crate::domain::{
-    ApiKey, ApiKeyName, Execution, KeySecret, SnsOptions, SnsSubscription, Trigger, Workflow,
-    WorkflowId, WorkflowStep,
+    ApiKey, ApiKeyName, Execution, KeySecret, SecretValue, SenderAuth, SnsOptions, SnsSubscription,
+    Trigger, Workflow, WorkflowId, WorkflowSecrets, WorkflowStep,
 };
 
 pub struct CreatedApiKey {
     pub key: ApiKey,
     pub secret: KeySecret,
+}
+
+/// A key after `api-keys rotate`: the new value, shown once.
+pub struct RotatedApiKey {
+    pub key: ApiKey,
+    pub secret: KeySecret,
+}
+
+/// A key as `api-keys list` shows it.
+pub struct ApiKeyListing {
+    pub key: ApiKey,
+    pub last_used_at: Option<chrono::DateTime<Utc>>,
+}
+
+/// A workflow's secrets after a change; `generated` holds a value made by the service, to be
+/// shown this once.
+pub struct SecretChange {
+    pub secrets: WorkflowSecrets,
+    pub generated: Option<SecretValue>,
+}
+
+/// How `workflows secret` changes the secrets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SecretOp {
+    Set,
+    Rotate,
 }
 
 pub struct NewWorkflow {
@@ -20,6 +46,8 @@ pub struct NewWorkflow {
     pub api_key_name: String,
     pub steps: Vec<WorkflowStep>,
     pub sns: SnsOptions,
+    /// `auth` and `verify` of the workflow file; the default is the API key alone.
+    pub auth: SenderAuth,
 }
 
 fn invalid(e: impl std::fmt::Display) -> AppError {
@@ -51,6 +79,143 @@ impl App {
         Ok(key)
     }
 
+    /// Keys with `lastUsedAt`, which is kept in its own records.
+    pub async fn list_api_keys_with_usage(&self) -> Result<Vec<ApiKeyListing>, AppError> {
+        let keys = self.store().list_api_keys().await?;
+        let usage: std::collections::HashMap<ApiKeyName, chrono::DateTime<Utc>> = self
+            .store()
+            .list_key_usage()
+            .await?
+            .into_iter()
+            .map(|u| (u.name, u.last_used_at))
+            .collect();
+        Ok(keys
+            .into_iter()
+            .map(|key| ApiKeyListing {
+                last_used_at: usage.get(&key.name).copied(),
+                key,
+            })
+            .collect())
+    }
+
+    async fn existing_key(&self, name: &str) -> Result<ApiKey, AppError> {
+        let name = ApiKeyName::parse(name).map_err(invalid)?;
+        self.store()
+            .get_api_key(&name)
+            .await?
+            .ok_or_else(|| AppError::NotFound(format!("API key {name}")))
+    }
+
+    /// A new value for the key; the old one keeps working until `retire_after` (or until
+    /// [`retire_api_key`](Self::retire_api_key)).
+    pub async fn rotate_api_key(
+        &self,
+        name: &str,
+        retire_after: Option<chrono::Duration>,
+    ) -> Result<RotatedApiKey, AppError> {
+        let mut key = self.existing_key(name).await?;
+        let secret = key
+            .rotate(Utc::now(), retire_after)
+            .map_err(|e| AppError::Conflict(e.to_string()))?;
+        self.store().update_api_key(&key).await?;
+        self.forget_key(&key.name);
+        Ok(RotatedApiKey { key, secret })
+    }
+
+    /// Stops accepting the value from before the last rotation.
+    pub async fn retire_api_key(&self, name: &str) -> Result<ApiKey, AppError> {
+        let mut key = self.existing_key(name).await?;
+        key.retire_previous()
+            .map_err(|e| AppError::Conflict(e.to_string()))?;
+        self.store().update_api_key(&key).await?;
+        self.forget_key(&key.name);
+        Ok(key)
+    }
+
+    /// The workflow's signing secrets (empty when none is set); for showing fingerprints.
+    pub async fn signing_secrets(&self, workflow: &Workflow) -> Result<WorkflowSecrets, AppError> {
+        Ok(self
+            .store()
+            .get_secrets(&workflow.id)
+            .await?
+            .unwrap_or_else(|| WorkflowSecrets::empty(workflow.id.clone())))
+    }
+
+    /// Replaces the workflow's secrets with one: `value`, or a generated one (returned once).
+    pub async fn set_signing_secret(
+        &self,
+        raw_id: &str,
+        value: Option<String>,
+    ) -> Result<SecretChange, AppError> {
+        self.change_secrets(raw_id, value, SecretOp::Set).await
+    }
+
+    /// Adds a new current secret; the older one stays valid until retired.
+    pub async fn rotate_signing_secret(
+        &self,
+        raw_id: &str,
+        value: Option<String>,
+    ) -> Result<SecretChange, AppError> {
+        self.change_secrets(raw_id, value, SecretOp::Rotate).await
+    }
+
+    /// Drops the older of two secrets, ending the rotation's overlap.
+    pub async fn retire_signing_secret(&self, raw_id: &str) -> Result<SecretChange, AppError> {
+        let workflow = self.workflow(raw_id).await?;
+        let mut secrets = self.signing_secrets(&workflow).await?;
+        secrets
+            .retire()
+            .map_err(|e| AppError::Conflict(e.to_string()))?;
+        self.store().update_secrets(&secrets).await?;
+        self.forget_secrets(&workflow.id);
+        Ok(SecretChange {
+            secrets,
+            generated: None,
+        })
+    }
+
+    async fn change_secrets(
+        &self,
+        raw_id: &str,
+        value: Option<String>,
+        op: SecretOp,
+    ) -> Result<SecretChange, AppError> {
+        let workflow = self.workflow(raw_id).await?;
+        let options = workflow.verify.as_ref().ok_or_else(|| {
+            AppError::InvalidRequest(format!(
+                "workflow {} has no verify block; add one (scheme: github, stripe, ...) with `workflows update` first",
+                workflow.id
+            ))
+        })?;
+        let (value, generated) = match value {
+            Some(v) => {
+                options.check_secret(&v).map_err(AppError::InvalidRequest)?;
+                (SecretValue::new(v), None)
+            }
+            None => {
+                let v = options.generate_secret();
+                (v.clone(), Some(v))
+            }
+        };
+        let stored = self.store().get_secrets(&workflow.id).await?;
+        let exists = stored.is_some();
+        let mut secrets = stored.unwrap_or_else(|| WorkflowSecrets::empty(workflow.id.clone()));
+        let now = Utc::now();
+        match op {
+            SecretOp::Set => secrets.set(value, now),
+            SecretOp::Rotate => secrets
+                .rotate(value, now)
+                .map_err(|e| AppError::Conflict(e.to_string()))?,
+        }
+        if exists {
+            self.store().update_secrets(&secrets).await?;
+        } else {
+            self.store().insert_secrets(&secrets).await?;
+        }
+        self.forget_secrets(&workflow.id);
+        Ok(SecretChange { secrets, generated })
+    }
+
     pub async fn create_workflow(&self, new: NewWorkflow) -> Result<Workflow, AppError> {
         let key_name = ApiKeyName::parse(&new.api_key_name).map_err(invalid)?;
         if self.store().get_api_key(&key_name).await?.is_none() {
@@ -67,6 +232,12 @@ impl App {
             Utc::now(),
         )
         .map_err(invalid)?;
+        new.auth.check(workflow.trigger).map_err(invalid)?;
+        let workflow = Workflow {
+            auth: new.auth.mode,
+            verify: new.auth.verify,
+            ..workflow
+        };
         self.store().insert_workflow(&workflow).await?;
         Ok(workflow)
     }
@@ -95,7 +266,10 @@ impl App {
             current.created_at,
         )
         .map_err(invalid)?;
+        new.auth.check(checked.trigger).map_err(invalid)?;
         let updated = Workflow {
+            auth: new.auth.mode,
+            verify: new.auth.verify,
             id: current.id.clone(),
             enabled: current.enabled,
             created_at: current.created_at,

@@ -1,3 +1,4 @@
+use crate::domain::SignatureError;
 use crate::error_kind::ErrorKind;
 use crate::ports::{QueueError, StoreError};
 use crate::sns::SnsError;
@@ -10,6 +11,15 @@ pub enum AppError {
     MissingApiKey,
     #[error("the API key is not valid for this workflow")]
     InvalidApiKey,
+    #[error("no signature: this workflow needs the {0} header signed with its secret")]
+    MissingSignature(String),
+    /// Never says what was expected: that would hand out a valid signature.
+    #[error("the signature does not match the body for any of this workflow's secrets")]
+    InvalidSignature,
+    #[error(
+        "the signed timestamp is more than {tolerance} seconds from now; the request may be a replay"
+    )]
+    StaleTimestamp { tolerance: u64 },
     #[error("workflow not found")]
     WorkflowNotFound,
     #[error("execution not found")]
@@ -18,6 +28,9 @@ pub enum AppError {
     NotFound(String),
     #[error("{0} already exists")]
     AlreadyExists(String),
+    /// The record is in a state that does not allow the change (a third secret, say).
+    #[error("{0}")]
+    Conflict(String),
     #[error("the body is not valid JSON: {0}")]
     InvalidJson(String),
     #[error("{0}")]
@@ -38,6 +51,16 @@ pub enum AppError {
     Queue(#[from] QueueError),
 }
 
+impl From<SignatureError> for AppError {
+    fn from(err: SignatureError) -> Self {
+        match err {
+            SignatureError::Missing(header) => Self::MissingSignature(header),
+            SignatureError::Invalid => Self::InvalidSignature,
+            SignatureError::Stale { tolerance } => Self::StaleTimestamp { tolerance },
+        }
+    }
+}
+
 /// A missing or duplicate record is the caller's problem wherever it is found; every other
 /// store failure is ours.
 impl From<StoreError> for AppError {
@@ -54,9 +77,13 @@ impl AppError {
     pub fn kind(&self) -> ErrorKind {
         use ErrorKind as K;
         match self {
-            Self::MissingApiKey | Self::InvalidApiKey => K::Unauthorized,
+            Self::MissingApiKey
+            | Self::InvalidApiKey
+            | Self::MissingSignature(_)
+            | Self::InvalidSignature
+            | Self::StaleTimestamp { .. } => K::Unauthorized,
             Self::WorkflowNotFound | Self::ExecutionNotFound | Self::NotFound(_) => K::NotFound,
-            Self::AlreadyExists(_) => K::Conflict,
+            Self::AlreadyExists(_) | Self::Conflict(_) => K::Conflict,
             Self::InvalidJson(_) | Self::InvalidRequest(_) | Self::WrongTrigger(_) => K::BadRequest,
             Self::PayloadTooLarge { .. } | Self::Store(StoreError::TooLarge(_)) => {
                 K::PayloadTooLarge
@@ -73,10 +100,14 @@ impl AppError {
         match self {
             Self::MissingApiKey => "missing_api_key",
             Self::InvalidApiKey => "invalid_api_key",
+            Self::MissingSignature(_) => "missing_signature",
+            Self::InvalidSignature => "invalid_signature",
+            Self::StaleTimestamp { .. } => "stale_timestamp",
             Self::WorkflowNotFound => "workflow_not_found",
             Self::ExecutionNotFound => "execution_not_found",
             Self::NotFound(_) => "not_found",
             Self::AlreadyExists(_) => "already_exists",
+            Self::Conflict(_) => "conflict",
             Self::InvalidJson(_) => "invalid_json",
             Self::InvalidRequest(_) => "invalid_request",
             Self::WrongTrigger(_) => "wrong_trigger",
@@ -121,6 +152,22 @@ mod tests {
         assert_eq!(err.kind(), ErrorKind::Conflict);
         let err = AppError::from(StoreError::Unavailable("disk".into()));
         assert_eq!(err.kind(), ErrorKind::Unavailable);
+    }
+
+    #[test]
+    fn signature_failures_are_401_with_the_check_that_failed() {
+        let cases = [
+            (
+                SignatureError::Missing("stripe-signature".into()),
+                "missing_signature",
+            ),
+            (SignatureError::Invalid, "invalid_signature"),
+            (SignatureError::Stale { tolerance: 300 }, "stale_timestamp"),
+        ];
+        for (err, code) in cases {
+            let err = AppError::from(err);
+            assert_eq!((err.kind(), err.code()), (ErrorKind::Unauthorized, code));
+        }
     }
 
     #[test]

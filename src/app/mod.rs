@@ -11,14 +11,14 @@ mod sns;
 use std::sync::Arc;
 
 pub use accept::{Accepted, GenericRequest};
-pub use admin::{CreatedApiKey, NewWorkflow};
+pub use admin::{ApiKeyListing, CreatedApiKey, NewWorkflow, RotatedApiKey, SecretChange};
 pub use error::AppError;
 pub use executions::{ExecutionPage, ListExecutions};
 pub use sns::{SnsOutcome, SnsRequest};
 
 use crate::cache::TtlCache;
 use crate::config::Config;
-use crate::domain::{ApiKey, ApiKeyName, Workflow, WorkflowId};
+use crate::domain::{ApiKey, ApiKeyName, Workflow, WorkflowId, WorkflowSecrets};
 use crate::ports::{Store, WorkQueue};
 use crate::sns::HttpFetcher;
 
@@ -34,6 +34,10 @@ struct Inner {
     config: Config,
     workflows: TtlCache<WorkflowId, Option<Workflow>>,
     keys: TtlCache<ApiKeyName, Option<ApiKey>>,
+    /// Signing secrets, cached like workflows and keys so a signed webhook costs no extra
+    /// store read within the TTL.
+    secrets: TtlCache<WorkflowId, Option<WorkflowSecrets>>,
+    key_uses: auth::KeyUseThrottle,
     /// The SNS verifier and its certificate cache, over the fetcher the wiring chose.
     sns: sns::SnsGateway,
 }
@@ -59,6 +63,8 @@ impl App {
                 config,
                 workflows: TtlCache::new(ttl),
                 keys: TtlCache::new(ttl),
+                secrets: TtlCache::new(ttl),
+                key_uses: auth::KeyUseThrottle::default(),
                 sns,
             }),
         }

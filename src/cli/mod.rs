@@ -75,14 +75,41 @@ struct ServeArgs {
 #[derive(Debug, Subcommand)]
 enum ApiKeysCommand {
     /// Create a key; its value is printed once and never again.
-    Create {
-        name: String,
-    },
+    Create { name: String },
+    /// Keys with their prefix, creation, rotation and `lastUsedAt` (at most a minute behind).
     List,
     /// Revoke a key; workflows that name it stop accepting calls.
-    Revoke {
+    Revoke { name: String },
+    /// Give the key a new value (printed once); the old value keeps working until
+    /// `--retire-after` has passed or `api-keys retire NAME`.
+    Rotate {
         name: String,
+        /// e.g. 90s, 30m, 24h, 7d; without it the old value works until `retire`.
+        #[arg(long, value_parser = parse_duration)]
+        retire_after: Option<chrono::Duration>,
     },
+    /// Stop accepting the value from before the last rotation.
+    Retire { name: String },
+}
+
+#[derive(Debug, Subcommand)]
+enum SecretCommand {
+    /// Replace the workflow's signing secrets with one: the value on stdin, or `--generate`d
+    /// (printed once). Afterwards only its fingerprint is ever shown.
+    Set(SecretValueArgs),
+    /// Add a new current secret (stdin or `--generate`); the older one stays valid, so the
+    /// provider can be switched over without a gap.
+    Rotate(SecretValueArgs),
+    /// Drop the older of the two secrets, ending the overlap.
+    Retire { id: String },
+}
+
+#[derive(Debug, Args)]
+struct SecretValueArgs {
+    id: String,
+    /// Make a random secret (printed once) instead of reading one from stdin.
+    #[arg(long)]
+    generate: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -109,6 +136,9 @@ enum WorkflowsCommand {
         #[arg(long)]
         file: PathBuf,
     },
+    /// Set, rotate and retire the signing secrets a `verify` block checks.
+    #[command(subcommand)]
+    Secret(SecretCommand),
     /// Render every step against a stored execution and print what would be sent; sends
     /// nothing.
     DryRun {
@@ -289,8 +319,12 @@ async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Serve(_) | Command::Setup(_) => Ok(()),
         Command::ApiKeys(cmd) => match cmd {
             ApiKeysCommand::Create { name } => out.created_key(&app.create_api_key(&name).await?),
-            ApiKeysCommand::List => out.keys(&app.list_api_keys().await?),
+            ApiKeysCommand::List => out.keys(&app.list_api_keys_with_usage().await?),
             ApiKeysCommand::Revoke { name } => out.revoked(&app.revoke_api_key(&name).await?),
+            ApiKeysCommand::Rotate { name, retire_after } => {
+                out.rotated_key(&app.rotate_api_key(&name, retire_after).await?)
+            }
+            ApiKeysCommand::Retire { name } => out.retired_key(&app.retire_api_key(&name).await?),
         },
         Command::Workflows(cmd) => match cmd {
             WorkflowsCommand::Create(CreateWorkflowArgs {
@@ -322,11 +356,27 @@ async fn run(cli: Cli) -> Result<(), CliError> {
                         allowed_topic_arns: args.allow_topics,
                         require_signature_v2: args.require_signature_v2,
                     },
+                    auth: Default::default(),
                 };
                 out.workflow(&app.create_workflow(new).await?)
             }
             WorkflowsCommand::List => out.workflows(&app.list_workflows().await?),
-            WorkflowsCommand::Show { id } => out.workflow(&app.workflow(&id).await?),
+            WorkflowsCommand::Show { id } => {
+                let workflow = app.workflow(&id).await?;
+                let secrets = app.signing_secrets(&workflow).await?;
+                out.workflow_with_secrets(&workflow, Some(&secrets))
+            }
+            WorkflowsCommand::Secret(cmd) => match cmd {
+                SecretCommand::Set(args) => {
+                    let value = secret_value(&args)?;
+                    out.secrets(&app.set_signing_secret(&args.id, value).await?)
+                }
+                SecretCommand::Rotate(args) => {
+                    let value = secret_value(&args)?;
+                    out.secrets(&app.rotate_signing_secret(&args.id, value).await?)
+                }
+                SecretCommand::Retire { id } => out.secrets(&app.retire_signing_secret(&id).await?),
+            },
             WorkflowsCommand::Enable { id } => {
                 out.workflow(&app.set_workflow_enabled(&id, true).await?)
             }
@@ -373,6 +423,49 @@ async fn run(cli: Cli) -> Result<(), CliError> {
     Ok(())
 }
 
+/// The secret to store: `None` asks the service to generate one; otherwise stdin, without
+/// the line break a shell's `echo` or a file adds.
+fn secret_value(args: &SecretValueArgs) -> Result<Option<String>, CliError> {
+    if args.generate {
+        return Ok(None);
+    }
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
+        .map_err(|e| CliError::new("invalid_request", format!("cannot read stdin: {e}")))?;
+    let value = text.strip_suffix('\n').unwrap_or(&text);
+    let value = value.strip_suffix('\r').unwrap_or(value);
+    if value.is_empty() {
+        return Err(CliError::new(
+            "invalid_request",
+            "no secret on stdin: pipe the provider's secret in, or pass --generate",
+        ));
+    }
+    Ok(Some(value.to_owned()))
+}
+
+/// `90s`, `30m`, `24h`, `7d`: a whole number and a unit, at most a year.
+fn parse_duration(raw: &str) -> Result<chrono::Duration, String> {
+    let raw = raw.trim();
+    let split = raw
+        .find(|c: char| !c.is_ascii_digit())
+        .ok_or_else(|| format!("{raw:?} needs a unit: s, m, h or d"))?;
+    let (number, unit) = raw.split_at(split);
+    let n: i64 = number
+        .parse()
+        .map_err(|_| format!("{raw:?} does not start with a number"))?;
+    let seconds = match unit {
+        "s" => n,
+        "m" => n.saturating_mul(60),
+        "h" => n.saturating_mul(3600),
+        "d" => n.saturating_mul(86_400),
+        _ => return Err(format!("unknown unit {unit:?}: use s, m, h or d")),
+    };
+    if !(1..=366 * 86_400).contains(&seconds) {
+        return Err("must be between 1s and 366d".into());
+    }
+    Ok(chrono::Duration::seconds(seconds))
+}
+
 /// Reads and checks a workflow file; errors name the file and the offending field.
 fn read_workflow_file(path: &Path) -> Result<NewWorkflow, CliError> {
     let text = if path == Path::new("-") {
@@ -396,6 +489,10 @@ fn read_workflow_file(path: &Path) -> Result<NewWorkflow, CliError> {
         api_key_name: file.api_key,
         steps: file.steps,
         sns: file.sns,
+        auth: crate::domain::SenderAuth {
+            mode: file.auth,
+            verify: file.verify,
+        },
     })
 }
 
@@ -415,6 +512,17 @@ mod tests {
             .expect_err("refused");
         assert!(err.message.contains("embedded store"), "{err:?}");
         assert_eq!(err.code, "invalid_request");
+    }
+
+    #[test]
+    fn durations_take_a_unit() {
+        assert_eq!(parse_duration("90s"), Ok(chrono::Duration::seconds(90)));
+        assert_eq!(parse_duration("24h"), Ok(chrono::Duration::hours(24)));
+        assert_eq!(parse_duration("7d"), Ok(chrono::Duration::days(7)));
+        assert!(parse_duration("10").is_err());
+        assert!(parse_duration("0m").is_err());
+        assert!(parse_duration("5w").is_err());
+        assert!(parse_duration("999999999999d").is_err());
     }
 
     #[test]

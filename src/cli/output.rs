@@ -6,11 +6,13 @@ use std::io::{self, Write};
 
 use serde::Serialize;
 
-use crate::app::{Accepted, CreatedApiKey, ExecutionPage};
-use crate::domain::{ApiKey, Execution, SnsSubscription, Workflow};
+use crate::app::{
+    Accepted, ApiKeyListing, CreatedApiKey, ExecutionPage, RotatedApiKey, SecretChange,
+};
+use crate::domain::{ApiKey, Execution, SnsSubscription, Workflow, WorkflowSecrets};
 use crate::wire::{
     AcceptedView, ApiKeyView, CreatedApiKeyView, ErrorBody, ExecutionPageView, ExecutionView,
-    SubscriptionView, WorkflowView,
+    RotatedApiKeyView, SecretsView, SubscriptionView, WorkflowView,
 };
 use crate::worker::dry_run::StepPreview;
 
@@ -63,7 +65,71 @@ impl Output {
         writeln!(out, "{}", created.secret.expose())
     }
 
-    pub fn keys(&self, keys: &[ApiKey]) -> io::Result<()> {
+    pub fn rotated_key(&self, rotated: &RotatedApiKey) -> io::Result<()> {
+        let mut out = self.stdout();
+        if self.json {
+            return write_json(&mut out, &RotatedApiKeyView::from(rotated));
+        }
+        writeln!(
+            out,
+            "Rotated API key {}. Its new value is shown only now; store it safely:",
+            rotated.key.name
+        )?;
+        writeln!(out, "{}", rotated.secret.expose())?;
+        if let Some(previous) = &rotated.key.previous {
+            match previous.retire_at {
+                Some(at) => writeln!(
+                    out,
+                    "The old value ({}…) works until {at}.",
+                    previous.prefix
+                )?,
+                None => writeln!(
+                    out,
+                    "The old value ({}…) works until `api-keys retire {}`.",
+                    previous.prefix, rotated.key.name
+                )?,
+            }
+        }
+        Ok(())
+    }
+
+    pub fn retired_key(&self, key: &ApiKey) -> io::Result<()> {
+        let mut out = self.stdout();
+        if self.json {
+            return write_json(&mut out, &ApiKeyView::from(key));
+        }
+        writeln!(
+            out,
+            "Retired the previous value of API key {}; only {}… works now.",
+            key.name, key.prefix
+        )
+    }
+
+    pub fn secrets(&self, change: &SecretChange) -> io::Result<()> {
+        let view = SecretsView::from(change);
+        let mut out = self.stdout();
+        if self.json {
+            return write_json(&mut out, &view);
+        }
+        if let Some(value) = &view.value {
+            writeln!(
+                out,
+                "Generated a signing secret. It is shown only now; give it to the sender:"
+            )?;
+            writeln!(out, "{value}")?;
+        }
+        writeln!(
+            out,
+            "Active signing secrets of {} (oldest first):",
+            view.workflow_id
+        )?;
+        for s in &view.secrets {
+            writeln!(out, "  {}  added {}", s.fingerprint, s.added_at)?;
+        }
+        Ok(())
+    }
+
+    pub fn keys(&self, keys: &[ApiKeyListing]) -> io::Result<()> {
         let mut out = self.stdout();
         if self.json {
             let views: Vec<ApiKeyView> = keys.iter().map(ApiKeyView::from).collect();
@@ -72,16 +138,28 @@ impl Output {
         if keys.is_empty() {
             writeln!(out, "No API keys. Create one with: api-keys create NAME")?;
         }
-        for key in keys {
+        for listing in keys {
+            let key = &listing.key;
             let state = key
                 .revoked_at
                 .map(|t| format!("revoked {t}"))
                 .unwrap_or_else(|| "active".into());
+            let used = listing
+                .last_used_at
+                .map(|t| format!("last used {t}"))
+                .unwrap_or_else(|| "never used".into());
             writeln!(
                 out,
-                "{:<24} {}…  created {}  {}",
-                key.name, key.prefix, key.created_at, state
+                "{:<24} {}…  created {}  {}  {}",
+                key.name, key.prefix, key.created_at, used, state
             )?;
+            if let Some(previous) = &key.previous {
+                writeln!(
+                    out,
+                    "{:<24} {}…  previous value, still accepted",
+                    "", previous.prefix
+                )?;
+            }
         }
         Ok(())
     }
@@ -95,7 +173,18 @@ impl Output {
     }
 
     pub fn workflow(&self, workflow: &Workflow) -> io::Result<()> {
-        let view = WorkflowView::new(workflow, &self.base_url, None);
+        self.workflow_with_secrets(workflow, None)
+    }
+
+    pub fn workflow_with_secrets(
+        &self,
+        workflow: &Workflow,
+        secrets: Option<&WorkflowSecrets>,
+    ) -> io::Result<()> {
+        let mut view = WorkflowView::new(workflow, &self.base_url, None);
+        if let Some(secrets) = secrets {
+            view = view.with_secrets(secrets);
+        }
         let mut out = self.stdout();
         if self.json {
             return write_json(&mut out, &view);
@@ -104,6 +193,22 @@ impl Output {
         writeln!(out, "  trigger:     {}", view.trigger)?;
         writeln!(out, "  API key:     {}", view.api_key_name)?;
         writeln!(out, "  enabled:     {}", view.enabled)?;
+        writeln!(out, "  auth:        {}", view.auth)?;
+        if let Some(verify) = &view.verify {
+            let scheme = serde_json::to_value(verify.scheme).unwrap_or_default();
+            writeln!(
+                out,
+                "  verify:      {}",
+                scheme.as_str().unwrap_or_default()
+            )?;
+            for s in verify.secrets.iter().flatten() {
+                writeln!(
+                    out,
+                    "  secret:      {}  added {}",
+                    s.fingerprint, s.added_at
+                )?;
+            }
+        }
         if workflow.steps.is_empty() {
             writeln!(out, "  steps:       none")?;
         }

@@ -105,6 +105,10 @@ async fn print_next_steps(app: &App, base_url: &str) -> Result<(), String> {
             api_key_name: file.api_key,
             steps: file.steps,
             sns: file.sns,
+            auth: crate::domain::SenderAuth {
+                mode: file.auth,
+                verify: file.verify,
+            },
         })
         .await
         .map_err(|e| e.to_string())?;

@@ -143,6 +143,7 @@ pub async fn seed_sample_data(
         prefix: sample::KEY_VALUE.chars().take(8).collect(),
         created_at: now,
         revoked_at: None,
+        previous: None,
     };
     let workflow = Workflow {
         id: WorkflowId::parse(sample::WORKFLOW_ID).map_err(invalid)?,
@@ -152,6 +153,8 @@ pub async fn seed_sample_data(
         enabled: true,
         steps: vec![Step::Echo.into()],
         sns: SnsOptions::default(),
+        auth: Default::default(),
+        verify: None,
         created_at: now,
     };
     let sns_workflow = Workflow {
@@ -165,6 +168,8 @@ pub async fn seed_sample_data(
             allowed_topic_arns: vec![sample::SNS_TOPIC_ARN.into()],
             require_signature_v2: false,
         },
+        auth: Default::default(),
+        verify: None,
         created_at: now,
     };
     let payload = json!({ "sample": true });

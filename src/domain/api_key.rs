@@ -74,21 +74,91 @@ pub struct ApiKey {
     pub created_at: DateTime<Utc>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub revoked_at: Option<DateTime<Utc>>,
+    /// The value before the last rotation, still accepted until it is retired, so callers can
+    /// move to the new value without a gap.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous: Option<PreviousKey>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PreviousKey {
+    pub hash: String,
+    pub prefix: String,
+    pub rotated_at: DateTime<Utc>,
+    /// When it stops working by itself; `None` keeps it until `api-keys retire`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retire_at: Option<DateTime<Utc>>,
+}
+
+impl PreviousKey {
+    pub fn is_live(&self, now: DateTime<Utc>) -> bool {
+        self.retire_at.is_none_or(|at| now < at)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KeyRotationError {
+    #[error("the key is revoked")]
+    Revoked,
+    #[error(
+        "the previous value is still accepted; retire it first (`api-keys retire {0}`) so no more than two values are live"
+    )]
+    PreviousStillLive(ApiKeyName),
+    #[error("the key has no previous value to retire")]
+    NothingToRetire,
+}
+
+/// When a key was last used to open a workflow: a record of its own, so that writing it
+/// (at most once a minute per key and process) can never overwrite a rotation or a revocation
+/// made meanwhile.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyUsage {
+    pub name: ApiKeyName,
+    pub last_used_at: DateTime<Utc>,
 }
 
 impl ApiKey {
     pub fn generate(name: ApiKeyName, now: DateTime<Utc>) -> (Self, KeySecret) {
-        let mut bytes = [0u8; 32];
-        rand::rng().fill_bytes(&mut bytes);
-        let value = format!("{SECRET_PREFIX}{}", hex::encode(bytes));
+        let value = new_value();
         let key = Self {
             name,
             hash: hash_value(&value),
             prefix: value[..DISPLAY_PREFIX_LEN].to_owned(),
             created_at: now,
             revoked_at: None,
+            previous: None,
         };
         (key, KeySecret(value))
+    }
+
+    /// A new value; the current one becomes the previous and keeps working until
+    /// `retire_after` has passed (or until [`retire_previous`](Self::retire_previous)).
+    pub fn rotate(
+        &mut self,
+        now: DateTime<Utc>,
+        retire_after: Option<chrono::Duration>,
+    ) -> Result<KeySecret, KeyRotationError> {
+        if self.is_revoked() {
+            return Err(KeyRotationError::Revoked);
+        }
+        if self.previous.as_ref().is_some_and(|p| p.is_live(now)) {
+            return Err(KeyRotationError::PreviousStillLive(self.name.clone()));
+        }
+        let value = new_value();
+        self.previous = Some(PreviousKey {
+            hash: std::mem::replace(&mut self.hash, hash_value(&value)),
+            prefix: std::mem::replace(&mut self.prefix, value[..DISPLAY_PREFIX_LEN].to_owned()),
+            rotated_at: now,
+            retire_at: retire_after.map(|d| now + d),
+        });
+        Ok(KeySecret(value))
+    }
+
+    /// Ends the overlap: only the current value works from now on.
+    pub fn retire_previous(&mut self) -> Result<PreviousKey, KeyRotationError> {
+        self.previous
+            .take()
+            .ok_or(KeyRotationError::NothingToRetire)
     }
 
     pub fn is_revoked(&self) -> bool {
@@ -98,11 +168,25 @@ impl ApiKey {
     /// True when `presented` is this key's value and the key is not revoked. The comparison of
     /// the hashes runs in constant time.
     pub fn accepts(&self, presented: &str) -> bool {
+        self.accepts_at(presented, Utc::now())
+    }
+
+    /// As [`accepts`](Self::accepts), at `now`: the previous value of a rotation is accepted
+    /// until its retirement time. Both hashes are compared every time, in constant time.
+    pub fn accepts_at(&self, presented: &str, now: DateTime<Utc>) -> bool {
         if self.is_revoked() {
             return false;
         }
         let presented = hash_value(presented);
-        presented.as_bytes().ct_eq(self.hash.as_bytes()).into()
+        let current = presented.as_bytes().ct_eq(self.hash.as_bytes());
+        let previous = match &self.previous {
+            Some(p) => {
+                presented.as_bytes().ct_eq(p.hash.as_bytes())
+                    & subtle::Choice::from(u8::from(p.is_live(now)))
+            }
+            None => subtle::Choice::from(0),
+        };
+        (current | previous).into()
     }
 
     pub fn revoke(&mut self, now: DateTime<Utc>) {
@@ -110,6 +194,12 @@ impl ApiKey {
             self.revoked_at = Some(now);
         }
     }
+}
+
+fn new_value() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    format!("{SECRET_PREFIX}{}", hex::encode(bytes))
 }
 
 fn hash_value(value: &str) -> String {
@@ -168,6 +258,48 @@ mod tests {
         let (_, a) = key();
         let (_, b) = key();
         assert_ne!(a.expose(), b.expose());
+    }
+
+    #[test]
+    fn rotation_keeps_the_old_value_until_it_is_retired() {
+        let (mut key, old) = key();
+        let now = Utc::now();
+        let new = key.rotate(now, None).unwrap();
+        assert!(key.accepts_at(old.expose(), now));
+        assert!(key.accepts_at(new.expose(), now));
+        assert!(matches!(
+            key.rotate(now, None),
+            Err(KeyRotationError::PreviousStillLive(_))
+        ));
+        assert_eq!(key.previous.as_ref().unwrap().prefix, &old.expose()[..8]);
+        key.retire_previous().unwrap();
+        assert!(!key.accepts_at(old.expose(), now));
+        assert!(key.accepts_at(new.expose(), now));
+        assert_eq!(
+            key.retire_previous(),
+            Err(KeyRotationError::NothingToRetire)
+        );
+        let stored = serde_json::to_string(&key).unwrap();
+        assert!(!stored.contains(new.expose()) && !stored.contains(old.expose()));
+    }
+
+    #[test]
+    fn a_rotated_value_retires_by_itself_after_its_time() {
+        let (mut key, old) = key();
+        let now = Utc::now();
+        let new = key.rotate(now, Some(chrono::Duration::hours(1))).unwrap();
+        let later = now + chrono::Duration::minutes(59);
+        assert!(key.accepts_at(old.expose(), later));
+        let after = now + chrono::Duration::hours(1);
+        assert!(!key.accepts_at(old.expose(), after));
+        assert!(key.accepts_at(new.expose(), after));
+        // Once it has retired itself, the next rotation needs no explicit retire.
+        assert!(key.rotate(after, None).is_ok());
+        key.revoke(after);
+        assert_eq!(
+            key.rotate(after, None).unwrap_err(),
+            KeyRotationError::Revoked
+        );
     }
 
     #[test]

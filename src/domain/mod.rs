@@ -5,23 +5,28 @@ pub mod api_key;
 pub mod execution;
 pub mod ids;
 pub mod request;
+pub mod signature;
 pub mod step;
 pub mod subscription;
 pub mod template;
 pub mod workflow;
 pub mod workflow_file;
 
-pub use api_key::{ApiKey, ApiKeyName, KeySecret};
+pub use api_key::{ApiKey, ApiKeyName, KeyRotationError, KeySecret, KeyUsage, PreviousKey};
 pub use execution::{
     Execution, ExecutionStatus, StepRecord, StepStatus, TransitionError, TriggerMeta,
 };
 pub use ids::{ExecutionId, InvalidId, WorkflowId};
 pub use request::RequestMeta;
+pub use signature::{
+    AuthMode, Scheme, SecretValue, SignatureError, SigningSecret, Verified, VerifyOptions,
+    WorkflowSecrets,
+};
 pub use step::{
     ExpectStatus, HttpRequestStep, InvalidDefinition, RetryPolicy, SnsPublishStep, StatusMatch,
     Step, WORKER_STEP_BUDGET, WorkflowStep,
 };
 pub use subscription::{SnsSubscription, SubscriptionState};
 pub use template::{TemplateContext, TemplateEngine, TemplateError};
-pub use workflow::{InvalidWorkflow, SnsOptions, Trigger, Workflow};
+pub use workflow::{InvalidWorkflow, SenderAuth, SnsOptions, Trigger, Workflow};
 pub use workflow_file::{DefinitionError, WorkflowFile};

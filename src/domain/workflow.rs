@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::api_key::ApiKeyName;
 use super::ids::WorkflowId;
+use super::signature::{AuthMode, InvalidVerify, VerifyOptions};
 use super::step::{
     InvalidDefinition, WORKER_STEP_BUDGET, WorkflowStep, deserialize_numbered, number_steps,
     validate_steps,
@@ -72,7 +73,38 @@ pub struct Workflow {
     pub steps: Vec<WorkflowStep>,
     #[serde(default)]
     pub sns: SnsOptions,
+    /// What a caller proves: the API key (the default, and what records stored before
+    /// signatures existed mean), the provider's signature, or both.
+    #[serde(default)]
+    pub auth: AuthMode,
+    /// How the signature is checked; the secrets live in their own record.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verify: Option<VerifyOptions>,
     pub created_at: DateTime<Utc>,
+}
+
+/// The sender-authentication part of a workflow definition, checked together because each
+/// half only makes sense with the other.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SenderAuth {
+    pub mode: AuthMode,
+    pub verify: Option<VerifyOptions>,
+}
+
+impl SenderAuth {
+    /// `signature` and `both` need a `verify` block; a `verify` block is only for generic
+    /// webhooks (SNS messages carry AWS's own signature, checked always).
+    pub fn check(&self, trigger: Trigger) -> Result<(), InvalidWorkflow> {
+        if let Some(verify) = &self.verify {
+            if trigger != Trigger::GenericWebhook {
+                return Err(InvalidWorkflow::VerifyOnSns);
+            }
+            verify.validate()?;
+        } else if self.mode.needs_signature() {
+            return Err(InvalidWorkflow::AuthWithoutVerify(self.mode));
+        }
+        Ok(())
+    }
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -85,6 +117,14 @@ pub enum InvalidWorkflow {
     SnsOptionsOnGeneric,
     #[error(transparent)]
     Definition(#[from] InvalidDefinition),
+    #[error("auth {0} needs a verify block (the signature scheme)")]
+    AuthWithoutVerify(AuthMode),
+    #[error(
+        "verify applies to generic_webhook workflows; SNS messages are verified by AWS's own signature"
+    )]
+    VerifyOnSns,
+    #[error(transparent)]
+    Verify(#[from] InvalidVerify),
 }
 
 impl Workflow {
@@ -108,6 +148,8 @@ impl Workflow {
             enabled: true,
             steps,
             sns,
+            auth: AuthMode::ApiKey,
+            verify: None,
             created_at: now,
         })
     }

@@ -5,8 +5,9 @@
 use serde::Deserialize;
 
 use super::api_key::ApiKeyName;
+use super::signature::{AuthMode, VerifyOptions};
 use super::step::{WorkflowStep, deserialize_numbered};
-use super::workflow::{InvalidWorkflow, SnsOptions, Trigger, check_definition};
+use super::workflow::{InvalidWorkflow, SenderAuth, SnsOptions, Trigger, check_definition};
 
 /// A workflow definition as written by its author.
 ///
@@ -15,6 +16,8 @@ use super::workflow::{InvalidWorkflow, SnsOptions, Trigger, check_definition};
 /// trigger: generic_webhook     # or amazon_sns; default generic_webhook
 /// api_key: partner-a
 /// sns: { allowed_topic_arns: [...], require_signature_v2: true }   # amazon_sns only
+/// auth: signature              # api_key (default), signature or both
+/// verify: { scheme: github }   # github, stripe, slack, shopify, standard_webhooks or hmac
 /// steps:
 ///   - { id: only-paid, type: filter, when: "trigger.body.status == 'paid'" }
 ///   - { id: notify, type: http_request, url: "https://example.com/hook" }
@@ -29,6 +32,10 @@ pub struct WorkflowFile {
     pub api_key: String,
     #[serde(default)]
     pub sns: SnsOptions,
+    #[serde(default)]
+    pub auth: AuthMode,
+    #[serde(default)]
+    pub verify: Option<VerifyOptions>,
     #[serde(default, deserialize_with = "deserialize_numbered")]
     pub steps: Vec<WorkflowStep>,
 }
@@ -82,6 +89,9 @@ impl From<InvalidWorkflow> for DefinitionError {
             InvalidWorkflow::TopicArn(_) => Self::at("sns.allowed_topic_arns", err.to_string()),
             InvalidWorkflow::SnsOptionsOnGeneric => Self::at("sns", err.to_string()),
             InvalidWorkflow::Definition(d) => Self::at(&d.path, d.message),
+            InvalidWorkflow::AuthWithoutVerify(_) => Self::at("verify", err.to_string()),
+            InvalidWorkflow::VerifyOnSns => Self::at("verify", err.to_string()),
+            InvalidWorkflow::Verify(v) => Self::at(v.field, v.message),
         }
     }
 }
@@ -102,7 +112,15 @@ impl WorkflowFile {
         ApiKeyName::parse(&self.api_key)
             .map_err(|e| DefinitionError::at("api_key", e.to_string()))?;
         check_definition(&self.name, self.trigger, &self.sns, &self.steps)?;
+        self.sender_auth().check(self.trigger)?;
         Ok(())
+    }
+
+    pub fn sender_auth(&self) -> SenderAuth {
+        SenderAuth {
+            mode: self.auth,
+            verify: self.verify.clone(),
+        }
     }
 
     /// The API key name, already checked by [`parse`](Self::parse).
@@ -237,6 +255,35 @@ steps:
         let err = WorkflowFile::parse("name: x\napi_key: k\nsns:\n  require_signature_v2: true\n")
             .unwrap_err();
         assert_eq!(err.path, "sns");
+    }
+
+    #[test]
+    fn auth_and_verify_are_read_and_checked_together() {
+        let file = WorkflowFile::parse(
+            "name: x\napi_key: k\nauth: signature\nverify:\n  scheme: standard_webhooks\n  tolerance_seconds: 60\n",
+        )
+        .unwrap();
+        assert_eq!(file.auth, AuthMode::Signature);
+        assert_eq!(file.verify.as_ref().unwrap().tolerance(), 60);
+
+        let err = WorkflowFile::parse("name: x\napi_key: k\nauth: both\n").unwrap_err();
+        assert_eq!(err.path, "verify", "{err}");
+        let err = WorkflowFile::parse(
+            "name: x\napi_key: k\nverify:\n  scheme: github\n  header: X-Sig\n",
+        )
+        .unwrap_err();
+        assert_eq!(err.path, "verify.header", "{err}");
+        let err = WorkflowFile::parse(
+            "name: x\ntrigger: amazon_sns\napi_key: k\nverify:\n  scheme: github\n",
+        )
+        .unwrap_err();
+        assert_eq!(err.path, "verify", "{err}");
+        let err = WorkflowFile::parse("name: x\napi_key: k\nverify:\n  scheme: hmac\n  headr: X\n")
+            .unwrap_err();
+        assert!(err.message.contains("headr"), "{err}");
+        let err =
+            WorkflowFile::parse("name: x\napi_key: k\nverify:\n  scheme: paypal\n").unwrap_err();
+        assert!(err.path.starts_with("verify"), "{err}");
     }
 
     #[test]

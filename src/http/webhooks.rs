@@ -18,15 +18,24 @@ pub async fn receive(
     request_body: Body,
 ) -> Result<Response, ApiError> {
     let key = api_key(&headers, raw_query.as_deref());
-    let workflow = app.authorize(&workflow_id, key.as_deref()).await?;
+    let workflow = app.authorize_webhook(&workflow_id, key.as_deref()).await?;
     let bytes = body(&headers, request_body, app.config().body_limit_bytes).await?;
+    // Over the bytes as received, before any parsing: a re-encoded body would not verify.
+    let verified = app
+        .verify_sender(&workflow, |name| header(&headers, name), &bytes)
+        .await?;
     let meta = request_meta(&headers, raw_query.as_deref());
     let response = match workflow.trigger {
         Trigger::GenericWebhook => {
             let request = GenericRequest {
                 body: &bytes,
                 content_type: header(&headers, "content-type"),
-                idempotency_key: header(&headers, "idempotency-key"),
+                // A signed delivery id wins over an unsigned Idempotency-Key, so a captured
+                // request replayed with a new key is still the same execution.
+                idempotency_key: verified
+                    .delivery_id
+                    .as_deref()
+                    .or_else(|| header(&headers, "idempotency-key")),
                 sns_message_type: header(&headers, "x-amz-sns-message-type"),
                 meta,
             };

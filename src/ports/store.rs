@@ -1,8 +1,8 @@
 use async_trait::async_trait;
 
 use crate::domain::{
-    ApiKey, ApiKeyName, Execution, ExecutionId, ExecutionStatus, SnsSubscription, Workflow,
-    WorkflowId,
+    ApiKey, ApiKeyName, Execution, ExecutionId, ExecutionStatus, KeyUsage, SnsSubscription,
+    Workflow, WorkflowId, WorkflowSecrets,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -37,6 +37,25 @@ pub trait WorkflowStore: Send + Sync {
     async fn list_workflows(&self) -> Result<Vec<Workflow>, StoreError>;
     /// Overwrites an existing workflow; `NotFound` when there is none.
     async fn update_workflow(&self, workflow: &Workflow) -> Result<(), StoreError>;
+}
+
+/// A workflow's signing secrets: one record per workflow, never part of the workflow's own
+/// record, so every listing and view of workflows is free of them.
+#[async_trait]
+pub trait SecretStore: Send + Sync {
+    async fn insert_secrets(&self, secrets: &WorkflowSecrets) -> Result<(), StoreError>;
+    async fn get_secrets(&self, id: &WorkflowId) -> Result<Option<WorkflowSecrets>, StoreError>;
+    async fn list_secrets(&self) -> Result<Vec<WorkflowSecrets>, StoreError>;
+    async fn update_secrets(&self, secrets: &WorkflowSecrets) -> Result<(), StoreError>;
+}
+
+/// When each API key was last used.
+#[async_trait]
+pub trait KeyUsageStore: Send + Sync {
+    async fn insert_key_usage(&self, usage: &KeyUsage) -> Result<(), StoreError>;
+    async fn get_key_usage(&self, name: &ApiKeyName) -> Result<Option<KeyUsage>, StoreError>;
+    async fn list_key_usage(&self) -> Result<Vec<KeyUsage>, StoreError>;
+    async fn update_key_usage(&self, usage: &KeyUsage) -> Result<(), StoreError>;
 }
 
 /// What happened to an execution offered with a deduplication key.
@@ -95,7 +114,14 @@ pub trait SubscriptionStore: Send + Sync {
     ) -> Result<Vec<SnsSubscription>, StoreError>;
 }
 
-/// Everything the service keeps. Each backend implements the four parts.
-pub trait Store: ApiKeyStore + WorkflowStore + ExecutionStore + SubscriptionStore {}
+/// Everything the service keeps. Each backend implements the parts.
+pub trait Store:
+    ApiKeyStore + WorkflowStore + ExecutionStore + SubscriptionStore + SecretStore + KeyUsageStore
+{
+}
 
-impl<T: ApiKeyStore + WorkflowStore + ExecutionStore + SubscriptionStore> Store for T {}
+impl<
+    T: ApiKeyStore + WorkflowStore + ExecutionStore + SubscriptionStore + SecretStore + KeyUsageStore,
+> Store for T
+{
+}

@@ -71,6 +71,7 @@ async fn a_batch_reports_exactly_its_failing_records() {
             api_key_name: key.key.name.to_string(),
             steps: vec![Step::Echo.into()],
             sns: SnsOptions::default(),
+            auth: Default::default(),
         })
         .await
         .unwrap();
@@ -207,6 +208,7 @@ async fn a_failed_send_is_503_and_the_retry_dispatches_the_same_execution() {
             api_key_name: "k".into(),
             steps: vec![Step::Echo.into()],
             sns: SnsOptions::default(),
+            auth: Default::default(),
         })
         .await
         .unwrap();

@@ -70,6 +70,10 @@ async fn create(t: &TestApp, file: &str, replacements: &[(&str, &str)]) -> (Work
             api_key_name: parsed.api_key,
             steps: parsed.steps,
             sns: parsed.sns,
+            auth: webhook_trigger::domain::SenderAuth {
+                mode: parsed.auth,
+                verify: parsed.verify,
+            },
         })
         .await
         .unwrap_or_else(|e| panic!("{file}: {e}"));

@@ -19,6 +19,7 @@ mod examples;
 mod flows;
 mod log_redaction;
 mod serve_binary;
+mod signatures;
 mod sns_flows;
 mod sns_known_answers;
 mod sns_publish;

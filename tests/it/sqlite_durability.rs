@@ -47,6 +47,7 @@ async fn accept_one_with_key(
             api_key_name: "k".into(),
             steps: vec![Step::Echo.into()],
             sns: SnsOptions::default(),
+            auth: Default::default(),
         })
         .await
         .expect("workflow");

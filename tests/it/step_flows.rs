@@ -697,6 +697,7 @@ async fn bad_step_definitions_are_refused_by_the_app_naming_the_field(t: TestApp
             api_key_name: name,
             steps,
             sns: Default::default(),
+            auth: Default::default(),
         })
         .await
         .expect_err("a bad URL is refused");

@@ -12,6 +12,11 @@
 //! | execution | `WORKFLOW#{id}` | `EXEC#{ulid}` | ULIDs sort by time, so newest first is one Query with `ScanIndexForward=false` |
 //! | dedup record | `WORKFLOW#{id}` | `DEDUP#{key}` | written in the same transaction as its execution, conditional on not existing |
 //! | SNS subscription | `WORKFLOW#{id}` | `SNSSUB#{topicArn}` | one Query per workflow |
+//! | signing secrets | `WORKFLOW#{id}` | `SECRETS` | apart from the workflow item, read (through a cache) only by signed webhooks |
+//! | API key usage | `APIKEY#{name}` | `USAGE` | `lastUsedAt`, written at most once a minute per key and process, never racing the key item |
+//!
+//! Secrets and usage have listing copies too (`WORKFLOWSECRETS`, `APIKEYUSAGE`), as every
+//! keyed record does.
 //!
 //! Keys and workflows are written twice (the item the request path reads, and a copy in one
 //! fixed partition for listing) in one transaction, so the copies never disagree: the request

@@ -32,6 +32,18 @@ static LAYOUTS: ByKind<RecordLayout> = ByKind {
         sort_key: "WORKFLOW",
         listing: "WORKFLOWS",
     },
+    // Beside the workflow in its partition, under its own sort key: a GetItem of the workflow
+    // never returns it.
+    workflow_secrets: RecordLayout {
+        prefix: WORKFLOW_PREFIX,
+        sort_key: "SECRETS",
+        listing: "WORKFLOWSECRETS",
+    },
+    key_usage: RecordLayout {
+        prefix: "APIKEY#",
+        sort_key: "USAGE",
+        listing: "APIKEYUSAGE",
+    },
 };
 
 /// What a write needs of the main item: an insert that it is absent, an update that it exists.

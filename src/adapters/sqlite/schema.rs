@@ -11,6 +11,14 @@ CREATE TABLE IF NOT EXISTS workflows (
     id TEXT PRIMARY KEY,
     record TEXT NOT NULL
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS workflow_secrets (
+    workflow_id TEXT PRIMARY KEY,
+    record TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS api_key_usage (
+    name TEXT PRIMARY KEY,
+    record TEXT NOT NULL
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS executions (
     workflow_id TEXT NOT NULL,
     id TEXT NOT NULL,

@@ -27,6 +27,14 @@ static TABLES: ByKind<RecordTable> = ByKind {
         table: "workflows",
         key: "id",
     },
+    workflow_secrets: RecordTable {
+        table: "workflow_secrets",
+        key: "workflow_id",
+    },
+    key_usage: RecordTable {
+        table: "api_key_usage",
+        key: "name",
+    },
 };
 
 #[async_trait]

@@ -312,6 +312,7 @@ impl TestApp {
                 api_key_name: name,
                 steps: steps.into_iter().map(Into::into).collect(),
                 sns,
+                auth: Default::default(),
             })
             .await
             .expect("create workflow");
@@ -340,6 +341,10 @@ impl TestApp {
                 api_key_name: file.api_key,
                 steps: file.steps,
                 sns: file.sns,
+                auth: webhook_trigger::domain::SenderAuth {
+                    mode: file.auth,
+                    verify: file.verify,
+                },
             })
             .await
             .expect("create workflow");
