@@ -27,6 +27,7 @@
 mod executions;
 mod item;
 mod records;
+mod undelivered;
 mod request;
 pub mod schema;
 
