@@ -77,7 +77,10 @@ mod tests {
     #[test]
     fn settings_default_and_refuse_nonsense() {
         let (after, batch) = settings(|_| None).expect("defaults");
-        assert_eq!(after, chrono::Duration::seconds(DEFAULT_SWEEP_AFTER_SECONDS));
+        assert_eq!(
+            after,
+            chrono::Duration::seconds(DEFAULT_SWEEP_AFTER_SECONDS)
+        );
         assert_eq!(batch, DEFAULT_SWEEP_BATCH);
         let (after, _) =
             settings(|n| (n == "SWEEP_AFTER_SECONDS").then(|| "90".into())).expect("set");

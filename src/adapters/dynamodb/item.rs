@@ -164,7 +164,10 @@ pub(super) fn execution_item(execution: &Execution) -> Result<Item, StoreError> 
     // Only an execution no worker has taken can be missing its queue message; every other
     // item stays out of the sparse index.
     if execution.awaiting_first_delivery() {
-        item.insert(UNDELIVERED_SHARD.into(), s(undelivered_shard(&execution.id)));
+        item.insert(
+            UNDELIVERED_SHARD.into(),
+            s(undelivered_shard(&execution.id)),
+        );
         item.insert(
             UNDELIVERED_SINCE.into(),
             n(execution.received_at.timestamp_millis()),
@@ -175,10 +178,9 @@ pub(super) fn execution_item(execution: &Execution) -> Result<Item, StoreError> 
 
 /// The index shard of an execution, from the random part of its id, so shards fill evenly.
 pub(super) fn undelivered_shard(id: &ExecutionId) -> String {
-    let spread = id
-        .to_string()
-        .bytes()
-        .fold(0u32, |acc, b| acc.wrapping_mul(31).wrapping_add(u32::from(b)));
+    let spread = id.to_string().bytes().fold(0u32, |acc, b| {
+        acc.wrapping_mul(31).wrapping_add(u32::from(b))
+    });
     format!("U#{}", spread % UNDELIVERED_SHARDS)
 }
 

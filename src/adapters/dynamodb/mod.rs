@@ -27,9 +27,9 @@
 mod executions;
 mod item;
 mod records;
-mod undelivered;
 mod request;
 pub mod schema;
+mod undelivered;
 
 use std::collections::HashMap;
 use std::sync::Arc;

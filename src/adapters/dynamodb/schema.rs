@@ -7,8 +7,8 @@
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::client::Waiters;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType,
-    Projection, ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
+    ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
 };
 
 use super::request::build_error;
@@ -105,14 +105,13 @@ pub async fn create_table(client: &Client, table: &str) -> Result<bool, StoreErr
     }
     request = request.global_secondary_indexes(index.build().map_err(build_error)?);
     for key in KEY_SCHEMA.iter().chain(UNDELIVERED_INDEX_KEYS.iter()) {
-        request = request
-            .attribute_definitions(
-                AttributeDefinition::builder()
-                    .attribute_name(key.name)
-                    .attribute_type(ScalarAttributeType::from(key.attribute_type))
-                    .build()
-                    .map_err(build_error)?,
-            );
+        request = request.attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name(key.name)
+                .attribute_type(ScalarAttributeType::from(key.attribute_type))
+                .build()
+                .map_err(build_error)?,
+        );
     }
     let created = match request.send().await {
         Ok(_) => true,

@@ -9,8 +9,8 @@ use super::item::{
     string_attr, workflow_pk,
 };
 use super::schema::{
-    PARTITION_KEY as PK, SORT_KEY as SK, UNDELIVERED_INDEX, UNDELIVERED_SHARD,
-    UNDELIVERED_SHARDS, UNDELIVERED_SINCE,
+    PARTITION_KEY as PK, SORT_KEY as SK, UNDELIVERED_INDEX, UNDELIVERED_SHARD, UNDELIVERED_SHARDS,
+    UNDELIVERED_SINCE,
 };
 use super::{DynamoStore, Item, unavailable};
 use crate::domain::{ExecutionId, ExecutionStatus, WorkflowId};

@@ -120,9 +120,7 @@ impl SqliteQueue {
 
     /// Puts a raw body on the queue; for tests and tools that need a malformed message.
     pub async fn enqueue_raw(&self, body: String) -> Result<(), StoreError> {
-        self.db
-            .with_conn(move |c| insert_message(c, &body))
-            .await?;
+        self.db.with_conn(move |c| insert_message(c, &body)).await?;
         self.db.ready.notify_one();
         Ok(())
     }

@@ -10,8 +10,15 @@ use crate::ports::{
     ExecutionQuery, ExecutionStore, Outbox, Recorded, StoreError, SubscriptionStore, WorkItem,
 };
 
+/// A key conflict (the row exists), as opposed to any other constraint failure (a trigger, a
+/// check), which is the store refusing the write and must not read as "already exists".
 fn is_constraint(e: &rusqlite::Error) -> bool {
-    matches!(e, rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::ConstraintViolation)
+    matches!(
+        e,
+        rusqlite::Error::SqliteFailure(f, _)
+            if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+                || f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+    )
 }
 
 /// Where a keyed record lives: keys and workflows are each one record under a unique key in
