@@ -13,6 +13,10 @@
 //! | dedup record | `WORKFLOW#{id}` | `DEDUP#{key}` | written in the same transaction as its execution, conditional on not existing |
 //! | SNS subscription | `WORKFLOW#{id}` | `SNSSUB#{topicArn}` | one Query per workflow |
 //!
+//! One sparse index, `undelivered` (`undelivered_shard` / `undelivered_since`, keys only): only
+//! executions no worker has taken carry its attributes, so the sweeper finds those whose queue
+//! message was lost with one Query per shard (`schema::UNDELIVERED_INDEX`).
+//!
 //! Keys and workflows are written twice (the item the request path reads, and a copy in one
 //! fixed partition for listing) in one transaction, so the copies never disagree: the request
 //! path never touches the fixed partition (no hot key), and listing never needs a Scan of a
