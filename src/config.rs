@@ -22,6 +22,13 @@ pub struct Config {
     /// (`AWS_ENDPOINT_URL_SNS`, else `AWS_ENDPOINT_URL`, as the SDKs read them). The URL rules
     /// still apply first; only the transport moves. Unset in production.
     pub sns_endpoint: Option<url::Url>,
+    /// A duplicate of an execution still waiting for its first worker sends it to the queue
+    /// again only when it was written at least this long ago (`RESEND_AFTER_SECONDS`, default
+    /// 5): only then may the first send have been lost. Sooner, the first message is most
+    /// likely still on its way, and a burst of redeliveries (SNS retries, a client retrying
+    /// in a loop) would otherwise put one message on the queue per duplicate. Backends whose
+    /// queue is in the store (SQLite) never re-send.
+    pub resend_after: Duration,
 }
 
 impl Default for Config {
@@ -34,6 +41,7 @@ impl Default for Config {
             sns_max_age: Duration::from_secs(3600),
             sns_clock_skew: Duration::from_secs(300),
             sns_endpoint: None,
+            resend_after: Duration::from_secs(5),
         }
     }
 }
@@ -114,6 +122,11 @@ impl Config {
                 &lookup,
                 &["AWS_ENDPOINT_URL_SNS", "AWS_ENDPOINT_URL"],
             )?,
+            resend_after: Duration::from_secs(num(
+                "RESEND_AFTER_SECONDS",
+                d.resend_after.as_secs(),
+                0,
+            )?),
         })
     }
 }
@@ -159,9 +172,11 @@ mod tests {
             "BODY_LIMIT_BYTES" => Some("1024".into()),
             "RETENTION_DAYS" => Some("7".into()),
             "CACHE_TTL_SECONDS" => Some("0".into()),
+            "RESEND_AFTER_SECONDS" => Some("30".into()),
             _ => None,
         })
         .unwrap();
+        assert_eq!(c.resend_after, Duration::from_secs(30));
         assert_eq!(c.body_limit_bytes, 1024);
         assert_eq!(c.retention, chrono::Duration::days(7));
         assert_eq!(c.cache_ttl, Duration::ZERO);

@@ -75,22 +75,22 @@ impl App {
             .await
     }
 
-    /// Stores the execution (with its dedup record) and queues it. A repeat of an earlier
-    /// request is queued again while that execution is still queued: the earlier send may be
-    /// the one that failed, and the worker ignores a second message for the same execution.
+    /// Stores the execution (with its dedup record) and queues it, so a 2xx always means
+    /// both happened. Where the queue lives in the store (SQLite) that is one atomic write.
+    /// Otherwise (DynamoDB, then SQS) the write comes first and the send second; a send lost
+    /// between them (a crash, a timeout) is re-sent by the sweeper (`app::sweep`), or by a
+    /// duplicate of the request once the execution has waited `resend_after` for a worker.
     pub(crate) async fn record_and_dispatch(
         &self,
         execution: Execution,
         dedup_key: Option<&str>,
     ) -> Result<Accepted, AppError> {
-        match self.store().insert_execution(&execution, dedup_key).await? {
+        let recorded = match self.store().outbox() {
+            Some(outbox) => outbox.insert_and_enqueue(&execution, dedup_key).await?,
+            None => self.record_then_send(&execution, dedup_key).await?,
+        };
+        match recorded {
             Recorded::Created => {
-                if let Err(err) = self.dispatch(&execution).await {
-                    if dedup_key.is_none() {
-                        self.abandon(&execution, &err).await;
-                    }
-                    return Err(err);
-                }
                 tracing::info!(execution_id = %execution.id, workflow_id = %execution.workflow_id, "execution queued");
                 Ok(Accepted {
                     execution_id: execution.id,
@@ -99,9 +99,6 @@ impl App {
                 })
             }
             Recorded::Duplicate(existing) => {
-                if existing.status == ExecutionStatus::Queued {
-                    self.dispatch(&existing).await?;
-                }
                 tracing::info!(execution_id = %existing.id, workflow_id = %existing.workflow_id, "duplicate delivery");
                 Ok(Accepted {
                     execution_id: existing.id,
@@ -110,6 +107,33 @@ impl App {
                 })
             }
         }
+    }
+
+    /// The two-step path: write, then send. A duplicate re-sends only when the earlier send
+    /// may have been lost, which keeps a burst of redeliveries from becoming a burst of
+    /// queue messages.
+    async fn record_then_send(
+        &self,
+        execution: &Execution,
+        dedup_key: Option<&str>,
+    ) -> Result<Recorded, AppError> {
+        let recorded = self.store().insert_execution(execution, dedup_key).await?;
+        match &recorded {
+            Recorded::Created => {
+                if let Err(err) = self.dispatch(execution).await {
+                    if dedup_key.is_none() {
+                        self.abandon(execution, &err).await;
+                    }
+                    return Err(err);
+                }
+            }
+            Recorded::Duplicate(existing) => {
+                if may_need_resend(existing, Utc::now(), self.config().resend_after) {
+                    self.dispatch(existing).await?;
+                }
+            }
+        }
+        Ok(recorded)
     }
 
     pub(crate) async fn dispatch(&self, execution: &Execution) -> Result<(), AppError> {
@@ -139,6 +163,19 @@ impl App {
             tracing::error!(execution_id = %execution.id, error = %err, "could not mark unqueued execution failed");
         }
     }
+}
+
+/// Whether a duplicate should send `existing` to the queue again. Only an execution no worker
+/// has taken yet can be missing its message (once taken, the message's own redelivery carries
+/// it), and only one written `resend_after` ago or more: before that, its first send is most
+/// likely just in flight.
+fn may_need_resend(
+    existing: &Execution,
+    now: chrono::DateTime<Utc>,
+    resend_after: std::time::Duration,
+) -> bool {
+    let waited = (now - existing.received_at).to_std().unwrap_or_default();
+    existing.awaiting_first_delivery() && waited >= resend_after
 }
 
 /// JSON may arrive as `application/json`, any `+json` type, `text/plain` (what SNS and many
@@ -182,6 +219,46 @@ fn parse_idempotency_key(raw: &str) -> Result<&str, AppError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn queued_at(received_at: chrono::DateTime<Utc>) -> Execution {
+        Execution::new(
+            crate::domain::WorkflowId::generate(),
+            TriggerMeta::GenericWebhook {
+                content_type: None,
+                idempotency_key: Some("k".into()),
+                body_bytes: 2,
+            },
+            Value::Null,
+            received_at,
+            chrono::Duration::days(1),
+        )
+    }
+
+    #[test]
+    fn a_fresh_duplicate_is_not_sent_again() {
+        let now = Utc::now();
+        let after = std::time::Duration::from_secs(5);
+        let fresh = queued_at(now - chrono::Duration::seconds(1));
+        assert!(!may_need_resend(&fresh, now, after));
+        let old = queued_at(now - chrono::Duration::seconds(5));
+        assert!(may_need_resend(&old, now, after));
+    }
+
+    #[test]
+    fn a_duplicate_of_a_taken_execution_is_never_sent_again() {
+        let now = Utc::now();
+        let old = queued_at(now - chrono::Duration::hours(1));
+        let running = old
+            .claim(now, chrono::Duration::seconds(300))
+            .expect("claim");
+        assert!(!may_need_resend(&running, now, std::time::Duration::ZERO));
+        // Back to queued after a step asked for a later retry: its message is still held.
+        let requeued = Execution {
+            status: ExecutionStatus::Queued,
+            ..running
+        };
+        assert!(!may_need_resend(&requeued, now, std::time::Duration::ZERO));
+    }
 
     #[test]
     fn json_content_types_are_accepted() {

@@ -7,6 +7,7 @@ mod auth;
 mod error;
 mod executions;
 mod sns;
+mod sweep;
 
 use std::sync::Arc;
 
@@ -15,6 +16,7 @@ pub use admin::{ApiKeyListing, CreatedApiKey, NewWorkflow, RotatedApiKey, Secret
 pub use error::AppError;
 pub use executions::{ExecutionPage, ListExecutions};
 pub use sns::{SnsOutcome, SnsRequest};
+pub use sweep::{SweepError, SweepReport, Sweeper};
 
 use crate::cache::TtlCache;
 use crate::config::Config;

@@ -185,6 +185,13 @@ pub enum TransitionError {
 }
 
 impl Execution {
+    /// Queued and never taken by a worker: the only state in which its queue message may be
+    /// missing (a send lost after the write). Once a worker has taken it, the message's own
+    /// redelivery carries it, including back to `queued` when a step asked for a later retry.
+    pub fn awaiting_first_delivery(&self) -> bool {
+        self.status == ExecutionStatus::Queued && self.attempts == 0
+    }
+
     pub fn new(
         workflow_id: WorkflowId,
         trigger: TriggerMeta,

@@ -1,12 +1,14 @@
-//! The two Lambda functions, as plain async functions so tests can call them with built
-//! events: `api` (API Gateway → the same axum router as `serve`) and `worker` (an SQS batch →
-//! `Worker::process` per record, with partial batch failures).
+//! The Lambda functions, as plain async functions so tests can call them with built
+//! events: `api` (API Gateway → the same axum router as `serve`), `worker` (an SQS batch →
+//! `Worker::process` per record, with partial batch failures) and `sweeper` (a schedule →
+//! re-send executions whose queue message was lost).
 //!
 //! The binaries in `src/bin/` only read the environment, build the SDK clients once per
 //! execution environment (not per invocation, with `crate::adapters::aws`) and call
-//! `api::run` / `worker::run`.
+//! `api::run` / `worker::run` / `sweeper::run`.
 
 pub mod api;
+pub mod sweeper;
 pub mod worker;
 
 /// A setting the function cannot start without.

@@ -1,5 +1,7 @@
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 
+use super::queue::WorkItem;
 use crate::domain::{
     ApiKey, ApiKeyName, Execution, ExecutionId, ExecutionStatus, KeyUsage, SnsSubscription,
     Workflow, WorkflowId, WorkflowSecrets,
@@ -102,6 +104,48 @@ pub trait ExecutionStore: Send + Sync {
         current: &Execution,
         next: &Execution,
     ) -> Result<bool, StoreError>;
+
+    /// The backend's outbox, when its work queue lives inside the store (the embedded
+    /// backend): then recording an execution and queueing it are one atomic write, and the
+    /// caller never sends to a `WorkQueue` for it. `None` (the default): store and queue are
+    /// separate services, so the caller writes, then sends, and a sweeper covers a send lost
+    /// in between.
+    fn outbox(&self) -> Option<&dyn Outbox> {
+        None
+    }
+}
+
+/// Records an execution and queues its work item in one atomic write: either both are
+/// durable or neither is, so no crash between them can strand an execution.
+#[async_trait]
+pub trait Outbox: Send + Sync {
+    /// As `ExecutionStore::insert_execution`, and on `Created` the work item is queued in the
+    /// same transaction. A `Duplicate` queues nothing: the earlier execution's message was
+    /// written with it.
+    async fn insert_and_enqueue(
+        &self,
+        execution: &Execution,
+        dedup_key: Option<&str>,
+    ) -> Result<Recorded, StoreError>;
+}
+
+/// Executions that were written but may never have been sent to the queue (the send was lost
+/// to a crash, a timeout or an outage between the write and the send). A backend whose store
+/// and queue are separate keeps a sparse index of them, so the sweeper finds them without a
+/// Scan.
+#[async_trait]
+pub trait PendingDispatch: Send + Sync {
+    /// Up to `limit` executions still `queued`, never yet taken by a worker, whose last send
+    /// was before `cutoff`; oldest first.
+    async fn undelivered_before(
+        &self,
+        cutoff: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<WorkItem>, StoreError>;
+    /// Notes that `item` was sent again at `at`, so the next sweeps leave it alone for a
+    /// threshold (a long queue backlog must not be answered with more copies every sweep).
+    /// Does nothing when a worker has taken it meanwhile.
+    async fn mark_resent(&self, item: &WorkItem, at: DateTime<Utc>) -> Result<(), StoreError>;
 }
 
 #[async_trait]

@@ -80,6 +80,7 @@ fn table_matches_the_schema_in_code() {
         .collect();
     let expected: BTreeSet<(String, String)> = schema::KEY_SCHEMA
         .iter()
+        .chain(schema::UNDELIVERED_INDEX_KEYS.iter())
         .map(|k| (k.name.to_owned(), k.attribute_type.to_owned()))
         .collect();
     assert_eq!(definitions, expected);
@@ -87,10 +88,27 @@ fn table_matches_the_schema_in_code() {
     let ttl = at(props, &["TimeToLiveSpecification"]);
     assert_eq!(text(at(ttl, &["AttributeName"])), schema::TTL_ATTRIBUTE);
     assert_eq!(text(at(ttl, &["Enabled"])), "true");
-    assert!(
-        props.get("GlobalSecondaryIndexes").is_none(),
-        "the code uses no index"
+    let indexes = at(props, &["GlobalSecondaryIndexes"])
+        .as_sequence()
+        .expect("GlobalSecondaryIndexes list");
+    assert_eq!(indexes.len(), 1, "the code uses one index");
+    let index = &indexes[0];
+    assert_eq!(text(at(index, &["IndexName"])), schema::UNDELIVERED_INDEX);
+    assert_eq!(
+        text(at(index, &["Projection", "ProjectionType"])),
+        "KEYS_ONLY"
     );
+    let index_keys: Vec<(String, String)> = at(index, &["KeySchema"])
+        .as_sequence()
+        .expect("index KeySchema list")
+        .iter()
+        .map(|k| (text(at(k, &["AttributeName"])), text(at(k, &["KeyType"]))))
+        .collect();
+    let expected: Vec<(String, String)> = schema::UNDELIVERED_INDEX_KEYS
+        .iter()
+        .map(|k| (k.name.to_owned(), k.key_type.to_owned()))
+        .collect();
+    assert_eq!(index_keys, expected);
 }
 
 #[test]
@@ -143,6 +161,7 @@ fn functions_are_the_two_binaries_on_arm64_al2023() {
     for (function, binary) in [
         ("ApiFunction", "api-lambda"),
         ("WorkerFunction", "worker-lambda"),
+        ("SweeperFunction", "sweeper-lambda"),
     ] {
         let f = resource(&t, function);
         assert_eq!(
@@ -221,6 +240,29 @@ fn policies_are_least_privilege() {
         actions(&t, "WorkerFunction"),
         set(&["dynamodb:GetItem", "dynamodb:PutItem", "sns:Publish"])
     );
+    assert_eq!(
+        actions(&t, "SweeperFunction"),
+        set(&["dynamodb:Query", "dynamodb:UpdateItem", "sqs:SendMessage"])
+    );
+    // The sweeper queries the sparse index, never the table.
+    let sweeper = at(resource(&t, "SweeperFunction"), &["Properties", "Policies"]);
+    let sweeper_text = serde_json::to_string(sweeper).unwrap_or_default();
+    assert!(
+        sweeper_text.contains("/index/undelivered"),
+        "{sweeper_text}"
+    );
+    // Re-sends wait longer than the API function may still be sending.
+    let sweep_after = number(at(
+        resource(&t, "SweeperFunction"),
+        &[
+            "Properties",
+            "Environment",
+            "Variables",
+            "SWEEP_AFTER_SECONDS",
+        ],
+    ));
+    let api_timeout = number(at(resource(&t, "ApiFunction"), &["Properties", "Timeout"]));
+    assert!(sweep_after > api_timeout, "{sweep_after} <= {api_timeout}");
     // sns:Publish only on the topics the stack was given, never on "*".
     let worker = at(resource(&t, "WorkerFunction"), &["Properties", "Policies"]);
     let text = serde_json::to_string(worker).unwrap_or_default();

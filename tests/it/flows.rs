@@ -30,8 +30,6 @@ macro_rules! flows_for {
                 form_content_type_is_415,
                 text_plain_json_is_accepted,
                 same_idempotency_key_returns_the_same_execution,
-                queue_failure_is_503_and_a_retry_dispatches_the_same_execution,
-                queue_failure_without_idempotency_key_leaves_no_queued_execution,
                 executions_are_listed_newest_first_in_pages,
                 executions_can_be_filtered_by_status,
                 bad_listing_parameters_are_400,
@@ -56,6 +54,33 @@ macro_rules! flows_for {
 
 flows_for!(sqlite, support::sqlite_app);
 flows_for!(dynamodb, support::dynamodb_app);
+
+/// A queue send that fails on its own exists only where the queue is a separate service: on
+/// SQLite the queue row is written in the execution's own transaction (see `faults.rs`).
+mod dynamodb_two_step {
+    use super::*;
+
+    #[tokio::test]
+    async fn queue_failure_is_503_and_a_retry_dispatches_the_same_execution() {
+        // A retry re-sends at once here; `faults.rs` covers the default wait and the sweeper.
+        let config = webhook_trigger::config::Config {
+            resend_after: std::time::Duration::ZERO,
+            ..support::test_config()
+        };
+        super::queue_failure_is_503_and_a_retry_dispatches_the_same_execution(
+            support::dynamodb_app(config).await,
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    async fn queue_failure_without_idempotency_key_leaves_no_queued_execution() {
+        super::queue_failure_without_idempotency_key_leaves_no_queued_execution(
+            support::dynamodb_app(support::test_config()).await,
+        )
+        .await;
+    }
+}
 
 async fn listed_ids(t: &TestApp, workflow_id: &str, key: &str, query: &str) -> Vec<String> {
     let r = t

@@ -16,6 +16,7 @@ mod aws_template;
 mod cli;
 mod events;
 mod examples;
+mod faults;
 mod flows;
 mod log_redaction;
 mod serve_binary;

@@ -11,7 +11,10 @@ use flate2::write::GzEncoder;
 use serde::de::DeserializeOwned;
 
 use super::Item;
-use super::schema::{PARTITION_KEY as PK, SORT_KEY as SK, TTL_ATTRIBUTE};
+use super::schema::{
+    PARTITION_KEY as PK, SORT_KEY as SK, TTL_ATTRIBUTE, UNDELIVERED_SHARD, UNDELIVERED_SHARDS,
+    UNDELIVERED_SINCE,
+};
 use crate::adapters::record::to_json;
 use crate::domain::{Execution, ExecutionId, WorkflowId};
 use crate::ports::StoreError;
@@ -158,7 +161,27 @@ pub(super) fn execution_item(execution: &Execution) -> Result<Item, StoreError> 
     item.insert(TTL_ATTRIBUTE.into(), n(execution.expires_at.timestamp()));
     let (name, value) = execution_record(execution)?;
     item.insert(name.into(), value);
+    // Only an execution no worker has taken can be missing its queue message; every other
+    // item stays out of the sparse index.
+    if execution.awaiting_first_delivery() {
+        item.insert(
+            UNDELIVERED_SHARD.into(),
+            s(undelivered_shard(&execution.id)),
+        );
+        item.insert(
+            UNDELIVERED_SINCE.into(),
+            n(execution.received_at.timestamp_millis()),
+        );
+    }
     Ok(item)
+}
+
+/// The index shard of an execution, from the random part of its id, so shards fill evenly.
+pub(super) fn undelivered_shard(id: &ExecutionId) -> String {
+    let spread = id.to_string().bytes().fold(0u32, |acc, b| {
+        acc.wrapping_mul(31).wrapping_add(u32::from(b))
+    });
+    format!("U#{}", spread % UNDELIVERED_SHARDS)
 }
 
 /// The dedup record: which execution holds the key, until when.
@@ -173,6 +196,43 @@ pub(super) fn dedup_item(execution: &Execution, dedup_key: &str) -> Item {
 mod tests {
     use super::*;
     use crate::domain::TriggerMeta;
+
+    fn queued() -> Execution {
+        Execution::new(
+            WorkflowId::generate(),
+            TriggerMeta::ReplayOf {
+                original: ExecutionId::generate(),
+            },
+            serde_json::Value::Null,
+            chrono::Utc::now(),
+            chrono::Duration::days(1),
+        )
+    }
+
+    #[test]
+    fn only_executions_awaiting_their_first_worker_are_in_the_undelivered_index() {
+        let waiting = queued();
+        let item = execution_item(&waiting).expect("item");
+        assert!(item.contains_key(UNDELIVERED_SHARD));
+        assert_eq!(
+            number_attr(&item, UNDELIVERED_SINCE).expect("since"),
+            waiting.received_at.timestamp_millis()
+        );
+        let running = waiting
+            .claim(chrono::Utc::now(), chrono::Duration::seconds(60))
+            .expect("claim");
+        let item = execution_item(&running).expect("item");
+        assert!(!item.contains_key(UNDELIVERED_SHARD));
+        assert!(!item.contains_key(UNDELIVERED_SINCE));
+    }
+
+    #[test]
+    fn undelivered_shards_are_all_used() {
+        let shards: std::collections::BTreeSet<String> = (0..200)
+            .map(|_| undelivered_shard(&ExecutionId::generate()))
+            .collect();
+        assert_eq!(shards.len(), UNDELIVERED_SHARDS as usize, "{shards:?}");
+    }
 
     #[test]
     fn execution_sort_keys_sort_by_time_and_after_dedup_records() {

@@ -18,6 +18,10 @@
 //! Secrets and usage have listing copies too (`WORKFLOWSECRETS`, `APIKEYUSAGE`), as every
 //! keyed record does.
 //!
+//! One sparse index, `undelivered` (`undelivered_shard` / `undelivered_since`, keys only): only
+//! executions no worker has taken carry its attributes, so the sweeper finds those whose queue
+//! message was lost with one Query per shard (`schema::UNDELIVERED_INDEX`).
+//!
 //! Keys and workflows are written twice (the item the request path reads, and a copy in one
 //! fixed partition for listing) in one transaction, so the copies never disagree: the request
 //! path never touches the fixed partition (no hot key), and listing never needs a Scan of a
@@ -34,6 +38,7 @@ mod item;
 mod records;
 mod request;
 pub mod schema;
+mod undelivered;
 
 use std::collections::HashMap;
 use std::sync::Arc;

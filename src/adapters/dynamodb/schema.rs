@@ -7,8 +7,8 @@
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::client::Waiters;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
-    TimeToLiveSpecification,
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
+    ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
 };
 
 use super::request::build_error;
@@ -33,8 +33,8 @@ pub struct KeyAttribute {
     pub attribute_type: &'static str,
 }
 
-/// The table's whole key schema, in order (HASH first). Nothing else is declared: every other
-/// attribute is schemaless, and the table has no secondary index.
+/// The table's key schema, in order (HASH first). Beside it only the undelivered index's keys
+/// are declared; every other attribute is schemaless.
 pub const KEY_SCHEMA: [KeyAttribute; 2] = [
     KeyAttribute {
         name: PARTITION_KEY,
@@ -48,6 +48,41 @@ pub const KEY_SCHEMA: [KeyAttribute; 2] = [
     },
 ];
 
+/// The sparse index of executions still waiting for their first worker (queued, never
+/// taken): only those items carry its two attributes, so the index holds the few executions
+/// whose queue message may have been lost, and the sweeper reads them with one Query per
+/// shard instead of a Scan of the table. A worker's claim rewrites the item without them.
+pub const UNDELIVERED_INDEX: &str = "undelivered";
+/// `U#{0..UNDELIVERED_SHARDS}`: spread over a few partitions so a burst of webhooks does not
+/// write one index partition hot (an index that throttles throttles the table's writes).
+pub const UNDELIVERED_SHARD: &str = "undelivered_shard";
+/// Epoch milliseconds of the execution's last send (its arrival, or the sweeper's re-send).
+pub const UNDELIVERED_SINCE: &str = "undelivered_since";
+pub const UNDELIVERED_SHARDS: u32 = 4;
+
+/// The undelivered index's key schema (HASH first). Projection: keys only, which name the
+/// workflow and the execution, all a re-send needs.
+pub const UNDELIVERED_INDEX_KEYS: [KeyAttribute; 2] = [
+    KeyAttribute {
+        name: UNDELIVERED_SHARD,
+        key_type: "HASH",
+        attribute_type: "S",
+    },
+    KeyAttribute {
+        name: UNDELIVERED_SINCE,
+        key_type: "RANGE",
+        attribute_type: "N",
+    },
+];
+
+fn key_element(key: &KeyAttribute) -> Result<KeySchemaElement, StoreError> {
+    KeySchemaElement::builder()
+        .attribute_name(key.name)
+        .key_type(KeyType::from(key.key_type))
+        .build()
+        .map_err(build_error)
+}
+
 /// Creates the table (and turns on TTL) unless it exists. For local development against an
 /// emulator and for tests; on AWS the SAM template creates it.
 pub async fn create_table(client: &Client, table: &str) -> Result<bool, StoreError> {
@@ -56,21 +91,27 @@ pub async fn create_table(client: &Client, table: &str) -> Result<bool, StoreErr
         .table_name(table)
         .billing_mode(BillingMode::from(BILLING_MODE));
     for key in KEY_SCHEMA {
-        request = request
-            .key_schema(
-                KeySchemaElement::builder()
-                    .attribute_name(key.name)
-                    .key_type(KeyType::from(key.key_type))
-                    .build()
-                    .map_err(build_error)?,
-            )
-            .attribute_definitions(
-                AttributeDefinition::builder()
-                    .attribute_name(key.name)
-                    .attribute_type(ScalarAttributeType::from(key.attribute_type))
-                    .build()
-                    .map_err(build_error)?,
-            );
+        request = request.key_schema(key_element(&key)?);
+    }
+    let mut index = GlobalSecondaryIndex::builder()
+        .index_name(UNDELIVERED_INDEX)
+        .projection(
+            Projection::builder()
+                .projection_type(ProjectionType::KeysOnly)
+                .build(),
+        );
+    for key in UNDELIVERED_INDEX_KEYS {
+        index = index.key_schema(key_element(&key)?);
+    }
+    request = request.global_secondary_indexes(index.build().map_err(build_error)?);
+    for key in KEY_SCHEMA.iter().chain(UNDELIVERED_INDEX_KEYS.iter()) {
+        request = request.attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name(key.name)
+                .attribute_type(ScalarAttributeType::from(key.attribute_type))
+                .build()
+                .map_err(build_error)?,
+        );
     }
     let created = match request.send().await {
         Ok(_) => true,

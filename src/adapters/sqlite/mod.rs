@@ -10,6 +10,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use rusqlite::Connection;
+use tokio::sync::Notify;
 
 pub use queue::{ReceivedMessage, SqliteQueue};
 
@@ -20,6 +21,9 @@ use crate::ports::StoreError;
 #[derive(Clone)]
 pub struct SqliteStore {
     conn: Arc<Mutex<Connection>>,
+    /// Wakes the in-process worker as soon as something is queued, whether by the queue or
+    /// by the store's outbox (an accepted webhook), instead of waiting for its next poll.
+    ready: Arc<Notify>,
 }
 
 impl SqliteStore {
@@ -34,6 +38,7 @@ impl SqliteStore {
         schema::prepare(&conn).map_err(unavailable)?;
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
+            ready: Arc::new(Notify::new()),
         })
     }
 

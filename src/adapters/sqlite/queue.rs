@@ -15,9 +15,6 @@ use crate::ports::{QueueError, StoreError, WorkItem, WorkQueue};
 #[derive(Clone)]
 pub struct SqliteQueue {
     db: SqliteStore,
-    /// Wakes the in-process worker as soon as something is queued, instead of waiting for
-    /// its next poll.
-    ready: Arc<Notify>,
 }
 
 /// A received message: its id deletes it, its body says what to run.
@@ -30,14 +27,11 @@ pub struct ReceivedMessage {
 
 impl SqliteQueue {
     pub(super) fn new(db: SqliteStore) -> Self {
-        Self {
-            db,
-            ready: Arc::new(Notify::new()),
-        }
+        Self { db }
     }
 
     pub fn ready(&self) -> Arc<Notify> {
-        self.ready.clone()
+        self.db.ready.clone()
     }
 
     /// Takes up to `max` visible messages and hides them for `visibility`. Messages received
@@ -126,17 +120,8 @@ impl SqliteQueue {
 
     /// Puts a raw body on the queue; for tests and tools that need a malformed message.
     pub async fn enqueue_raw(&self, body: String) -> Result<(), StoreError> {
-        self.db
-            .with_conn(move |c| {
-                c.execute(
-                    "INSERT INTO queue (body, visible_at) VALUES (?1, ?2)",
-                    params![body, now_millis()],
-                )
-                .map(|_| ())
-                .map_err(unavailable)
-            })
-            .await?;
-        self.ready.notify_one();
+        self.db.with_conn(move |c| insert_message(c, &body)).await?;
+        self.db.ready.notify_one();
         Ok(())
     }
 }
@@ -148,4 +133,15 @@ impl WorkQueue for SqliteQueue {
             .await
             .map_err(|e| QueueError::Unavailable(e.to_string()))
     }
+}
+
+/// One queue row, visible now. Shared by the queue and the store's outbox, which calls it
+/// inside the transaction that writes the execution.
+pub(super) fn insert_message(c: &rusqlite::Connection, body: &str) -> Result<(), StoreError> {
+    c.execute(
+        "INSERT INTO queue (body, visible_at) VALUES (?1, ?2)",
+        params![body, now_millis()],
+    )
+    .map(|_| ())
+    .map_err(unavailable)
 }

@@ -2,13 +2,23 @@ use async_trait::async_trait;
 use rusqlite::{OptionalExtension, params};
 use serde::de::DeserializeOwned;
 
+use super::queue::insert_message;
 use super::{SqliteStore, unavailable};
 use crate::adapters::record::{ByKind, Record, RecordStore, from_json, to_json};
 use crate::domain::{Execution, ExecutionId, SnsSubscription, WorkflowId};
-use crate::ports::{ExecutionQuery, ExecutionStore, Recorded, StoreError, SubscriptionStore};
+use crate::ports::{
+    ExecutionQuery, ExecutionStore, Outbox, Recorded, StoreError, SubscriptionStore, WorkItem,
+};
 
+/// A key conflict (the row exists), as opposed to any other constraint failure (a trigger, a
+/// check), which is the store refusing the write and must not read as "already exists".
 fn is_constraint(e: &rusqlite::Error) -> bool {
-    matches!(e, rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::ConstraintViolation)
+    matches!(
+        e,
+        rusqlite::Error::SqliteFailure(f, _)
+            if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+                || f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+    )
 }
 
 /// Where a keyed record lives: keys and workflows are each one record under a unique key in
@@ -108,51 +118,7 @@ impl ExecutionStore for SqliteStore {
         execution: &Execution,
         dedup_key: Option<&str>,
     ) -> Result<Recorded, StoreError> {
-        let execution = execution.clone();
-        let record = to_json(&execution)?;
-        let dedup_key = dedup_key.map(str::to_owned);
-        self.with_conn(move |c| {
-            let tx = c.transaction().map_err(unavailable)?;
-            let workflow_id = execution.workflow_id.to_string();
-            let expires_at = execution.expires_at.timestamp();
-            if let Some(key) = &dedup_key {
-                let existing: Option<(String, i64)> = tx
-                    .query_row(
-                        "SELECT execution_id, expires_at FROM dedup WHERE workflow_id = ?1 AND key = ?2",
-                        params![workflow_id, key],
-                        |r| Ok((r.get(0)?, r.get(1)?)),
-                    )
-                    .optional()
-                    .map_err(unavailable)?;
-                if let Some((earlier_id, earlier_expiry)) = existing {
-                    let earlier: Option<String> = tx
-                        .query_row(
-                            "SELECT record FROM executions WHERE workflow_id = ?1 AND id = ?2",
-                            params![workflow_id, earlier_id],
-                            |r| r.get(0),
-                        )
-                        .optional()
-                        .map_err(unavailable)?;
-                    let live = earlier_expiry > chrono::Utc::now().timestamp();
-                    if let (Some(raw), true) = (earlier, live) {
-                        return Ok(Recorded::Duplicate(Box::new(from_json(&raw)?)));
-                    }
-                }
-                tx.execute(
-                    "INSERT OR REPLACE INTO dedup (workflow_id, key, execution_id, expires_at) VALUES (?1, ?2, ?3, ?4)",
-                    params![workflow_id, key, execution.id.to_string(), expires_at],
-                )
-                .map_err(unavailable)?;
-            }
-            tx.execute(
-                "INSERT INTO executions (workflow_id, id, status, attempts, expires_at, record) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![workflow_id, execution.id.to_string(), execution.status.as_str(), execution.attempts, expires_at, record],
-            )
-            .map_err(|e| if is_constraint(&e) { StoreError::AlreadyExists(format!("execution {}", execution.id)) } else { unavailable(e) })?;
-            tx.commit().map_err(unavailable)?;
-            Ok(Recorded::Created)
-        })
-        .await
+        self.insert(execution, dedup_key, false).await
     }
 
     async fn get_execution(
@@ -222,6 +188,91 @@ impl ExecutionStore for SqliteStore {
                 )
                 .map_err(unavailable)?;
             Ok(n == 1)
+        })
+        .await
+    }
+
+    fn outbox(&self) -> Option<&dyn Outbox> {
+        Some(self)
+    }
+}
+
+/// The queue is a table in the same file, so the execution, its dedup record and its queue
+/// row commit together: a crash (even `kill -9`) leaves all three or none.
+#[async_trait]
+impl Outbox for SqliteStore {
+    async fn insert_and_enqueue(
+        &self,
+        execution: &Execution,
+        dedup_key: Option<&str>,
+    ) -> Result<Recorded, StoreError> {
+        let recorded = self.insert(execution, dedup_key, true).await?;
+        if recorded == Recorded::Created {
+            self.ready.notify_one();
+        }
+        Ok(recorded)
+    }
+}
+
+impl SqliteStore {
+    /// Writes the execution and its dedup record in one transaction, with its queue row too
+    /// when `enqueue` is set.
+    async fn insert(
+        &self,
+        execution: &Execution,
+        dedup_key: Option<&str>,
+        enqueue: bool,
+    ) -> Result<Recorded, StoreError> {
+        let execution = execution.clone();
+        let record = to_json(&execution)?;
+        let dedup_key = dedup_key.map(str::to_owned);
+        self.with_conn(move |c| {
+            let tx = c.transaction().map_err(unavailable)?;
+            let workflow_id = execution.workflow_id.to_string();
+            let expires_at = execution.expires_at.timestamp();
+            if let Some(key) = &dedup_key {
+                let existing: Option<(String, i64)> = tx
+                    .query_row(
+                        "SELECT execution_id, expires_at FROM dedup WHERE workflow_id = ?1 AND key = ?2",
+                        params![workflow_id, key],
+                        |r| Ok((r.get(0)?, r.get(1)?)),
+                    )
+                    .optional()
+                    .map_err(unavailable)?;
+                if let Some((earlier_id, earlier_expiry)) = existing {
+                    let earlier: Option<String> = tx
+                        .query_row(
+                            "SELECT record FROM executions WHERE workflow_id = ?1 AND id = ?2",
+                            params![workflow_id, earlier_id],
+                            |r| r.get(0),
+                        )
+                        .optional()
+                        .map_err(unavailable)?;
+                    let live = earlier_expiry > chrono::Utc::now().timestamp();
+                    if let (Some(raw), true) = (earlier, live) {
+                        return Ok(Recorded::Duplicate(Box::new(from_json(&raw)?)));
+                    }
+                }
+                tx.execute(
+                    "INSERT OR REPLACE INTO dedup (workflow_id, key, execution_id, expires_at) VALUES (?1, ?2, ?3, ?4)",
+                    params![workflow_id, key, execution.id.to_string(), expires_at],
+                )
+                .map_err(unavailable)?;
+            }
+            tx.execute(
+                "INSERT INTO executions (workflow_id, id, status, attempts, expires_at, record) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![workflow_id, execution.id.to_string(), execution.status.as_str(), execution.attempts, expires_at, record],
+            )
+            .map_err(|e| if is_constraint(&e) { StoreError::AlreadyExists(format!("execution {}", execution.id)) } else { unavailable(e) })?;
+            if enqueue {
+                let item = WorkItem {
+                    workflow_id: execution.workflow_id.clone(),
+                    execution_id: execution.id,
+                };
+                insert_message(&tx, &item.to_json())?;
+            }
+            tx.commit().map_err(unavailable)?;
+            Ok(Recorded::Created)
         })
         .await
     }

@@ -183,21 +183,29 @@ impl WorkerDriver for SqliteDriver {
 }
 
 pub async fn sqlite_app(config: Config) -> TestApp {
+    sqlite_app_parts(config).await.0
+}
+
+/// `sqlite_app`, with the store and the path of its file, for tests that reach under the
+/// ports: a fault injected with an SQLite trigger from a second connection, the queue's depth.
+pub async fn sqlite_app_parts(config: Config) -> (TestApp, SqliteStore, std::path::PathBuf) {
     let dir = tempfile::tempdir().expect("temp dir");
-    let store = SqliteStore::open(&dir.path().join("test.db")).expect("open sqlite");
+    let path = dir.path().join("test.db");
+    let store = SqliteStore::open(&path).expect("open sqlite");
     let queue = store.queue();
     let shared: Arc<dyn Store> = Arc::new(store.clone());
     let driver = SqliteDriver {
         worker: test_worker(shared.clone(), config.worker_lease),
         queue: queue.clone(),
     };
-    build(
+    let app = build(
         shared,
         Arc::new(queue),
         Box::new(driver),
         config,
         Some(Box::new(dir)),
-    )
+    );
+    (app, store, path)
 }
 
 pub struct Response {

@@ -1,0 +1,17 @@
+//! The sweeper function (an EventBridge schedule → `Sweeper::sweep`): re-sends executions
+//! whose queue message was lost between the API's write and its send. Clients are built once
+//! per execution environment, before the first event.
+
+use std::sync::Arc;
+
+use webhook_trigger::app::Sweeper;
+use webhook_trigger::lambda::sweeper;
+use webhook_trigger::wiring;
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    let parts = wiring::function_parts().await?;
+    let (after, batch) = sweeper::settings(|name| std::env::var(name).ok())?;
+    let sweeper = Sweeper::new(parts.store, parts.queue, after, batch);
+    sweeper::run(Arc::new(sweeper)).await
+}
