@@ -583,6 +583,12 @@ impl From<&SnsOutcome> for SnsAnswer {
     }
 }
 
+/// The answer to Slack's Request URL check: the challenge it sent, echoed.
+#[derive(Debug, Serialize)]
+pub struct SlackChallengeView {
+    pub challenge: String,
+}
+
 /// Checks that every object key in `value` is camelCase, except below the paths in
 /// `user_data` (JSON pointers, `*` matching any one segment), which hold what users sent.
 /// Returns the offending paths.

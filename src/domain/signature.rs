@@ -288,6 +288,20 @@ pub enum SignatureError {
     Stale { tolerance: u64 },
 }
 
+/// Slack checks a new Request URL with a signed `{"type": "url_verification", "challenge": …}`
+/// and expects the challenge back; it is not an event, so it starts no execution. Only for a
+/// workflow whose senders are Slack, and only after its signature passed.
+pub fn slack_url_challenge(options: &VerifyOptions, body: &[u8]) -> Option<String> {
+    if options.scheme != Scheme::Slack {
+        return None;
+    }
+    let value: serde_json::Value = serde_json::from_slice(body).ok()?;
+    if value.get("type")?.as_str()? != "url_verification" {
+        return None;
+    }
+    value.get("challenge")?.as_str().map(str::to_owned)
+}
+
 /// What a verified request proves beyond its body.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Verified {
@@ -704,6 +718,21 @@ mod tests {
 
     // Generated independently:
     // python3 -c 'import hmac,hashlib;print(hmac.new(b"8f742231b10e8888abcd99yyyzzz85a5",b"v0:1700000000:token=abc&text=hello",hashlib.sha256).hexdigest())'
+    #[test]
+    fn only_a_slack_url_verification_is_a_challenge() {
+        let slack = VerifyOptions::preset(Scheme::Slack);
+        let body = br#"{"token":"t","challenge":"3eZbrw1aB","type":"url_verification"}"#;
+        assert_eq!(
+            slack_url_challenge(&slack, body).as_deref(),
+            Some("3eZbrw1aB")
+        );
+        let event = br#"{"type":"event_callback","challenge":"x"}"#;
+        assert_eq!(slack_url_challenge(&slack, event), None);
+        let github = VerifyOptions::preset(Scheme::Github);
+        assert_eq!(slack_url_challenge(&github, body), None);
+        assert_eq!(slack_url_challenge(&slack, b"not json"), None);
+    }
+
     #[test]
     fn slack_known_answer_tampering_and_tolerance() {
         let o = VerifyOptions::preset(Scheme::Slack);

@@ -1,4 +1,4 @@
-use crate::wire::{AcceptedView, SnsAnswer};
+use crate::wire::{AcceptedView, SlackChallengeView, SnsAnswer};
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
@@ -9,6 +9,7 @@ use super::ApiError;
 use super::request::{api_key, body, header, request_meta};
 use crate::app::{Accepted, App, GenericRequest, SnsOutcome, SnsRequest};
 use crate::domain::Trigger;
+use crate::domain::signature::slack_url_challenge;
 
 pub async fn receive(
     State(app): State<App>,
@@ -24,6 +25,13 @@ pub async fn receive(
     let verified = app
         .verify_sender(&workflow, |name| header(&headers, name), &bytes)
         .await?;
+    if let Some(challenge) = workflow
+        .verify
+        .as_ref()
+        .and_then(|options| slack_url_challenge(options, &bytes))
+    {
+        return Ok((StatusCode::OK, Json(SlackChallengeView { challenge })).into_response());
+    }
     let meta = request_meta(&headers, raw_query.as_deref());
     let response = match workflow.trigger {
         Trigger::GenericWebhook => {

@@ -27,6 +27,7 @@ macro_rules! signature_flows_for {
             use super::*;
             signature_flows_for!(@each $make;
                 a_github_signature_opens_the_url_without_a_key,
+                a_signed_slack_url_check_is_answered_with_its_challenge_and_starts_nothing,
                 each_failed_check_has_its_own_code,
                 stale_and_moved_timestamps_are_refused,
                 both_mode_needs_the_key_and_the_signature,
@@ -141,6 +142,53 @@ async fn a_github_signature_opens_the_url_without_a_key(t: TestApp) {
     assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.body);
     let done = t.execution(wf.id.as_str(), &r.execution_id(), &key).await;
     assert_eq!(done["payload"]["ref"], "refs/heads/main");
+}
+
+async fn a_signed_slack_url_check_is_answered_with_its_challenge_and_starts_nothing(t: TestApp) {
+    let (wf, key) = signed_workflow(&t, "auth: signature\nverify: { scheme: slack }").await;
+    let secret = "slack-signing-secret";
+    t.app
+        .set_signing_secret(wf.id.as_str(), Some(secret.into()))
+        .await
+        .expect("set secret");
+    let body = r#"{"token":"t","challenge":"3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P","type":"url_verification"}"#;
+    let ts = now().to_string();
+    let slack_sig = |secret: &str, body: &str| {
+        let mac = hmac_bytes(
+            hmac::HMAC_SHA256,
+            secret.as_bytes(),
+            format!("v0:{ts}:{body}").as_bytes(),
+        );
+        format!("v0={}", hex::encode(mac))
+    };
+    let good = slack_sig(secret, body);
+    let headers = [
+        ("x-slack-request-timestamp", ts.as_str()),
+        ("x-slack-signature", good.as_str()),
+    ];
+    let r = post(&t, &wf, &headers, body).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(
+        r.body,
+        serde_json::json!({"challenge": "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P"})
+    );
+    // A forged check is refused like any unsigned request.
+    let forged = slack_sig("not the secret", body);
+    let r = post(
+        &t,
+        &wf,
+        &[
+            ("x-slack-request-timestamp", ts.as_str()),
+            ("x-slack-signature", forged.as_str()),
+        ],
+        body,
+    )
+    .await;
+    assert_error(&r, StatusCode::UNAUTHORIZED, "invalid_signature");
+    let listed = t
+        .get(&format!("/workflows/{}/executions", wf.id), Some(&key))
+        .await;
+    assert_eq!(listed.body["items"], serde_json::json!([]), "no execution");
 }
 
 async fn each_failed_check_has_its_own_code(t: TestApp) {
