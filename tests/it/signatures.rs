@@ -698,3 +698,69 @@ impl Captured {
         String::from_utf8_lossy(&self.0.lock().unwrap_or_else(|p| p.into_inner())).into_owned()
     }
 }
+
+/// `scripts/sign-webhook.sh` (what the README tells users to test with) signs the way the
+/// verifier checks, for every scheme it knows.
+#[test]
+fn the_signing_script_signs_what_the_verifier_accepts() {
+    use webhook_trigger::domain::signature::{
+        Scheme, SecretValue, SigningSecret, VerifyOptions, verify,
+    };
+    let dir = tempfile::tempdir().expect("dir");
+    let body_file = dir.path().join("body.json");
+    let body = "{\"event\": \"order\", \"n\": 1.50}\n";
+    std::fs::write(&body_file, body).expect("write");
+    let whsec = format!("whsec_{}", B64.encode(b"standard-webhooks-key-bytes"));
+    for (scheme, name, secret) in [
+        (Scheme::Github, "github", "gh-secret"),
+        (Scheme::Stripe, "stripe", "whsec_stripe_style_secret"),
+        (Scheme::Slack, "slack", "slack-secret"),
+        (Scheme::Shopify, "shopify", "shopify-secret"),
+        (
+            Scheme::StandardWebhooks,
+            "standard_webhooks",
+            whsec.as_str(),
+        ),
+    ] {
+        let out = std::process::Command::new("bash")
+            .arg(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/scripts/sign-webhook.sh"
+            ))
+            .args([name, "http://127.0.0.1:9/unused"])
+            .arg(&body_file)
+            .env("SECRET", secret)
+            .env("PRINT", "1")
+            .output()
+            .expect("run sign-webhook.sh (needs bash, openssl, xxd, base64)");
+        assert!(
+            out.status.success(),
+            "{name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let printed = String::from_utf8_lossy(&out.stdout).into_owned();
+        let headers: Vec<(String, String)> = printed
+            .lines()
+            .filter_map(|l| l.split_once(": "))
+            .map(|(n, v)| (n.to_ascii_lowercase(), v.trim().to_owned()))
+            .collect();
+        let lookup = |wanted: &str| {
+            headers
+                .iter()
+                .find(|(n, _)| n == wanted)
+                .map(|(_, v)| v.as_str())
+        };
+        let secrets = [SigningSecret::new(
+            SecretValue::new(secret.to_owned()),
+            chrono::Utc::now(),
+        )];
+        let result = verify(
+            &VerifyOptions::preset(scheme),
+            &secrets,
+            lookup,
+            body.as_bytes(),
+            now(),
+        );
+        assert!(result.is_ok(), "{name}: {result:?} for {printed}");
+    }
+}
