@@ -10,6 +10,10 @@ pub enum AppError {
     MissingApiKey,
     #[error("the API key is not valid for this workflow")]
     InvalidApiKey,
+    #[error(
+        "the API key was sent more than once with different values (x-api-key headers and query parameter); send it once"
+    )]
+    AmbiguousApiKey,
     #[error("workflow not found")]
     WorkflowNotFound,
     #[error("execution not found")]
@@ -26,6 +30,8 @@ pub enum AppError {
     WrongTrigger(String),
     #[error("the body is larger than the limit of {limit} bytes")]
     PayloadTooLarge { limit: usize },
+    #[error("the body did not arrive within {seconds} s; send it at once")]
+    BodyTimeout { seconds: u64 },
     #[error("content type {0:?} cannot carry JSON; send application/json")]
     UnsupportedMediaType(String),
     #[error("a dependency failed: {0}")]
@@ -57,7 +63,11 @@ impl AppError {
             Self::MissingApiKey | Self::InvalidApiKey => K::Unauthorized,
             Self::WorkflowNotFound | Self::ExecutionNotFound | Self::NotFound(_) => K::NotFound,
             Self::AlreadyExists(_) => K::Conflict,
-            Self::InvalidJson(_) | Self::InvalidRequest(_) | Self::WrongTrigger(_) => K::BadRequest,
+            Self::AmbiguousApiKey
+            | Self::InvalidJson(_)
+            | Self::InvalidRequest(_)
+            | Self::WrongTrigger(_) => K::BadRequest,
+            Self::BodyTimeout { .. } => K::RequestTimeout,
             Self::PayloadTooLarge { .. } | Self::Store(StoreError::TooLarge(_)) => {
                 K::PayloadTooLarge
             }
@@ -73,6 +83,8 @@ impl AppError {
         match self {
             Self::MissingApiKey => "missing_api_key",
             Self::InvalidApiKey => "invalid_api_key",
+            Self::AmbiguousApiKey => "ambiguous_api_key",
+            Self::BodyTimeout { .. } => "request_timeout",
             Self::WorkflowNotFound => "workflow_not_found",
             Self::ExecutionNotFound => "execution_not_found",
             Self::NotFound(_) => "not_found",
