@@ -33,11 +33,12 @@ pub fn router(app: App) -> Router {
 /// What every route wears, outermost first: the access log (so refusals and panics are
 /// logged with their status), panic-to-500 (so a bug answers JSON instead of dropping the
 /// connection, or in Lambda failing the invocation into a bare 502), and the refusal of
-/// ambiguous credentials before any handler reads a key. Public so a test can put a
+/// ambiguous credentials and of undecodable paths before any handler reads them. Public so a test can put a
 /// deliberately panicking route under exactly these layers.
 pub fn with_guards(routes: Router) -> Router {
     routes
         .layer(axum::middleware::from_fn(request::refuse_ambiguous_api_key))
+        .layer(axum::middleware::from_fn(request::refuse_undecodable_path))
         .layer(CatchPanicLayer::custom(error::panic_response))
         .layer(axum::middleware::from_fn(request::log))
 }

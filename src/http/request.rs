@@ -80,8 +80,27 @@ pub fn request_meta(headers: &HeaderMap, query: Option<&str>) -> RequestMeta {
     RequestMeta::capture(headers, query)
 }
 
+/// A header's value as text. A value that is present but not visible ASCII comes back as
+/// U+FFFD rather than as absent: an `Idempotency-Key` in bytes we cannot read must be refused,
+/// not silently dropped (the request would be accepted without the protection its sender
+/// asked for), and a content type we cannot read must not count as "none given".
 pub fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers.get(name).and_then(|v| v.to_str().ok())
+    headers.get(name).map(|v| v.to_str().unwrap_or(NOT_TEXT))
+}
+
+const NOT_TEXT: &str = "\u{fffd}";
+
+/// A path that does not percent-decode to UTF-8 names nothing this API has: 404 in the
+/// API's JSON shape, before an extractor answers it with axum's plain-text 400.
+pub async fn refuse_undecodable_path(request: Request, next: Next) -> Response {
+    let decodes = percent_encoding::percent_decode_str(request.uri().path())
+        .decode_utf8()
+        .is_ok();
+    if decodes {
+        next.run(request).await
+    } else {
+        ApiError::from(AppError::NotFound("this path".into())).into_response()
+    }
 }
 
 /// Reads the body, refusing more than `limit` bytes without buffering the excess.
@@ -186,6 +205,17 @@ mod tests {
         );
         assert!(presented_api_key(&h, Some("x-api-key=k")).is_err());
         assert!(presented_api_key(&h, None).ok().flatten().is_some());
+    }
+
+    #[test]
+    fn a_header_that_is_not_text_is_present_not_absent() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            "idempotency-key",
+            axum::http::HeaderValue::from_bytes(b"a\xffb").expect("obs-text"),
+        );
+        assert_eq!(header(&h, "idempotency-key"), Some(NOT_TEXT));
+        assert_eq!(header(&h, "content-type"), None);
     }
 
     #[test]
