@@ -18,6 +18,7 @@ mod credentials;
 mod events;
 mod examples;
 mod flows;
+mod fuzz_corpus;
 mod hostile_input;
 mod log_redaction;
 mod panics;
