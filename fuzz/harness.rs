@@ -26,8 +26,11 @@ use webhook_trigger::sns::{
     TopicArn, VerifierConfig, is_raw_delivery, validate_signing_cert_url, validate_subscribe_url,
 };
 
+/// One input in, a panic out if a property breaks.
+pub type Target = fn(&[u8]);
+
 /// The targets, by the name of their corpus directory.
-pub const TARGETS: [(&str, fn(&[u8])); 4] = [
+pub const TARGETS: [(&str, Target); 4] = [
     ("webhook_request", webhook_request),
     ("sns_parse", sns_parse),
     ("template_render", template_render),
@@ -344,10 +347,10 @@ pub fn template_render(data: &[u8]) {
     let _ = engine.eval_bool(source, &ctx);
     let value = serde_json::Value::String(source.to_owned());
     let _ = engine.render_value(&value, &ctx);
-    if let Ok(templated) = serde_json::from_str::<serde_json::Value>(context) {
-        if engine.check_value(&templated).is_ok() {
-            let _ = engine.render_value(&templated, &ctx);
-        }
+    if let Ok(templated) = serde_json::from_str::<serde_json::Value>(context)
+        && engine.check_value(&templated).is_ok()
+    {
+        let _ = engine.render_value(&templated, &ctx);
     }
 }
 
