@@ -7,7 +7,7 @@ MOTO_VERSION := 5.2.5
 CFN_LINT_VERSION := 1.58.0
 CARGO_LAMBDA_VERSION := 1.9.2
 
-.PHONY: run test build lint fmt clippy venv invoke bench clean
+.PHONY: run test build lint fmt clippy venv invoke bench fuzz clean
 
 ## Build and start the service locally on the embedded store (./.data), with a demo workflow.
 run:
@@ -44,6 +44,20 @@ invoke: venv
 
 bench:
 	./scripts/bench.sh
+
+## Fuzz every target for FUZZ_SECONDS each (default 60). Needs a nightly toolchain
+## (`rustup toolchain install nightly`) and cargo-fuzz (`cargo install cargo-fuzz`); `make test`
+## does not: it replays fuzz/corpus/ on stable. New inputs go to fuzz/.work/<target>/ (not
+## checked in); copy a finding into fuzz/corpus/<target>/ once it is fixed.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := webhook_request sns_parse template_render workflow_file
+fuzz:
+	@command -v cargo-fuzz >/dev/null || { echo "needs cargo-fuzz: cargo install cargo-fuzz (and a nightly toolchain)" >&2; exit 1; }
+	@for t in $(FUZZ_TARGETS); do \
+		mkdir -p fuzz/.work/$$t; \
+		echo "== fuzz $$t for $(FUZZ_SECONDS) s"; \
+		cargo +nightly fuzz run $$t fuzz/.work/$$t fuzz/corpus/$$t -- -max_total_time=$(FUZZ_SECONDS) || exit 1; \
+	done
 
 clean:
 	cargo clean

@@ -12,6 +12,8 @@ pub enum ErrorKind {
     NotFound,
     Conflict,
     PayloadTooLarge,
+    /// The client did not send the body within the time allowed (local `serve` only).
+    RequestTimeout,
     UnsupportedMediaType,
     /// A dependency outside the service failed (AWS for SNS certificates); retrying may work.
     BadGateway,

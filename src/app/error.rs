@@ -20,6 +20,10 @@ pub enum AppError {
         "the signed timestamp is more than {tolerance} seconds from now; the request may be a replay"
     )]
     StaleTimestamp { tolerance: u64 },
+    #[error(
+        "the API key was sent more than once with different values (x-api-key headers and query parameter); send it once"
+    )]
+    AmbiguousApiKey,
     #[error("workflow not found")]
     WorkflowNotFound,
     #[error("execution not found")]
@@ -39,6 +43,8 @@ pub enum AppError {
     WrongTrigger(String),
     #[error("the body is larger than the limit of {limit} bytes")]
     PayloadTooLarge { limit: usize },
+    #[error("the body did not arrive within {seconds} s; send it at once")]
+    BodyTimeout { seconds: u64 },
     #[error("content type {0:?} cannot carry JSON; send application/json")]
     UnsupportedMediaType(String),
     #[error("a dependency failed: {0}")]
@@ -84,7 +90,11 @@ impl AppError {
             | Self::StaleTimestamp { .. } => K::Unauthorized,
             Self::WorkflowNotFound | Self::ExecutionNotFound | Self::NotFound(_) => K::NotFound,
             Self::AlreadyExists(_) | Self::Conflict(_) => K::Conflict,
-            Self::InvalidJson(_) | Self::InvalidRequest(_) | Self::WrongTrigger(_) => K::BadRequest,
+            Self::AmbiguousApiKey
+            | Self::InvalidJson(_)
+            | Self::InvalidRequest(_)
+            | Self::WrongTrigger(_) => K::BadRequest,
+            Self::BodyTimeout { .. } => K::RequestTimeout,
             Self::PayloadTooLarge { .. } | Self::Store(StoreError::TooLarge(_)) => {
                 K::PayloadTooLarge
             }
@@ -103,6 +113,8 @@ impl AppError {
             Self::MissingSignature(_) => "missing_signature",
             Self::InvalidSignature => "invalid_signature",
             Self::StaleTimestamp { .. } => "stale_timestamp",
+            Self::AmbiguousApiKey => "ambiguous_api_key",
+            Self::BodyTimeout { .. } => "request_timeout",
             Self::WorkflowNotFound => "workflow_not_found",
             Self::ExecutionNotFound => "execution_not_found",
             Self::NotFound(_) => "not_found",

@@ -10,6 +10,7 @@ use crate::adapters::sqlite::worker_loop::{self, LocalWorkerConfig};
 use crate::app::{App, NewWorkflow};
 use crate::config::Config;
 use crate::domain::WorkflowFile;
+use crate::http::server::ServerLimits;
 
 pub struct ServeOptions {
     pub addr: SocketAddr,
@@ -18,6 +19,7 @@ pub struct ServeOptions {
 }
 
 pub async fn serve(backend: Backend, config: Config, options: ServeOptions) -> Result<(), String> {
+    let limits = ServerLimits::from_env().map_err(|e| e.to_string())?;
     let sdk = crate::adapters::aws::local_sdk_config().await;
     let worker =
         crate::wiring::worker(backend.store.clone(), &config, &sdk).map_err(|e| e.to_string())?;
@@ -46,15 +48,18 @@ pub async fn serve(backend: Backend, config: Config, options: ServeOptions) -> R
         print_next_steps(&app, &base_url).await?;
     }
 
-    let server = axum::serve(listener, crate::http::router(app)).with_graceful_shutdown(async {
-        shutdown_signal().await;
-    });
-    let result = server.await.map_err(|e| e.to_string());
+    crate::http::server::run(
+        listener,
+        crate::http::router(app),
+        limits,
+        shutdown_signal(),
+    )
+    .await;
     let _ = stop.send(true);
     if let Some(task) = worker_task {
         let _ = task.await;
     }
-    result
+    Ok(())
 }
 
 /// The demo workflow: drop events that are not orders, reshape the rest. Its file form is

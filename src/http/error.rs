@@ -34,6 +34,7 @@ pub fn status_of(kind: ErrorKind) -> StatusCode {
         ErrorKind::NotFound => S::NOT_FOUND,
         ErrorKind::Conflict => S::CONFLICT,
         ErrorKind::PayloadTooLarge => S::PAYLOAD_TOO_LARGE,
+        ErrorKind::RequestTimeout => S::REQUEST_TIMEOUT,
         ErrorKind::UnsupportedMediaType => S::UNSUPPORTED_MEDIA_TYPE,
         ErrorKind::BadGateway => S::BAD_GATEWAY,
         ErrorKind::Unavailable => S::SERVICE_UNAVAILABLE,
@@ -56,6 +57,24 @@ impl From<AppError> for ApiError {
             message,
         }
     }
+}
+
+/// A handler panicked (a bug: no input should get here). The caller gets a 500 in the usual
+/// error shape and may retry; the panic message goes to the log only, since it may quote
+/// internal state.
+pub fn panic_response(payload: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let detail = payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "non-text panic payload".into());
+    tracing::error!(panic = %detail, "handler panicked");
+    ApiError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal_error",
+        "the service failed while handling the request; retry later",
+    )
+    .into_response()
 }
 
 impl IntoResponse for ApiError {

@@ -4,17 +4,19 @@
 mod error;
 mod executions;
 mod request;
+pub mod server;
 mod webhooks;
 
 use axum::Router;
 use axum::routing::{get, post};
+use tower_http::catch_panic::CatchPanicLayer;
 
 pub use error::ApiError;
 
 use crate::app::App;
 
 pub fn router(app: App) -> Router {
-    Router::new()
+    let routes = Router::new()
         .route("/health", get(health))
         .route("/webhooks/{workflow_id}", post(webhooks::receive))
         .route("/workflows/{workflow_id}/executions", get(executions::list))
@@ -24,8 +26,21 @@ pub fn router(app: App) -> Router {
         )
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .with_state(app);
+    with_guards(routes)
+}
+
+/// What every route wears, outermost first: the access log (so refusals and panics are
+/// logged with their status), panic-to-500 (so a bug answers JSON instead of dropping the
+/// connection, or in Lambda failing the invocation into a bare 502), and the refusal of
+/// ambiguous credentials and of undecodable paths before any handler reads them. Public so a test can put a
+/// deliberately panicking route under exactly these layers.
+pub fn with_guards(routes: Router) -> Router {
+    routes
+        .layer(axum::middleware::from_fn(request::refuse_ambiguous_api_key))
+        .layer(axum::middleware::from_fn(request::refuse_undecodable_path))
+        .layer(CatchPanicLayer::custom(error::panic_response))
         .layer(axum::middleware::from_fn(request::log))
-        .with_state(app)
 }
 
 async fn health() -> axum::Json<serde_json::Value> {

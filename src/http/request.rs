@@ -7,24 +7,61 @@ use axum::body::{Body, Bytes};
 use axum::extract::{MatchedPath, Request};
 use axum::http::HeaderMap;
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
+
+use super::ApiError;
+use super::server::BodyDeadlineElapsed;
 
 use crate::app::AppError;
 use crate::domain::RequestMeta;
 
 pub const API_KEY: &str = "x-api-key";
 
-/// The key from the `x-api-key` header, else from the `x-api-key` query parameter (how an SNS
-/// subscription URL carries it).
-pub fn api_key(headers: &HeaderMap, query: Option<&str>) -> Option<String> {
-    if let Some(value) = headers.get(API_KEY).and_then(|v| v.to_str().ok()) {
-        return Some(value.to_owned());
-    }
-    query.and_then(|q| {
+/// The key a request presents, from its `x-api-key` headers and `x-api-key` query parameters
+/// (the query is how an SNS subscription URL carries it). Every place a key appears must say
+/// the same thing: two different values are refused rather than letting one of them win
+/// silently, as S3 refuses a request carrying two authentication mechanisms, because a proxy
+/// or a client library that adds its own key would otherwise decide which workflow key is
+/// checked. The same value twice (a client that sends both header and query) is one
+/// credential and is accepted. A header value that is not text is kept (lossily decoded), so it
+/// can never match a key and never silently falls back to the query.
+pub fn presented_api_key(
+    headers: &HeaderMap,
+    query: Option<&str>,
+) -> Result<Option<String>, AppError> {
+    let from_headers = headers
+        .get_all(API_KEY)
+        .iter()
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+    let from_query = query.into_iter().flat_map(|q| {
         url::form_urlencoded::parse(q.as_bytes())
-            .find(|(name, _)| name == API_KEY)
+            .filter(|(name, _)| name == API_KEY)
             .map(|(_, value)| value.into_owned())
-    })
+    });
+    let mut presented: Option<String> = None;
+    for value in from_headers.chain(from_query) {
+        match &presented {
+            None => presented = Some(value),
+            Some(first) if *first == value => {}
+            Some(_) => return Err(AppError::AmbiguousApiKey),
+        }
+    }
+    Ok(presented)
+}
+
+/// The presented key for handlers. `refuse_ambiguous_api_key` runs before every handler, so
+/// an ambiguous request never gets here; if one did, it would count as no key (401).
+pub fn api_key(headers: &HeaderMap, query: Option<&str>) -> Option<String> {
+    presented_api_key(headers, query).ok().flatten()
+}
+
+/// Refuses a request whose credentials disagree (400 `ambiguous_api_key`) before any handler
+/// looks up a workflow or a key.
+pub async fn refuse_ambiguous_api_key(request: Request, next: Next) -> Response {
+    match presented_api_key(request.headers(), request.uri().query()) {
+        Err(err) => ApiError::from(err).into_response(),
+        Ok(_) => next.run(request).await,
+    }
 }
 
 /// The headers and query an execution keeps; the domain drops the credentials. Values that
@@ -43,8 +80,27 @@ pub fn request_meta(headers: &HeaderMap, query: Option<&str>) -> RequestMeta {
     RequestMeta::capture(headers, query)
 }
 
+/// A header's value as text. A value that is present but not visible ASCII comes back as
+/// U+FFFD rather than as absent: an `Idempotency-Key` in bytes we cannot read must be refused,
+/// not silently dropped (the request would be accepted without the protection its sender
+/// asked for), and a content type we cannot read must not count as "none given".
 pub fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers.get(name).and_then(|v| v.to_str().ok())
+    headers.get(name).map(|v| v.to_str().unwrap_or(NOT_TEXT))
+}
+
+const NOT_TEXT: &str = "\u{fffd}";
+
+/// A path that does not percent-decode to UTF-8 names nothing this API has: 404 in the
+/// API's JSON shape, before an extractor answers it with axum's plain-text 400.
+pub async fn refuse_undecodable_path(request: Request, next: Next) -> Response {
+    let decodes = percent_encoding::percent_decode_str(request.uri().path())
+        .decode_utf8()
+        .is_ok();
+    if decodes {
+        next.run(request).await
+    } else {
+        ApiError::from(AppError::NotFound("this path".into())).into_response()
+    }
 }
 
 /// Reads the body, refusing more than `limit` bytes without buffering the excess.
@@ -56,6 +112,10 @@ pub async fn body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Bytes
     axum::body::to_bytes(body, limit).await.map_err(|err| {
         if is_length_limit(&err) {
             AppError::PayloadTooLarge { limit }
+        } else if let Some(elapsed) = find_in_chain::<BodyDeadlineElapsed>(&err) {
+            AppError::BodyTimeout {
+                seconds: elapsed.allowed.as_secs_f64().ceil() as u64,
+            }
         } else {
             AppError::InvalidRequest(format!("could not read the body: {err}"))
         }
@@ -63,14 +123,18 @@ pub async fn body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Bytes
 }
 
 fn is_length_limit(err: &axum::Error) -> bool {
+    find_in_chain::<http_body_util::LengthLimitError>(err).is_some()
+}
+
+fn find_in_chain<E: std::error::Error + 'static>(err: &axum::Error) -> Option<&E> {
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
     while let Some(e) = source {
-        if e.is::<http_body_util::LengthLimitError>() {
-            return true;
+        if let Some(found) = e.downcast_ref::<E>() {
+            return Some(found);
         }
         source = e.source();
     }
-    false
+    None
 }
 
 /// One line per request with the route pattern (`/webhooks/{workflow_id}`), never the raw
@@ -98,14 +162,60 @@ pub async fn log(request: Request, next: Next) -> Response {
 mod tests {
     use super::*;
 
-    #[test]
-    fn header_key_wins_over_query_key() {
+    fn headers(values: &[&str]) -> HeaderMap {
         let mut headers = HeaderMap::new();
-        headers.insert(API_KEY, "from-header".parse().unwrap());
-        assert_eq!(
-            api_key(&headers, Some("x-api-key=from-query")).as_deref(),
-            Some("from-header")
+        for v in values {
+            headers.append(API_KEY, v.parse().expect("header value"));
+        }
+        headers
+    }
+
+    #[test]
+    fn differing_keys_in_any_two_places_are_ambiguous() {
+        let cases: [(&[&str], Option<&str>); 4] = [
+            (&["a", "b"], None),
+            (&["a"], Some("x-api-key=b")),
+            (&[], Some("x-api-key=a&x-api-key=b")),
+            (&["a", "a"], Some("x-api-key=b")),
+        ];
+        for (values, query) in cases {
+            assert!(
+                matches!(
+                    presented_api_key(&headers(values), query),
+                    Err(AppError::AmbiguousApiKey)
+                ),
+                "{values:?} {query:?}"
+            );
+            assert_eq!(api_key(&headers(values), query), None);
+        }
+    }
+
+    #[test]
+    fn the_same_key_in_several_places_is_one_credential() {
+        let got = presented_api_key(&headers(&["k+v", "k+v"]), Some("x-api-key=k%2Bv"));
+        assert_eq!(got.ok().flatten().as_deref(), Some("k+v"));
+    }
+
+    #[test]
+    fn a_non_text_header_key_never_falls_back_to_the_query() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            API_KEY,
+            axum::http::HeaderValue::from_bytes(b"k\xff").expect("obs-text"),
         );
+        assert!(presented_api_key(&h, Some("x-api-key=k")).is_err());
+        assert!(presented_api_key(&h, None).ok().flatten().is_some());
+    }
+
+    #[test]
+    fn a_header_that_is_not_text_is_present_not_absent() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            "idempotency-key",
+            axum::http::HeaderValue::from_bytes(b"a\xffb").expect("obs-text"),
+        );
+        assert_eq!(header(&h, "idempotency-key"), Some(NOT_TEXT));
+        assert_eq!(header(&h, "content-type"), None);
     }
 
     #[test]
