@@ -115,7 +115,62 @@ impl Worker {
             });
         }
         tracing::info!(execution_id = %running.id, attempt = running.attempts, "execution running");
+        let attempt = running.attempts;
+        match self.run_claimed(item, running, delivery).await {
+            Err(WorkerError::Store(err)) => {
+                self.after_store_failure(item, attempt, delivery, err).await
+            }
+            other => other,
+        }
+    }
 
+    /// The store failed after this attempt claimed the execution. Left `running`, it would
+    /// wait out the whole lease before the next delivery could take it, and after the queue's
+    /// last delivery it would be dead-lettered and stay `running` for good. So: on the last
+    /// delivery it is failed with the reason; otherwise it is given back (`queued`) for the
+    /// next one. Both best effort: the store may still be down.
+    async fn after_store_failure(
+        &self,
+        item: &WorkItem,
+        attempt: u32,
+        delivery: DeliveryCount,
+        err: StoreError,
+    ) -> Result<Outcome, WorkerError> {
+        let current = match self
+            .store()
+            .get_execution(&item.workflow_id, &item.execution_id)
+            .await
+        {
+            Ok(Some(current)) => current,
+            _ => return Err(err.into()),
+        };
+        let next = if delivery.is_last() {
+            let reason = format!(
+                "gave up after {} deliveries: the store failed ({err})",
+                delivery.receive_count
+            );
+            current.fail(attempt, reason, Utc::now())
+        } else {
+            current.release(attempt)
+        };
+        let Ok(next) = next else {
+            return Err(err.into());
+        };
+        match self.store().replace_execution(&current, &next).await {
+            Ok(true) if delivery.is_last() => {
+                tracing::error!(execution_id = %current.id, error = %err, "execution failed: the store kept failing");
+                Ok(Outcome::Failed)
+            }
+            _ => Err(err.into()),
+        }
+    }
+
+    async fn run_claimed(
+        &self,
+        item: &WorkItem,
+        running: Execution,
+        delivery: DeliveryCount,
+    ) -> Result<Outcome, WorkerError> {
         let Some(workflow) = self.store().get_workflow(&running.workflow_id).await? else {
             let error = format!("workflow {} no longer exists", running.workflow_id);
             return self.finish(&running, Err(error)).await;

@@ -796,3 +796,48 @@ async fn sqlite_serve_killed_mid_stream_strands_nothing() {
         total
     );
 }
+
+/// The store fails every time the worker writes a step's record: each delivery gives the
+/// execution back (so the next one claims it at once instead of waiting out the lease), and
+/// the queue's last delivery fails it with the reason instead of dead-lettering a message
+/// whose execution would stay `running` for good.
+#[tokio::test]
+async fn sqlite_a_store_failing_mid_run_fails_the_execution_on_the_last_delivery() {
+    use webhook_trigger::adapters::sqlite::worker_loop::{LocalWorkerConfig, drain_once};
+    let (t, store, path) = support::sqlite_app_parts(support::test_config()).await;
+    let (wf, key) = t.workflow_with_key(vec![Step::Echo]).await;
+    let _fault = sqlite_fault(
+        &path,
+        "CREATE TRIGGER refuse_step_records BEFORE UPDATE ON executions \
+         WHEN NEW.record LIKE '%\"steps\":[%' \
+         BEGIN SELECT RAISE(ABORT, 'disk on fire, says the test'); END;",
+    );
+    let id = post_keyed(&t, &wf, &key, "order-7").await.execution_id();
+    let worker = support::test_worker(Arc::new(store.clone()), chrono::Duration::minutes(5));
+    let config = LocalWorkerConfig {
+        visibility: Duration::ZERO,
+        max_receives: 3,
+        ..LocalWorkerConfig::default()
+    };
+    let queue = store.queue();
+    for delivery in 1..=2 {
+        assert_eq!(drain_once(&worker, &queue, &config).await, 1);
+        let e = t.execution(wf.id.as_str(), &id, &key).await;
+        assert_eq!(
+            e["status"], "queued",
+            "given back after delivery {delivery}: {e}"
+        );
+        assert_eq!(e["attempts"], delivery);
+    }
+    assert_eq!(drain_once(&worker, &queue, &config).await, 1);
+    let e = t.execution(wf.id.as_str(), &id, &key).await;
+    assert_eq!(e["status"], "failed", "{e}");
+    let error = e["error"].as_str().unwrap_or_default();
+    assert!(error.contains("gave up after 3 deliveries"), "{error}");
+    assert_eq!(
+        queue.depth().await.expect("depth"),
+        0,
+        "the message is done with"
+    );
+    assert_eq!(queue.dead_letter_count().await.expect("dead letters"), 0);
+}
