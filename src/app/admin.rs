@@ -6,7 +6,7 @@ use chrono::Utc;
 use super::{Accepted, App, AppError};
 use crate::domain::{
     ApiKey, ApiKeyName, Execution, KeySecret, SecretValue, SenderAuth, SnsOptions, SnsSubscription,
-    Trigger, Workflow, WorkflowId, WorkflowSecrets, WorkflowStep,
+    Trigger, Workflow, WorkflowFile, WorkflowId, WorkflowSecrets, WorkflowStep,
 };
 
 pub struct CreatedApiKey {
@@ -48,6 +48,20 @@ pub struct NewWorkflow {
     pub sns: SnsOptions,
     /// `auth` and `verify` of the workflow file; the default is the API key alone.
     pub auth: SenderAuth,
+}
+
+/// A checked workflow file is a new workflow as it stands.
+impl From<WorkflowFile> for NewWorkflow {
+    fn from(file: WorkflowFile) -> Self {
+        Self {
+            auth: file.sender_auth(),
+            name: file.name,
+            trigger: file.trigger,
+            api_key_name: file.api_key,
+            steps: file.steps,
+            sns: file.sns,
+        }
+    }
 }
 
 fn invalid(e: impl std::fmt::Display) -> AppError {

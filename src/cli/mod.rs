@@ -483,17 +483,7 @@ fn read_workflow_file(path: &Path) -> Result<NewWorkflow, CliError> {
     };
     let file = WorkflowFile::parse(&text)
         .map_err(|e| CliError::new("invalid_definition", format!("{}: {e}", path.display())))?;
-    Ok(NewWorkflow {
-        name: file.name,
-        trigger: file.trigger,
-        api_key_name: file.api_key,
-        steps: file.steps,
-        sns: file.sns,
-        auth: crate::domain::SenderAuth {
-            mode: file.auth,
-            verify: file.verify,
-        },
-    })
+    Ok(file.into())
 }
 
 #[cfg(test)]

@@ -104,17 +104,7 @@ async fn print_next_steps(app: &App, base_url: &str) -> Result<(), String> {
         .map_err(|e| e.to_string())?;
     let file = WorkflowFile::parse(DEMO_WORKFLOW).map_err(|e| e.to_string())?;
     let workflow = app
-        .create_workflow(NewWorkflow {
-            name: file.name,
-            trigger: file.trigger,
-            api_key_name: file.api_key,
-            steps: file.steps,
-            sns: file.sns,
-            auth: crate::domain::SenderAuth {
-                mode: file.auth,
-                verify: file.verify,
-            },
-        })
+        .create_workflow(NewWorkflow::from(file))
         .await
         .map_err(|e| e.to_string())?;
     let url = workflow.webhook_url(base_url);

@@ -64,17 +64,7 @@ async fn create(t: &TestApp, file: &str, replacements: &[(&str, &str)]) -> (Work
         .expect("create key");
     let workflow = t
         .app
-        .create_workflow(NewWorkflow {
-            name: parsed.name,
-            trigger: parsed.trigger,
-            api_key_name: parsed.api_key,
-            steps: parsed.steps,
-            sns: parsed.sns,
-            auth: webhook_trigger::domain::SenderAuth {
-                mode: parsed.auth,
-                verify: parsed.verify,
-            },
-        })
+        .create_workflow(NewWorkflow::from(parsed))
         .await
         .unwrap_or_else(|e| panic!("{file}: {e}"));
     (workflow, key.secret.expose().to_owned())

@@ -104,14 +104,7 @@ async fn signed_workflow(t: &TestApp, auth_and_verify: &str) -> (Workflow, Strin
     let file = WorkflowFile::parse(&text).unwrap_or_else(|e| panic!("refused: {e}"));
     let workflow = t
         .app
-        .create_workflow(NewWorkflow {
-            name: file.name.clone(),
-            trigger: file.trigger,
-            api_key_name: file.api_key.clone(),
-            steps: file.steps.clone(),
-            sns: file.sns.clone(),
-            auth: file.sender_auth(),
-        })
+        .create_workflow(NewWorkflow::from(file))
         .await
         .expect("create workflow");
     (workflow, created.secret.expose().to_owned())

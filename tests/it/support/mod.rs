@@ -343,17 +343,7 @@ impl TestApp {
             .unwrap_or_else(|e| panic!("the test's workflow is refused: {e}"));
         let workflow = self
             .app
-            .create_workflow(NewWorkflow {
-                name: file.name,
-                trigger: file.trigger,
-                api_key_name: file.api_key,
-                steps: file.steps,
-                sns: file.sns,
-                auth: webhook_trigger::domain::SenderAuth {
-                    mode: file.auth,
-                    verify: file.verify,
-                },
-            })
+            .create_workflow(NewWorkflow::from(file))
             .await
             .expect("create workflow");
         (workflow, created.secret.expose().to_owned())
