@@ -15,6 +15,7 @@ mod aws_dynamodb;
 mod aws_lambda;
 mod aws_template;
 mod cli;
+mod console_browser;
 mod credentials;
 mod events;
 mod examples;
