@@ -131,13 +131,13 @@ impl App {
                     &ExecutionQuery {
                         status: None,
                         limit: ACTIVITY_PAGE,
-                        before: before.clone(),
+                        before,
                     },
                 )
                 .await?;
             let full = page.len() == ACTIVITY_PAGE;
             let reached_start = page.last().is_some_and(|e| e.received_at < since);
-            before = page.last().map(|e| e.id.clone());
+            before = page.last().map(|e| e.id);
             seen.extend(page);
             if !full || reached_start {
                 break;

@@ -22,7 +22,7 @@ pub const ADMIN_KEY: &str = "x-admin-key";
 /// values counts as none.
 #[derive(Debug, Clone)]
 pub struct Operator {
-    #[allow(dead_code)]
+    /// Which admin key: the log names it for actions that change something (replay).
     pub key_name: ApiKeyName,
 }
 
@@ -107,10 +107,17 @@ pub async fn execution(
 
 /// Runs the execution's payload again as a new execution (`executions replay`).
 pub async fn replay(
-    _: Operator,
+    operator: Operator,
     State(app): State<App>,
     Path((workflow_id, execution_id)): Path<(String, String)>,
 ) -> Result<(StatusCode, Json<AcceptedView>), ApiError> {
     let accepted = app.replay_execution(&workflow_id, &execution_id).await?;
+    tracing::info!(
+        admin_key = %operator.key_name,
+        workflow_id,
+        replay_of = execution_id,
+        execution_id = %accepted.execution_id,
+        "execution replayed from the console"
+    );
     Ok((StatusCode::ACCEPTED, Json(AcceptedView::from(&accepted))))
 }
