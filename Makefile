@@ -7,7 +7,7 @@ MOTO_VERSION := 5.2.5
 CFN_LINT_VERSION := 1.58.0
 CARGO_LAMBDA_VERSION := 1.9.2
 
-.PHONY: run test build lint fmt clippy venv invoke bench fuzz clean
+.PHONY: run test build lint fmt clippy venv invoke bench fuzz clean screenshots
 
 ## Build and start the service locally on the embedded store (./.data), with a demo workflow.
 run:
@@ -20,6 +20,10 @@ test: venv
 
 build:
 	cargo build --release
+
+## Retake the console screenshots in docs/ (headless chromium, the browser test's own pages).
+screenshots:
+	WEBHOOK_CONSOLE_SCREENSHOTS=$(CURDIR)/docs cargo test --test it console_browser
 
 fmt:
 	cargo fmt --all -- --check

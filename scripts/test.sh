@@ -9,6 +9,17 @@ for tool in "$VENV/bin/moto_server" "$VENV/bin/cfn-lint"; do
   [ -x "$tool" ] || { echo "missing $tool: run 'make venv' (needs python3 with venv and pip)" >&2; exit 1; }
 done
 
+# The console's browser test drives Debian's chromium through chromedriver. Installed here
+# when missing (CI runs as root); never skipped: without them the run stops and says so.
+if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
+  echo "== apt-get install chromium chromium-driver (the console's browser test)"
+  apt-get install -y chromium chromium-driver >/dev/null \
+    || { apt-get update >/dev/null && apt-get install -y chromium chromium-driver >/dev/null; } \
+    || { echo "the console tests need Debian's chromium and chromium-driver: run 'apt-get install -y chromium chromium-driver' as root" >&2; exit 1; }
+fi
+command -v chromium >/dev/null && command -v chromedriver >/dev/null \
+  || { echo "chromium or chromedriver still missing: apt-get install -y chromium chromium-driver" >&2; exit 1; }
+
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy"

@@ -10,7 +10,8 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::app::{
-    Accepted, ApiKeyListing, CreatedApiKey, ExecutionPage, RotatedApiKey, SecretChange, SnsOutcome,
+    Accepted, Activity, ApiKeyListing, CreatedApiKey, ExecutionPage, RotatedApiKey, SecretChange,
+    SnsOutcome, StatusCounts,
 };
 use crate::domain::signature::{Algorithm, Encoding};
 use crate::domain::{
@@ -18,6 +19,94 @@ use crate::domain::{
     StepRecord, StepStatus, SubscriptionState, Trigger, TriggerMeta, Workflow, WorkflowSecrets,
     WorkflowStep,
 };
+
+/// A workflow as the console lists it (`GET /admin/workflows`): what it is, where it is
+/// called, and what it did over the last 24 h. The webhook URL is given as a path, joined by
+/// the page to wherever it was served from (`serve`, or API Gateway with its stage).
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AdminWorkflowView {
+    pub id: String,
+    pub name: String,
+    pub trigger: Trigger,
+    pub enabled: bool,
+    pub auth: AuthMode,
+    /// The key's name, never its value.
+    pub api_key_name: String,
+    pub step_count: usize,
+    pub created_at: DateTime<Utc>,
+    pub webhook_path: String,
+    pub activity: ActivityView,
+}
+
+impl AdminWorkflowView {
+    pub fn new(workflow: &Workflow, activity: &Activity) -> Self {
+        Self {
+            id: workflow.id.to_string(),
+            name: workflow.name.clone(),
+            trigger: workflow.trigger,
+            enabled: workflow.enabled,
+            auth: workflow.auth,
+            api_key_name: workflow.api_key_name.to_string(),
+            step_count: workflow.steps.len(),
+            created_at: workflow.created_at,
+            webhook_path: workflow.webhook_url(""),
+            activity: ActivityView::from(activity),
+        }
+    }
+}
+
+/// The newest execution, in brief.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExecutionBriefView {
+    pub id: String,
+    pub status: ExecutionStatus,
+    pub received_at: DateTime<Utc>,
+}
+
+/// Counts by status (`queued`, `running`, `succeeded`, `failed`: the status names, which are
+/// values of this API, not field names) over the last 24 h, and per hour for the chart.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ActivityView {
+    pub since: DateTime<Utc>,
+    pub counts: StatusCounts,
+    pub hourly: Vec<HourView>,
+    pub truncated: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_execution: Option<ExecutionBriefView>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HourView {
+    pub hour: DateTime<Utc>,
+    pub counts: StatusCounts,
+}
+
+impl From<&Activity> for ActivityView {
+    fn from(a: &Activity) -> Self {
+        Self {
+            since: a.since,
+            counts: a.counts.clone(),
+            hourly: a
+                .hourly
+                .iter()
+                .map(|(hour, counts)| HourView {
+                    hour: *hour,
+                    counts: counts.clone(),
+                })
+                .collect(),
+            truncated: a.truncated,
+            last_execution: a.last.as_ref().map(|e| ExecutionBriefView {
+                id: e.id.to_string(),
+                status: e.status,
+                received_at: e.received_at,
+            }),
+        }
+    }
+}
 
 /// `{"error": {"code", "message"}}`, from the API and from the CLI with `--json`.
 #[derive(Debug, Serialize)]

@@ -6,7 +6,9 @@ use async_trait::async_trait;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::domain::{ApiKey, ApiKeyName, KeyUsage, Workflow, WorkflowId, WorkflowSecrets};
+use crate::domain::{
+    AdminKey, ApiKey, ApiKeyName, KeyUsage, Workflow, WorkflowId, WorkflowSecrets,
+};
 use crate::ports::StoreError;
 
 pub(crate) fn to_json<T: Serialize>(value: &T) -> Result<String, StoreError> {
@@ -28,6 +30,9 @@ pub(crate) enum RecordKind {
     /// When an API key was last used, apart from the key so that writing it never races an
     /// admin change to the key.
     KeyUsage,
+    /// An operator's key for the console and `/admin`: apart from API keys, so a workflow
+    /// can never name one.
+    AdminKey,
 }
 
 impl RecordKind {
@@ -38,6 +43,7 @@ impl RecordKind {
             Self::Workflow => "workflow",
             Self::WorkflowSecrets => "signing secrets of workflow",
             Self::KeyUsage => "usage of API key",
+            Self::AdminKey => "admin key",
         }
     }
 
@@ -56,6 +62,7 @@ pub(crate) struct ByKind<T> {
     pub(crate) workflow: T,
     pub(crate) workflow_secrets: T,
     pub(crate) key_usage: T,
+    pub(crate) admin_key: T,
 }
 
 impl<T> ByKind<T> {
@@ -65,6 +72,7 @@ impl<T> ByKind<T> {
             RecordKind::Workflow => &self.workflow,
             RecordKind::WorkflowSecrets => &self.workflow_secrets,
             RecordKind::KeyUsage => &self.key_usage,
+            RecordKind::AdminKey => &self.admin_key,
         }
     }
 }
@@ -105,6 +113,14 @@ impl Record for KeyUsage {
     const KIND: RecordKind = RecordKind::KeyUsage;
     fn key(&self) -> &ApiKeyName {
         &self.name
+    }
+}
+
+impl Record for AdminKey {
+    type Key = ApiKeyName;
+    const KIND: RecordKind = RecordKind::AdminKey;
+    fn key(&self) -> &ApiKeyName {
+        &self.0.name
     }
 }
 
@@ -178,4 +194,13 @@ record_port!(
     get_key_usage,
     list_key_usage,
     update_key_usage,
+);
+record_port!(
+    AdminKeyStore,
+    AdminKey,
+    ApiKeyName,
+    insert_admin_key,
+    get_admin_key,
+    list_admin_keys,
+    update_admin_key,
 );

@@ -11,6 +11,12 @@ pub enum AppError {
     MissingApiKey,
     #[error("the API key is not valid for this workflow")]
     InvalidApiKey,
+    #[error(
+        "no admin key: send it in the x-admin-key header (create one with `admin-keys create NAME`)"
+    )]
+    MissingAdminKey,
+    #[error("the admin key is not valid")]
+    InvalidAdminKey,
     #[error("no signature: this workflow needs the {0} header signed with its secret")]
     MissingSignature(String),
     /// Never says what was expected: that would hand out a valid signature.
@@ -85,6 +91,8 @@ impl AppError {
         match self {
             Self::MissingApiKey
             | Self::InvalidApiKey
+            | Self::MissingAdminKey
+            | Self::InvalidAdminKey
             | Self::MissingSignature(_)
             | Self::InvalidSignature
             | Self::StaleTimestamp { .. } => K::Unauthorized,
@@ -110,6 +118,8 @@ impl AppError {
         match self {
             Self::MissingApiKey => "missing_api_key",
             Self::InvalidApiKey => "invalid_api_key",
+            Self::MissingAdminKey => "missing_admin_key",
+            Self::InvalidAdminKey => "invalid_admin_key",
             Self::MissingSignature(_) => "missing_signature",
             Self::InvalidSignature => "invalid_signature",
             Self::StaleTimestamp { .. } => "stale_timestamp",

@@ -4,6 +4,7 @@
 mod accept;
 mod admin;
 mod auth;
+mod console;
 mod error;
 mod executions;
 mod sns;
@@ -13,6 +14,7 @@ use std::sync::Arc;
 
 pub use accept::{Accepted, GenericRequest};
 pub use admin::{ApiKeyListing, CreatedApiKey, NewWorkflow, RotatedApiKey, SecretChange};
+pub use console::{ACTIVITY_SCAN_LIMIT, ACTIVITY_WINDOW_HOURS, Activity, StatusCounts};
 pub use error::AppError;
 pub use executions::{ExecutionPage, ListExecutions};
 pub use sns::{SnsOutcome, SnsRequest};
@@ -20,7 +22,7 @@ pub use sweep::{SweepError, SweepReport, Sweeper};
 
 use crate::cache::TtlCache;
 use crate::config::Config;
-use crate::domain::{ApiKey, ApiKeyName, Workflow, WorkflowId, WorkflowSecrets};
+use crate::domain::{AdminKey, ApiKey, ApiKeyName, Workflow, WorkflowId, WorkflowSecrets};
 use crate::ports::{Store, WorkQueue};
 use crate::sns::HttpFetcher;
 
@@ -40,6 +42,8 @@ struct Inner {
     /// store read within the TTL.
     secrets: TtlCache<WorkflowId, Option<WorkflowSecrets>>,
     key_uses: auth::KeyUseThrottle,
+    /// Every admin key, for checking the console's `x-admin-key` (the value is all it sends).
+    admin_keys: TtlCache<(), Vec<AdminKey>>,
     /// The SNS verifier and its certificate cache, over the fetcher the wiring chose.
     sns: sns::SnsGateway,
 }
@@ -67,6 +71,7 @@ impl App {
                 keys: TtlCache::new(ttl),
                 secrets: TtlCache::new(ttl),
                 key_uses: auth::KeyUseThrottle::default(),
+                admin_keys: TtlCache::new(ttl),
                 sns,
             }),
         }

@@ -50,6 +50,10 @@ enum Command {
     /// Create, list and revoke API keys.
     #[command(subcommand, name = "api-keys")]
     ApiKeys(ApiKeysCommand),
+    /// Create, list and revoke admin keys: the operator's credential for the console
+    /// (`/console`) and the `/admin` routes, apart from workflow keys.
+    #[command(subcommand, name = "admin-keys")]
+    AdminKeys(AdminKeysCommand),
     /// Create, list, show, enable and disable workflows.
     #[command(subcommand)]
     Workflows(WorkflowsCommand),
@@ -90,6 +94,17 @@ enum ApiKeysCommand {
     },
     /// Stop accepting the value from before the last rotation.
     Retire { name: String },
+}
+
+#[derive(Debug, Subcommand)]
+enum AdminKeysCommand {
+    /// Create an admin key; its value is printed once and never again.
+    Create { name: String },
+    /// Admin keys with their prefix and creation time.
+    List,
+    /// Revoke an admin key; the console stops accepting it (other processes within the
+    /// cache TTL).
+    Revoke { name: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -325,6 +340,15 @@ async fn run(cli: Cli) -> Result<(), CliError> {
                 out.rotated_key(&app.rotate_api_key(&name, retire_after).await?)
             }
             ApiKeysCommand::Retire { name } => out.retired_key(&app.retire_api_key(&name).await?),
+        },
+        Command::AdminKeys(cmd) => match cmd {
+            AdminKeysCommand::Create { name } => {
+                out.created_admin_key(&app.create_admin_key(&name).await?)
+            }
+            AdminKeysCommand::List => out.admin_keys(&app.list_admin_keys().await?),
+            AdminKeysCommand::Revoke { name } => {
+                out.revoked_admin_key(&app.revoke_admin_key(&name).await?)
+            }
         },
         Command::Workflows(cmd) => match cmd {
             WorkflowsCommand::Create(CreateWorkflowArgs {

@@ -9,7 +9,7 @@ use serde::Serialize;
 use crate::app::{
     Accepted, ApiKeyListing, CreatedApiKey, ExecutionPage, RotatedApiKey, SecretChange,
 };
-use crate::domain::{ApiKey, Execution, SnsSubscription, Workflow, WorkflowSecrets};
+use crate::domain::{AdminKey, ApiKey, Execution, SnsSubscription, Workflow, WorkflowSecrets};
 use crate::wire::{
     AcceptedView, ApiKeyView, CreatedApiKeyView, ErrorBody, ExecutionPageView, ExecutionView,
     RotatedApiKeyView, SecretsView, SubscriptionView, WorkflowView,
@@ -63,6 +63,54 @@ impl Output {
             created.key.name
         )?;
         writeln!(out, "{}", created.secret.expose())
+    }
+
+    pub fn created_admin_key(&self, created: &CreatedApiKey) -> io::Result<()> {
+        let mut out = self.stdout();
+        if self.json {
+            return write_json(&mut out, &CreatedApiKeyView::from(created));
+        }
+        writeln!(
+            out,
+            "Created admin key {}. Its value is shown only now; paste it into the console (/console):",
+            created.key.name
+        )?;
+        writeln!(out, "{}", created.secret.expose())
+    }
+
+    pub fn admin_keys(&self, keys: &[AdminKey]) -> io::Result<()> {
+        let mut out = self.stdout();
+        if self.json {
+            let views: Vec<ApiKeyView> = keys.iter().map(|k| ApiKeyView::from(&k.0)).collect();
+            return write_json(&mut out, &views);
+        }
+        if keys.is_empty() {
+            writeln!(
+                out,
+                "No admin keys. Create one with: admin-keys create NAME"
+            )?;
+        }
+        for key in keys {
+            let key = &key.0;
+            let state = key
+                .revoked_at
+                .map(|t| format!("revoked {t}"))
+                .unwrap_or_else(|| "active".into());
+            writeln!(
+                out,
+                "{:<24} {}…  created {}  {}",
+                key.name, key.prefix, key.created_at, state
+            )?;
+        }
+        Ok(())
+    }
+
+    pub fn revoked_admin_key(&self, key: &AdminKey) -> io::Result<()> {
+        let mut out = self.stdout();
+        if self.json {
+            return write_json(&mut out, &ApiKeyView::from(&key.0));
+        }
+        writeln!(out, "Revoked admin key {}.", key.0.name)
     }
 
     pub fn rotated_key(&self, rotated: &RotatedApiKey) -> io::Result<()> {

@@ -119,7 +119,17 @@ pub struct KeyUsage {
 
 impl ApiKey {
     pub fn generate(name: ApiKeyName, now: DateTime<Utc>) -> (Self, KeySecret) {
-        let value = new_value();
+        Self::generate_with_prefix(name, now, SECRET_PREFIX)
+    }
+
+    /// As [`generate`](Self::generate), with another value prefix (admin keys use `wha_`, so
+    /// a value tells at a glance which kind of credential it is).
+    pub(crate) fn generate_with_prefix(
+        name: ApiKeyName,
+        now: DateTime<Utc>,
+        secret_prefix: &str,
+    ) -> (Self, KeySecret) {
+        let value = new_value(secret_prefix);
         let key = Self {
             name,
             hash: hash_value(&value),
@@ -144,7 +154,7 @@ impl ApiKey {
         if self.previous.as_ref().is_some_and(|p| p.is_live(now)) {
             return Err(KeyRotationError::PreviousStillLive(self.name.clone()));
         }
-        let value = new_value();
+        let value = new_value(SECRET_PREFIX);
         self.previous = Some(PreviousKey {
             hash: std::mem::replace(&mut self.hash, hash_value(&value)),
             prefix: std::mem::replace(&mut self.prefix, value[..DISPLAY_PREFIX_LEN].to_owned()),
@@ -196,10 +206,10 @@ impl ApiKey {
     }
 }
 
-fn new_value() -> String {
+fn new_value(prefix: &str) -> String {
     let mut bytes = [0u8; 32];
     rand::rng().fill_bytes(&mut bytes);
-    format!("{SECRET_PREFIX}{}", hex::encode(bytes))
+    format!("{prefix}{}", hex::encode(bytes))
 }
 
 fn hash_value(value: &str) -> String {

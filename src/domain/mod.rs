@@ -1,6 +1,7 @@
 //! The business rules of webhook-trigger: API keys, workflows, executions and their state
 //! transitions. Nothing here knows about HTTP, SQLite or AWS.
 
+pub mod admin_key;
 pub mod api_key;
 pub mod execution;
 pub mod ids;
@@ -12,6 +13,7 @@ pub mod template;
 pub mod workflow;
 pub mod workflow_file;
 
+pub use admin_key::AdminKey;
 pub use api_key::{ApiKey, ApiKeyName, KeyRotationError, KeySecret, KeyUsage, PreviousKey};
 pub use execution::{
     Execution, ExecutionStatus, StepRecord, StepStatus, TransitionError, TriggerMeta,

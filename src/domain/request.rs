@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 /// templates alike.
 const SECRET_HEADERS: &[&str] = &[
     "x-api-key",
+    "x-admin-key",
     "authorization",
     "proxy-authorization",
     "cookie",
@@ -85,6 +86,7 @@ mod tests {
         let meta = RequestMeta::capture(
             [
                 ("X-Api-Key", "wt_secret"),
+                ("X-Admin-Key", "wha_secret"),
                 ("Authorization", "Bearer t"),
                 ("Cookie", "s=1"),
                 ("X-Hub-Signature-256", "sha256=ab"),
@@ -101,6 +103,7 @@ mod tests {
         assert_eq!(meta.query["ref"], "main");
         let stored = serde_json::to_string(&meta).unwrap();
         assert!(!stored.contains("wt_secret"));
+        assert!(!stored.contains("wha_secret"));
         assert!(!stored.contains("Bearer"));
     }
 

@@ -16,6 +16,16 @@ pub struct ListParams {
     cursor: Option<String>,
 }
 
+impl From<ListParams> for ListExecutions {
+    fn from(params: ListParams) -> Self {
+        Self {
+            status: params.status,
+            limit: params.limit,
+            cursor: params.cursor,
+        }
+    }
+}
+
 pub async fn list(
     State(app): State<App>,
     Path(workflow_id): Path<String>,
@@ -32,11 +42,7 @@ pub async fn list(
     // axum's own rejection is plain text; every error of this API is JSON.
     let Query(params) = params
         .map_err(|e| AppError::InvalidRequest(format!("bad query string: {}", e.body_text())))?;
-    let params = ListExecutions {
-        status: params.status,
-        limit: params.limit,
-        cursor: params.cursor,
-    };
+    let params = ListExecutions::from(params);
     let page = app.list_executions(&workflow.id, &params).await?;
     Ok(Json(ExecutionPageView::from(&page)))
 }

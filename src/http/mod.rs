@@ -1,6 +1,8 @@
 //! The HTTP API: one axum `Router`, served by `axum::serve` locally and by `lambda_http::run`
 //! on AWS.
 
+mod admin;
+mod console;
 mod error;
 mod executions;
 mod request;
@@ -11,6 +13,8 @@ use axum::Router;
 use axum::routing::{get, post};
 use tower_http::catch_panic::CatchPanicLayer;
 
+pub use admin::ADMIN_KEY;
+pub use console::CONTENT_SECURITY_POLICY;
 pub use error::ApiError;
 
 use crate::app::App;
@@ -23,6 +27,27 @@ pub fn router(app: App) -> Router {
         .route(
             "/workflows/{workflow_id}/executions/{execution_id}",
             get(executions::show),
+        )
+        .route("/console", get(console::index))
+        .route("/console/app.js", get(console::script))
+        .route("/console/app.css", get(console::stylesheet))
+        .route("/admin/workflows", get(admin::workflows))
+        .route("/admin/workflows/{workflow_id}", get(admin::workflow))
+        .route(
+            "/admin/workflows/{workflow_id}/activity",
+            get(admin::activity),
+        )
+        .route(
+            "/admin/workflows/{workflow_id}/executions",
+            get(admin::executions),
+        )
+        .route(
+            "/admin/workflows/{workflow_id}/executions/{execution_id}",
+            get(admin::execution),
+        )
+        .route(
+            "/admin/workflows/{workflow_id}/executions/{execution_id}/replay",
+            post(admin::replay),
         )
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

@@ -12,6 +12,6 @@ pub use outbound::{
 
 pub use queue::{QueueError, Redelivery, WorkItem, WorkQueue};
 pub use store::{
-    ApiKeyStore, ExecutionQuery, ExecutionStore, KeyUsageStore, Outbox, PendingDispatch, Recorded,
-    SecretStore, Store, StoreError, SubscriptionStore, WorkflowStore,
+    AdminKeyStore, ApiKeyStore, ExecutionQuery, ExecutionStore, KeyUsageStore, Outbox,
+    PendingDispatch, Recorded, SecretStore, Store, StoreError, SubscriptionStore, WorkflowStore,
 };

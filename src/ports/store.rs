@@ -3,8 +3,8 @@ use chrono::{DateTime, Utc};
 
 use super::queue::WorkItem;
 use crate::domain::{
-    ApiKey, ApiKeyName, Execution, ExecutionId, ExecutionStatus, KeyUsage, SnsSubscription,
-    Workflow, WorkflowId, WorkflowSecrets,
+    AdminKey, ApiKey, ApiKeyName, Execution, ExecutionId, ExecutionStatus, KeyUsage,
+    SnsSubscription, Workflow, WorkflowId, WorkflowSecrets,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -58,6 +58,15 @@ pub trait KeyUsageStore: Send + Sync {
     async fn get_key_usage(&self, name: &ApiKeyName) -> Result<Option<KeyUsage>, StoreError>;
     async fn list_key_usage(&self) -> Result<Vec<KeyUsage>, StoreError>;
     async fn update_key_usage(&self, usage: &KeyUsage) -> Result<(), StoreError>;
+}
+
+/// Operators' admin keys (the console and `/admin`), apart from API keys.
+#[async_trait]
+pub trait AdminKeyStore: Send + Sync {
+    async fn insert_admin_key(&self, key: &AdminKey) -> Result<(), StoreError>;
+    async fn get_admin_key(&self, name: &ApiKeyName) -> Result<Option<AdminKey>, StoreError>;
+    async fn list_admin_keys(&self) -> Result<Vec<AdminKey>, StoreError>;
+    async fn update_admin_key(&self, key: &AdminKey) -> Result<(), StoreError>;
 }
 
 /// What happened to an execution offered with a deduplication key.
@@ -160,12 +169,24 @@ pub trait SubscriptionStore: Send + Sync {
 
 /// Everything the service keeps. Each backend implements the parts.
 pub trait Store:
-    ApiKeyStore + WorkflowStore + ExecutionStore + SubscriptionStore + SecretStore + KeyUsageStore
+    ApiKeyStore
+    + WorkflowStore
+    + ExecutionStore
+    + SubscriptionStore
+    + SecretStore
+    + KeyUsageStore
+    + AdminKeyStore
 {
 }
 
 impl<
-    T: ApiKeyStore + WorkflowStore + ExecutionStore + SubscriptionStore + SecretStore + KeyUsageStore,
+    T: ApiKeyStore
+        + WorkflowStore
+        + ExecutionStore
+        + SubscriptionStore
+        + SecretStore
+        + KeyUsageStore
+        + AdminKeyStore,
 > Store for T
 {
 }

@@ -285,3 +285,25 @@ fn a_closed_stdout_ends_the_command_quietly() {
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert!(out.status.success(), "{stderr}");
 }
+
+/// `admin-keys`: the value is printed once at creation, listings show the prefix only, and a
+/// revoked key stays listed as revoked.
+#[test]
+fn admin_keys_are_created_listed_and_revoked() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("wt.db");
+    let created = json(&db, &["admin-keys", "create", "ops"]);
+    let value = created["value"].as_str().unwrap().to_owned();
+    assert!(value.starts_with("wha_"), "{value}");
+    assert!(non_camel_case_keys(&created, &[]).is_empty());
+    let listed = json(&db, &["admin-keys", "list"]);
+    assert_eq!(listed[0]["name"], "ops");
+    assert_eq!(listed[0]["prefix"], &value[..8]);
+    assert!(!listed.to_string().contains(&value));
+    // An admin key is not an API key: it is not in that listing.
+    assert_eq!(json(&db, &["api-keys", "list"]), Value::Array(vec![]));
+    let revoked = json(&db, &["admin-keys", "revoke", "ops"]);
+    assert!(revoked["revokedAt"].is_string());
+    let again = run(&db, &["--json", "admin-keys", "create", "ops"], None);
+    assert!(!again.status.success(), "the name stays taken");
+}

@@ -21,12 +21,13 @@ use webhook_trigger::adapters::sqs::SqsQueue;
 use webhook_trigger::app::Sweeper;
 use webhook_trigger::config::Config;
 use webhook_trigger::domain::{
-    ApiKey, ApiKeyName, Execution, ExecutionId, KeyUsage, SnsSubscription, Step, Workflow,
-    WorkflowId, WorkflowSecrets,
+    AdminKey, ApiKey, ApiKeyName, Execution, ExecutionId, KeyUsage, SnsSubscription, Step,
+    Workflow, WorkflowId, WorkflowSecrets,
 };
 use webhook_trigger::ports::{
-    ApiKeyStore, ExecutionQuery, ExecutionStore, KeyUsageStore, QueueError, Recorded, SecretStore,
-    Store, StoreError, SubscriptionStore, WorkItem, WorkQueue, WorkflowStore,
+    AdminKeyStore, ApiKeyStore, ExecutionQuery, ExecutionStore, KeyUsageStore, QueueError,
+    Recorded, SecretStore, Store, StoreError, SubscriptionStore, WorkItem, WorkQueue,
+    WorkflowStore,
 };
 
 async fn post_keyed(t: &TestApp, workflow: &Workflow, key: &str, idem: &str) -> Response {
@@ -345,6 +346,22 @@ impl KeyUsageStore for WritesElsewhere {
     }
     async fn update_key_usage(&self, usage: &KeyUsage) -> Result<(), StoreError> {
         self.reads.update_key_usage(usage).await
+    }
+}
+
+#[async_trait]
+impl AdminKeyStore for WritesElsewhere {
+    async fn insert_admin_key(&self, key: &AdminKey) -> Result<(), StoreError> {
+        self.reads.insert_admin_key(key).await
+    }
+    async fn get_admin_key(&self, name: &ApiKeyName) -> Result<Option<AdminKey>, StoreError> {
+        self.reads.get_admin_key(name).await
+    }
+    async fn list_admin_keys(&self) -> Result<Vec<AdminKey>, StoreError> {
+        self.reads.list_admin_keys().await
+    }
+    async fn update_admin_key(&self, key: &AdminKey) -> Result<(), StoreError> {
+        self.reads.update_admin_key(key).await
     }
 }
 

@@ -9,11 +9,13 @@
 
 mod support;
 
+mod admin;
 mod aws_cli;
 mod aws_dynamodb;
 mod aws_lambda;
 mod aws_template;
 mod cli;
+mod console_browser;
 mod credentials;
 mod events;
 mod examples;

@@ -14,6 +14,7 @@
 //! | SNS subscription | `WORKFLOW#{id}` | `SNSSUB#{topicArn}` | one Query per workflow |
 //! | signing secrets | `WORKFLOW#{id}` | `SECRETS` | apart from the workflow item, read (through a cache) only by signed webhooks |
 //! | API key usage | `APIKEY#{name}` | `USAGE` | `lastUsedAt`, written at most once a minute per key and process, never racing the key item |
+//! | admin key | `ADMINKEY#{name}` | `ADMINKEY` | the console's operator credential; the few there are are listed (`ADMINKEYS`) and cached |
 //!
 //! Secrets and usage have listing copies too (`WORKFLOWSECRETS`, `APIKEYUSAGE`), as every
 //! keyed record does.

@@ -44,6 +44,11 @@ static LAYOUTS: ByKind<RecordLayout> = ByKind {
         sort_key: "USAGE",
         listing: "APIKEYUSAGE",
     },
+    admin_key: RecordLayout {
+        prefix: "ADMINKEY#",
+        sort_key: "ADMINKEY",
+        listing: "ADMINKEYS",
+    },
 };
 
 /// What a write needs of the main item: an insert that it is absent, an update that it exists.

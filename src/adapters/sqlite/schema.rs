@@ -19,6 +19,10 @@ CREATE TABLE IF NOT EXISTS api_key_usage (
     name TEXT PRIMARY KEY,
     record TEXT NOT NULL
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS admin_keys (
+    name TEXT PRIMARY KEY,
+    record TEXT NOT NULL
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS executions (
     workflow_id TEXT NOT NULL,
     id TEXT NOT NULL,

@@ -45,6 +45,10 @@ static TABLES: ByKind<RecordTable> = ByKind {
         table: "api_key_usage",
         key: "name",
     },
+    admin_key: RecordTable {
+        table: "admin_keys",
+        key: "name",
+    },
 };
 
 #[async_trait]

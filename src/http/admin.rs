@@ -1,0 +1,123 @@
+//! The operator's JSON routes under `/admin`, which the console reads. Every handler takes an
+//! [`Operator`], so none can be written that forgets to check the admin key.
+
+use axum::Json;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+
+use super::ApiError;
+use super::executions::ListParams;
+use crate::app::{App, AppError, ListExecutions};
+use crate::domain::ApiKeyName;
+use crate::wire::{
+    AcceptedView, ActivityView, AdminWorkflowView, ExecutionPageView, ExecutionView,
+};
+
+pub const ADMIN_KEY: &str = "x-admin-key";
+
+/// An operator who presented a valid admin key in the `x-admin-key` header (only there: never
+/// in a URL, where it would reach logs and browser history). A key sent twice with different
+/// values counts as none.
+#[derive(Debug, Clone)]
+pub struct Operator {
+    /// Which admin key: the log names it for actions that change something (replay).
+    pub key_name: ApiKeyName,
+}
+
+impl FromRequestParts<App> for Operator {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, Self::Rejection> {
+        let mut values = parts.headers.get_all(ADMIN_KEY).iter();
+        let presented = match (values.next(), values.next()) {
+            (Some(one), None) => Some(String::from_utf8_lossy(one.as_bytes()).into_owned()),
+            (None, _) => None,
+            (Some(_), Some(_)) => {
+                return Err(AppError::InvalidRequest(
+                    "the x-admin-key header was sent more than once; send it once".into(),
+                )
+                .into());
+            }
+        };
+        let key_name = app.authorize_admin(presented.as_deref()).await?;
+        Ok(Self { key_name })
+    }
+}
+
+/// Every workflow, enabled or not, with its last 24 h.
+pub async fn workflows(
+    _: Operator,
+    State(app): State<App>,
+) -> Result<Json<Vec<AdminWorkflowView>>, ApiError> {
+    let workflows = app.list_workflows().await?;
+    let mut views = Vec::with_capacity(workflows.len());
+    for workflow in &workflows {
+        let activity = app.activity(workflow).await?;
+        views.push(AdminWorkflowView::new(workflow, &activity));
+    }
+    Ok(Json(views))
+}
+
+pub async fn workflow(
+    _: Operator,
+    State(app): State<App>,
+    Path(workflow_id): Path<String>,
+) -> Result<Json<AdminWorkflowView>, ApiError> {
+    let workflow = app.workflow(&workflow_id).await?;
+    let activity = app.activity(&workflow).await?;
+    Ok(Json(AdminWorkflowView::new(&workflow, &activity)))
+}
+
+/// Counts by status over the last 24 h and per hour.
+pub async fn activity(
+    _: Operator,
+    State(app): State<App>,
+    Path(workflow_id): Path<String>,
+) -> Result<Json<ActivityView>, ApiError> {
+    let workflow = app.workflow(&workflow_id).await?;
+    let activity = app.activity(&workflow).await?;
+    Ok(Json(ActivityView::from(&activity)))
+}
+
+pub async fn executions(
+    _: Operator,
+    State(app): State<App>,
+    Path(workflow_id): Path<String>,
+    params: Result<Query<ListParams>, QueryRejection>,
+) -> Result<Json<ExecutionPageView>, ApiError> {
+    let workflow = app.workflow(&workflow_id).await?;
+    let Query(params) = params
+        .map_err(|e| AppError::InvalidRequest(format!("bad query string: {}", e.body_text())))?;
+    let params = ListExecutions::from(params);
+    let page = app.list_executions(&workflow.id, &params).await?;
+    Ok(Json(ExecutionPageView::from(&page)))
+}
+
+pub async fn execution(
+    _: Operator,
+    State(app): State<App>,
+    Path((workflow_id, execution_id)): Path<(String, String)>,
+) -> Result<Json<ExecutionView>, ApiError> {
+    let workflow = app.workflow(&workflow_id).await?;
+    let execution = app.get_execution(&workflow.id, &execution_id).await?;
+    Ok(Json(ExecutionView::from(&execution)))
+}
+
+/// Runs the execution's payload again as a new execution (`executions replay`).
+pub async fn replay(
+    operator: Operator,
+    State(app): State<App>,
+    Path((workflow_id, execution_id)): Path<(String, String)>,
+) -> Result<(StatusCode, Json<AcceptedView>), ApiError> {
+    let accepted = app.replay_execution(&workflow_id, &execution_id).await?;
+    tracing::info!(
+        admin_key = %operator.key_name,
+        workflow_id,
+        replay_of = execution_id,
+        execution_id = %accepted.execution_id,
+        "execution replayed from the console"
+    );
+    Ok((StatusCode::ACCEPTED, Json(AcceptedView::from(&accepted))))
+}

@@ -1,0 +1,81 @@
+//! The web console at `/console`: one HTML page, its script and its stylesheet, compiled into
+//! the binary (no Node toolchain, no files to deploy). The page reads the `/admin` JSON routes
+//! with the operator's admin key, which it keeps in the tab's session storage and sends as a
+//! header; every response here forbids inline script and any origin but this one.
+
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+
+const INDEX_HTML: &str = include_str!("console/index.html");
+const APP_JS: &str = include_str!("console/app.js");
+const APP_CSS: &str = include_str!("console/app.css");
+
+/// No inline script or style, nothing from elsewhere, no framing, no forms posting away.
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; \
+     style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; \
+     form-action 'none'; frame-ancestors 'none'";
+
+fn asset(content_type: &'static str, body: &'static str) -> Response {
+    let mut response = body.into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    response
+}
+
+pub async fn index() -> Response {
+    asset("text/html; charset=utf-8", INDEX_HTML)
+}
+
+pub async fn script() -> Response {
+    asset("text/javascript; charset=utf-8", APP_JS)
+}
+
+pub async fn stylesheet() -> Response {
+    asset("text/css; charset=utf-8", APP_CSS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_page_has_no_inline_script_or_style() {
+        let lower = INDEX_HTML.to_ascii_lowercase();
+        // One <script> element, with a src; no event handler attributes, no style attributes.
+        assert_eq!(lower.matches("<script").count(), 1);
+        assert!(lower.contains("<script src=\"console/app.js\""));
+        assert!(!lower.contains(" onclick") && !lower.contains(" onload"));
+        assert!(!lower.contains("style="));
+        assert!(!lower.contains("<style"));
+    }
+
+    #[test]
+    fn the_script_never_writes_markup() {
+        for forbidden in [
+            "innerHTML",
+            "outerHTML",
+            "insertAdjacentHTML",
+            "document.write",
+            "eval(",
+        ] {
+            assert!(!APP_JS.contains(forbidden), "app.js uses {forbidden}");
+        }
+        // The key lives in session storage, never in local storage or a URL.
+        assert!(APP_JS.contains("sessionStorage"));
+        assert!(!APP_JS.contains("localStorage"));
+    }
+}

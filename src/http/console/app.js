@@ -1,0 +1,317 @@
+// The webhook-trigger console. Served under a strict CSP (no inline script); every piece of
+// data reaches the page through textContent or a DOM attribute, never as HTML.
+'use strict';
+
+(function () {
+  const KEY = 'webhookTriggerAdminKey';
+  const STATUSES = ['queued', 'running', 'succeeded', 'failed'];
+  // Where the service lives: /console under serve, /STAGE/console behind API Gateway.
+  const BASE = location.pathname.replace(/console\/?$/, '');
+  const REFRESH_MS = 2000;
+  let timer = null;
+
+  const $ = (id) => document.getElementById(id);
+
+  // el('td', {class: 'x'}, 'text', childNode): strings become text nodes, never markup.
+  function el(tag, attrs, ...children) {
+    const node = document.createElement(tag);
+    for (const [name, value] of Object.entries(attrs || {})) {
+      if (value === undefined || value === null || value === false) continue;
+      if (/^on/i.test(name) || name === 'style') throw new Error('refused attribute ' + name);
+      node.setAttribute(name, value === true ? '' : String(value));
+    }
+    for (const child of children.flat(Infinity)) {
+      if (child === undefined || child === null) continue;
+      node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+    }
+    return node;
+  }
+
+  function render(...children) {
+    $('view').replaceChildren(...children.flat(Infinity).filter((c) => c !== null && c !== undefined));
+  }
+
+  function svg(tag, attrs) {
+    const node = document.createElementNS('http://www.w3.org/2000/svg', tag);
+    for (const [name, value] of Object.entries(attrs || {})) node.setAttribute(name, String(value));
+    return node;
+  }
+
+  function statusBadge(status) {
+    const known = STATUSES.includes(status) || status === 'skipped';
+    return el('span', { class: 'status ' + (known ? status : ''), 'data-status': status }, status);
+  }
+
+  function when(iso) {
+    if (!iso) return '';
+    const d = new Date(iso);
+    return isNaN(d) ? String(iso) : d.toLocaleString();
+  }
+
+  function pretty(value) {
+    return typeof value === 'string' ? value : JSON.stringify(value, null, 2);
+  }
+
+  function stopRefresh() {
+    if (timer) clearTimeout(timer);
+    timer = null;
+  }
+
+  function showError(message) {
+    const box = $('error');
+    box.textContent = message || '';
+    box.hidden = !message;
+  }
+
+  class Refused extends Error {}
+
+  async function api(method, path) {
+    const key = sessionStorage.getItem(KEY);
+    if (!key) throw new Refused('sign in first');
+    const response = await fetch(BASE + path, {
+      method,
+      headers: { 'x-admin-key': key, accept: 'application/json' },
+      cache: 'no-store',
+      credentials: 'omit',
+      referrerPolicy: 'no-referrer',
+    });
+    let body = null;
+    try { body = await response.json(); } catch (_) { body = null; }
+    if (response.status === 401) {
+      sessionStorage.removeItem(KEY);
+      const msg = body && body.error ? body.error.message : 'refused';
+      throw new Refused('The admin key was refused: ' + msg);
+    }
+    if (!response.ok) {
+      const msg = body && body.error ? body.error.code + ': ' + body.error.message : response.statusText;
+      throw new Error(msg);
+    }
+    return body;
+  }
+
+  function showLogin(message) {
+    stopRefresh();
+    $('login').hidden = false;
+    $('sign-out').hidden = true;
+    $('who').textContent = '';
+    $('view').replaceChildren();
+    showError(message);
+  }
+
+  function counts(c) {
+    return el('span', { class: 'counts' },
+      STATUSES.map((s) => el('span', { 'data-count': s }, s + ' ' + ((c && c[s]) || 0))));
+  }
+
+  // Executions per hour by status, stacked bars, oldest hour on the left.
+  function chart(activity) {
+    const hours = activity.hourly || [];
+    const width = 720, height = 140, pad = 18;
+    const max = Math.max(1, ...hours.map((h) => STATUSES.reduce((n, s) => n + (h.counts[s] || 0), 0)));
+    const bar = (width - 2 * pad) / Math.max(1, hours.length);
+    const root = svg('svg', { class: 'chart', width, height, viewBox: `0 0 ${width} ${height}`, role: 'img', 'aria-label': 'executions per hour by status, last 24 hours', id: 'chart' });
+    hours.forEach((h, i) => {
+      let y = height - pad;
+      for (const s of STATUSES) {
+        const n = h.counts[s] || 0;
+        if (!n) continue;
+        const barHeight = ((height - 2 * pad) * n) / max;
+        y -= barHeight;
+        const rect = svg('rect', { class: s, x: pad + i * bar + 1, y, width: Math.max(1, bar - 2), height: barHeight });
+        const title = svg('title');
+        title.textContent = `${when(h.hour)}: ${n} ${s}`;
+        rect.append(title);
+        root.append(rect);
+      }
+      if (i % 6 === 0) {
+        const label = svg('text', { x: pad + i * bar, y: height - 4 });
+        label.textContent = new Date(h.hour).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+        root.append(label);
+      }
+    });
+    const top = svg('text', { x: 2, y: 12 });
+    top.textContent = `max ${max}/h`;
+    root.append(top);
+    return el('div', {}, root,
+      el('div', { class: 'legend' }, STATUSES.map((s) => el('span', {}, statusBadge(s)))));
+  }
+
+  async function workflowsPage() {
+    const workflows = await api('GET', 'admin/workflows');
+    const rows = workflows.map((w) => {
+      const url = location.origin + BASE + w.webhookPath.replace(/^\//, '');
+      const copy = el('button', { type: 'button', class: 'copy', 'data-url': url }, 'Copy');
+      copy.addEventListener('click', async () => {
+        try { await navigator.clipboard.writeText(url); copy.textContent = 'Copied'; } catch (_) { copy.textContent = 'Copy failed'; }
+      });
+      const last = w.activity.lastExecution;
+      return el('tr', { 'data-workflow': w.id },
+        el('td', {}, el('a', { href: '#/workflows/' + encodeURIComponent(w.id), class: 'workflow-link' }, w.name),
+          el('div', { class: 'muted' }, el('code', {}, w.id))),
+        el('td', {}, w.trigger),
+        el('td', {}, w.enabled ? 'yes' : 'no'),
+        el('td', {}, el('code', { class: 'webhook-url' }, url), ' ', copy),
+        el('td', {}, last
+          ? [el('a', { href: `#/workflows/${encodeURIComponent(w.id)}/executions/${encodeURIComponent(last.id)}` }, statusBadge(last.status)), ' ', when(last.receivedAt)]
+          : el('span', { class: 'muted' }, 'none')),
+        el('td', {}, counts(w.activity.counts), w.activity.truncated ? el('span', { class: 'muted' }, ' (newest only)') : null));
+    });
+    render(
+      el('h1', {}, 'Workflows'),
+      rows.length
+        ? el('table', { id: 'workflows' },
+          el('thead', {}, el('tr', {}, ['Name', 'Trigger', 'Enabled', 'Webhook URL', 'Last execution', 'Last 24 h'].map((h) => el('th', {}, h)))),
+          el('tbody', {}, rows))
+        : el('p', {}, 'No workflows yet. Create one with webhook-trigger workflows create.'));
+  }
+
+  async function executionsPage(workflowId, params) {
+    const status = params.get('status') || '';
+    const cursor = params.get('cursor') || '';
+    const query = new URLSearchParams({ limit: '20' });
+    if (status) query.set('status', status);
+    if (cursor) query.set('cursor', cursor);
+    const id = encodeURIComponent(workflowId);
+    const [workflow, page] = await Promise.all([
+      api('GET', `admin/workflows/${id}`),
+      api('GET', `admin/workflows/${id}/executions?${query}`),
+    ]);
+    const filter = el('select', { id: 'status-filter' },
+      el('option', { value: '' }, 'all statuses'),
+      STATUSES.map((s) => el('option', { value: s, selected: s === status }, s)));
+    filter.addEventListener('change', () => {
+      const next = new URLSearchParams();
+      if (filter.value) next.set('status', filter.value);
+      location.hash = `#/workflows/${id}?${next}`;
+    });
+    const auto = el('input', { type: 'checkbox', id: 'auto-refresh', checked: !cursor });
+    const rows = page.items.map((e) => el('tr', { 'data-execution': e.id, 'data-status': e.status },
+      el('td', {}, el('a', { href: `#/workflows/${id}/executions/${encodeURIComponent(e.id)}`, class: 'execution-link' }, el('code', {}, e.id))),
+      el('td', {}, statusBadge(e.status)),
+      el('td', {}, when(e.receivedAt)),
+      el('td', {}, e.finishedAt ? when(e.finishedAt) : ''),
+      el('td', {}, e.trigger.type),
+      el('td', {}, String(e.steps.length)),
+      el('td', {}, String(e.attempts))));
+    const nav = el('div', { class: 'toolbar' });
+    if (cursor) nav.append(el('a', { href: `#/workflows/${id}${status ? '?status=' + status : ''}`, id: 'newest' }, '« Newest'));
+    if (page.nextCursor) {
+      const older = new URLSearchParams({ cursor: page.nextCursor });
+      if (status) older.set('status', status);
+      nav.append(el('a', { href: `#/workflows/${id}?${older}`, id: 'older' }, 'Older »'));
+    }
+    render(
+      el('p', {}, el('a', { href: '#/' }, '« Workflows')),
+      el('h1', {}, workflow.name),
+      el('p', { class: 'muted' }, el('code', {}, workflow.id), ' · ', workflow.trigger, ' · ', workflow.enabled ? 'enabled' : 'disabled', ' · last 24 h: ', counts(workflow.activity.counts)),
+      el('h2', {}, 'Executions per hour, last 24 h'),
+      chart(workflow.activity),
+      el('h2', {}, 'Executions'),
+      el('div', { class: 'toolbar' }, el('label', {}, 'Status ', filter), el('label', {}, auto, ' auto-refresh')),
+      rows.length
+        ? el('table', { id: 'executions' },
+          el('thead', {}, el('tr', {}, ['Execution', 'Status', 'Received', 'Finished', 'Trigger', 'Steps', 'Attempts'].map((h) => el('th', {}, h)))),
+          el('tbody', {}, rows))
+        : el('p', { id: 'no-executions' }, 'No executions' + (status ? ' with status ' + status : '') + '.'),
+      nav);
+    if (auto.checked) schedule();
+    auto.addEventListener('change', () => (auto.checked ? schedule() : stopRefresh()));
+  }
+
+  function section(title, ...content) {
+    return [el('h2', {}, title), ...content];
+  }
+
+  function dl(pairs) {
+    return el('dl', { class: 'meta' }, pairs.filter(([, v]) => v !== undefined && v !== null && v !== '')
+      .map(([k, v]) => [el('dt', {}, k), el('dd', {}, v)]));
+  }
+
+  async function executionPage(workflowId, executionId) {
+    const wid = encodeURIComponent(workflowId);
+    const eid = encodeURIComponent(executionId);
+    const e = await api('GET', `admin/workflows/${wid}/executions/${eid}`);
+    const { headers, query, type, ...source } = e.trigger;
+    const replay = el('button', { type: 'button', id: 'replay' }, 'Replay');
+    replay.addEventListener('click', async () => {
+      replay.disabled = true;
+      try {
+        const accepted = await api('POST', `admin/workflows/${wid}/executions/${eid}/replay`);
+        location.hash = `#/workflows/${wid}/executions/${encodeURIComponent(accepted.executionId)}`;
+      } catch (err) {
+        replay.disabled = false;
+        fail(err);
+      }
+    });
+    const steps = e.steps.map((s) => el('div', { class: 'step', 'data-step': s.id, 'data-status': s.status },
+      el('h3', {}, statusBadge(s.status), ' ', s.id, ' ', el('span', { class: 'muted' }, s.type)),
+      dl([['attempts', String(s.attempts)], ['started', when(s.startedAt)], ['duration', s.durationMs + ' ms'],
+        ['continued', s.continued ? 'yes (continue_on_error)' : '']]),
+      s.request !== undefined ? [el('h4', {}, 'Request'), el('pre', { class: 'step-request' }, pretty(s.request))] : null,
+      s.output !== undefined ? [el('h4', {}, 'Output'), el('pre', { class: 'step-output' }, pretty(s.output))] : null,
+      s.error ? [el('h4', {}, 'Error'), el('pre', { class: 'step-error' }, s.error)] : null));
+    render(
+      el('p', {}, el('a', { href: `#/workflows/${wid}` }, '« Executions')),
+      el('h1', {}, 'Execution ', el('code', { id: 'execution-id' }, e.id), ' ', el('span', { id: 'execution-status' }, statusBadge(e.status))),
+      el('div', { class: 'toolbar' }, replay),
+      ...section('Timeline', dl([['received', when(e.receivedAt)], ['started', when(e.startedAt)],
+        ['finished', when(e.finishedAt)], ['attempts', String(e.attempts)], ['expires', when(e.expiresAt)]])),
+      ...section('Trigger', dl([['type', type], ...Object.entries(source).map(([k, v]) => [k, pretty(v)])])),
+      ...section('Headers', headers && Object.keys(headers).length
+        ? el('table', { id: 'headers' }, el('tbody', {}, Object.entries(headers).map(([k, v]) => el('tr', {}, el('td', {}, el('code', {}, k)), el('td', {}, v)))))
+        : el('p', { class: 'muted' }, 'none')),
+      query && Object.keys(query).length ? section('Query', el('pre', {}, pretty(query))) : [],
+      ...section('Payload', el('pre', { id: 'payload' }, pretty(e.payload))),
+      e.result !== undefined ? section('Result', el('pre', { id: 'result' }, pretty(e.result))) : [],
+      e.error ? section('Error', el('pre', { id: 'execution-error' }, e.error)) : [],
+      ...section('Steps', steps.length ? el('div', { id: 'steps' }, steps) : el('p', { class: 'muted' }, 'no steps ran yet')));
+    if (e.status === 'queued' || e.status === 'running') schedule();
+  }
+
+  function schedule() {
+    stopRefresh();
+    timer = setTimeout(() => route(true), REFRESH_MS);
+  }
+
+  function fail(err) {
+    if (err instanceof Refused) showLogin(err.message);
+    else showError(String(err.message || err));
+  }
+
+  async function route(refreshing) {
+    stopRefresh();
+    if (!sessionStorage.getItem(KEY)) return showLogin('');
+    $('login').hidden = true;
+    $('sign-out').hidden = false;
+    if (!refreshing) showError('');
+    const [path, qs] = location.hash.replace(/^#/, '').split('?');
+    const params = new URLSearchParams(qs || '');
+    const parts = (path || '/').split('/').filter(Boolean).map(decodeURIComponent);
+    try {
+      if (parts[0] === 'workflows' && parts.length === 4 && parts[2] === 'executions') await executionPage(parts[1], parts[3]);
+      else if (parts[0] === 'workflows' && parts.length === 2) await executionsPage(parts[1], params);
+      else await workflowsPage();
+      if (refreshing) showError('');
+    } catch (err) {
+      fail(err);
+    }
+  }
+
+  document.addEventListener('DOMContentLoaded', () => {
+    $('login-form').addEventListener('submit', (event) => {
+      event.preventDefault();
+      const value = $('admin-key').value.trim();
+      $('admin-key').value = '';
+      if (!value) return showError('Paste an admin key.');
+      sessionStorage.setItem(KEY, value);
+      route(false);
+    });
+    $('sign-out').addEventListener('click', () => {
+      sessionStorage.removeItem(KEY);
+      location.hash = '#/';
+      showLogin('Signed out.');
+    });
+    window.addEventListener('hashchange', () => route(false));
+    route(false);
+  });
+})();

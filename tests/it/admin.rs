@@ -1,0 +1,309 @@
+//! The operator's `/admin` routes, on every backend: the admin key opens them and nothing
+//! else does (no key, a wrong key, a revoked key, a workflow key); they list workflows with
+//! their last 24 h, page and filter executions, show one, and replay it.
+
+use crate::support;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use serde_json::{Value, json};
+
+use support::{Response, TestApp, assert_error};
+use webhook_trigger::domain::Step;
+
+macro_rules! admin_for {
+    ($backend:ident, $make:path) => {
+        mod $backend {
+            use super::*;
+            admin_for!(@each $make;
+                admin_routes_refuse_a_missing_wrong_revoked_or_workflow_key,
+                workflows_are_listed_with_their_last_24_hours,
+                executions_are_paged_filtered_shown_and_replayed,
+                admin_documents_are_camel_case_and_hold_no_key_value,
+                an_admin_key_in_a_webhook_is_never_kept,
+            );
+        }
+    };
+    (@each $make:path; $($flow:ident),* $(,)?) => {
+        $(
+            #[tokio::test]
+            async fn $flow() {
+                super::$flow($make(support::test_config()).await).await;
+            }
+        )*
+    };
+}
+
+admin_for!(sqlite, support::sqlite_app);
+admin_for!(dynamodb, support::dynamodb_app);
+
+pub async fn admin_key(t: &TestApp) -> String {
+    let name = format!("ops{}", ulid::Ulid::new().to_string().to_lowercase());
+    let created = t.app.create_admin_key(&name).await.expect("admin key");
+    created.secret.expose().to_owned()
+}
+
+async fn admin(t: &TestApp, method: &str, uri: &str, key: Option<&str>) -> Response {
+    let mut request = Request::builder().method(method).uri(uri);
+    if let Some(key) = key {
+        request = request.header("x-admin-key", key);
+    }
+    t.send(request.body(Body::empty()).expect("request")).await
+}
+
+async fn admin_routes_refuse_a_missing_wrong_revoked_or_workflow_key(t: TestApp) {
+    let (wf, workflow_key) = t.workflow_with_key(vec![Step::Echo]).await;
+    let name = format!("ops{}", ulid::Ulid::new().to_string().to_lowercase());
+    let key = t.app.create_admin_key(&name).await.unwrap();
+    let key = key.secret.expose().to_owned();
+    let routes = [
+        ("GET", "/admin/workflows".to_owned()),
+        ("GET", format!("/admin/workflows/{}", wf.id)),
+        ("GET", format!("/admin/workflows/{}/executions", wf.id)),
+        ("GET", format!("/admin/workflows/{}/activity", wf.id)),
+    ];
+    for (method, uri) in &routes {
+        assert_error(
+            &admin(&t, method, uri, None).await,
+            StatusCode::UNAUTHORIZED,
+            "missing_admin_key",
+        );
+        assert_error(
+            &admin(&t, method, uri, Some("wha_wrong")).await,
+            StatusCode::UNAUTHORIZED,
+            "invalid_admin_key",
+        );
+        // A workflow's key is not an operator's.
+        assert_error(
+            &admin(&t, method, uri, Some(&workflow_key)).await,
+            StatusCode::UNAUTHORIZED,
+            "invalid_admin_key",
+        );
+        let ok = admin(&t, method, uri, Some(&key)).await;
+        assert_eq!(ok.status, StatusCode::OK, "{uri}: {:?}", ok.body);
+    }
+    // Not in the query string: only the header counts.
+    let r = admin(
+        &t,
+        "GET",
+        &format!("/admin/workflows?x-admin-key={key}"),
+        None,
+    )
+    .await;
+    assert_error(&r, StatusCode::UNAUTHORIZED, "missing_admin_key");
+    // The admin key opens no workflow's own routes either.
+    let r = t
+        .get(&format!("/workflows/{}/executions", wf.id), Some(&key))
+        .await;
+    assert_error(&r, StatusCode::UNAUTHORIZED, "invalid_api_key");
+    // Replay refuses too, before reading anything.
+    let r = admin(
+        &t,
+        "POST",
+        &format!(
+            "/admin/workflows/{}/executions/01ARZ3NDEKTSV4RRFFQ69G5FAV/replay",
+            wf.id
+        ),
+        Some("wha_wrong"),
+    )
+    .await;
+    assert_error(&r, StatusCode::UNAUTHORIZED, "invalid_admin_key");
+    // Revoked: refused once the cache has been told (same process).
+    t.app.revoke_admin_key(&name).await.unwrap();
+    let r = admin(&t, "GET", "/admin/workflows", Some(&key)).await;
+    assert_error(&r, StatusCode::UNAUTHORIZED, "invalid_admin_key");
+}
+
+async fn workflows_are_listed_with_their_last_24_hours(t: TestApp) {
+    let key = admin_key(&t).await;
+    let (wf, wkey) = t.workflow_with_key(vec![Step::Echo]).await;
+    for n in 0..3 {
+        let r = t
+            .post_webhook(wf.id.as_str(), Some(&wkey), &format!(r#"{{"n":{n}}}"#))
+            .await;
+        assert_eq!(r.status, StatusCode::ACCEPTED);
+    }
+    t.worker.drain().await;
+    let r = t
+        .post_webhook(wf.id.as_str(), Some(&wkey), r#"{"n":"last"}"#)
+        .await;
+    let last_id = r.execution_id();
+
+    let r = admin(&t, "GET", "/admin/workflows", Some(&key)).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let listed = r
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|w| w["id"] == wf.id.as_str())
+        .cloned()
+        .expect("workflow listed");
+    assert_eq!(listed["name"], "test workflow");
+    assert_eq!(listed["trigger"], "generic_webhook");
+    assert_eq!(listed["enabled"], true);
+    assert_eq!(listed["webhookPath"], format!("/webhooks/{}", wf.id));
+    let activity = &listed["activity"];
+    assert_eq!(
+        activity["counts"],
+        json!({"queued": 1, "running": 0, "succeeded": 3, "failed": 0})
+    );
+    assert_eq!(activity["lastExecution"]["id"], last_id.as_str());
+    assert_eq!(activity["lastExecution"]["status"], "queued");
+    assert_eq!(activity["truncated"], false);
+    let hourly = activity["hourly"].as_array().unwrap();
+    assert_eq!(hourly.len(), 25);
+    let per_hour: u64 = hourly
+        .iter()
+        .map(|h| h["counts"]["succeeded"].as_u64().unwrap())
+        .sum();
+    assert_eq!(per_hour, 3);
+    assert_eq!(
+        hourly.last().unwrap()["counts"]["queued"],
+        1,
+        "the newest is in the current hour"
+    );
+
+    // A disabled workflow is still listed to the operator.
+    t.app
+        .set_workflow_enabled(wf.id.as_str(), false)
+        .await
+        .unwrap();
+    let r = admin(
+        &t,
+        "GET",
+        &format!("/admin/workflows/{}", wf.id),
+        Some(&key),
+    )
+    .await;
+    assert_eq!(r.body["enabled"], false);
+    let r = admin(&t, "GET", "/admin/workflows/wf_nope", Some(&key)).await;
+    assert_error(&r, StatusCode::NOT_FOUND, "workflow_not_found");
+}
+
+async fn executions_are_paged_filtered_shown_and_replayed(t: TestApp) {
+    let key = admin_key(&t).await;
+    let (wf, wkey) = t.workflow_with_key(vec![Step::Echo]).await;
+    let mut ids = Vec::new();
+    for n in 0..3 {
+        ids.push(
+            t.post_webhook(wf.id.as_str(), Some(&wkey), &format!(r#"{{"n":{n}}}"#))
+                .await
+                .execution_id(),
+        );
+    }
+    t.worker.drain().await;
+    let base = format!("/admin/workflows/{}/executions", wf.id);
+    let page = admin(&t, "GET", &format!("{base}?limit=2"), Some(&key)).await;
+    assert_eq!(page.status, StatusCode::OK, "{:?}", page.body);
+    let first: Vec<&str> = page.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        first,
+        vec![ids[2].as_str(), ids[1].as_str()],
+        "newest first"
+    );
+    let cursor = page.body["nextCursor"].as_str().expect("more pages");
+    let rest = admin(
+        &t,
+        "GET",
+        &format!("{base}?limit=2&cursor={cursor}"),
+        Some(&key),
+    )
+    .await;
+    assert_eq!(rest.body["items"][0]["id"], ids[0].as_str());
+    assert!(rest.body.get("nextCursor").is_none());
+    let failed = admin(&t, "GET", &format!("{base}?status=failed"), Some(&key)).await;
+    assert_eq!(failed.body["items"], json!([]));
+    let bad = admin(&t, "GET", &format!("{base}?status=done"), Some(&key)).await;
+    assert_error(&bad, StatusCode::BAD_REQUEST, "invalid_request");
+
+    let one = admin(&t, "GET", &format!("{base}/{}", ids[0]), Some(&key)).await;
+    assert_eq!(one.body["status"], "succeeded");
+    assert_eq!(one.body["payload"], json!({"n": 0}));
+    assert_eq!(one.body["steps"][0]["status"], "succeeded");
+
+    let replayed = admin(&t, "POST", &format!("{base}/{}/replay", ids[0]), Some(&key)).await;
+    assert_eq!(replayed.status, StatusCode::ACCEPTED, "{:?}", replayed.body);
+    let new_id = replayed.body["executionId"].as_str().unwrap().to_owned();
+    assert_ne!(new_id, ids[0]);
+    t.worker.drain().await;
+    let again = admin(&t, "GET", &format!("{base}/{new_id}"), Some(&key)).await;
+    assert_eq!(again.body["status"], "succeeded");
+    assert_eq!(
+        again.body["trigger"],
+        json!({"type": "replay", "replayOf": ids[0]})
+    );
+    assert_eq!(again.body["payload"], json!({"n": 0}));
+    let missing = admin(
+        &t,
+        "GET",
+        &format!("{base}/01ARZ3NDEKTSV4RRFFQ69G5FAV"),
+        Some(&key),
+    )
+    .await;
+    assert_error(&missing, StatusCode::NOT_FOUND, "execution_not_found");
+}
+
+async fn admin_documents_are_camel_case_and_hold_no_key_value(t: TestApp) {
+    use webhook_trigger::wire::non_camel_case_keys;
+    let key = admin_key(&t).await;
+    let (wf, wkey) = t.workflow_with_key(vec![Step::Echo]).await;
+    t.post_webhook(wf.id.as_str(), Some(&wkey), r#"{"snake_case":1}"#)
+        .await;
+    t.worker.drain().await;
+    let docs: Vec<Value> = vec![
+        admin(&t, "GET", "/admin/workflows", Some(&key)).await.body,
+        admin(
+            &t,
+            "GET",
+            &format!("/admin/workflows/{}", wf.id),
+            Some(&key),
+        )
+        .await
+        .body,
+        admin(
+            &t,
+            "GET",
+            &format!("/admin/workflows/{}/executions", wf.id),
+            Some(&key),
+        )
+        .await
+        .body,
+    ];
+    let user_data = [
+        "/items/*/payload",
+        "/items/*/trigger/headers",
+        "/items/*/result/output",
+        "/items/*/steps/*/output",
+    ];
+    for doc in &docs {
+        assert!(non_camel_case_keys(doc, &user_data).is_empty(), "{doc}");
+        let text = doc.to_string();
+        assert!(
+            !text.contains(&key) && !text.contains(&wkey),
+            "a key value was rendered: {text}"
+        );
+    }
+}
+
+async fn an_admin_key_in_a_webhook_is_never_kept(t: TestApp) {
+    let key = admin_key(&t).await;
+    let (wf, wkey) = t.workflow_with_key(vec![Step::Echo]).await;
+    let r = t
+        .post_webhook_with(wf.id.as_str(), &wkey, "", &[("x-admin-key", &key)], "{}")
+        .await;
+    let id = r.execution_id();
+    let shown = admin(
+        &t,
+        "GET",
+        &format!("/admin/workflows/{}/executions/{id}", wf.id),
+        Some(&key),
+    )
+    .await;
+    assert!(!shown.body.to_string().contains(&key));
+}

@@ -1,0 +1,326 @@
+//! The console in a real headless Chromium (Debian's `chromium` + `chromium-driver`, which
+//! `make test` installs), driven over WebDriver against the real `serve` binary, on loopback
+//! only: sign in with an admin key, see the workflow, trigger a webhook, watch it succeed,
+//! open it, see its steps, replay it; a wrong key is refused; a hostile payload renders as
+//! text. With `WEBHOOK_CONSOLE_SCREENSHOTS=DIR` it also saves a PNG of each page there
+//! (`make screenshots` writes the ones in docs/).
+//!
+//! Never skipped: without the browser it fails, saying what to install.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::{Value, json};
+
+const BIN: &str = env!("CARGO_BIN_EXE_webhook-trigger");
+const HOSTILE: &str = "<script>window.__pwned=1</script><img src=x onerror=\"window.__pwned=2\">";
+
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn cli(db: &Path, args: &[&str]) -> Value {
+    let out = Command::new(BIN)
+        .args(["--store", db.to_str().expect("utf-8 path"), "--json"])
+        .args(args)
+        .env_remove("WEBHOOK_STORE")
+        .output()
+        .expect("run cli");
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("json output")
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
+/// The first of `names` found on PATH or in /usr/bin, or a failure that says what to install.
+fn find_tool(names: &[&str]) -> PathBuf {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let dirs = std::env::split_paths(&path).chain([
+        PathBuf::from("/usr/bin"),
+        PathBuf::from("/usr/lib/chromium"),
+    ]);
+    for dir in dirs {
+        for name in names {
+            let candidate = dir.join(name);
+            if candidate.is_file() {
+                return candidate;
+            }
+        }
+    }
+    panic!(
+        "the console browser test needs {names:?}: install Debian's chromium and chromium-driver \
+         (`apt-get install -y chromium chromium-driver`; `make test` does it)"
+    );
+}
+
+async fn wait_port(port: u16, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{what} did not listen on 127.0.0.1:{port}");
+}
+
+async fn browser(driver_port: u16, profile: &Path) -> Client {
+    let chromium = find_tool(&["chromium", "chromium-browser"]);
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".into(),
+        json!({
+            "binary": chromium,
+            "args": [
+                "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                "--disable-dev-shm-usage", "--window-size=1280,900",
+                format!("--user-data-dir={}", profile.display()),
+            ],
+        }),
+    );
+    ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+        .capabilities(caps)
+        .connect(&format!("http://127.0.0.1:{driver_port}"))
+        .await
+        .expect("a WebDriver session with headless chromium")
+}
+
+/// Waits for `css` to match, then its text. Read in one script call: the page re-renders
+/// while it refreshes, so an element handle could go stale between finding and reading it.
+async fn text_of(c: &Client, css: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let text: Value = c
+            .execute(
+                "const e = document.querySelector(arguments[0]); return e ? e.innerText : null;",
+                vec![json!(css)],
+            )
+            .await
+            .expect("script");
+        if let Value::String(text) = text {
+            return text;
+        }
+        assert!(Instant::now() < deadline, "no {css} on the page");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Clicks what `css` matches, as a user would, retrying while a refresh replaces it.
+async fn click(c: &Client, css: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Ok(el) = c.find(Locator::Css(css)).await
+            && el.click().await.is_ok()
+        {
+            return;
+        }
+        assert!(Instant::now() < deadline, "could not click {css}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn screenshot(c: &Client, name: &str) {
+    if let Some(dir) = std::env::var_os("WEBHOOK_CONSOLE_SCREENSHOTS") {
+        let png = c.screenshot().await.expect("screenshot");
+        std::fs::write(Path::new(&dir).join(name), png).expect("write screenshot");
+    }
+}
+
+async fn sign_in(c: &Client, key: &str) {
+    let input = c
+        .wait()
+        .for_element(Locator::Id("admin-key"))
+        .await
+        .expect("key field");
+    input.send_keys(key).await.expect("type key");
+    c.find(Locator::Id("sign-in"))
+        .await
+        .expect("button")
+        .click()
+        .await
+        .expect("click");
+}
+
+#[tokio::test]
+async fn the_console_shows_runs_and_replays_an_execution_in_a_real_browser() {
+    let chromedriver = find_tool(&["chromedriver"]);
+    let dir = tempfile::tempdir().expect("dir");
+    let db = dir.path().join("wt.db");
+    let admin = cli(&db, &["admin-keys", "create", "ops"]);
+    let admin_key = admin["value"].as_str().expect("admin key value").to_owned();
+    let api = cli(&db, &["api-keys", "create", "partner"]);
+    let api_key = api["value"].as_str().expect("key value").to_owned();
+    let workflow = cli(
+        &db,
+        &[
+            "workflows",
+            "create",
+            "--name",
+            "Orders <b>not bold</b>",
+            "--api-key",
+            "partner",
+            "--steps",
+            r#"[{"type":"echo"}]"#,
+        ],
+    );
+    let workflow_id = workflow["id"].as_str().expect("id").to_owned();
+
+    let port = free_port();
+    let _server = Killed(
+        Command::new(BIN)
+            .args([
+                "serve",
+                "--addr",
+                &format!("127.0.0.1:{port}"),
+                "--store",
+                db.to_str().unwrap(),
+            ])
+            .env_remove("WEBHOOK_BASE_URL")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn serve"),
+    );
+    let driver_port = free_port();
+    let _driver = Killed(
+        Command::new(&chromedriver)
+            .args([
+                format!("--port={driver_port}"),
+                "--allowed-ips=127.0.0.1".into(),
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn chromedriver"),
+    );
+    wait_port(port, "serve").await;
+    wait_port(driver_port, "chromedriver").await;
+    let base = format!("http://127.0.0.1:{port}");
+
+    // The page itself: its CSP forbids inline script and other origins.
+    let http = reqwest::Client::new();
+    let page = http
+        .get(format!("{base}/console"))
+        .send()
+        .await
+        .expect("GET /console");
+    assert_eq!(page.status(), 200);
+    let csp = page.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        csp.contains("script-src 'self'") && csp.contains("default-src 'none'"),
+        "{csp}"
+    );
+
+    let profile = tempfile::tempdir().expect("profile dir");
+    let c = browser(driver_port, profile.path()).await;
+    let result = async {
+        c.goto(&format!("{base}/console")).await.expect("open console");
+        screenshot(&c, "console-login.png").await;
+
+        // A wrong key is refused, and the sign-in form stays.
+        sign_in(&c, "wha_not_a_key").await;
+        let error = text_of(&c, "#error:not([hidden])").await;
+        assert!(error.contains("refused"), "{error}");
+        assert!(c.find(Locator::Css("#login:not([hidden])")).await.is_ok());
+        let stored: Value = c.execute("return sessionStorage.getItem('webhookTriggerAdminKey')", vec![]).await.unwrap();
+        assert_eq!(stored, Value::Null, "a refused key is forgotten");
+
+        // The right key: the workflow is listed, its name as text, its URL with a copy button.
+        sign_in(&c, &admin_key).await;
+        let row = format!("tr[data-workflow='{workflow_id}']");
+        let name = text_of(&c, &format!("{row} a.workflow-link")).await;
+        assert_eq!(name, "Orders <b>not bold</b>", "the name renders as text");
+        let url = text_of(&c, &format!("{row} .webhook-url")).await;
+        assert_eq!(url, format!("{base}/webhooks/{workflow_id}"));
+        assert!(c.find(Locator::Css(&format!("{row} button.copy"))).await.is_ok());
+        screenshot(&c, "console-workflows.png").await;
+
+        // A webhook with a hostile payload; the executions page picks it up and refreshes
+        // until it has succeeded.
+        let accepted = http
+            .post(format!("{base}/webhooks/{workflow_id}"))
+            .header("x-api-key", &api_key)
+            .header("content-type", "application/json")
+            .body(json!({ "note": HOSTILE }).to_string())
+            .send()
+            .await
+            .expect("webhook")
+            .bytes()
+            .await
+            .expect("body");
+        let accepted: Value = serde_json::from_slice(&accepted).expect("json");
+        let execution_id = accepted["executionId"].as_str().expect("execution id").to_owned();
+        click(&c, &format!("{row} a.workflow-link")).await;
+        let done = format!("tr[data-execution='{execution_id}'][data-status='succeeded']");
+        text_of(&c, &done).await;
+        assert!(c.find(Locator::Id("chart")).await.is_ok(), "the hourly chart is drawn");
+        screenshot(&c, "console-executions.png").await;
+
+        // One execution: status, steps, the payload as inert text.
+        click(&c, &format!("{done} a.execution-link")).await;
+        assert_eq!(text_of(&c, "#execution-status").await, "succeeded");
+        let step = text_of(&c, "#steps .step[data-status='succeeded']").await;
+        assert!(step.contains("echo"), "{step}");
+        let payload = text_of(&c, "#payload").await;
+        assert!(payload.contains("<script>window.__pwned=1</script><img src=x onerror="), "the payload is shown as written: {payload}");
+        let inert: Value = c
+            .execute(
+                "return window.__pwned === undefined && document.querySelectorAll('#view script, #view img').length === 0",
+                vec![],
+            )
+            .await
+            .unwrap();
+        assert_eq!(inert, Value::Bool(true), "the hostile payload ran or became markup");
+        screenshot(&c, "console-execution.png").await;
+
+        // Replay: a new execution of the same payload, which runs too.
+        click(&c, "#replay").await;
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let id = text_of(&c, "#execution-id").await;
+            if id != execution_id && text_of(&c, "#execution-status").await == "succeeded" {
+                break;
+            }
+            assert!(Instant::now() < deadline, "the replay did not show as succeeded");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let body = c.find(Locator::Css("body")).await.unwrap().text().await.unwrap();
+        assert!(body.contains("replay"), "the trigger says replay");
+        assert!(!body.contains(&admin_key) && !body.contains(&api_key), "a key value was rendered");
+        let current = c.current_url().await.unwrap();
+        assert!(!current.as_str().contains(&admin_key), "the key went into the URL");
+
+        // Signing out forgets the key.
+        click(&c, "#sign-out").await;
+        text_of(&c, "#login:not([hidden])").await;
+        let stored: Value = c.execute("return sessionStorage.getItem('webhookTriggerAdminKey')", vec![]).await.unwrap();
+        assert_eq!(stored, Value::Null);
+    }
+    .await;
+    c.close().await.expect("close browser");
+    result
+}
