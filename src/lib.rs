@@ -14,6 +14,7 @@ pub mod error_chain;
 pub mod error_kind;
 pub mod http;
 pub mod lambda;
+pub mod measure;
 pub mod ports;
 pub mod sns;
 pub mod telemetry;

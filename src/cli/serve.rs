@@ -20,6 +20,10 @@ pub struct ServeOptions {
 
 pub async fn serve(backend: Backend, config: Config, options: ServeOptions) -> Result<(), String> {
     let limits = ServerLimits::from_env().map_err(|e| e.to_string())?;
+    // Process-wide, so installed here (the one process that serves it), not in the library.
+    let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
+        .install_recorder()
+        .map_err(|e| format!("cannot start metrics: {e}"))?;
     let sdk = crate::adapters::aws::local_sdk_config().await;
     let worker =
         crate::wiring::worker(backend.store.clone(), &config, &sdk).map_err(|e| e.to_string())?;
@@ -50,7 +54,7 @@ pub async fn serve(backend: Backend, config: Config, options: ServeOptions) -> R
 
     crate::http::server::run(
         listener,
-        crate::http::router(app),
+        crate::http::router(app).merge(crate::http::metrics_route(metrics)),
         limits,
         shutdown_signal(),
     )

@@ -50,6 +50,7 @@ impl From<AppError> for ApiError {
             tracing::error!(error = %err, code, "request failed");
         } else {
             tracing::info!(code, reason = %message, "request refused");
+            crate::measure::rejected(code);
         }
         Self {
             status,

@@ -19,6 +19,26 @@ pub use error::ApiError;
 
 use crate::app::App;
 
+/// `GET /metrics`: the process's counters in Prometheus text format (served by `serve`; on
+/// Lambda there is no scrape target).
+pub fn metrics_route(handle: metrics_exporter_prometheus::PrometheusHandle) -> Router {
+    Router::new().route(
+        "/metrics",
+        get(move || {
+            let text = handle.render();
+            async move {
+                (
+                    [(
+                        axum::http::header::CONTENT_TYPE,
+                        "text/plain; version=0.0.4; charset=utf-8",
+                    )],
+                    text,
+                )
+            }
+        }),
+    )
+}
+
 pub fn router(app: App) -> Router {
     let routes = Router::new()
         .route("/health", get(health))

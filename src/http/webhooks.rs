@@ -12,6 +12,21 @@ use crate::domain::Trigger;
 use crate::domain::signature::slack_url_challenge;
 
 pub async fn receive(
+    state: State<App>,
+    path: Path<String>,
+    headers: HeaderMap,
+    query: RawQuery,
+    request_body: Body,
+) -> Result<Response, ApiError> {
+    let started = std::time::Instant::now();
+    let answer = answer(state, path, headers, query, request_body).await;
+    if answer.is_ok() {
+        crate::measure::accept_latency(started.elapsed().as_secs_f64());
+    }
+    answer
+}
+
+async fn answer(
     State(app): State<App>,
     Path(workflow_id): Path<String>,
     headers: HeaderMap,
@@ -64,6 +79,7 @@ pub async fn receive(
 
 /// 202 for a new execution; 200 with the earlier one for a repeat.
 fn accepted_response(accepted: &Accepted) -> Response {
+    crate::measure::accepted(accepted.duplicate);
     let status = if accepted.duplicate {
         StatusCode::OK
     } else {

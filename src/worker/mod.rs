@@ -253,6 +253,17 @@ impl Worker {
         };
         if written {
             tracing::info!(execution_id = %running.id, status = %finished.status, "execution finished");
+            let filtered = finished
+                .result
+                .as_ref()
+                .and_then(|r| r.get("outcome"))
+                .and_then(serde_json::Value::as_str)
+                == Some("filtered");
+            crate::measure::execution_finished(match result {
+                Outcome::Succeeded if filtered => "filtered",
+                Outcome::Succeeded => "succeeded",
+                _ => "failed",
+            });
             Ok(result)
         } else {
             tracing::warn!(execution_id = %running.id, "a later attempt took over; outcome discarded");

@@ -86,6 +86,9 @@ impl StepRunner<'_> {
                 return Ok((running, RunEnd::Superseded));
             }
             running = next;
+            if status == StepStatus::Failed {
+                crate::measure::step_failed(step.action.kind());
+            }
             match status {
                 StepStatus::Succeeded => {
                     let output = output.unwrap_or(Value::Null);

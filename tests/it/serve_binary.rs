@@ -221,3 +221,66 @@ async fn demo_mode_prints_a_key_url_and_curl_that_work() {
     );
     assert_eq!(done["result"]["outcome"], "completed");
 }
+
+#[tokio::test]
+async fn serve_counts_accepted_and_refused_webhooks_and_finished_executions_at_metrics() {
+    let dir = tempfile::tempdir().expect("dir");
+    let db = dir.path().join("wt.db");
+    let key = cli(&db, &["api-keys", "create", "partner"]);
+    let key_value = key["value"].as_str().expect("key value").to_owned();
+    let workflow = cli(
+        &db,
+        &[
+            "workflows",
+            "create",
+            "--name",
+            "Orders",
+            "--api-key",
+            "partner",
+        ],
+    );
+    let workflow_id = workflow["id"].as_str().expect("id").to_owned();
+    let port = free_port();
+    let (_server, _stdout) = start(&db, port, false);
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    wait_healthy(&client, &base).await;
+
+    let post = |key: &str| {
+        client
+            .post(format!("{base}/webhooks/{workflow_id}"))
+            .header("x-api-key", key)
+            .header("content-type", "application/json")
+            .body("{}")
+            .send()
+    };
+    let accepted = post(&key_value).await.expect("post");
+    assert_eq!(accepted.status(), 202);
+    let body: Value = serde_json::from_slice(&accepted.bytes().await.expect("body")).expect("json");
+    let execution_id = body["executionId"].as_str().expect("id");
+    assert_eq!(post("wrong").await.expect("post").status(), 401);
+    wait_for_status(
+        &client,
+        &format!("{base}/workflows/{workflow_id}/executions/{execution_id}"),
+        &key_value,
+        "succeeded",
+    )
+    .await;
+
+    let scraped = client
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .expect("scrape");
+    assert_eq!(scraped.status(), 200);
+    let text = scraped.text().await.expect("text");
+    for line in [
+        "webhook_accepted_total 1",
+        "webhook_rejected_total{reason=\"invalid_api_key\"} 1",
+        "workflow_executions_total{outcome=\"succeeded\"} 1",
+        "webhook_accept_seconds_count 1",
+    ] {
+        assert!(text.contains(line), "{line} missing in:\n{text}");
+    }
+    assert!(!text.contains(&key_value), "no key value in metrics");
+}
