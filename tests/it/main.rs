@@ -20,6 +20,7 @@ mod examples;
 mod faults;
 mod flows;
 mod fuzz_corpus;
+mod group_commit;
 mod hostile_input;
 mod log_redaction;
 mod panics;
