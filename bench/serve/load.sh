@@ -31,9 +31,10 @@ rss=$(awk '/VmHWM/ {print $2 " " $3}' /proc/$pid/status)
 done_during=$(count succeeded)
 queued=$(count queued)
 start=$(date +%s.%N)
-deadline=$((SECONDS + 60))
+drain_cap=${DRAIN_SECONDS:-60}
+deadline=$((SECONDS + drain_cap))
 while [ "$(count queued)" != 0 ] || [ "$(count running)" != 0 ]; do
-  [ $SECONDS -ge $deadline ] && { echo "worker did not drain within 60 s"; break; }
+  [ $SECONDS -ge $deadline ] && { echo "worker did not drain within ${drain_cap} s"; break; }
   sleep 0.2
 done
 drain=$(python3 -c "import time; print(f'{time.time() - $start:.1f}')")

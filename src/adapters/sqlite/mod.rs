@@ -1,6 +1,7 @@
 //! The embedded backend: one SQLite file (WAL) holds keys, workflows, executions, SNS
 //! subscriptions and the work queue, so a local process survives restarts with nothing lost.
 
+mod checkpointer;
 mod group_commit;
 mod queue;
 mod schema;
@@ -30,6 +31,8 @@ pub struct SqliteStore {
     /// (`group_commit`): one transaction and one fsync for every request waiting.
     writes: group_commit::Submit,
     counters: Arc<group_commit::Counters>,
+    /// Stops the background checkpointer when the last clone is dropped.
+    _checkpoints: Option<Arc<checkpointer::Stop>>,
 }
 
 impl SqliteStore {
@@ -42,6 +45,7 @@ impl SqliteStore {
         let conn = Connection::open(path)
             .map_err(|e| StoreError::Unavailable(format!("cannot open {}: {e}", path.display())))?;
         schema::prepare(&conn).map_err(unavailable)?;
+        let checkpoints = checkpointer::start(path, &conn);
         let conn = Arc::new(Mutex::new(conn));
         let ready = Arc::new(Notify::new());
         let counters = Arc::new(group_commit::Counters::default());
@@ -51,6 +55,7 @@ impl SqliteStore {
             ready,
             writes,
             counters,
+            _checkpoints: checkpoints.map(Arc::new),
         })
     }
 
