@@ -9,6 +9,7 @@
 
 mod support;
 
+mod aws_calls;
 mod aws_cli;
 mod aws_dynamodb;
 mod aws_lambda;
