@@ -10,6 +10,7 @@
 mod support;
 
 mod admin;
+mod aws_calls;
 mod aws_cli;
 mod aws_dynamodb;
 mod aws_lambda;
@@ -22,6 +23,7 @@ mod examples;
 mod faults;
 mod flows;
 mod fuzz_corpus;
+mod group_commit;
 mod hostile_input;
 mod log_redaction;
 mod panics;

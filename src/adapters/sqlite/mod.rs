@@ -1,6 +1,8 @@
 //! The embedded backend: one SQLite file (WAL) holds keys, workflows, executions, SNS
 //! subscriptions and the work queue, so a local process survives restarts with nothing lost.
 
+mod checkpointer;
+mod group_commit;
 mod queue;
 mod schema;
 mod store;
@@ -12,6 +14,7 @@ use std::sync::{Arc, Mutex};
 use rusqlite::Connection;
 use tokio::sync::Notify;
 
+pub use group_commit::CommitStats;
 pub use queue::{ReceivedMessage, SqliteQueue};
 
 use crate::ports::StoreError;
@@ -24,6 +27,12 @@ pub struct SqliteStore {
     /// Wakes the in-process worker as soon as something is queued, whether by the queue or
     /// by the store's outbox (an accepted webhook), instead of waiting for its next poll.
     ready: Arc<Notify>,
+    /// Accepted webhooks go through one writer thread that commits them in groups
+    /// (`group_commit`): one transaction and one fsync for every request waiting.
+    writes: group_commit::Submit,
+    counters: Arc<group_commit::Counters>,
+    /// Stops the background checkpointer when the last clone is dropped.
+    _checkpoints: Option<Arc<checkpointer::Stop>>,
 }
 
 impl SqliteStore {
@@ -36,9 +45,17 @@ impl SqliteStore {
         let conn = Connection::open(path)
             .map_err(|e| StoreError::Unavailable(format!("cannot open {}: {e}", path.display())))?;
         schema::prepare(&conn).map_err(unavailable)?;
+        let checkpoints = checkpointer::start(path, &conn);
+        let conn = Arc::new(Mutex::new(conn));
+        let ready = Arc::new(Notify::new());
+        let counters = Arc::new(group_commit::Counters::default());
+        let writes = group_commit::start(conn.clone(), ready.clone(), counters.clone());
         Ok(Self {
-            conn: Arc::new(Mutex::new(conn)),
-            ready: Arc::new(Notify::new()),
+            conn,
+            ready,
+            writes,
+            counters,
+            _checkpoints: checkpoints.map(Arc::new),
         })
     }
 
@@ -59,6 +76,28 @@ impl SqliteStore {
         })
         .await
         .map_err(|e| StoreError::Unavailable(format!("store task failed: {e}")))?
+    }
+}
+
+impl SqliteStore {
+    /// What the group-commit writer has done since this store was opened.
+    pub fn commit_stats(&self) -> CommitStats {
+        self.counters.snapshot()
+    }
+
+    /// The connection's `synchronous` and `journal_mode` settings, as SQLite reports them
+    /// (2 = FULL): what a 2xx's durability rests on.
+    pub async fn durability(&self) -> Result<(i64, String), StoreError> {
+        self.with_conn(|c| {
+            let sync: i64 = c
+                .pragma_query_value(None, "synchronous", |r| r.get(0))
+                .map_err(unavailable)?;
+            let journal: String = c
+                .pragma_query_value(None, "journal_mode", |r| r.get(0))
+                .map_err(unavailable)?;
+            Ok((sync, journal))
+        })
+        .await
     }
 }
 

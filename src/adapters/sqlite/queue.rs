@@ -47,29 +47,43 @@ impl SqliteQueue {
             .with_conn(move |c| {
                 let now = now_millis();
                 let tx = c.transaction().map_err(unavailable)?;
-                tx.execute(
-                    "INSERT INTO dead_letters (id, body, receive_count, dead_at)
-                     SELECT id, body, receive_count, ?1 FROM queue WHERE visible_at <= ?1 AND receive_count >= ?2",
-                    params![now, max_receives],
-                )
-                .map_err(unavailable)?;
-                tx.execute("DELETE FROM queue WHERE visible_at <= ?1 AND receive_count >= ?2", params![now, max_receives])
-                    .map_err(unavailable)?;
-                let deliveries = {
+                // The oldest visible messages, straight from the visibility index: a backlog
+                // of any length costs the same per receive (no scan, no sort of the queue).
+                let candidates: Vec<ReceivedMessage> = {
                     let mut stmt = tx
-                        .prepare(
-                            "UPDATE queue SET visible_at = ?1 + ?2, receive_count = receive_count + 1
-                             WHERE id IN (SELECT id FROM queue WHERE visible_at <= ?1 ORDER BY id LIMIT ?3)
-                             RETURNING id, body, receive_count",
+                        .prepare_cached(
+                            "SELECT id, body, receive_count FROM queue WHERE visible_at <= ?1
+                             ORDER BY visible_at, id LIMIT ?2",
                         )
                         .map_err(unavailable)?;
                     let rows = stmt
-                        .query_map(params![now, hide_ms, max as i64], |r| {
+                        .query_map(params![now, max as i64], |r| {
                             Ok(ReceivedMessage { id: r.get(0)?, body: r.get(1)?, receive_count: r.get(2)? })
                         })
                         .map_err(unavailable)?;
                     rows.collect::<Result<Vec<_>, _>>().map_err(unavailable)?
                 };
+                let mut deliveries = Vec::with_capacity(candidates.len());
+                for mut m in candidates {
+                    if m.receive_count >= max_receives {
+                        tx.prepare_cached(
+                            "INSERT INTO dead_letters (id, body, receive_count, dead_at) VALUES (?1, ?2, ?3, ?4)",
+                        )
+                        .and_then(|mut s| s.execute(params![m.id, m.body, m.receive_count, now]))
+                        .map_err(unavailable)?;
+                        tx.prepare_cached("DELETE FROM queue WHERE id = ?1")
+                            .and_then(|mut s| s.execute([m.id]))
+                            .map_err(unavailable)?;
+                        continue;
+                    }
+                    tx.prepare_cached(
+                        "UPDATE queue SET visible_at = ?2 + ?3, receive_count = receive_count + 1 WHERE id = ?1",
+                    )
+                    .and_then(|mut s| s.execute(params![m.id, now, hide_ms]))
+                    .map_err(unavailable)?;
+                    m.receive_count += 1;
+                    deliveries.push(m);
+                }
                 tx.commit().map_err(unavailable)?;
                 Ok(deliveries)
             })

@@ -2,17 +2,17 @@ use async_trait::async_trait;
 use rusqlite::{OptionalExtension, params};
 use serde::de::DeserializeOwned;
 
-use super::queue::insert_message;
+use super::group_commit::{Item, Pending};
 use super::{SqliteStore, unavailable};
 use crate::adapters::record::{ByKind, Record, RecordStore, from_json, to_json};
 use crate::domain::{Execution, ExecutionId, SnsSubscription, WorkflowId};
 use crate::ports::{
-    ExecutionQuery, ExecutionStore, Outbox, Recorded, StoreError, SubscriptionStore, WorkItem,
+    ExecutionQuery, ExecutionStore, Outbox, Recorded, StoreError, SubscriptionStore,
 };
 
 /// A key conflict (the row exists), as opposed to any other constraint failure (a trigger, a
 /// check), which is the store refusing the write and must not read as "already exists".
-fn is_constraint(e: &rusqlite::Error) -> bool {
+pub(super) fn is_constraint(e: &rusqlite::Error) -> bool {
     matches!(
         e,
         rusqlite::Error::SqliteFailure(f, _)
@@ -210,75 +210,37 @@ impl Outbox for SqliteStore {
         execution: &Execution,
         dedup_key: Option<&str>,
     ) -> Result<Recorded, StoreError> {
-        let recorded = self.insert(execution, dedup_key, true).await?;
-        if recorded == Recorded::Created {
-            self.ready.notify_one();
-        }
-        Ok(recorded)
+        // The writer wakes the worker once per committed batch that queued something.
+        self.insert(execution, dedup_key, true).await
     }
 }
 
 impl SqliteStore {
-    /// Writes the execution and its dedup record in one transaction, with its queue row too
-    /// when `enqueue` is set.
+    /// Writes the execution and its dedup record (and its queue row when `enqueue` is set)
+    /// as one unit, committed with whatever other writes are waiting (`group_commit`), and
+    /// answers once that commit is on disk.
     async fn insert(
         &self,
         execution: &Execution,
         dedup_key: Option<&str>,
         enqueue: bool,
     ) -> Result<Recorded, StoreError> {
-        let execution = execution.clone();
-        let record = to_json(&execution)?;
-        let dedup_key = dedup_key.map(str::to_owned);
-        self.with_conn(move |c| {
-            let tx = c.transaction().map_err(unavailable)?;
-            let workflow_id = execution.workflow_id.to_string();
-            let expires_at = execution.expires_at.timestamp();
-            if let Some(key) = &dedup_key {
-                let existing: Option<(String, i64)> = tx
-                    .query_row(
-                        "SELECT execution_id, expires_at FROM dedup WHERE workflow_id = ?1 AND key = ?2",
-                        params![workflow_id, key],
-                        |r| Ok((r.get(0)?, r.get(1)?)),
-                    )
-                    .optional()
-                    .map_err(unavailable)?;
-                if let Some((earlier_id, earlier_expiry)) = existing {
-                    let earlier: Option<String> = tx
-                        .query_row(
-                            "SELECT record FROM executions WHERE workflow_id = ?1 AND id = ?2",
-                            params![workflow_id, earlier_id],
-                            |r| r.get(0),
-                        )
-                        .optional()
-                        .map_err(unavailable)?;
-                    let live = earlier_expiry > chrono::Utc::now().timestamp();
-                    if let (Some(raw), true) = (earlier, live) {
-                        return Ok(Recorded::Duplicate(Box::new(from_json(&raw)?)));
-                    }
-                }
-                tx.execute(
-                    "INSERT OR REPLACE INTO dedup (workflow_id, key, execution_id, expires_at) VALUES (?1, ?2, ?3, ?4)",
-                    params![workflow_id, key, execution.id.to_string(), expires_at],
-                )
-                .map_err(unavailable)?;
-            }
-            tx.execute(
-                "INSERT INTO executions (workflow_id, id, status, attempts, expires_at, record) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![workflow_id, execution.id.to_string(), execution.status.as_str(), execution.attempts, expires_at, record],
-            )
-            .map_err(|e| if is_constraint(&e) { StoreError::AlreadyExists(format!("execution {}", execution.id)) } else { unavailable(e) })?;
-            if enqueue {
-                let item = WorkItem {
-                    workflow_id: execution.workflow_id.clone(),
-                    execution_id: execution.id,
-                };
-                insert_message(&tx, &item.to_json())?;
-            }
-            tx.commit().map_err(unavailable)?;
-            Ok(Recorded::Created)
-        })
-        .await
+        let item = Item {
+            record: to_json(execution)?,
+            execution: execution.clone(),
+            dedup_key: dedup_key.map(str::to_owned),
+            enqueue,
+        };
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        self.counters
+            .submitted
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.writes
+            .send(Pending { item, reply })
+            .map_err(|_| StoreError::Unavailable("the store's writer has stopped".into()))?;
+        answer
+            .await
+            .map_err(|_| StoreError::Unavailable("the store's writer has stopped".into()))?
     }
 }
 

@@ -1,0 +1,356 @@
+//! Group commit for accepted webhooks. Every accept hands its execution to one writer thread
+//! through a channel; the writer takes everything that is waiting (up to `MAX_BATCH`), writes
+//! each item (execution, dedup record, queue row) inside one SQLite transaction, commits it
+//! with one fsync (`synchronous=FULL`), and only then answers each request. A 2xx therefore
+//! still means "fsync'd"; what changes is that concurrent requests share the fsync.
+//!
+//! There is no lingering: while one commit is on disk, the next requests queue up, so the
+//! batch grows with the load by itself and a lone request pays one commit, as before.
+//!
+//! Each item is written under its own savepoint, so an item that fails on its own (an id
+//! collision) fails alone; a failed COMMIT fails every item of the batch and leaves nothing.
+//! Items are written in arrival order, so the same idempotency key twice in one batch is one
+//! execution: the second sees the first's dedup record and is answered as its duplicate.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use tokio::sync::{Notify, oneshot};
+
+use super::queue::insert_message;
+use super::unavailable;
+use crate::adapters::record::from_json;
+use crate::domain::Execution;
+use crate::ports::{Recorded, StoreError, WorkItem};
+
+/// Upper bound of items per transaction: keeps one commit's latency bounded under a flood.
+pub(super) const MAX_BATCH: usize = 512;
+
+/// One execution to record: everything the writer needs, serialised by the request's task.
+pub(super) struct Item {
+    pub execution: Execution,
+    /// The execution as stored (JSON).
+    pub record: String,
+    pub dedup_key: Option<String>,
+    /// Whether the queue row is written too (the outbox) or only the execution.
+    pub enqueue: bool,
+}
+
+pub(super) struct Pending {
+    pub item: Item,
+    pub reply: oneshot::Sender<Result<Recorded, StoreError>>,
+}
+
+/// Counters of the writer, for tests and benchmarks (`SqliteStore::commit_stats`).
+#[derive(Debug, Default)]
+pub(super) struct Counters {
+    pub submitted: AtomicU64,
+    pub commits: AtomicU64,
+    pub committed_items: AtomicU64,
+    pub failed_commits: AtomicU64,
+}
+
+/// What the group-commit writer has done since the store was opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CommitStats {
+    /// Items handed to the writer (answered or not yet).
+    pub submitted: u64,
+    /// Transactions committed (each one fsync of the WAL).
+    pub commits: u64,
+    /// Items in those transactions.
+    pub committed_items: u64,
+    /// Transactions that failed to commit (each of their requests was refused).
+    pub failed_commits: u64,
+}
+
+impl Counters {
+    pub fn snapshot(&self) -> CommitStats {
+        CommitStats {
+            submitted: self.submitted.load(Ordering::Relaxed),
+            commits: self.commits.load(Ordering::Relaxed),
+            committed_items: self.committed_items.load(Ordering::Relaxed),
+            failed_commits: self.failed_commits.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// The sending side; the writer thread ends when the last one is dropped.
+pub(super) type Submit = mpsc::Sender<Pending>;
+
+/// Starts the writer thread on `conn` (shared with the store's other work, which it waits for
+/// like anyone else) and returns where to submit.
+pub(super) fn start(
+    conn: Arc<Mutex<Connection>>,
+    ready: Arc<Notify>,
+    counters: Arc<Counters>,
+) -> Submit {
+    let (tx, rx) = mpsc::channel::<Pending>();
+    std::thread::Builder::new()
+        .name("sqlite-group-commit".into())
+        .spawn(move || writer(conn, ready, counters, rx))
+        .expect("spawn the SQLite writer thread");
+    tx
+}
+
+fn writer(
+    conn: Arc<Mutex<Connection>>,
+    ready: Arc<Notify>,
+    counters: Arc<Counters>,
+    rx: mpsc::Receiver<Pending>,
+) {
+    let mut batch: Vec<Pending> = Vec::with_capacity(MAX_BATCH);
+    while let Ok(first) = rx.recv() {
+        batch.push(first);
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(p) => batch.push(p),
+                Err(_) => break,
+            }
+        }
+        let items: Vec<&Item> = batch.iter().map(|p| &p.item).collect();
+        let outcome = {
+            let mut guard = conn.lock().unwrap_or_else(|p| p.into_inner());
+            commit_batch(&mut guard, &items)
+        };
+        drop(items);
+        match outcome {
+            Ok(results) => {
+                counters.commits.fetch_add(1, Ordering::Relaxed);
+                counters
+                    .committed_items
+                    .fetch_add(batch.len() as u64, Ordering::Relaxed);
+                let queued = results
+                    .iter()
+                    .zip(&batch)
+                    .any(|(r, p)| p.item.enqueue && matches!(r, Ok(Recorded::Created)));
+                for (pending, result) in batch.drain(..).zip(results) {
+                    // The request may have gone (client hung up): its row stays, as it would
+                    // after any crash between commit and answer.
+                    let _ = pending.reply.send(result);
+                }
+                if queued {
+                    ready.notify_one();
+                }
+            }
+            Err(e) => {
+                counters.failed_commits.fetch_add(1, Ordering::Relaxed);
+                let n = batch.len();
+                tracing::error!(error = %e, items = n, "group commit failed; every request of the batch is refused");
+                for pending in batch.drain(..) {
+                    let _ = pending
+                        .reply
+                        .send(Err(StoreError::Unavailable(e.to_string())));
+                }
+            }
+        }
+    }
+}
+
+/// Writes `items` in one transaction and commits once. `Err` means the transaction did not
+/// commit: nothing of any item is stored. `Ok` holds each item's own outcome (an item that
+/// failed alone was rolled back to its savepoint; the others are committed).
+pub(super) fn commit_batch(
+    conn: &mut Connection,
+    items: &[&Item],
+) -> Result<Vec<Result<Recorded, StoreError>>, StoreError> {
+    // IMMEDIATE takes the write lock at BEGIN, so another process's writer (the CLI) is
+    // waited for there (busy_timeout) instead of failing the batch midway.
+    let mut tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(unavailable)?;
+    let mut results = Vec::with_capacity(items.len());
+    for item in items {
+        let sp = tx.savepoint().map_err(unavailable)?;
+        match write_one(&sp, item) {
+            Ok(recorded) => {
+                sp.commit().map_err(unavailable)?;
+                results.push(Ok(recorded));
+            }
+            // Dropping the savepoint rolls this item back and keeps the others.
+            Err(e) => results.push(Err(e)),
+        }
+    }
+    // A COMMIT that fails leaves the transaction open; dropping `tx` rolls it back.
+    tx.commit().map_err(unavailable)?;
+    Ok(results)
+}
+
+/// The execution, its dedup record and (for the outbox) its queue row, as one unit.
+pub(super) fn write_one(c: &Connection, item: &Item) -> Result<Recorded, StoreError> {
+    let execution = &item.execution;
+    let workflow_id = execution.workflow_id.to_string();
+    let id = execution.id.to_string();
+    let expires_at = execution.expires_at.timestamp();
+    if let Some(key) = &item.dedup_key {
+        let existing: Option<(String, i64)> = c
+            .prepare_cached(
+                "SELECT execution_id, expires_at FROM dedup WHERE workflow_id = ?1 AND key = ?2",
+            )
+            .and_then(|mut s| {
+                s.query_row(params![workflow_id, key], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .optional()
+            })
+            .map_err(unavailable)?;
+        if let Some((earlier_id, earlier_expiry)) = existing {
+            let earlier: Option<String> = c
+                .prepare_cached("SELECT record FROM executions WHERE workflow_id = ?1 AND id = ?2")
+                .and_then(|mut s| {
+                    s.query_row(params![workflow_id, earlier_id], |r| r.get(0))
+                        .optional()
+                })
+                .map_err(unavailable)?;
+            let live = earlier_expiry > chrono::Utc::now().timestamp();
+            if let (Some(raw), true) = (earlier, live) {
+                return Ok(Recorded::Duplicate(Box::new(from_json(&raw)?)));
+            }
+        }
+        c.prepare_cached(
+            "INSERT OR REPLACE INTO dedup (workflow_id, key, execution_id, expires_at) VALUES (?1, ?2, ?3, ?4)",
+        )
+        .and_then(|mut s| s.execute(params![workflow_id, key, id, expires_at]))
+        .map_err(unavailable)?;
+    }
+    c.prepare_cached(
+        "INSERT INTO executions (workflow_id, id, status, attempts, expires_at, record) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )
+    .and_then(|mut s| {
+        s.execute(params![
+            workflow_id,
+            id,
+            execution.status.as_str(),
+            execution.attempts,
+            expires_at,
+            item.record
+        ])
+    })
+    .map_err(|e| {
+        if super::store::is_constraint(&e) {
+            StoreError::AlreadyExists(format!("execution {}", execution.id))
+        } else {
+            unavailable(e)
+        }
+    })?;
+    if item.enqueue {
+        let work = WorkItem {
+            workflow_id: execution.workflow_id.clone(),
+            execution_id: execution.id,
+        };
+        insert_message(c, &work.to_json())?;
+    }
+    Ok(Recorded::Created)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::adapters::record::to_json;
+    use crate::domain::{TriggerMeta, WorkflowId};
+
+    fn item(workflow: &WorkflowId, key: Option<&str>, body: serde_json::Value) -> Item {
+        let execution = Execution::new(
+            workflow.clone(),
+            TriggerMeta::GenericWebhook {
+                content_type: None,
+                idempotency_key: key.map(str::to_owned),
+                body_bytes: 2,
+            },
+            body,
+            chrono::Utc::now(),
+            chrono::Duration::days(1),
+        );
+        Item {
+            record: to_json(&execution).expect("json"),
+            execution,
+            dedup_key: key.map(|k| format!("idem#{k}")),
+            enqueue: true,
+        }
+    }
+
+    fn open() -> (tempfile::TempDir, Connection) {
+        let dir = tempfile::tempdir().expect("dir");
+        let conn = Connection::open(dir.path().join("g.db")).expect("open");
+        super::super::schema::prepare(&conn).expect("schema");
+        (dir, conn)
+    }
+
+    fn count(c: &Connection, table: &str) -> i64 {
+        c.query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0))
+            .expect("count")
+    }
+
+    #[test]
+    fn the_same_key_twice_in_one_batch_is_one_execution() {
+        let (_dir, mut conn) = open();
+        let wf = WorkflowId::generate();
+        let a = item(&wf, Some("k1"), serde_json::json!({"n": 1}));
+        let b = item(&wf, Some("k1"), serde_json::json!({"n": 2}));
+        let c = item(&wf, Some("k2"), serde_json::json!({"n": 3}));
+        let d = item(&wf, None, serde_json::json!({"n": 4}));
+        let results = commit_batch(&mut conn, &[&a, &b, &c, &d]).expect("commit");
+        assert_eq!(results[0].as_ref().expect("a"), &Recorded::Created);
+        match results[1].as_ref().expect("b") {
+            Recorded::Duplicate(first) => assert_eq!(first.id, a.execution.id),
+            other => panic!("expected the first as duplicate, got {other:?}"),
+        }
+        assert_eq!(results[2].as_ref().expect("c"), &Recorded::Created);
+        assert_eq!(results[3].as_ref().expect("d"), &Recorded::Created);
+        assert_eq!(count(&conn, "executions"), 3);
+        assert_eq!(count(&conn, "queue"), 3);
+        assert_eq!(count(&conn, "dedup"), 2);
+    }
+
+    #[test]
+    fn an_item_that_fails_alone_is_rolled_back_alone() {
+        let (_dir, mut conn) = open();
+        let wf = WorkflowId::generate();
+        let a = item(&wf, Some("k1"), serde_json::json!({}));
+        // Same execution id as `a` under another key: the execution insert conflicts after
+        // the dedup record was written, which must be undone with it.
+        let mut clash = item(&wf, Some("k2"), serde_json::json!({}));
+        clash.execution.id = a.execution.id;
+        let c = item(&wf, None, serde_json::json!({}));
+        let results = commit_batch(&mut conn, &[&a, &clash, &c]).expect("commit");
+        assert!(results[0].is_ok());
+        assert!(matches!(results[1], Err(StoreError::AlreadyExists(_))));
+        assert!(results[2].is_ok());
+        assert_eq!(count(&conn, "executions"), 2);
+        assert_eq!(count(&conn, "queue"), 2);
+        assert_eq!(
+            count(&conn, "dedup"),
+            1,
+            "the clash's dedup record is rolled back"
+        );
+    }
+
+    #[test]
+    fn a_failed_commit_writes_nothing_of_the_batch() {
+        let (_dir, mut conn) = open();
+        // A deferred foreign key is checked at COMMIT: a row pointing nowhere makes the
+        // COMMIT itself fail, after every statement of the batch succeeded.
+        conn.execute_batch(
+            "CREATE TABLE parent (id INTEGER PRIMARY KEY);
+             CREATE TABLE poison (p INTEGER REFERENCES parent(id) DEFERRABLE INITIALLY DEFERRED);
+             CREATE TRIGGER poison_on_insert AFTER INSERT ON executions
+               WHEN NEW.record LIKE '%poison%'
+               BEGIN INSERT INTO poison (p) VALUES (42); END;",
+        )
+        .expect("poison");
+        let wf = WorkflowId::generate();
+        let a = item(&wf, Some("k1"), serde_json::json!({"ok": 1}));
+        let b = item(&wf, None, serde_json::json!({"poison": true}));
+        let c = item(&wf, Some("k3"), serde_json::json!({"ok": 3}));
+        assert!(matches!(
+            commit_batch(&mut conn, &[&a, &b, &c]),
+            Err(StoreError::Unavailable(_))
+        ));
+        assert_eq!(count(&conn, "executions"), 0);
+        assert_eq!(count(&conn, "queue"), 0);
+        assert_eq!(count(&conn, "dedup"), 0);
+        assert!(conn.is_autocommit(), "the failed transaction is closed");
+        // The connection is usable afterwards.
+        commit_batch(&mut conn, &[&a]).expect("next batch");
+        assert_eq!(count(&conn, "executions"), 1);
+    }
+}

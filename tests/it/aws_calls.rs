@@ -1,0 +1,152 @@
+//! AWS calls per accepted webhook, counted on the real SDK clients (an interceptor sees every
+//! attempt as it goes on the wire) against moto's server. These pin the request path's cost:
+//! a webhook after the first (workflow and key cached) is exactly one write and one queue
+//! send; a plain conditional PutItem without an idempotency key (a transaction would cost
+//! double), one TransactWriteItems (execution + dedup) with one; a duplicate reads at most once
+//! and sends nothing. A new call on the path fails here.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
+use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
+use aws_sdk_dynamodb::error::BoxError;
+use axum::http::StatusCode;
+use webhook_trigger::adapters::dynamodb::DynamoStore;
+use webhook_trigger::adapters::sqs::SqsQueue;
+use webhook_trigger::config::Config;
+use webhook_trigger::domain::Step;
+
+use crate::support::{self, dynamodb};
+
+/// Operation names (`x-amz-target`, e.g. `DynamoDB_20120810.PutItem`, `AmazonSQS.SendMessage`)
+/// of every request attempt sent.
+#[derive(Debug, Clone, Default)]
+struct Calls(Arc<Mutex<Vec<String>>>);
+
+impl Intercept for Calls {
+    fn name(&self) -> &'static str {
+        "CountCalls"
+    }
+
+    fn read_before_transmit(
+        &self,
+        context: &BeforeTransmitInterceptorContextRef<'_>,
+        _: &RuntimeComponents,
+        _: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let target = context
+            .request()
+            .headers()
+            .get("x-amz-target")
+            .unwrap_or("<no x-amz-target>");
+        let op = target.rsplit('.').next().unwrap_or(target).to_owned();
+        self.0.lock().expect("calls").push(op);
+        Ok(())
+    }
+}
+
+impl Calls {
+    /// Operation -> count, and empties the log.
+    fn take(&self) -> BTreeMap<String, usize> {
+        let mut out = BTreeMap::new();
+        for op in self.0.lock().expect("calls").drain(..) {
+            *out.entry(op).or_insert(0) += 1;
+        }
+        out
+    }
+}
+
+fn counts(pairs: &[(&str, usize)]) -> BTreeMap<String, usize> {
+    pairs.iter().map(|(k, v)| (k.to_string(), *v)).collect()
+}
+
+const READS: [&str; 4] = ["GetItem", "Query", "BatchGetItem", "Scan"];
+
+#[tokio::test]
+async fn each_accepted_webhook_is_one_write_and_one_send_and_a_duplicate_at_most_one_read() {
+    let fixture = dynamodb::fixture().await;
+    let sdk = dynamodb::sdk_config().await;
+    let calls = Calls::default();
+    let ddb = aws_sdk_dynamodb::Client::from_conf(
+        aws_sdk_dynamodb::config::Builder::from(&sdk)
+            .interceptor(calls.clone())
+            .build(),
+    );
+    let sqs = aws_sdk_sqs::Client::from_conf(
+        aws_sdk_sqs::config::Builder::from(&sdk)
+            .interceptor(calls.clone())
+            .build(),
+    );
+    let store = DynamoStore::new(ddb, fixture.table.clone());
+    let queue = SqsQueue::new(sqs, fixture.queues.queue_url.clone());
+    // Caches as deployed (the API function's defaults).
+    let t = support::build(
+        Arc::new(store),
+        Arc::new(queue),
+        Box::new(dynamodb::SqsDriver::new(
+            fixture.sqs.clone(),
+            fixture.queues.queue_url.clone(),
+            support::test_worker(
+                Arc::new(fixture.store.clone()),
+                chrono::Duration::seconds(300),
+            ),
+        )),
+        Config::default(),
+        None,
+    );
+    let (workflow, key) = t.workflow_with_key(vec![Step::Echo]).await;
+    let wf = workflow.id.to_string();
+
+    // The first webhook reads the workflow and the key (then cached) and records the key's use.
+    let first = t.post_webhook(&wf, Some(&key), "{}").await;
+    assert_eq!(first.status, StatusCode::ACCEPTED, "{}", first.body);
+    calls.take();
+
+    for n in 0..5 {
+        let r = t
+            .post_webhook(&wf, Some(&key), &format!(r#"{{"n":{n}}}"#))
+            .await;
+        assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.body);
+    }
+    assert_eq!(
+        calls.take(),
+        counts(&[("PutItem", 5), ("SendMessage", 5)]),
+        "without an idempotency key: one conditional PutItem and one SendMessage each"
+    );
+
+    for n in 0..5 {
+        let idem = format!("order-{n}");
+        let r = t
+            .post_webhook_with(&wf, &key, "", &[("idempotency-key", &idem)], "{}")
+            .await;
+        assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.body);
+    }
+    assert_eq!(
+        calls.take(),
+        counts(&[("SendMessage", 5), ("TransactWriteItems", 5)]),
+        "with an idempotency key: execution + dedup in one transaction, one SendMessage each"
+    );
+
+    let dup = t
+        .post_webhook_with(&wf, &key, "", &[("idempotency-key", "order-3")], "{}")
+        .await;
+    assert_eq!(dup.status, StatusCode::OK, "{}", dup.body);
+    assert_eq!(dup.body["duplicate"], true);
+    let spent = calls.take();
+    eprintln!("a duplicate spent {spent:?}");
+    let reads: usize = READS
+        .iter()
+        .map(|op| spent.get(*op).copied().unwrap_or(0))
+        .sum();
+    assert!(reads <= 1, "a duplicate reads at most once: {spent:?}");
+    assert_eq!(
+        spent.get("SendMessage"),
+        None,
+        "a fresh duplicate sends nothing: {spent:?}"
+    );
+    assert!(
+        spent.get("TransactWriteItems").copied().unwrap_or(0) <= 1,
+        "{spent:?}"
+    );
+}
