@@ -9,6 +9,8 @@ pub const ACCEPTED: &str = "webhook_accepted_total";
 pub const DUPLICATE: &str = "webhook_duplicate_total";
 /// Webhook and API requests refused, by `reason` (the error code callers see).
 pub const REJECTED: &str = "webhook_rejected_total";
+/// Every refused request, whatever the reason: what the rejection-spike alarm watches.
+pub const REJECTIONS: &str = "webhook_rejections_total";
 /// Seconds from a webhook's first byte to its answer, for answered webhooks.
 pub const ACCEPT_SECONDS: &str = "webhook_accept_seconds";
 /// Executions that ended, by `outcome`: succeeded, failed or filtered.
@@ -23,6 +25,7 @@ pub fn accepted(duplicate: bool) {
 
 pub fn rejected(reason: &'static str) {
     metrics::counter!(REJECTED, "reason" => reason).increment(1);
+    metrics::counter!(REJECTIONS).increment(1);
 }
 
 pub fn accept_latency(seconds: f64) {
@@ -58,6 +61,7 @@ mod tests {
             "webhook_accepted_total 1",
             "webhook_duplicate_total 1",
             "webhook_rejected_total{reason=\"invalid_api_key\"} 1",
+            "webhook_rejections_total 1",
             "workflow_executions_total{outcome=\"filtered\"} 1",
             "workflow_step_failures_total{type=\"http_request\"} 1",
         ] {

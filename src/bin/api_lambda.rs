@@ -6,5 +6,10 @@ use webhook_trigger::{lambda, wiring};
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     let parts = wiring::function_parts().await?;
-    lambda::api::run(wiring::app(parts.store, parts.queue, parts.config)).await
+    let metrics = lambda::emf_metrics()?;
+    lambda::api::run(
+        wiring::app(parts.store, parts.queue, parts.config),
+        Some(metrics),
+    )
+    .await
 }

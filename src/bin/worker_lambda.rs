@@ -10,6 +10,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let worker = wiring::worker(parts.store, &parts.config, &parts.sdk)?;
     let mut function = WorkerFunction::new(worker);
     function.redelivery = Some(parts.queue);
+    function.metrics = Some(lambda::emf_metrics()?);
     if let Ok(raw) = lambda::env("MAX_RECEIVES") {
         function.max_receives = raw
             .parse()

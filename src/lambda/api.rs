@@ -16,11 +16,20 @@ pub async fn handle(router: Router, request: Request) -> Result<Response, Infall
     router.oneshot(without_stage(request)).await
 }
 
-/// Serves API Gateway events until the Lambda runtime stops the process.
-pub async fn run(app: App) -> Result<(), lambda_http::Error> {
+/// Serves API Gateway events until the Lambda runtime stops the process, writing the
+/// metrics each one recorded as an EMF line when `metrics` is given.
+pub async fn run(
+    app: App,
+    metrics: Option<&'static super::MetricsCollector>,
+) -> Result<(), lambda_http::Error> {
     let router = crate::http::router(app);
     lambda_http::run(lambda_http::service_fn(move |request: Request| {
-        handle(router.clone(), request)
+        let router = router.clone();
+        async move {
+            let answer = handle(router, request).await;
+            super::flush_metrics(metrics);
+            answer
+        }
     }))
     .await
 }

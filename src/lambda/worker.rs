@@ -25,6 +25,8 @@ pub struct WorkerFunction {
     /// The queue's `maxReceiveCount`.
     pub max_receives: u32,
     pub retry_delay: Duration,
+    /// Written as an EMF line after each batch (see `super::emf_metrics`).
+    pub metrics: Option<&'static super::MetricsCollector>,
 }
 
 impl WorkerFunction {
@@ -34,6 +36,7 @@ impl WorkerFunction {
             redelivery: None,
             max_receives: crate::adapters::sqs::MAX_RECEIVE_COUNT,
             retry_delay: Duration::from_secs(30),
+            metrics: None,
         }
     }
 }
@@ -139,7 +142,11 @@ fn receive_count(record: &SqsMessage) -> u32 {
 pub async fn run(function: WorkerFunction) -> Result<(), lambda_runtime::Error> {
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| {
         let function = function.clone();
-        async move { handle_batch(&function, event.payload).await }
+        async move {
+            let answer = handle_batch(&function, event.payload).await;
+            super::flush_metrics(function.metrics);
+            answer
+        }
     }))
     .await
 }

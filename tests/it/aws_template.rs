@@ -362,3 +362,19 @@ async fn api_events_and_router_routes_are_the_same() {
     .collect();
     assert_eq!(seen, expected);
 }
+
+/// The alarms watch the names the code records, in the namespace the functions write.
+#[test]
+fn alarms_watch_the_metrics_the_functions_write() {
+    use webhook_trigger::{lambda::METRICS_NAMESPACE, measure};
+    let t = template();
+    for (alarm, metric) in [
+        ("FailedExecutionsAlarm", measure::EXECUTIONS),
+        ("RejectionSpikeAlarm", measure::REJECTIONS),
+    ] {
+        let p = at(resource(&t, alarm), &["Properties"]);
+        assert_eq!(text(at(p, &["Namespace"])), METRICS_NAMESPACE, "{alarm}");
+        assert_eq!(text(at(p, &["MetricName"])), metric, "{alarm}");
+    }
+    assert!(resource(&t, "Dashboard").get("Properties").is_some());
+}
