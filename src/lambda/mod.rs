@@ -20,9 +20,10 @@ pub const METRICS_NAMESPACE: &str = "WebhookTrigger";
 /// and written to stdout as one CloudWatch Embedded Metric Format line per invocation, which
 /// CloudWatch turns into metrics with no API call (and no cost on the request path).
 pub fn emf_metrics() -> Result<&'static MetricsCollector, lambda_runtime::Error> {
-    Ok(metrics_cloudwatch_embedded::Builder::new()
+    metrics_cloudwatch_embedded::Builder::new()
         .cloudwatch_namespace(METRICS_NAMESPACE)
-        .init()?)
+        .init()
+        .map_err(Into::into)
 }
 
 fn flush_metrics(metrics: Option<&'static MetricsCollector>) {
