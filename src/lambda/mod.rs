@@ -23,7 +23,6 @@ pub fn emf_metrics() -> Result<&'static MetricsCollector, lambda_runtime::Error>
     metrics_cloudwatch_embedded::Builder::new()
         .cloudwatch_namespace(METRICS_NAMESPACE)
         .init()
-        .map_err(Into::into)
 }
 
 fn flush_metrics(metrics: Option<&'static MetricsCollector>) {
