@@ -15,6 +15,8 @@ pub const REJECTIONS: &str = "webhook_rejections_total";
 pub const ACCEPT_SECONDS: &str = "webhook_accept_seconds";
 /// Executions that ended, by `outcome`: succeeded, failed or filtered.
 pub const EXECUTIONS: &str = "workflow_executions_total";
+/// Seconds from a webhook's arrival to its execution's end (queue wait included).
+pub const EXECUTION_SECONDS: &str = "workflow_execution_seconds";
 /// Steps that failed, by step `type`.
 pub const STEP_FAILURES: &str = "workflow_step_failures_total";
 
@@ -34,6 +36,10 @@ pub fn accept_latency(seconds: f64) {
 
 pub fn execution_finished(outcome: &'static str) {
     metrics::counter!(EXECUTIONS, "outcome" => outcome).increment(1);
+}
+
+pub fn execution_latency(seconds: f64) {
+    metrics::histogram!(EXECUTION_SECONDS).record(seconds);
 }
 
 pub fn step_failed(kind: &'static str) {

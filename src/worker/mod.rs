@@ -259,6 +259,11 @@ impl Worker {
                 .and_then(|r| r.get("outcome"))
                 .and_then(serde_json::Value::as_str)
                 == Some("filtered");
+            let waited = (finished.finished_at.unwrap_or(now) - finished.received_at)
+                .num_milliseconds()
+                .max(0) as f64
+                / 1000.0;
+            crate::measure::execution_latency(waited);
             crate::measure::execution_finished(match result {
                 Outcome::Succeeded if filtered => "filtered",
                 Outcome::Succeeded => "succeeded",

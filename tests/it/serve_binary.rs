@@ -279,6 +279,7 @@ async fn serve_counts_accepted_and_refused_webhooks_and_finished_executions_at_m
         "webhook_rejected_total{reason=\"invalid_api_key\"} 1",
         "workflow_executions_total{outcome=\"succeeded\"} 1",
         "webhook_accept_seconds_count 1",
+        "workflow_execution_seconds_count 1",
     ] {
         assert!(text.contains(line), "{line} missing in:\n{text}");
     }
