@@ -60,9 +60,19 @@ impl fmt::Display for WorkflowId {
 #[serde(try_from = "String", into = "String")]
 pub struct ExecutionId(ulid::Ulid);
 
+/// ULIDs made in the same millisecond are random in their low bits, so two executions accepted
+/// in one millisecond would list in either order; one process-wide monotonic generator keeps
+/// "newest first" true for every execution this process creates.
+static EXECUTION_IDS: std::sync::Mutex<ulid::Generator> =
+    std::sync::Mutex::new(ulid::Generator::new());
+
 impl ExecutionId {
     pub fn generate() -> Self {
-        Self(ulid::Ulid::new())
+        let mut generator = EXECUTION_IDS
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        // Overflow needs 2^80 ids in one millisecond; a plain ULID is still unique then.
+        Self(generator.generate().unwrap_or_else(|_| ulid::Ulid::new()))
     }
 
     pub fn parse(raw: &str) -> Result<Self, InvalidId> {
@@ -134,6 +144,12 @@ mod tests {
     fn generated_workflow_ids_are_valid() {
         let id = WorkflowId::generate();
         assert_eq!(WorkflowId::parse(id.as_str()).unwrap(), id);
+    }
+
+    #[test]
+    fn execution_ids_made_in_the_same_millisecond_still_sort_by_creation() {
+        let ids: Vec<ExecutionId> = (0..2000).map(|_| ExecutionId::generate()).collect();
+        assert!(ids.windows(2).all(|pair| pair[0].0 < pair[1].0));
     }
 
     #[test]
