@@ -8,46 +8,15 @@
 //! Never skipped: without the browser it fails, saying what to install.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{Value, json};
 
-const BIN: &str = env!("CARGO_BIN_EXE_webhook-trigger");
+use crate::support::binary::{BIN, Killed, cli, free_port};
+
 const HOSTILE: &str = "<script>window.__pwned=1</script><img src=x onerror=\"window.__pwned=2\">";
-
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn cli(db: &Path, args: &[&str]) -> Value {
-    let out = Command::new(BIN)
-        .args(["--store", db.to_str().expect("utf-8 path"), "--json"])
-        .args(args)
-        .env_remove("WEBHOOK_STORE")
-        .output()
-        .expect("run cli");
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("json output")
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
-}
 
 /// The first of `names` found on PATH or in /usr/bin, or a failure that says what to install.
 fn find_tool(names: &[&str]) -> PathBuf {

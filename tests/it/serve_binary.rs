@@ -3,44 +3,12 @@
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-const BIN: &str = env!("CARGO_BIN_EXE_webhook-trigger");
-
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn cli(db: &Path, args: &[&str]) -> Value {
-    let out = Command::new(BIN)
-        .args(["--store", db.to_str().expect("utf-8 path"), "--json"])
-        .args(args)
-        .env_remove("WEBHOOK_STORE")
-        .output()
-        .expect("run cli");
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("json output")
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
-}
+use crate::support::binary::{BIN, Killed as Server, cli, free_port};
 
 fn start(db: &Path, port: u16, demo: bool) -> (Server, BufReader<std::process::ChildStdout>) {
     let addr = format!("127.0.0.1:{port}");

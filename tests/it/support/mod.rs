@@ -1,6 +1,7 @@
 //! One helper that builds the whole app on a backend, so every flow test runs unchanged on
 //! SQLite and on DynamoDB + SQS.
 
+pub mod binary;
 pub mod child_process;
 pub mod dynamodb;
 pub mod sns_peer;
