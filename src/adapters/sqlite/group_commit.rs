@@ -85,13 +85,12 @@ pub(super) fn start(
     conn: Arc<Mutex<Connection>>,
     ready: Arc<Notify>,
     counters: Arc<Counters>,
-) -> Submit {
+) -> std::io::Result<Submit> {
     let (tx, rx) = mpsc::channel::<Pending>();
     std::thread::Builder::new()
         .name("sqlite-group-commit".into())
-        .spawn(move || writer(conn, ready, counters, rx))
-        .expect("spawn the SQLite writer thread");
-    tx
+        .spawn(move || writer(conn, ready, counters, rx))?;
+    Ok(tx)
 }
 
 fn writer(

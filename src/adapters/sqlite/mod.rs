@@ -49,7 +49,9 @@ impl SqliteStore {
         let conn = Arc::new(Mutex::new(conn));
         let ready = Arc::new(Notify::new());
         let counters = Arc::new(group_commit::Counters::default());
-        let writes = group_commit::start(conn.clone(), ready.clone(), counters.clone());
+        // Out of threads is a store that cannot open, not a panic.
+        let writes = group_commit::start(conn.clone(), ready.clone(), counters.clone())
+            .map_err(|e| StoreError::Unavailable(format!("cannot start the writer thread: {e}")))?;
         Ok(Self {
             conn,
             ready,
