@@ -3,6 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo bench --bench accept
+cargo bench --bench hot_paths
 # Load on the local server: wrk from Debian (pinned by the distribution's release).
 WRK_VERSION=4.1.0-3+b2
 [ "$(dpkg-query -W -f='${Version}' wrk 2>/dev/null)" = "$WRK_VERSION" ] || { apt-get update -qq && apt-get install -y -qq "wrk=$WRK_VERSION"; }
