@@ -5,45 +5,12 @@
 use crate::support;
 use crate::support::sns_peer;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use tracing_subscriber::fmt::MakeWriter;
 
 use sns_peer::{SigV, SnsPeer};
 use webhook_trigger::config::Config;
 use webhook_trigger::domain::{SnsOptions, Step, Trigger};
-
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> MakeWriter<'a> for Captured {
-    type Writer = Captured;
-    fn make_writer(&'a self) -> Self::Writer {
-        self.clone()
-    }
-}
-
-impl Captured {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap_or_else(|p| p.into_inner())).into_owned()
-    }
-}
 
 /// Alone in its own process, so that every log line reaches this test's subscriber (see
 /// `support::child_process`).
@@ -63,13 +30,7 @@ fn keys_query_strings_and_sns_tokens_never_reach_the_logs() {
 }
 
 async fn requests_with_secrets_are_logged_without_them() {
-    let logs = Captured::default();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .json()
-        .with_writer(logs.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (logs, _guard) = support::logs::capture_trace();
 
     let peer = SnsPeer::start().await;
     let config = Config {

@@ -8,7 +8,6 @@ use crate::support;
 use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
-use std::sync::{Arc, Mutex};
 
 use aws_lc_rs::hmac;
 use axum::body::Body;
@@ -574,29 +573,6 @@ fn the_cli_rotates_and_retires_api_keys() {
 
 // --- The logs ---
 
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
-    type Writer = Captured;
-    fn make_writer(&'a self) -> Self::Writer {
-        self.clone()
-    }
-}
-
 /// Alone in its own process, so that every log line reaches this test's subscriber.
 #[test]
 fn signing_secrets_and_rotated_keys_never_reach_the_logs() {
@@ -614,13 +590,7 @@ fn signing_secrets_and_rotated_keys_never_reach_the_logs() {
 }
 
 async fn signed_requests_are_logged_without_secrets() {
-    let logs = Captured::default();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .json()
-        .with_writer(logs.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (logs, _guard) = support::logs::capture_trace();
 
     let t = support::sqlite_app(support::test_config()).await;
     let (wf, key) = signed_workflow(&t, "auth: both\nverify: { scheme: github }").await;
@@ -683,12 +653,6 @@ async fn signed_requests_are_logged_without_secrets() {
     );
     for secret in [GITHUB_SECRET, key.as_str(), new_key.as_str()] {
         assert!(!text.contains(secret), "{secret:?} appears in the logs");
-    }
-}
-
-impl Captured {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap_or_else(|p| p.into_inner())).into_owned()
     }
 }
 

@@ -4,6 +4,7 @@
 pub mod binary;
 pub mod child_process;
 pub mod dynamodb;
+pub mod logs;
 pub mod sns_peer;
 pub mod target;
 
