@@ -20,6 +20,7 @@ pub struct ServeOptions {
 
 pub async fn serve(backend: Backend, config: Config, options: ServeOptions) -> Result<(), String> {
     let limits = ServerLimits::from_env().map_err(|e| e.to_string())?;
+    let worker_config = LocalWorkerConfig::from_env().map_err(|e| e.to_string())?;
     // Process-wide, so installed here (the one process that serves it), not in the library.
     let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
         .install_recorder()
@@ -42,7 +43,7 @@ pub async fn serve(backend: Backend, config: Config, options: ServeOptions) -> R
             worker,
             store,
             queue,
-            LocalWorkerConfig::default(),
+            worker_config,
             stopped.clone(),
         ))
     });

@@ -25,6 +25,7 @@ mod flows;
 mod fuzz_corpus;
 mod group_commit;
 mod hostile_input;
+mod local_worker;
 mod log_redaction;
 mod panics;
 mod serve_binary;

@@ -17,9 +17,9 @@ const INTERVAL: Duration = Duration::from_millis(500);
 /// Dropping it ends the thread, after one last checkpoint.
 pub(super) struct Stop(#[allow(dead_code)] mpsc::Sender<()>);
 
-/// Hands checkpointing to a thread; on any failure to set it up, `main` keeps SQLite's own
-/// automatic checkpoints and `None` is returned.
-pub(super) fn start(path: &Path, main: &Connection) -> Option<Stop> {
+/// Hands checkpointing to a thread and turns automatic checkpoints off on `connections`; on
+/// any failure to set it up, they keep SQLite's own and `None` is returned.
+pub(super) fn start(path: &Path, connections: &[&Connection]) -> Option<Stop> {
     let own = Connection::open(path).ok()?;
     own.busy_timeout(Duration::from_secs(5)).ok()?;
     own.pragma_update(None, "synchronous", "FULL").ok()?;
@@ -41,6 +41,8 @@ pub(super) fn start(path: &Path, main: &Connection) -> Option<Stop> {
             }
         })
         .ok()?;
-    main.pragma_update(None, "wal_autocheckpoint", 0).ok()?;
+    for c in connections {
+        c.pragma_update(None, "wal_autocheckpoint", 0).ok()?;
+    }
     Some(Stop(stop))
 }

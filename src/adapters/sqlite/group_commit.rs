@@ -1,23 +1,27 @@
-//! Group commit for accepted webhooks. Every accept hands its execution to one writer thread
-//! through a channel; the writer takes everything that is waiting (up to `MAX_BATCH`), writes
-//! each item (execution, dedup record, queue row) inside one SQLite transaction, commits it
-//! with one fsync (`synchronous=FULL`), and only then answers each request. A 2xx therefore
-//! still means "fsync'd"; what changes is that concurrent requests share the fsync.
+//! Group commit: every write of the embedded store that is on a hot path (accepted
+//! webhooks, and the worker's claims, step records, finishes and queue deletes) is handed to
+//! one writer thread as a job. The writer takes every job that is waiting (up to
+//! `MAX_BATCH`), runs each inside one SQLite transaction, commits it with one fsync
+//! (`synchronous=FULL`), and only then answers each job. A 2xx therefore still means
+//! "fsync'd", and a worker's state change is on disk before it goes on; what changes is that
+//! concurrent writers share the fsync.
 //!
-//! There is no lingering: while one commit is on disk, the next requests queue up, so the
-//! batch grows with the load by itself and a lone request pays one commit, as before.
+//! There is no lingering: while one commit is on disk, the next jobs queue up, so the batch
+//! grows with the load by itself and a lone write pays one commit, as before.
 //!
-//! Each item is written under its own savepoint, so an item that fails on its own (an id
-//! collision) fails alone; a failed COMMIT fails every item of the batch and leaves nothing.
-//! Items are written in arrival order, so the same idempotency key twice in one batch is one
+//! Each job runs under its own savepoint, so a job that fails on its own (an id collision, a
+//! lost compare-and-swap) fails alone; a failed COMMIT fails every job of the batch and leaves
+//! nothing. Jobs run in arrival order, so the same idempotency key twice in one batch is one
 //! execution: the second sees the first's dedup record and is answered as its duplicate.
+//!
+//! The writer owns its connection; reads go through the store's other connection and, WAL
+//! being what it is, never wait for a commit in flight.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
 
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
-use tokio::sync::{Notify, oneshot};
+use tokio::sync::oneshot;
 
 use super::queue::insert_message;
 use super::unavailable;
@@ -25,10 +29,11 @@ use crate::adapters::record::from_json;
 use crate::domain::Execution;
 use crate::ports::{Recorded, StoreError, WorkItem};
 
-/// Upper bound of items per transaction: keeps one commit's latency bounded under a flood.
+/// Upper bound of jobs per transaction: keeps one commit's latency bounded under a flood.
 pub(super) const MAX_BATCH: usize = 512;
 
-/// One execution to record: everything the writer needs, serialised by the request's task.
+/// One accepted webhook to record: everything the writer needs, serialised by the request's
+/// task.
 pub(super) struct Item {
     pub execution: Execution,
     /// The execution as stored (JSON).
@@ -38,9 +43,61 @@ pub(super) struct Item {
     pub enqueue: bool,
 }
 
-pub(super) struct Pending {
-    pub item: Item,
-    pub reply: oneshot::Sender<Result<Recorded, StoreError>>,
+/// A write the writer runs inside its current transaction, answered after the commit.
+pub(super) trait Job: Send {
+    /// Runs the write on the transaction's connection. `false` means it failed on its own:
+    /// its savepoint is rolled back and the rest of the batch goes on.
+    fn run(&mut self, c: &Connection) -> bool;
+    /// Answers the job's caller with its own result, once `commit` says how the batch ended.
+    fn answer(self: Box<Self>, commit: Result<(), &StoreError>);
+}
+
+struct Write<T, F> {
+    work: Option<F>,
+    result: Option<Result<T, StoreError>>,
+    reply: oneshot::Sender<Result<T, StoreError>>,
+}
+
+impl<T, F> Job for Write<T, F>
+where
+    T: Send,
+    F: FnOnce(&Connection) -> Result<T, StoreError> + Send,
+{
+    fn run(&mut self, c: &Connection) -> bool {
+        let result = match self.work.take() {
+            Some(work) => work(c),
+            None => Err(StoreError::Unavailable("a write ran twice".into())),
+        };
+        let ok = result.is_ok();
+        self.result = Some(result);
+        ok
+    }
+
+    fn answer(self: Box<Self>, commit: Result<(), &StoreError>) {
+        let result = match (commit, self.result) {
+            (Err(e), _) => Err(StoreError::Unavailable(e.to_string())),
+            (Ok(()), Some(own)) => own,
+            (Ok(()), None) => Err(StoreError::Unavailable("a write was not run".into())),
+        };
+        // The caller may have gone (a client hung up): its rows stay, as they would after any
+        // crash between commit and answer.
+        let _ = self.reply.send(result);
+    }
+}
+
+/// Wraps `work` as a job; its result arrives on the receiver after the commit.
+pub(super) fn job<T, F>(work: F) -> (Box<dyn Job>, oneshot::Receiver<Result<T, StoreError>>)
+where
+    T: Send + 'static,
+    F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+{
+    let (reply, answer) = oneshot::channel();
+    let write = Write {
+        work: Some(work),
+        result: None,
+        reply,
+    };
+    (Box::new(write), answer)
 }
 
 /// Counters of the writer, for tests and benchmarks (`SqliteStore::commit_stats`).
@@ -55,13 +112,13 @@ pub(super) struct Counters {
 /// What the group-commit writer has done since the store was opened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CommitStats {
-    /// Items handed to the writer (answered or not yet).
+    /// Writes handed to the writer (answered or not yet).
     pub submitted: u64,
     /// Transactions committed (each one fsync of the WAL).
     pub commits: u64,
-    /// Items in those transactions.
+    /// Writes in those transactions.
     pub committed_items: u64,
-    /// Transactions that failed to commit (each of their requests was refused).
+    /// Transactions that failed to commit (each of their writes was refused).
     pub failed_commits: u64,
 }
 
@@ -77,103 +134,70 @@ impl Counters {
 }
 
 /// The sending side; the writer thread ends when the last one is dropped.
-pub(super) type Submit = mpsc::Sender<Pending>;
+pub(super) type Submit = mpsc::Sender<Box<dyn Job>>;
 
-/// Starts the writer thread on `conn` (shared with the store's other work, which it waits for
-/// like anyone else) and returns where to submit.
+/// Starts the writer thread, which owns `conn`, and returns where to submit.
 pub(super) fn start(
-    conn: Arc<Mutex<Connection>>,
-    ready: Arc<Notify>,
-    counters: Arc<Counters>,
+    conn: Connection,
+    counters: std::sync::Arc<Counters>,
 ) -> std::io::Result<Submit> {
-    let (tx, rx) = mpsc::channel::<Pending>();
+    let (tx, rx) = mpsc::channel::<Box<dyn Job>>();
     std::thread::Builder::new()
         .name("sqlite-group-commit".into())
-        .spawn(move || writer(conn, ready, counters, rx))?;
+        .spawn(move || writer(conn, &counters, rx))?;
     Ok(tx)
 }
 
-fn writer(
-    conn: Arc<Mutex<Connection>>,
-    ready: Arc<Notify>,
-    counters: Arc<Counters>,
-    rx: mpsc::Receiver<Pending>,
-) {
-    let mut batch: Vec<Pending> = Vec::with_capacity(MAX_BATCH);
+fn writer(mut conn: Connection, counters: &Counters, rx: mpsc::Receiver<Box<dyn Job>>) {
+    let mut batch: Vec<Box<dyn Job>> = Vec::with_capacity(MAX_BATCH);
     while let Ok(first) = rx.recv() {
         batch.push(first);
         while batch.len() < MAX_BATCH {
             match rx.try_recv() {
-                Ok(p) => batch.push(p),
+                Ok(job) => batch.push(job),
                 Err(_) => break,
             }
         }
-        let items: Vec<&Item> = batch.iter().map(|p| &p.item).collect();
-        let outcome = {
-            let mut guard = conn.lock().unwrap_or_else(|p| p.into_inner());
-            commit_batch(&mut guard, &items)
-        };
-        drop(items);
-        match outcome {
-            Ok(results) => {
+        let outcome = commit_batch(&mut conn, &mut batch);
+        match &outcome {
+            Ok(()) => {
                 counters.commits.fetch_add(1, Ordering::Relaxed);
                 counters
                     .committed_items
                     .fetch_add(batch.len() as u64, Ordering::Relaxed);
-                let queued = results
-                    .iter()
-                    .zip(&batch)
-                    .any(|(r, p)| p.item.enqueue && matches!(r, Ok(Recorded::Created)));
-                for (pending, result) in batch.drain(..).zip(results) {
-                    // The request may have gone (client hung up): its row stays, as it would
-                    // after any crash between commit and answer.
-                    let _ = pending.reply.send(result);
-                }
-                if queued {
-                    ready.notify_one();
-                }
             }
             Err(e) => {
                 counters.failed_commits.fetch_add(1, Ordering::Relaxed);
-                let n = batch.len();
-                tracing::error!(error = %e, items = n, "group commit failed; every request of the batch is refused");
-                for pending in batch.drain(..) {
-                    let _ = pending
-                        .reply
-                        .send(Err(StoreError::Unavailable(e.to_string())));
-                }
+                tracing::error!(error = %e, writes = batch.len(), "group commit failed; every write of the batch is refused");
             }
+        }
+        for job in batch.drain(..) {
+            job.answer(outcome.as_ref().map(|_| ()));
         }
     }
 }
 
-/// Writes `items` in one transaction and commits once. `Err` means the transaction did not
-/// commit: nothing of any item is stored. `Ok` holds each item's own outcome (an item that
+/// Runs `jobs` in one transaction and commits once. `Err` means the transaction did not
+/// commit: nothing of any job is stored. On `Ok` each job holds its own outcome (a job that
 /// failed alone was rolled back to its savepoint; the others are committed).
 pub(super) fn commit_batch(
     conn: &mut Connection,
-    items: &[&Item],
-) -> Result<Vec<Result<Recorded, StoreError>>, StoreError> {
+    jobs: &mut [Box<dyn Job>],
+) -> Result<(), StoreError> {
     // IMMEDIATE takes the write lock at BEGIN, so another process's writer (the CLI) is
     // waited for there (busy_timeout) instead of failing the batch midway.
     let mut tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .map_err(unavailable)?;
-    let mut results = Vec::with_capacity(items.len());
-    for item in items {
+    for job in jobs.iter_mut() {
         let sp = tx.savepoint().map_err(unavailable)?;
-        match write_one(&sp, item) {
-            Ok(recorded) => {
-                sp.commit().map_err(unavailable)?;
-                results.push(Ok(recorded));
-            }
-            // Dropping the savepoint rolls this item back and keeps the others.
-            Err(e) => results.push(Err(e)),
+        if job.run(&sp) {
+            sp.commit().map_err(unavailable)?;
         }
+        // Otherwise dropping the savepoint rolls this job back and keeps the others.
     }
     // A COMMIT that fails leaves the transaction open; dropping `tx` rolls it back.
-    tx.commit().map_err(unavailable)?;
-    Ok(results)
+    tx.commit().map_err(unavailable)
 }
 
 /// The execution, its dedup record and (for the outbox) its queue row, as one unit.
@@ -274,6 +298,27 @@ mod tests {
         (dir, conn)
     }
 
+    /// Runs the items as one batch, as the writer does, and collects each one's answer.
+    fn commit(
+        conn: &mut Connection,
+        items: Vec<Item>,
+    ) -> Result<Vec<Result<Recorded, StoreError>>, StoreError> {
+        let (mut jobs, answers): (Vec<_>, Vec<_>) = items
+            .into_iter()
+            .map(|item| job(move |c| write_one(c, &item)))
+            .unzip();
+        let outcome = commit_batch(conn, &mut jobs);
+        for j in jobs {
+            j.answer(outcome.as_ref().map(|_| ()));
+        }
+        outcome.map(|()| {
+            answers
+                .into_iter()
+                .map(|mut a| a.try_recv().expect("answered"))
+                .collect()
+        })
+    }
+
     fn count(c: &Connection, table: &str) -> i64 {
         c.query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0))
             .expect("count")
@@ -287,10 +332,11 @@ mod tests {
         let b = item(&wf, Some("k1"), serde_json::json!({"n": 2}));
         let c = item(&wf, Some("k2"), serde_json::json!({"n": 3}));
         let d = item(&wf, None, serde_json::json!({"n": 4}));
-        let results = commit_batch(&mut conn, &[&a, &b, &c, &d]).expect("commit");
+        let first = a.execution.id;
+        let results = commit(&mut conn, vec![a, b, c, d]).expect("commit");
         assert_eq!(results[0].as_ref().expect("a"), &Recorded::Created);
         match results[1].as_ref().expect("b") {
-            Recorded::Duplicate(first) => assert_eq!(first.id, a.execution.id),
+            Recorded::Duplicate(earlier) => assert_eq!(earlier.id, first),
             other => panic!("expected the first as duplicate, got {other:?}"),
         }
         assert_eq!(results[2].as_ref().expect("c"), &Recorded::Created);
@@ -310,7 +356,7 @@ mod tests {
         let mut clash = item(&wf, Some("k2"), serde_json::json!({}));
         clash.execution.id = a.execution.id;
         let c = item(&wf, None, serde_json::json!({}));
-        let results = commit_batch(&mut conn, &[&a, &clash, &c]).expect("commit");
+        let results = commit(&mut conn, vec![a, clash, c]).expect("commit");
         assert!(results[0].is_ok());
         assert!(matches!(results[1], Err(StoreError::AlreadyExists(_))));
         assert!(results[2].is_ok());
@@ -337,11 +383,11 @@ mod tests {
         )
         .expect("poison");
         let wf = WorkflowId::generate();
-        let a = item(&wf, Some("k1"), serde_json::json!({"ok": 1}));
+        let a = || item(&wf, Some("k1"), serde_json::json!({"ok": 1}));
         let b = item(&wf, None, serde_json::json!({"poison": true}));
         let c = item(&wf, Some("k3"), serde_json::json!({"ok": 3}));
         assert!(matches!(
-            commit_batch(&mut conn, &[&a, &b, &c]),
+            commit(&mut conn, vec![a(), b, c]),
             Err(StoreError::Unavailable(_))
         ));
         assert_eq!(count(&conn, "executions"), 0);
@@ -349,7 +395,7 @@ mod tests {
         assert_eq!(count(&conn, "dedup"), 0);
         assert!(conn.is_autocommit(), "the failed transaction is closed");
         // The connection is usable afterwards.
-        commit_batch(&mut conn, &[&a]).expect("next batch");
+        commit(&mut conn, vec![a()]).expect("next batch");
         assert_eq!(count(&conn, "executions"), 1);
     }
 }

@@ -19,16 +19,17 @@ pub use queue::{ReceivedMessage, SqliteQueue};
 
 use crate::ports::StoreError;
 
-/// One connection shared by the store and the queue. SQLite serialises writers anyway, and
-/// the local process is a development server, so one connection keeps it simple and correct.
+/// Two connections to one file, shared by the store and the queue: the hot writes (accepted
+/// webhooks, the worker's state changes, queue receives and deletes) go to one writer thread
+/// that commits them in groups (`group_commit`); reads and the rare other writes (keys,
+/// workflows, subscriptions) use `conn`. SQLite serialises writers anyway; WAL lets reads on
+/// `conn` go on while a group commits.
 #[derive(Clone)]
 pub struct SqliteStore {
     conn: Arc<Mutex<Connection>>,
     /// Wakes the in-process worker as soon as something is queued, whether by the queue or
     /// by the store's outbox (an accepted webhook), instead of waiting for its next poll.
     ready: Arc<Notify>,
-    /// Accepted webhooks go through one writer thread that commits them in groups
-    /// (`group_commit`): one transaction and one fsync for every request waiting.
     writes: group_commit::Submit,
     counters: Arc<group_commit::Counters>,
     /// Stops the background checkpointer when the last clone is dropped.
@@ -42,15 +43,19 @@ impl SqliteStore {
                 StoreError::Unavailable(format!("cannot create {}: {e}", dir.display()))
             })?;
         }
-        let conn = Connection::open(path)
-            .map_err(|e| StoreError::Unavailable(format!("cannot open {}: {e}", path.display())))?;
+        let cannot_open = |e: rusqlite::Error| {
+            StoreError::Unavailable(format!("cannot open {}: {e}", path.display()))
+        };
+        let conn = Connection::open(path).map_err(cannot_open)?;
         schema::prepare(&conn).map_err(unavailable)?;
-        let checkpoints = checkpointer::start(path, &conn);
+        let writer = Connection::open(path).map_err(cannot_open)?;
+        schema::configure(&writer).map_err(unavailable)?;
+        let checkpoints = checkpointer::start(path, &[&conn, &writer]);
         let conn = Arc::new(Mutex::new(conn));
         let ready = Arc::new(Notify::new());
         let counters = Arc::new(group_commit::Counters::default());
         // Out of threads is a store that cannot open, not a panic.
-        let writes = group_commit::start(conn.clone(), ready.clone(), counters.clone())
+        let writes = group_commit::start(writer, counters.clone())
             .map_err(|e| StoreError::Unavailable(format!("cannot start the writer thread: {e}")))?;
         Ok(Self {
             conn,
@@ -82,6 +87,22 @@ impl SqliteStore {
 }
 
 impl SqliteStore {
+    /// Runs `work` in the writer's next group: it shares that group's transaction (under its
+    /// own savepoint) and its one fsync, and is answered once the group has committed.
+    async fn write<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let stopped = || StoreError::Unavailable("the store's writer has stopped".into());
+        let (job, answer) = group_commit::job(work);
+        self.counters
+            .submitted
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.writes.send(job).map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())?
+    }
+
     /// What the group-commit writer has done since this store was opened.
     pub fn commit_stats(&self) -> CommitStats {
         self.counters.snapshot()

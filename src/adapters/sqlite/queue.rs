@@ -43,10 +43,11 @@ impl SqliteQueue {
         max_receives: u32,
     ) -> Result<Vec<ReceivedMessage>, StoreError> {
         let hide_ms = visibility.as_millis() as i64;
+        // In the writer's group: its savepoint makes the receive one unit, and it shares the
+        // group's fsync with the accepts and the worker's other writes.
         self.db
-            .with_conn(move |c| {
+            .write(move |tx| {
                 let now = now_millis();
-                let tx = c.transaction().map_err(unavailable)?;
                 // The oldest visible messages, straight from the visibility index: a backlog
                 // of any length costs the same per receive (no scan, no sort of the queue).
                 let candidates: Vec<ReceivedMessage> = {
@@ -84,7 +85,6 @@ impl SqliteQueue {
                     m.receive_count += 1;
                     deliveries.push(m);
                 }
-                tx.commit().map_err(unavailable)?;
                 Ok(deliveries)
             })
             .await
@@ -92,8 +92,9 @@ impl SqliteQueue {
 
     pub async fn delete(&self, id: i64) -> Result<(), StoreError> {
         self.db
-            .with_conn(move |c| {
-                c.execute("DELETE FROM queue WHERE id = ?1", [id])
+            .write(move |c| {
+                c.prepare_cached("DELETE FROM queue WHERE id = ?1")
+                    .and_then(|mut s| s.execute([id]))
                     .map(|_| ())
                     .map_err(unavailable)
             })
@@ -104,7 +105,7 @@ impl SqliteQueue {
     pub async fn postpone(&self, id: i64, delay: Duration) -> Result<(), StoreError> {
         let delay_ms = i64::try_from(delay.as_millis()).unwrap_or(i64::MAX);
         self.db
-            .with_conn(move |c| {
+            .write(move |c| {
                 c.execute(
                     "UPDATE queue SET visible_at = ?2 + ?3 WHERE id = ?1",
                     params![id, now_millis(), delay_ms],
@@ -134,7 +135,7 @@ impl SqliteQueue {
 
     /// Puts a raw body on the queue; for tests and tools that need a malformed message.
     pub async fn enqueue_raw(&self, body: String) -> Result<(), StoreError> {
-        self.db.with_conn(move |c| insert_message(c, &body)).await?;
+        self.db.write(move |c| insert_message(c, &body)).await?;
         self.db.ready.notify_one();
         Ok(())
     }

@@ -62,11 +62,16 @@ CREATE TABLE IF NOT EXISTS dead_letters (
 ";
 
 pub fn prepare(conn: &Connection) -> rusqlite::Result<()> {
+    configure(conn)?;
+    conn.execute_batch(SCHEMA)
+}
+
+/// What every connection to the file needs (these settings are per connection).
+pub fn configure(conn: &Connection) -> rusqlite::Result<()> {
     // WAL lets readers run beside the writer; synchronous=FULL makes every committed webhook
     // survive a power cut, not only a process crash.
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
-    conn.busy_timeout(std::time::Duration::from_secs(5))?;
-    conn.execute_batch(SCHEMA)
+    conn.busy_timeout(std::time::Duration::from_secs(5))
 }

@@ -2,7 +2,7 @@ use async_trait::async_trait;
 use rusqlite::{OptionalExtension, params};
 use serde::de::DeserializeOwned;
 
-use super::group_commit::{Item, Pending};
+use super::group_commit::{Item, write_one};
 use super::{SqliteStore, unavailable};
 use crate::adapters::record::{ByKind, Record, RecordStore, from_json, to_json};
 use crate::domain::{Execution, ExecutionId, SnsSubscription, WorkflowId};
@@ -175,12 +175,14 @@ impl ExecutionStore for SqliteStore {
         let (workflow_id, id) = (current.workflow_id.to_string(), current.id.to_string());
         let (old_status, old_attempts) = (current.status.as_str(), current.attempts);
         let (new_status, new_attempts) = (next.status.as_str(), next.attempts);
-        self.with_conn(move |c| {
+        self.write(move |c| {
             let n = c
-                .execute(
+                .prepare_cached(
                     "UPDATE executions SET status = ?5, attempts = ?6, record = ?7
                      WHERE workflow_id = ?1 AND id = ?2 AND status = ?3 AND attempts = ?4",
-                    params![
+                )
+                .and_then(|mut s| {
+                    s.execute(params![
                         workflow_id,
                         id,
                         old_status,
@@ -188,8 +190,8 @@ impl ExecutionStore for SqliteStore {
                         new_status,
                         new_attempts,
                         record
-                    ],
-                )
+                    ])
+                })
                 .map_err(unavailable)?;
             Ok(n == 1)
         })
@@ -231,16 +233,11 @@ impl SqliteStore {
             dedup_key: dedup_key.map(str::to_owned),
             enqueue,
         };
-        let (reply, answer) = tokio::sync::oneshot::channel();
-        self.counters
-            .submitted
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        self.writes
-            .send(Pending { item, reply })
-            .map_err(|_| StoreError::Unavailable("the store's writer has stopped".into()))?;
-        answer
-            .await
-            .map_err(|_| StoreError::Unavailable("the store's writer has stopped".into()))?
+        let recorded = self.write(move |c| write_one(c, &item)).await?;
+        if enqueue && recorded == Recorded::Created {
+            self.ready.notify_one();
+        }
+        Ok(recorded)
     }
 }
 

@@ -7,11 +7,15 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 use super::{SqliteQueue, SqliteStore};
+use crate::config::ConfigError;
 use crate::ports::WorkItem;
 use crate::worker::{DeliveryCount, Outcome, Worker, WorkerError};
 
 #[derive(Debug, Clone)]
 pub struct LocalWorkerConfig {
+    /// At most this many executions run at once (and are taken per receive). Their store
+    /// writes share the writer's commits, so more in flight means fewer fsyncs per execution;
+    /// it also bounds how many `http_request` steps are out at once.
     pub batch: usize,
     /// How long a received message stays hidden; a crash mid-run makes it visible again after this.
     pub visibility: Duration,
@@ -27,7 +31,7 @@ pub struct LocalWorkerConfig {
 impl Default for LocalWorkerConfig {
     fn default() -> Self {
         Self {
-            batch: 10,
+            batch: 64,
             visibility: Duration::from_secs(30),
             max_receives: 5,
             poll: Duration::from_millis(500),
@@ -36,7 +40,37 @@ impl Default for LocalWorkerConfig {
     }
 }
 
-/// Runs until `shutdown` turns true.
+/// Most executions `serve` runs at once, whatever `LOCAL_WORKER_CONCURRENCY` asks.
+pub const MAX_CONCURRENCY: usize = 1024;
+
+impl LocalWorkerConfig {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// The defaults, with `LOCAL_WORKER_CONCURRENCY` (1 to [`MAX_CONCURRENCY`]) as `batch`.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let mut config = Self::default();
+        if let Some(raw) = lookup("LOCAL_WORKER_CONCURRENCY") {
+            config.batch = raw
+                .trim()
+                .parse::<usize>()
+                .ok()
+                .filter(|n| (1..=MAX_CONCURRENCY).contains(n))
+                .ok_or(ConfigError {
+                    name: "LOCAL_WORKER_CONCURRENCY",
+                    value: raw,
+                    expected: "a whole number from 1 to 1024",
+                })?;
+        }
+        Ok(config)
+    }
+}
+
+/// Runs until `shutdown` turns true, then lets the executions in flight finish.
+///
+/// A pipeline, not batch by batch: whenever fewer than `config.batch` executions are running,
+/// it takes more from the queue, so one slow execution never holds up the next receive.
 pub async fn run(
     worker: Worker,
     store: SqliteStore,
@@ -46,8 +80,10 @@ pub async fn run(
 ) {
     let ready = queue.ready();
     let mut last_purge = std::time::Instant::now() - Duration::from_secs(3600);
+    let mut running = tokio::task::JoinSet::new();
     loop {
         if *shutdown.borrow() {
+            while running.join_next().await.is_some() {}
             return;
         }
         if last_purge.elapsed() >= Duration::from_secs(3600) {
@@ -56,81 +92,152 @@ pub async fn run(
                 tracing::warn!(error = %e, "could not purge expired executions");
             }
         }
-        let drained = drain_once(&worker, &queue, &config).await;
-        if drained == 0 {
+        let free = config.batch.saturating_sub(running.len());
+        let mut received = 0;
+        if free > 0 {
+            for message in receive(&queue, &config, free).await {
+                received += 1;
+                let (worker, queue, config) = (worker.clone(), queue.clone(), config.clone());
+                running.spawn(async move { handle(&worker, &queue, &config, message).await });
+            }
+        }
+        // Full, or the queue had less than there was room for: wait for a slot or new work.
+        if received == 0 || received < free {
             tokio::select! {
+                Some(done) = running.join_next(), if !running.is_empty() => report(done),
                 _ = ready.notified() => {}
                 _ = tokio::time::sleep(config.poll) => {}
                 _ = shutdown.changed() => {}
             }
         }
+        // Reap what else has finished, without waiting.
+        while let Some(done) = running.try_join_next() {
+            report(done);
+        }
     }
 }
 
-/// Processes one batch; returns how many messages it received.
-pub async fn drain_once(worker: &Worker, queue: &SqliteQueue, config: &LocalWorkerConfig) -> usize {
-    let messages = match queue
-        .receive(config.batch, config.visibility, config.max_receives)
+async fn receive(
+    queue: &SqliteQueue,
+    config: &LocalWorkerConfig,
+    max: usize,
+) -> Vec<super::ReceivedMessage> {
+    match queue
+        .receive(max, config.visibility, config.max_receives)
         .await
     {
-        Ok(d) => d,
+        Ok(messages) => messages,
         Err(e) => {
             tracing::error!(error = %e, "queue receive failed");
-            return 0;
-        }
-    };
-    let received = messages.len();
-    for message in messages {
-        let done = match WorkItem::from_json(&message.body) {
-            Ok(item) => match worker
-                .process(
-                    &item,
-                    DeliveryCount {
-                        receive_count: message.receive_count,
-                        max_receives: config.max_receives,
-                    },
-                )
-                .await
-            {
-                Ok(Outcome::Succeeded | Outcome::Failed | Outcome::Skipped) => true,
-                Err(WorkerError::Busy {
-                    id,
-                    retry_after: Some(wait),
-                }) => {
-                    // Another worker (or one that died, e.g. before a restart) holds the
-                    // lease: come back when it ends, so waiting does not use up the receives
-                    // that would dead-letter the message.
-                    tracing::info!(execution_id = %id, wait_ms = wait.as_millis() as u64, "execution leased elsewhere; retrying when the lease ends");
-                    let wait = wait.saturating_add(Duration::from_millis(100));
-                    if let Err(e) = queue.postpone(message.id, wait).await {
-                        tracing::warn!(error = %e, "could not postpone the message");
-                    }
-                    false
-                }
-                Err(WorkerError::Postponed {
-                    id, retry_after, ..
-                }) => {
-                    let wait = retry_after.unwrap_or(config.retry_delay);
-                    tracing::info!(execution_id = %id, wait_ms = wait.as_millis() as u64, "a step will be retried");
-                    if let Err(e) = queue.postpone(message.id, wait).await {
-                        tracing::warn!(error = %e, "could not postpone the message");
-                    }
-                    false
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "will retry");
-                    false
-                }
-            },
-            Err(e) => {
-                // Left on the queue, it reaches the dead-letter table after max_receives.
-                tracing::error!(error = %e, "malformed work item");
-                false
-            }
-        };
-        if done && let Err(e) = queue.delete(message.id).await {
-            tracing::warn!(error = %e, "could not delete processed message; it will be seen again");
+            Vec::new()
         }
     }
+}
+
+fn report(done: Result<(), tokio::task::JoinError>) {
+    if let Err(e) = done {
+        // A panic in a step: the message was not deleted and comes back after its
+        // visibility timeout, like any other failed delivery.
+        tracing::error!(error = %e, "an execution's task failed");
+    }
+}
+
+/// Processes one batch, its messages side by side (as many Lambda workers would take them):
+/// their store writes share the writer's commits, and a slow step holds up only its own
+/// execution. Returns how many messages it received.
+pub async fn drain_once(worker: &Worker, queue: &SqliteQueue, config: &LocalWorkerConfig) -> usize {
+    let messages = receive(queue, config, config.batch).await;
+    let received = messages.len();
+    let mut running = tokio::task::JoinSet::new();
+    for message in messages {
+        let (worker, queue, config) = (worker.clone(), queue.clone(), config.clone());
+        running.spawn(async move { handle(&worker, &queue, &config, message).await });
+    }
+    while let Some(done) = running.join_next().await {
+        report(done);
+    }
     received
+}
+
+/// Runs one message's execution; deletes the message once the execution is settled.
+async fn handle(
+    worker: &Worker,
+    queue: &SqliteQueue,
+    config: &LocalWorkerConfig,
+    message: super::ReceivedMessage,
+) {
+    let done = match WorkItem::from_json(&message.body) {
+        Ok(item) => match worker
+            .process(
+                &item,
+                DeliveryCount {
+                    receive_count: message.receive_count,
+                    max_receives: config.max_receives,
+                },
+            )
+            .await
+        {
+            Ok(Outcome::Succeeded | Outcome::Failed | Outcome::Skipped) => true,
+            Err(WorkerError::Busy {
+                id,
+                retry_after: Some(wait),
+            }) => {
+                // Another worker (or one that died, e.g. before a restart) holds the
+                // lease: come back when it ends, so waiting does not use up the receives
+                // that would dead-letter the message.
+                tracing::info!(execution_id = %id, wait_ms = wait.as_millis() as u64, "execution leased elsewhere; retrying when the lease ends");
+                let wait = wait.saturating_add(Duration::from_millis(100));
+                if let Err(e) = queue.postpone(message.id, wait).await {
+                    tracing::warn!(error = %e, "could not postpone the message");
+                }
+                false
+            }
+            Err(WorkerError::Postponed {
+                id, retry_after, ..
+            }) => {
+                let wait = retry_after.unwrap_or(config.retry_delay);
+                tracing::info!(execution_id = %id, wait_ms = wait.as_millis() as u64, "a step will be retried");
+                if let Err(e) = queue.postpone(message.id, wait).await {
+                    tracing::warn!(error = %e, "could not postpone the message");
+                }
+                false
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "will retry");
+                false
+            }
+        },
+        Err(e) => {
+            // Left on the queue, it reaches the dead-letter table after max_receives.
+            tracing::error!(error = %e, "malformed work item");
+            false
+        }
+    };
+    if done && let Err(e) = queue.delete(message.id).await {
+        tracing::warn!(error = %e, "could not delete processed message; it will be seen again");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn concurrency_comes_from_the_environment_within_bounds() {
+        let with = |v: &str| {
+            let v = v.to_owned();
+            LocalWorkerConfig::from_lookup(move |name| {
+                (name == "LOCAL_WORKER_CONCURRENCY").then(|| v.clone())
+            })
+        };
+        assert_eq!(
+            LocalWorkerConfig::from_lookup(|_| None).map(|c| c.batch),
+            Ok(64)
+        );
+        assert_eq!(with(" 8 ").map(|c| c.batch), Ok(8));
+        for bad in ["0", "1025", "-1", "many", ""] {
+            let err = with(bad).expect_err(bad);
+            assert_eq!(err.name, "LOCAL_WORKER_CONCURRENCY");
+        }
+    }
 }
