@@ -32,8 +32,9 @@ pub(crate) struct RejectionTally {
 #[derive(Default)]
 struct TallyState {
     pending: HashMap<Bucket, RejectionCounts>,
-    /// `None` until the first flush: the first refusal of a quiet process is written at once,
-    /// later ones wait for the interval.
+    /// `None` until the first flush. A count that finds the last flush an interval old (or
+    /// none) is written at once, so a lone refusal shows up quickly; under a stream of them,
+    /// one flush per interval.
     last_flush: Option<Instant>,
 }
 
@@ -220,7 +221,7 @@ mod tests {
         let start = Instant::now();
         assert!(!tally.due(start), "nothing waiting, nothing to write");
         tally.note(&wf(1), RejectionReason::Auth, Utc::now());
-        assert!(tally.due(start), "the first refusal of a quiet process");
+        assert!(tally.due(start), "the first refusal after a quiet spell");
         assert!(!tally.due(start), "already started");
         tally.take(start);
         for s in 1..10 {
