@@ -29,6 +29,19 @@ pub struct Config {
     /// in a loop) would otherwise put one message on the queue per duplicate. Backends whose
     /// queue is in the store (SQLite) never re-send.
     pub resend_after: Duration,
+    /// Refused requests are counted per workflow in memory and written at most this often
+    /// (`REJECTION_FLUSH_SECONDS`, default 10): one write per workflow and hour with all the
+    /// increments, so a flood of refused requests never becomes a flood of writes. Up to this
+    /// much counting is lost when a process dies.
+    pub rejection_flush: Duration,
+    /// Whether the per-workflow metrics carry the workflow id as a label / dimension
+    /// (`METRICS_WORKFLOW_DIMENSION`, `on` or `off`, default on). Off, they are not recorded;
+    /// the aggregates always are.
+    pub metrics_workflow_dimension: bool,
+    /// Distinct workflow ids one process labels metrics with (`METRICS_WORKFLOW_LIMIT`,
+    /// default 100); later ones are labelled `other`, which bounds the number of series (and,
+    /// on CloudWatch, of billed custom metrics).
+    pub metrics_workflow_limit: usize,
 }
 
 impl Default for Config {
@@ -42,6 +55,9 @@ impl Default for Config {
             sns_clock_skew: Duration::from_secs(300),
             sns_endpoint: None,
             resend_after: Duration::from_secs(5),
+            rejection_flush: Duration::from_secs(10),
+            metrics_workflow_dimension: true,
+            metrics_workflow_limit: 100,
         }
     }
 }
@@ -127,7 +143,43 @@ impl Config {
                 d.resend_after.as_secs(),
                 0,
             )?),
+            rejection_flush: Duration::from_secs(num(
+                "REJECTION_FLUSH_SECONDS",
+                d.rejection_flush.as_secs(),
+                1,
+            )?),
+            metrics_workflow_dimension: switch(
+                &lookup,
+                "METRICS_WORKFLOW_DIMENSION",
+                d.metrics_workflow_dimension,
+            )?,
+            metrics_workflow_limit: num(
+                "METRICS_WORKFLOW_LIMIT",
+                d.metrics_workflow_limit as u64,
+                1,
+            )?
+            .min(u64::from(u32::MAX)) as usize,
         })
+    }
+}
+
+/// `on` or `off` (any case); unset or empty is the default.
+fn switch(
+    lookup: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    default: bool,
+) -> Result<bool, ConfigError> {
+    let Some(raw) = lookup(name).filter(|v| !v.trim().is_empty()) else {
+        return Ok(default);
+    };
+    match raw.trim().to_ascii_lowercase().as_str() {
+        "on" => Ok(true),
+        "off" => Ok(false),
+        _ => Err(ConfigError {
+            name,
+            value: raw,
+            expected: "on or off",
+        }),
     }
 }
 
@@ -180,6 +232,33 @@ mod tests {
         assert_eq!(c.body_limit_bytes, 1024);
         assert_eq!(c.retention, chrono::Duration::days(7));
         assert_eq!(c.cache_ttl, Duration::ZERO);
+    }
+
+    #[test]
+    fn rejection_flush_and_the_workflow_dimension_are_read() {
+        let d = Config::from_lookup(|_| None).unwrap();
+        assert_eq!(d.rejection_flush, Duration::from_secs(10));
+        assert!(d.metrics_workflow_dimension);
+        assert_eq!(d.metrics_workflow_limit, 100);
+        let c = Config::from_lookup(|n| match n {
+            "REJECTION_FLUSH_SECONDS" => Some("60".into()),
+            "METRICS_WORKFLOW_DIMENSION" => Some("Off".into()),
+            "METRICS_WORKFLOW_LIMIT" => Some("20".into()),
+            _ => None,
+        })
+        .unwrap();
+        assert_eq!(c.rejection_flush, Duration::from_secs(60));
+        assert!(!c.metrics_workflow_dimension);
+        assert_eq!(c.metrics_workflow_limit, 20);
+        for (name, value) in [
+            ("REJECTION_FLUSH_SECONDS", "0"),
+            ("METRICS_WORKFLOW_DIMENSION", "maybe"),
+            ("METRICS_WORKFLOW_LIMIT", "0"),
+        ] {
+            let err =
+                Config::from_lookup(|n| (n == name).then(|| value.to_string())).expect_err(name);
+            assert_eq!(err.name, name);
+        }
     }
 
     #[test]

@@ -2,6 +2,20 @@
 //! facade: it costs nothing until a process installs a recorder (`serve` installs the
 //! Prometheus one and serves it at `/metrics`), so the domain and the handlers never know
 //! where the numbers go.
+//!
+//! Each count the operator wants per workflow is recorded twice: once without a workflow, as
+//! it always was (the alarms and the dashboard watch those, and on CloudWatch a metric with
+//! one more dimension is another metric), and once under its own `*_by_workflow_total` name
+//! with a `workflow` label. Own names, not one more label on the same name, so that a
+//! Prometheus `sum()` over a name never counts a request twice.
+
+use std::collections::HashSet;
+use std::sync::{Mutex, OnceLock};
+
+use metrics::SharedString;
+
+use crate::config::Config;
+use crate::domain::{RejectionReason, WorkflowId};
 
 /// Webhooks answered 2xx with a new execution.
 pub const ACCEPTED: &str = "webhook_accepted_total";
@@ -20,9 +34,90 @@ pub const EXECUTION_SECONDS: &str = "workflow_execution_seconds";
 /// Steps that failed, by step `type`.
 pub const STEP_FAILURES: &str = "workflow_step_failures_total";
 
-pub fn accepted(duplicate: bool) {
-    let name = if duplicate { DUPLICATE } else { ACCEPTED };
+/// [`ACCEPTED`] by `workflow`.
+pub const ACCEPTED_BY_WORKFLOW: &str = "webhook_accepted_by_workflow_total";
+/// [`DUPLICATE`] by `workflow`.
+pub const DUPLICATE_BY_WORKFLOW: &str = "webhook_duplicate_by_workflow_total";
+/// Refused requests for a known workflow, by `workflow` and `reason`: the console's groups
+/// (auth, size, signature, other), fewer than the error codes, to keep the series few.
+/// Requests for an unknown workflow id are only in [`REJECTED`].
+pub const REJECTED_BY_WORKFLOW: &str = "webhook_rejected_by_workflow_total";
+/// [`EXECUTIONS`] by `workflow` and `outcome`.
+pub const EXECUTIONS_BY_WORKFLOW: &str = "workflow_executions_by_workflow_total";
+/// [`STEP_FAILURES`] by `workflow` and `type`.
+pub const STEP_FAILURES_BY_WORKFLOW: &str = "workflow_step_failures_by_workflow_total";
+
+/// The `workflow` label of every workflow past the process's limit.
+pub const OTHER_WORKFLOWS: &str = "other";
+
+/// Which workflow ids label metrics. Ids are created by operators, not by callers (a
+/// refusal is counted per workflow only once the workflow is known), but a large deployment
+/// may still have many: each label value is a series here and a billed custom metric on
+/// CloudWatch, so a process labels at most `limit` distinct ids and the rest as `other`.
+#[derive(Debug)]
+pub struct WorkflowLabels {
+    enabled: bool,
+    limit: usize,
+    seen: Mutex<HashSet<WorkflowId>>,
+}
+
+impl WorkflowLabels {
+    pub fn new(enabled: bool, limit: usize) -> Self {
+        Self {
+            enabled,
+            limit,
+            seen: Mutex::new(HashSet::new()),
+        }
+    }
+
+    /// The label for `id`: the id itself for the first `limit` ids this process met, `other`
+    /// after them; `None` when the per-workflow series are off.
+    pub fn label(&self, id: &WorkflowId) -> Option<SharedString> {
+        if !self.enabled {
+            return None;
+        }
+        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        if seen.contains(id) {
+            return Some(SharedString::from(id.as_str().to_owned()));
+        }
+        if seen.len() < self.limit {
+            seen.insert(id.clone());
+            return Some(SharedString::from(id.as_str().to_owned()));
+        }
+        Some(SharedString::const_str(OTHER_WORKFLOWS))
+    }
+}
+
+static WORKFLOW_LABELS: OnceLock<WorkflowLabels> = OnceLock::new();
+
+/// Applies `METRICS_WORKFLOW_DIMENSION` and `METRICS_WORKFLOW_LIMIT` to this process. Called
+/// once by each entry point before it serves; the first call wins.
+pub fn configure(config: &Config) {
+    let _ = WORKFLOW_LABELS.set(WorkflowLabels::new(
+        config.metrics_workflow_dimension,
+        config.metrics_workflow_limit,
+    ));
+}
+
+fn workflow_label(id: &WorkflowId) -> Option<SharedString> {
+    WORKFLOW_LABELS
+        .get_or_init(|| {
+            let d = Config::default();
+            WorkflowLabels::new(d.metrics_workflow_dimension, d.metrics_workflow_limit)
+        })
+        .label(id)
+}
+
+pub fn accepted(workflow: &WorkflowId, duplicate: bool) {
+    let (name, by_workflow) = if duplicate {
+        (DUPLICATE, DUPLICATE_BY_WORKFLOW)
+    } else {
+        (ACCEPTED, ACCEPTED_BY_WORKFLOW)
+    };
     metrics::counter!(name).increment(1);
+    if let Some(label) = workflow_label(workflow) {
+        metrics::counter!(by_workflow, "workflow" => label).increment(1);
+    }
 }
 
 pub fn rejected(reason: &'static str) {
@@ -30,20 +125,36 @@ pub fn rejected(reason: &'static str) {
     metrics::counter!(REJECTIONS).increment(1);
 }
 
+/// A refusal of a request for a known workflow (already counted by [`rejected`]).
+pub fn rejected_by_workflow(workflow: &WorkflowId, reason: RejectionReason) {
+    if let Some(label) = workflow_label(workflow) {
+        metrics::counter!(REJECTED_BY_WORKFLOW, "workflow" => label, "reason" => reason.as_str())
+            .increment(1);
+    }
+}
+
 pub fn accept_latency(seconds: f64) {
     metrics::histogram!(ACCEPT_SECONDS).record(seconds);
 }
 
-pub fn execution_finished(outcome: &'static str) {
+pub fn execution_finished(workflow: &WorkflowId, outcome: &'static str) {
     metrics::counter!(EXECUTIONS, "outcome" => outcome).increment(1);
+    if let Some(label) = workflow_label(workflow) {
+        metrics::counter!(EXECUTIONS_BY_WORKFLOW, "workflow" => label, "outcome" => outcome)
+            .increment(1);
+    }
 }
 
 pub fn execution_latency(seconds: f64) {
     metrics::histogram!(EXECUTION_SECONDS).record(seconds);
 }
 
-pub fn step_failed(kind: &'static str) {
+pub fn step_failed(workflow: &WorkflowId, kind: &'static str) {
     metrics::counter!(STEP_FAILURES, "type" => kind).increment(1);
+    if let Some(label) = workflow_label(workflow) {
+        metrics::counter!(STEP_FAILURES_BY_WORKFLOW, "workflow" => label, "type" => kind)
+            .increment(1);
+    }
 }
 
 #[cfg(test)]
@@ -55,12 +166,14 @@ mod tests {
     fn recorded_values_come_out_under_their_names_and_labels() {
         let recorder = PrometheusBuilder::new().build_recorder();
         let handle = recorder.handle();
+        let wf = WorkflowId::parse("wf_metrics_test").unwrap();
         metrics::with_local_recorder(&recorder, || {
-            accepted(false);
-            accepted(true);
+            accepted(&wf, false);
+            accepted(&wf, true);
             rejected("invalid_api_key");
-            execution_finished("filtered");
-            step_failed("http_request");
+            rejected_by_workflow(&wf, RejectionReason::Auth);
+            execution_finished(&wf, "filtered");
+            step_failed(&wf, "http_request");
         });
         let text = handle.render();
         for line in [
@@ -70,8 +183,37 @@ mod tests {
             "webhook_rejections_total 1",
             "workflow_executions_total{outcome=\"filtered\"} 1",
             "workflow_step_failures_total{type=\"http_request\"} 1",
+            "webhook_accepted_by_workflow_total{workflow=\"wf_metrics_test\"} 1",
+            "webhook_duplicate_by_workflow_total{workflow=\"wf_metrics_test\"} 1",
+            "webhook_rejected_by_workflow_total{workflow=\"wf_metrics_test\",reason=\"auth\"} 1",
+            "workflow_executions_by_workflow_total{workflow=\"wf_metrics_test\",outcome=\"filtered\"} 1",
+            "workflow_step_failures_by_workflow_total{workflow=\"wf_metrics_test\",type=\"http_request\"} 1",
         ] {
             assert!(text.contains(line), "{line} missing in:\n{text}");
         }
+        // The aggregates keep exactly the labels the alarms and dashboards name.
+        assert!(!text.contains("webhook_accepted_total{"), "{text}");
+        assert!(
+            !text.contains("workflow_executions_total{workflow"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn past_the_limit_workflows_are_labelled_other_and_off_means_no_label() {
+        let labels = WorkflowLabels::new(true, 2);
+        let id = |n: u32| WorkflowId::parse(&format!("wf_{n}")).unwrap();
+        assert_eq!(labels.label(&id(1)).as_deref(), Some("wf_1"));
+        assert_eq!(labels.label(&id(2)).as_deref(), Some("wf_2"));
+        assert_eq!(labels.label(&id(3)).as_deref(), Some(OTHER_WORKFLOWS));
+        assert_eq!(
+            labels.label(&id(1)).as_deref(),
+            Some("wf_1"),
+            "one seen before the limit keeps its own label"
+        );
+        assert_eq!(labels.label(&id(4)).as_deref(), Some(OTHER_WORKFLOWS));
+
+        let off = WorkflowLabels::new(false, 100);
+        assert_eq!(off.label(&id(1)), None);
     }
 }

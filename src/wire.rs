@@ -10,14 +10,14 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::app::{
-    Accepted, Activity, ApiKeyListing, CreatedApiKey, ExecutionPage, RotatedApiKey, SecretChange,
-    SnsOutcome, StatusCounts,
+    Accepted, Activity, ApiKeyListing, CreatedApiKey, ExecutionPage, RejectionActivity,
+    RotatedApiKey, SecretChange, SnsOutcome, StatusCounts,
 };
 use crate::domain::signature::{Algorithm, Encoding};
 use crate::domain::{
-    ApiKey, AuthMode, Execution, ExecutionStatus, Scheme, SigningSecret, SnsSubscription,
-    StepRecord, StepStatus, SubscriptionState, Trigger, TriggerMeta, Workflow, WorkflowSecrets,
-    WorkflowStep,
+    ApiKey, AuthMode, Execution, ExecutionStatus, RejectionCounts, Scheme, SigningSecret,
+    SnsSubscription, StepRecord, StepStatus, SubscriptionState, Trigger, TriggerMeta, Workflow,
+    WorkflowSecrets, WorkflowStep,
 };
 
 /// A workflow as the console lists it (`GET /admin/workflows`): what it is, where it is
@@ -76,6 +76,7 @@ pub struct ActivityView {
     pub truncated: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_execution: Option<ExecutionBriefView>,
+    pub rejections: RejectionsView,
 }
 
 #[derive(Debug, Serialize)]
@@ -83,6 +84,48 @@ pub struct ActivityView {
 pub struct HourView {
     pub hour: DateTime<Utc>,
     pub counts: StatusCounts,
+}
+
+/// Counts by reason (`auth`, `size`, `signature`, `duplicate`, `other`: values of this API,
+/// like the status names), zeros included.
+pub type ReasonCounts = BTreeMap<&'static str, u64>;
+
+fn reason_counts(counts: &RejectionCounts) -> ReasonCounts {
+    counts.iter().map(|(r, n)| (r.as_str(), n)).collect()
+}
+
+/// Requests for the workflow that started nothing over the last 24 h, by reason, in total and
+/// per hour (the same hours as `hourly` of the executions).
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RejectionsView {
+    pub total: u64,
+    pub counts: ReasonCounts,
+    pub hourly: Vec<RejectionHourView>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RejectionHourView {
+    pub hour: DateTime<Utc>,
+    pub counts: ReasonCounts,
+}
+
+impl From<&RejectionActivity> for RejectionsView {
+    fn from(r: &RejectionActivity) -> Self {
+        Self {
+            total: r.counts.total(),
+            counts: reason_counts(&r.counts),
+            hourly: r
+                .hourly
+                .iter()
+                .map(|(hour, counts)| RejectionHourView {
+                    hour: *hour,
+                    counts: reason_counts(counts),
+                })
+                .collect(),
+        }
+    }
 }
 
 impl From<&Activity> for ActivityView {
@@ -104,6 +147,7 @@ impl From<&Activity> for ActivityView {
                 status: e.status,
                 received_at: e.received_at,
             }),
+            rejections: RejectionsView::from(&a.rejections),
         }
     }
 }

@@ -75,6 +75,7 @@ pub struct FunctionParts {
 pub async fn function_parts() -> Result<FunctionParts, lambda_runtime::Error> {
     crate::telemetry::init(true);
     let config = Config::from_env()?;
+    crate::measure::configure(&config);
     let sdk = crate::adapters::aws::function_sdk_config().await;
     let store = DynamoStore::new(
         aws_sdk_dynamodb::Client::new(&sdk),

@@ -82,19 +82,26 @@ impl App {
         Ok(workflow)
     }
 
-    /// The enabled workflow behind a webhook URL: with auth `api_key` or `both` the key must
-    /// open it; with `signature` the key is not asked for (the signature is checked on the
-    /// body, by [`verify_sender`](Self::verify_sender)).
-    pub async fn authorize_webhook(
+    /// The enabled workflow behind a webhook URL, before any credential is checked (the
+    /// HTTP layer needs it to count a refusal against the workflow; the caller learns nothing
+    /// it would not from the refusal). Follow with
+    /// [`check_webhook_key`](Self::check_webhook_key).
+    pub async fn webhook_workflow(&self, raw_id: &str) -> Result<Workflow, AppError> {
+        self.enabled_workflow(raw_id).await
+    }
+
+    /// With auth `api_key` or `both` the key must open the workflow; with `signature` the key
+    /// is not asked for (the signature is checked on the body, by
+    /// [`verify_sender`](Self::verify_sender)).
+    pub async fn check_webhook_key(
         &self,
-        raw_id: &str,
+        workflow: &Workflow,
         presented_key: Option<&str>,
-    ) -> Result<Workflow, AppError> {
-        let workflow = self.enabled_workflow(raw_id).await?;
+    ) -> Result<(), AppError> {
         if workflow.auth.needs_key() {
-            self.check_key(&workflow, presented_key).await?;
+            self.check_key(workflow, presented_key).await?;
         }
-        Ok(workflow)
+        Ok(())
     }
 
     /// Checks the provider's signature over the raw body as received, when the workflow's

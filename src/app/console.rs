@@ -3,10 +3,12 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Duration, DurationRound, Utc};
+use chrono::{DateTime, Duration, Utc};
 
 use super::{App, AppError, CreatedApiKey};
-use crate::domain::{AdminKey, ApiKeyName, Execution, ExecutionStatus, Workflow};
+use crate::domain::{
+    AdminKey, ApiKeyName, Execution, ExecutionStatus, RejectionCounts, Workflow, hour_of,
+};
 use crate::ports::ExecutionQuery;
 
 /// How far back the activity counts look.
@@ -30,6 +32,47 @@ pub struct Activity {
     /// newest ones.
     pub truncated: bool,
     pub last: Option<Execution>,
+    /// Requests refused (or answered as duplicates) over the same hours.
+    pub rejections: RejectionActivity,
+}
+
+/// Refused requests per reason over the activity window, in total and per hour (the same
+/// hours as the executions').
+#[derive(Debug, Clone, Default)]
+pub struct RejectionActivity {
+    pub counts: RejectionCounts,
+    /// Oldest hour first, [`ACTIVITY_WINDOW_HOURS`] + 1 buckets.
+    pub hourly: Vec<(DateTime<Utc>, RejectionCounts)>,
+}
+
+impl RejectionActivity {
+    /// Sums `rows` (hour, counts; several rows may name one hour, e.g. stored and not yet
+    /// written) into the buckets from `first_hour` on; rows outside the window are ignored.
+    pub fn count(
+        rows: impl IntoIterator<Item = (DateTime<Utc>, RejectionCounts)>,
+        first_hour: DateTime<Utc>,
+    ) -> Self {
+        let mut hourly: Vec<(DateTime<Utc>, RejectionCounts)> = (0..=ACTIVITY_WINDOW_HOURS)
+            .map(|h| (first_hour + Duration::hours(h), RejectionCounts::default()))
+            .collect();
+        let mut counts = RejectionCounts::default();
+        for (hour, row) in rows {
+            if hour < first_hour {
+                continue;
+            }
+            let index = (hour_of(hour) - first_hour).num_hours();
+            if let Some((_, bucket)) = usize::try_from(index).ok().and_then(|h| hourly.get_mut(h)) {
+                bucket.merge(&row);
+                counts.merge(&row);
+            }
+        }
+        Self { counts, hourly }
+    }
+}
+
+/// The first hour of the window that ends at `now` (the window's start, truncated).
+pub(crate) fn first_hour(now: DateTime<Utc>) -> DateTime<Utc> {
+    hour_of(now - Duration::hours(ACTIVITY_WINDOW_HOURS))
 }
 
 fn zero_counts() -> StatusCounts {
@@ -43,7 +86,7 @@ impl Activity {
     /// Counts `executions` (newest first) received from `now - 24 h` on.
     pub fn count(executions: &[Execution], now: DateTime<Utc>, truncated: bool) -> Self {
         let since = now - Duration::hours(ACTIVITY_WINDOW_HOURS);
-        let first_hour = since.duration_trunc(Duration::hours(1)).unwrap_or(since);
+        let first_hour = first_hour(now);
         let mut hourly: Vec<(DateTime<Utc>, StatusCounts)> = (0..=ACTIVITY_WINDOW_HOURS)
             .map(|h| (first_hour + Duration::hours(h), zero_counts()))
             .collect();
@@ -61,6 +104,7 @@ impl Activity {
             hourly,
             truncated,
             last: executions.first().cloned(),
+            rejections: RejectionActivity::count([], first_hour),
         }
     }
 }
@@ -147,6 +191,74 @@ impl App {
                 break;
             }
         }
-        Ok(Activity::count(&seen, now, truncated))
+        let mut activity = Activity::count(&seen, now, truncated);
+        activity.rejections = self.rejection_activity(workflow, now).await?;
+        Ok(activity)
+    }
+
+    /// Refused requests per hour over the window: what the store holds, plus what this
+    /// process has counted and not written yet.
+    async fn rejection_activity(
+        &self,
+        workflow: &Workflow,
+        now: DateTime<Utc>,
+    ) -> Result<RejectionActivity, AppError> {
+        let first = first_hour(now);
+        let stored = self.store().rejections_since(&workflow.id, first).await?;
+        let unwritten = self.unwritten_rejections(&workflow.id);
+        Ok(RejectionActivity::count(
+            stored.into_iter().chain(unwritten),
+            first,
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::RejectionReason;
+
+    fn at(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    fn counts(pairs: &[(RejectionReason, u64)]) -> RejectionCounts {
+        pairs.iter().copied().collect()
+    }
+
+    #[test]
+    fn rejections_fall_in_their_hour_and_rows_for_one_hour_add_up() {
+        let now = at("2026-11-25T14:20:00Z");
+        let first = first_hour(now);
+        assert_eq!(first, at("2026-11-24T14:00:00Z"));
+        let rows = vec![
+            (
+                at("2026-11-24T13:00:00Z"),
+                counts(&[(RejectionReason::Auth, 9)]),
+            ),
+            (first, counts(&[(RejectionReason::Size, 1)])),
+            (
+                at("2026-11-25T14:00:00Z"),
+                counts(&[(RejectionReason::Auth, 2)]),
+            ),
+            // Not yet written by this process, same hour as a stored row.
+            (
+                at("2026-11-25T14:00:00Z"),
+                counts(&[(RejectionReason::Auth, 1), (RejectionReason::Duplicate, 1)]),
+            ),
+        ];
+        let activity = RejectionActivity::count(rows, first);
+        assert_eq!(activity.hourly.len(), 25);
+        assert_eq!(activity.hourly[0].1.get(RejectionReason::Size), 1);
+        let last = activity.hourly[24];
+        assert_eq!(last.0, at("2026-11-25T14:00:00Z"));
+        assert_eq!(last.1.get(RejectionReason::Auth), 3);
+        assert_eq!(last.1.get(RejectionReason::Duplicate), 1);
+        assert_eq!(
+            activity.counts.get(RejectionReason::Auth),
+            3,
+            "the hour before the window is left out"
+        );
+        assert_eq!(activity.counts.total(), 5);
     }
 }

@@ -1,4 +1,4 @@
-use crate::domain::SignatureError;
+use crate::domain::{RejectionReason, SignatureError};
 use crate::error_kind::ErrorKind;
 use crate::ports::{QueueError, StoreError};
 use crate::sns::SnsError;
@@ -144,6 +144,35 @@ impl AppError {
         }
     }
 
+    /// The console's group for this failure when it refuses a request for a known workflow.
+    /// Written out for every variant, so a new one has to be placed.
+    pub fn rejection_reason(&self) -> RejectionReason {
+        use RejectionReason as R;
+        match self {
+            Self::MissingApiKey | Self::InvalidApiKey | Self::AmbiguousApiKey => R::Auth,
+            Self::MissingAdminKey | Self::InvalidAdminKey => R::Auth,
+            Self::PayloadTooLarge { .. } | Self::Store(StoreError::TooLarge(_)) => R::Size,
+            Self::MissingSignature(_) | Self::InvalidSignature | Self::StaleTimestamp { .. } => {
+                R::Signature
+            }
+            Self::Sns(SnsError::Rejected(_)) => R::Signature,
+            Self::Sns(SnsError::Malformed(_) | SnsError::RawDelivery | SnsError::Upstream(_))
+            | Self::WorkflowNotFound
+            | Self::ExecutionNotFound
+            | Self::NotFound(_)
+            | Self::AlreadyExists(_)
+            | Self::Conflict(_)
+            | Self::InvalidJson(_)
+            | Self::InvalidRequest(_)
+            | Self::WrongTrigger(_)
+            | Self::BodyTimeout { .. }
+            | Self::UnsupportedMediaType(_)
+            | Self::Upstream(_)
+            | Self::Store(_)
+            | Self::Queue(_) => R::Other,
+        }
+    }
+
     /// What the caller is told. Internal details (paths, ARNs, SDK messages) stay in the log.
     pub fn public_message(&self) -> String {
         match self {
@@ -199,6 +228,46 @@ mod tests {
         let err = AppError::Queue(QueueError::Unavailable("arn:aws:sqs:...".into()));
         assert_eq!(err.code(), "queue_unavailable");
         assert!(!err.public_message().contains("arn:"));
+    }
+
+    #[test]
+    fn refusals_fall_in_the_consoles_groups() {
+        let cases = [
+            (AppError::MissingApiKey, RejectionReason::Auth),
+            (AppError::InvalidApiKey, RejectionReason::Auth),
+            (AppError::AmbiguousApiKey, RejectionReason::Auth),
+            (
+                AppError::PayloadTooLarge { limit: 1 },
+                RejectionReason::Size,
+            ),
+            (
+                AppError::from(StoreError::TooLarge("x".into())),
+                RejectionReason::Size,
+            ),
+            (
+                AppError::MissingSignature("x-hub-signature-256".into()),
+                RejectionReason::Signature,
+            ),
+            (AppError::InvalidSignature, RejectionReason::Signature),
+            (
+                AppError::StaleTimestamp { tolerance: 300 },
+                RejectionReason::Signature,
+            ),
+            (
+                AppError::Sns(SnsError::Rejected("bad signature".into())),
+                RejectionReason::Signature,
+            ),
+            (AppError::InvalidJson("x".into()), RejectionReason::Other),
+            (AppError::WrongTrigger("x".into()), RejectionReason::Other),
+            (
+                AppError::UnsupportedMediaType("text/xml".into()),
+                RejectionReason::Other,
+            ),
+            (AppError::Sns(SnsError::RawDelivery), RejectionReason::Other),
+        ];
+        for (err, reason) in cases {
+            assert_eq!(err.rejection_reason(), reason, "{}", err.code());
+        }
     }
 
     #[test]

@@ -7,6 +7,7 @@ mod auth;
 mod console;
 mod error;
 mod executions;
+mod rejections;
 mod sns;
 mod sweep;
 
@@ -14,7 +15,9 @@ use std::sync::Arc;
 
 pub use accept::{Accepted, GenericRequest};
 pub use admin::{ApiKeyListing, CreatedApiKey, NewWorkflow, RotatedApiKey, SecretChange};
-pub use console::{ACTIVITY_SCAN_LIMIT, ACTIVITY_WINDOW_HOURS, Activity, StatusCounts};
+pub use console::{
+    ACTIVITY_SCAN_LIMIT, ACTIVITY_WINDOW_HOURS, Activity, RejectionActivity, StatusCounts,
+};
 pub use error::AppError;
 pub use executions::{ExecutionPage, ListExecutions};
 pub use sns::{SnsOutcome, SnsRequest};
@@ -46,6 +49,8 @@ struct Inner {
     admin_keys: TtlCache<(), Vec<AdminKey>>,
     /// The SNS verifier and its certificate cache, over the fetcher the wiring chose.
     sns: sns::SnsGateway,
+    /// Refused requests per workflow, counted here and written now and then.
+    rejections: rejections::RejectionTally,
 }
 
 /// What the use cases need from the world, chosen by the entry point (a Lambda binary, the
@@ -61,6 +66,7 @@ pub struct AppDeps {
 impl App {
     pub fn new(deps: AppDeps, config: Config) -> Self {
         let ttl = config.cache_ttl;
+        let rejections = rejections::RejectionTally::new(config.rejection_flush);
         let sns = sns::SnsGateway::new(deps.sns_fetcher, &config);
         Self {
             inner: Arc::new(Inner {
@@ -73,6 +79,7 @@ impl App {
                 key_uses: auth::KeyUseThrottle::default(),
                 admin_keys: TtlCache::new(ttl),
                 sns,
+                rejections,
             }),
         }
     }

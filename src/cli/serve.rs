@@ -25,6 +25,7 @@ pub async fn serve(backend: Backend, config: Config, options: ServeOptions) -> R
     let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
         .install_recorder()
         .map_err(|e| format!("cannot start metrics: {e}"))?;
+    crate::measure::configure(&config);
     let sdk = crate::adapters::aws::local_sdk_config().await;
     let worker =
         crate::wiring::worker(backend.store.clone(), &config, &sdk).map_err(|e| e.to_string())?;
@@ -48,6 +49,12 @@ pub async fn serve(backend: Backend, config: Config, options: ServeOptions) -> R
         ))
     });
 
+    let flusher = tokio::spawn(flush_rejections_every(
+        app.clone(),
+        app.config().rejection_flush,
+        stopped.clone(),
+    ));
+
     println!("webhook-trigger listening on {base_url}");
     if options.demo {
         print_next_steps(&app, &base_url).await?;
@@ -55,7 +62,7 @@ pub async fn serve(backend: Backend, config: Config, options: ServeOptions) -> R
 
     crate::http::server::run(
         listener,
-        crate::http::router(app).merge(crate::http::metrics_route(metrics)),
+        crate::http::router(app.clone()).merge(crate::http::metrics_route(metrics)),
         limits,
         shutdown_signal(),
     )
@@ -64,7 +71,29 @@ pub async fn serve(backend: Backend, config: Config, options: ServeOptions) -> R
     if let Some(task) = worker_task {
         let _ = task.await;
     }
+    let _ = flusher.await;
+    // What was counted since the last flush; the requests have all been answered by now.
+    app.flush_rejections().await;
     Ok(())
+}
+
+/// Writes the refused-request counts every `interval` while the server runs, so a quiet
+/// spell after a burst still reaches the console (requests also start a flush when due).
+async fn flush_rejections_every(
+    app: App,
+    interval: std::time::Duration,
+    mut stopped: watch::Receiver<bool>,
+) {
+    let mut ticks = tokio::time::interval(interval);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = ticks.tick() => {
+                app.flush_rejections_if_due();
+            }
+            _ = stopped.changed() => return,
+        }
+    }
 }
 
 /// The demo workflow: drop events that are not orders, reshape the rest. Its file form is

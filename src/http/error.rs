@@ -4,7 +4,9 @@ use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
+use super::refusals::Refused;
 use crate::app::AppError;
+use crate::domain::RejectionReason;
 use crate::error_kind::ErrorKind;
 use crate::wire::ErrorBody;
 
@@ -13,6 +15,8 @@ pub struct ApiError {
     status: StatusCode,
     code: &'static str,
     message: String,
+    /// The console's group for this refusal, should it concern a known workflow's webhook.
+    reason: RejectionReason,
 }
 
 impl ApiError {
@@ -21,6 +25,7 @@ impl ApiError {
             status,
             code,
             message: message.into(),
+            reason: RejectionReason::Other,
         }
     }
 }
@@ -56,6 +61,7 @@ impl From<AppError> for ApiError {
             status,
             code,
             message,
+            reason: err.rejection_reason(),
         }
     }
 }
@@ -82,6 +88,13 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = ErrorBody::new(self.code, self.message);
         let mut response = (self.status, Json(body)).into_response();
+        if self.status.is_client_error() {
+            // For `refusals::count`, which attributes webhook refusals to their workflow.
+            response.extensions_mut().insert(Refused {
+                code: self.code,
+                reason: self.reason,
+            });
+        }
         if self.status == StatusCode::SERVICE_UNAVAILABLE {
             response
                 .headers_mut()

@@ -5,6 +5,7 @@ mod admin;
 mod console;
 mod error;
 mod executions;
+mod refusals;
 mod request;
 pub mod server;
 mod webhooks;
@@ -42,7 +43,7 @@ pub fn metrics_route(handle: metrics_exporter_prometheus::PrometheusHandle) -> R
 pub fn router(app: App) -> Router {
     let routes = Router::new()
         .route("/health", get(health))
-        .route("/webhooks/{workflow_id}", post(webhooks::receive))
+        .route(refusals::WEBHOOK_ROUTE, post(webhooks::receive))
         .route("/workflows/{workflow_id}/executions", get(executions::list))
         .route(
             "/workflows/{workflow_id}/executions/{execution_id}",
@@ -71,8 +72,9 @@ pub fn router(app: App) -> Router {
         )
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .with_state(app);
-    with_guards(routes)
+        .with_state(app.clone());
+    // Outside the guards, so a refusal a guard answers is counted too.
+    with_guards(routes).layer(axum::middleware::from_fn_with_state(app, refusals::count))
 }
 
 /// What every route wears, outermost first: the access log (so refusals and panics are

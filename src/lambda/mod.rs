@@ -54,11 +54,22 @@ mod tests {
     /// namespace and the metrics, and each metric's value at the top level. The recorder is
     /// process-wide, so this is the one unit test that installs it; other tests may add to the
     /// counts, hence "at least".
+    ///
+    /// On CloudWatch a metric is its name *and* its dimension set, so the aggregates the
+    /// alarms and the dashboard watch (template.yaml) must keep exactly their dimensions, and
+    /// the per-workflow counts come as their own metrics with a `workflow` dimension.
     #[test]
     fn recorded_metrics_are_written_as_embedded_metric_format() {
+        use crate::domain::{RejectionReason, WorkflowId};
+        use crate::measure;
+
         let collector = emf_metrics().expect("the only global recorder in this test process");
-        crate::measure::accepted(false);
-        crate::measure::rejected("invalid_api_key");
+        let wf = WorkflowId::parse("wf_emf_test").unwrap();
+        measure::accepted(&wf, false);
+        measure::rejected("invalid_api_key");
+        measure::rejected_by_workflow(&wf, RejectionReason::Auth);
+        measure::execution_finished(&wf, "failed");
+        measure::step_failed(&wf, "http_request");
         let mut line = Vec::new();
         collector.flush(&mut line).expect("flush");
         let text = String::from_utf8(line).expect("utf-8");
@@ -76,19 +87,72 @@ mod tests {
                 })
                 .unwrap_or_default()
         };
-        let accepted = docs
-            .iter()
-            .find(|d| names(d).contains(&crate::measure::ACCEPTED.to_owned()))
-            .unwrap_or_else(|| panic!("no accepted count in {text}"));
+        let dimensions = |doc: &serde_json::Value| -> Vec<String> {
+            let sets = doc["_aws"]["CloudWatchMetrics"][0]["Dimensions"]
+                .as_array()
+                .expect("Dimensions");
+            assert_eq!(sets.len(), 1, "one dimension set per document: {doc}");
+            let mut set: Vec<String> = sets[0]
+                .as_array()
+                .expect("a dimension set")
+                .iter()
+                .filter_map(|d| d.as_str().map(str::to_owned))
+                .collect();
+            set.sort();
+            set
+        };
+        // The document holding `metric` whose dimension values are `values`.
+        let find = |metric: &str, values: &[(&str, &str)]| -> &serde_json::Value {
+            docs.iter()
+                .find(|d| {
+                    names(d).iter().any(|n| n == metric)
+                        && values.iter().all(|(k, v)| d[*k] == *v)
+                        && dimensions(d).len() == values.len()
+                })
+                .unwrap_or_else(|| panic!("no {metric} with {values:?} in {text}"))
+        };
+
+        let accepted = find(measure::ACCEPTED, &[]);
         assert_eq!(
             accepted["_aws"]["CloudWatchMetrics"][0]["Namespace"],
             METRICS_NAMESPACE
         );
-        assert!(accepted[crate::measure::ACCEPTED].as_f64().unwrap_or(0.0) >= 1.0);
-        let rejected = docs
-            .iter()
-            .find(|d| d["reason"] == "invalid_api_key")
-            .unwrap_or_else(|| panic!("no rejection by reason in {text}"));
-        assert!(names(rejected).contains(&crate::measure::REJECTED.to_owned()));
+        assert!(accepted[measure::ACCEPTED].as_f64().unwrap_or(0.0) >= 1.0);
+        assert!(dimensions(accepted).is_empty(), "the dashboard's webhooks");
+        let rejections = find(measure::REJECTIONS, &[]);
+        assert!(
+            dimensions(rejections).is_empty(),
+            "the rejection-spike alarm"
+        );
+        let failed = find(measure::EXECUTIONS, &[("outcome", "failed")]);
+        assert_eq!(
+            dimensions(failed),
+            ["outcome"],
+            "the failed-executions alarm"
+        );
+        find(measure::REJECTED, &[("reason", "invalid_api_key")]);
+
+        for (metric, values) in [
+            (
+                measure::ACCEPTED_BY_WORKFLOW,
+                vec![("workflow", "wf_emf_test")],
+            ),
+            (
+                measure::REJECTED_BY_WORKFLOW,
+                vec![("workflow", "wf_emf_test"), ("reason", "auth")],
+            ),
+            (
+                measure::EXECUTIONS_BY_WORKFLOW,
+                vec![("workflow", "wf_emf_test"), ("outcome", "failed")],
+            ),
+            (
+                measure::STEP_FAILURES_BY_WORKFLOW,
+                vec![("workflow", "wf_emf_test"), ("type", "http_request")],
+            ),
+        ] {
+            let doc = find(metric, &values);
+            assert!(dimensions(doc).contains(&"workflow".to_owned()), "{doc}");
+            assert_eq!(doc[metric], 1, "{doc}");
+        }
     }
 }

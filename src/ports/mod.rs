@@ -13,5 +13,6 @@ pub use outbound::{
 pub use queue::{QueueError, Redelivery, WorkItem, WorkQueue};
 pub use store::{
     AdminKeyStore, ApiKeyStore, ExecutionQuery, ExecutionStore, KeyUsageStore, Outbox,
-    PendingDispatch, Recorded, SecretStore, Store, StoreError, SubscriptionStore, WorkflowStore,
+    PendingDispatch, Recorded, RejectionStore, SecretStore, Store, StoreError, SubscriptionStore,
+    WorkflowStore,
 };

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use super::queue::WorkItem;
 use crate::domain::{
     AdminKey, ApiKey, ApiKeyName, Execution, ExecutionId, ExecutionStatus, KeyUsage,
-    SnsSubscription, Workflow, WorkflowId, WorkflowSecrets,
+    RejectionCounts, SnsSubscription, Workflow, WorkflowId, WorkflowSecrets,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -167,6 +167,30 @@ pub trait SubscriptionStore: Send + Sync {
     ) -> Result<Vec<SnsSubscription>, StoreError>;
 }
 
+/// Refused requests (and duplicates) per workflow and hour, for the console's chart. Rows are
+/// written by the process's in-memory tally (`app::rejections`), one write per workflow-hour
+/// and flush, never one per request, and are kept [`REJECTION_RETENTION_HOURS`] hours.
+///
+/// [`REJECTION_RETENTION_HOURS`]: crate::domain::REJECTION_RETENTION_HOURS
+#[async_trait]
+pub trait RejectionStore: Send + Sync {
+    /// Adds `counts` to the workflow's row for `hour` (the start of an hour), creating the row
+    /// when there is none. Concurrent adds from several processes all count.
+    async fn add_rejections(
+        &self,
+        workflow_id: &WorkflowId,
+        hour: DateTime<Utc>,
+        counts: &RejectionCounts,
+    ) -> Result<(), StoreError>;
+    /// The workflow's rows from the hour `since` on, oldest first; hours with nothing refused
+    /// have no row.
+    async fn rejections_since(
+        &self,
+        workflow_id: &WorkflowId,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<(DateTime<Utc>, RejectionCounts)>, StoreError>;
+}
+
 /// Everything the service keeps. Each backend implements the parts.
 pub trait Store:
     ApiKeyStore
@@ -176,6 +200,7 @@ pub trait Store:
     + SecretStore
     + KeyUsageStore
     + AdminKeyStore
+    + RejectionStore
 {
 }
 
@@ -186,7 +211,8 @@ impl<
         + SubscriptionStore
         + SecretStore
         + KeyUsageStore
-        + AdminKeyStore,
+        + AdminKeyStore
+        + RejectionStore,
 > Store for T
 {
 }

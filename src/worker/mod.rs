@@ -264,11 +264,14 @@ impl Worker {
                 .max(0) as f64
                 / 1000.0;
             crate::measure::execution_latency(waited);
-            crate::measure::execution_finished(match result {
-                Outcome::Succeeded if filtered => "filtered",
-                Outcome::Succeeded => "succeeded",
-                _ => "failed",
-            });
+            crate::measure::execution_finished(
+                &finished.workflow_id,
+                match result {
+                    Outcome::Succeeded if filtered => "filtered",
+                    Outcome::Succeeded => "succeeded",
+                    _ => "failed",
+                },
+            );
             Ok(result)
         } else {
             tracing::warn!(execution_id = %running.id, "a later attempt took over; outcome discarded");

@@ -87,7 +87,7 @@ impl StepRunner<'_> {
             }
             running = next;
             if status == StepStatus::Failed {
-                crate::measure::step_failed(step.action.kind());
+                crate::measure::step_failed(&workflow.id, step.action.kind());
             }
             match status {
                 StepStatus::Succeeded => {

@@ -9,6 +9,7 @@ use axum::http::{Request, StatusCode};
 use serde_json::{Value, json};
 
 use support::{Response, TestApp, assert_error};
+use webhook_trigger::config::Config;
 use webhook_trigger::domain::Step;
 
 macro_rules! admin_for {
@@ -36,6 +37,35 @@ macro_rules! admin_for {
 
 admin_for!(sqlite, support::sqlite_app);
 admin_for!(dynamodb, support::dynamodb_app);
+
+macro_rules! rejections_for {
+    ($backend:ident, $make:path) => {
+        mod $backend {
+            use super::*;
+            #[tokio::test]
+            async fn refused_requests_are_counted_per_reason_and_written_in_one_flush() {
+                super::refused_requests_are_counted_per_reason_and_written_in_one_flush(
+                    $make(rarely_flushed()).await,
+                )
+                .await;
+            }
+        }
+    };
+}
+
+mod rejections {
+    use super::*;
+    rejections_for!(sqlite, support::sqlite_app);
+    rejections_for!(dynamodb, support::dynamodb_app);
+}
+
+/// Counts wait in the process (after the first, written at once) until flushed by hand.
+fn rarely_flushed() -> Config {
+    Config {
+        rejection_flush: std::time::Duration::from_secs(3600),
+        ..support::test_config()
+    }
+}
 
 pub async fn admin_key(t: &TestApp) -> String {
     let name = format!("ops{}", ulid::Ulid::new().to_string().to_lowercase());
@@ -306,4 +336,124 @@ async fn an_admin_key_in_a_webhook_is_never_kept(t: TestApp) {
     )
     .await;
     assert!(!shown.body.to_string().contains(&key));
+}
+
+/// The reasons a request for a known workflow started nothing, as `GET .../activity` reports
+/// them: `rejections.counts` by reason (zeros included), `total`, and per hour.
+async fn rejections_of(t: &TestApp, key: &str, workflow: &str) -> Value {
+    let r = admin(
+        t,
+        "GET",
+        &format!("/admin/workflows/{workflow}/activity"),
+        Some(key),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    r.body["rejections"].clone()
+}
+
+async fn refused_requests_are_counted_per_reason_and_written_in_one_flush(t: TestApp) {
+    let key = admin_key(&t).await;
+    let (wf, wkey) = t.workflow_with_key(vec![Step::Echo]).await;
+    let id = wf.id.as_str();
+    // Another process on the same store: it sees only what was written.
+    let elsewhere = support::build(
+        t.app.store().clone(),
+        t.app.queue().clone(),
+        Box::new(support::NoWorker),
+        rarely_flushed(),
+        None,
+    );
+
+    // The first refusal of a quiet process is written at once (in the background).
+    let r = t.post_webhook(id, Some("whk_wrong"), "{}").await;
+    assert_error(&r, StatusCode::UNAUTHORIZED, "invalid_api_key");
+    t.app.flush_rejections().await;
+    assert_eq!(
+        rejections_of(&elsewhere, &key, id).await["counts"]["auth"],
+        1
+    );
+
+    // Then, within the interval, nothing is written: each is counted in memory.
+    assert_error(
+        &t.post_webhook(id, None, "{}").await,
+        StatusCode::UNAUTHORIZED,
+        "missing_api_key",
+    );
+    let two_keys = Request::post(format!("/webhooks/{id}?x-api-key=whk_other"))
+        .header("content-type", "application/json")
+        .header("x-api-key", &wkey)
+        .body(Body::from("{}"))
+        .unwrap();
+    assert_error(
+        &t.send(two_keys).await,
+        StatusCode::BAD_REQUEST,
+        "ambiguous_api_key",
+    );
+    let too_large = format!(r#"{{"pad":"{}"}}"#, "x".repeat(256 * 1024));
+    assert_error(
+        &t.post_webhook(id, Some(&wkey), &too_large).await,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "payload_too_large",
+    );
+    assert_error(
+        &t.post_webhook(id, Some(&wkey), "{not json").await,
+        StatusCode::BAD_REQUEST,
+        "invalid_json",
+    );
+    for expected in [StatusCode::ACCEPTED, StatusCode::OK] {
+        let r = t
+            .post_webhook_with(id, &wkey, "", &[("idempotency-key", "order-1")], "{}")
+            .await;
+        assert_eq!(r.status, expected, "{}", r.body);
+    }
+    // Not attributable: an unknown workflow, and an accepted webhook is no rejection.
+    let unknown = t.post_webhook("wf_nope", Some(&wkey), "{}").await;
+    assert_error(&unknown, StatusCode::NOT_FOUND, "workflow_not_found");
+    assert_eq!(
+        t.post_webhook(id, Some(&wkey), "{}").await.status,
+        StatusCode::ACCEPTED
+    );
+
+    let expected = json!({"auth": 3, "size": 1, "signature": 0, "duplicate": 1, "other": 1});
+    let here = rejections_of(&t, &key, id).await;
+    assert_eq!(
+        here["counts"], expected,
+        "this process shows what it has not written yet: {here}"
+    );
+    assert_eq!(here["total"], 6);
+    let there = rejections_of(&elsewhere, &key, id).await;
+    assert_eq!(
+        there["counts"],
+        json!({"auth": 1, "size": 0, "signature": 0, "duplicate": 0, "other": 0}),
+        "nothing more was written: {there}"
+    );
+
+    t.app.flush_rejections().await;
+    let there = rejections_of(&elsewhere, &key, id).await;
+    assert_eq!(there["counts"], expected, "{there}");
+    assert_eq!(there["total"], 6);
+    let hourly = there["hourly"].as_array().expect("hourly");
+    assert_eq!(hourly.len(), 25);
+    let per_hour: u64 = hourly
+        .iter()
+        .map(|h| h["counts"]["auth"].as_u64().unwrap())
+        .sum();
+    assert_eq!(per_hour, 3);
+    assert_eq!(
+        hourly.last().unwrap()["counts"]["duplicate"],
+        1,
+        "in the current hour"
+    );
+    // The workflow listing carries the same counts.
+    let listed = admin(&t, "GET", "/admin/workflows", Some(&key)).await;
+    let listed = listed
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|w| w["id"] == id)
+        .cloned()
+        .expect("listed");
+    assert_eq!(listed["activity"]["rejections"]["total"], 6);
 }

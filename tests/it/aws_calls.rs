@@ -3,7 +3,8 @@
 //! a webhook after the first (workflow and key cached) is exactly one write and one queue
 //! send; a plain conditional PutItem without an idempotency key (a transaction would cost
 //! double), one TransactWriteItems (execution + dedup) with one; a duplicate reads at most once
-//! and sends nothing. A new call on the path fails here.
+//! and sends nothing; a refused request costs no call at all (its count is written later, one
+//! UpdateItem per workflow and hour for all of them). A new call on the path fails here.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -64,7 +65,8 @@ fn counts(pairs: &[(&str, usize)]) -> BTreeMap<String, usize> {
 const READS: [&str; 4] = ["GetItem", "Query", "BatchGetItem", "Scan"];
 
 #[tokio::test]
-async fn each_accepted_webhook_is_one_write_and_one_send_and_a_duplicate_at_most_one_read() {
+async fn each_accepted_webhook_is_one_write_and_one_send_a_duplicate_at_most_one_read_a_refusal_none()
+ {
     let fixture = dynamodb::fixture().await;
     let sdk = dynamodb::sdk_config().await;
     let calls = Calls::default();
@@ -80,7 +82,11 @@ async fn each_accepted_webhook_is_one_write_and_one_send_and_a_duplicate_at_most
     );
     let store = DynamoStore::new(ddb, fixture.table.clone());
     let queue = SqsQueue::new(sqs, fixture.queues.queue_url.clone());
-    // Caches as deployed (the API function's defaults).
+    // Caches as deployed (the API function's defaults); rejection counts flushed by hand.
+    let config = Config {
+        rejection_flush: std::time::Duration::from_secs(3600),
+        ..Config::default()
+    };
     let t = support::build(
         Arc::new(store),
         Arc::new(queue),
@@ -92,7 +98,7 @@ async fn each_accepted_webhook_is_one_write_and_one_send_and_a_duplicate_at_most
                 chrono::Duration::seconds(300),
             ),
         )),
-        Config::default(),
+        config,
         None,
     );
     let (workflow, key) = t.workflow_with_key(vec![Step::Echo]).await;
@@ -148,5 +154,31 @@ async fn each_accepted_webhook_is_one_write_and_one_send_and_a_duplicate_at_most
     assert!(
         spent.get("TransactWriteItems").copied().unwrap_or(0) <= 1,
         "{spent:?}"
+    );
+
+    // The duplicate was the first count of a quiet process, written at once (in the
+    // background); settle it, then refuse requests: none of them costs a call.
+    t.app.flush_rejections().await;
+    calls.take();
+    for n in 0..20 {
+        let r = t
+            .post_webhook(&wf, Some("whk_wrong"), &format!(r#"{{"n":{n}}}"#))
+            .await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.body);
+    }
+    let too_large = format!(r#"{{"pad":"{}"}}"#, "x".repeat(256 * 1024));
+    let r = t.post_webhook(&wf, Some(&key), &too_large).await;
+    assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE, "{}", r.body);
+    assert_eq!(
+        calls.take(),
+        counts(&[]),
+        "refused requests are counted in memory, not written one by one"
+    );
+    t.app.flush_rejections().await;
+    let flushed = calls.take();
+    let writes = flushed.get("UpdateItem").copied().unwrap_or(0);
+    assert!(
+        flushed.keys().all(|op| op == "UpdateItem") && (1..=2).contains(&writes),
+        "one UpdateItem per workflow-hour (two if the hour turned meanwhile): {flushed:?}"
     );
 }

@@ -14,9 +14,12 @@ use serde_json::json;
 use support::dynamodb::{Fixture, fixture};
 use webhook_trigger::adapters::dynamodb::DynamoStore;
 use webhook_trigger::adapters::sqs::SqsQueue;
-use webhook_trigger::domain::{Execution, ExecutionId, TriggerMeta, WorkflowId};
+use webhook_trigger::domain::{
+    Execution, ExecutionId, RejectionCounts, RejectionReason, TriggerMeta, WorkflowId, hour_of,
+};
 use webhook_trigger::ports::{
-    ExecutionStore, QueueError, Recorded, StoreError, WorkItem, WorkQueue, WorkflowStore,
+    ExecutionStore, QueueError, Recorded, RejectionStore, StoreError, WorkItem, WorkQueue,
+    WorkflowStore,
 };
 
 fn workflow_id() -> WorkflowId {
@@ -66,6 +69,44 @@ fn count_with_prefix(items: &[(String, HashMap<String, AttributeValue>)], prefix
         .iter()
         .filter(|(sk, _)| sk.starts_with(prefix))
         .count()
+}
+
+/// Rejection counts: one item per workflow-hour in the workflow's partition, one number
+/// attribute per reason, deleted by TTL two days after its hour.
+#[tokio::test]
+async fn rejection_counts_are_one_item_per_hour_that_ttl_removes_after_two_days() {
+    let f = fixture().await;
+    let wf = workflow_id();
+    let hour = hour_of(Utc::now());
+    let counts: RejectionCounts = [(RejectionReason::Size, 2), (RejectionReason::Auth, 1)]
+        .into_iter()
+        .collect();
+    f.store
+        .add_rejections(&wf, hour, &counts)
+        .await
+        .expect("add");
+    f.store
+        .add_rejections(&wf, hour, &counts)
+        .await
+        .expect("add");
+    let items = partition(&f, &wf).await;
+    assert_eq!(items.len(), 1, "{items:?}");
+    let (sk, item) = &items[0];
+    assert_eq!(
+        sk,
+        &format!("REJECTED#{}", hour.format("%Y-%m-%dT%H:00:00Z"))
+    );
+    let number = |name: &str| item[name].as_n().expect(name).parse::<i64>().expect(name);
+    assert_eq!((number("size"), number("auth")), (4, 2));
+    assert!(
+        !item.contains_key("signature"),
+        "no attribute for a reason never counted"
+    );
+    assert_eq!(number("hour"), hour.timestamp());
+    assert_eq!(
+        number("expires_at"),
+        (hour + Duration::hours(48)).timestamp()
+    );
 }
 
 /// An execution and its dedup record are two items of the workflow's partition, written in

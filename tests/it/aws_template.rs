@@ -233,6 +233,7 @@ fn policies_are_least_privilege() {
             "dynamodb:GetItem",
             "dynamodb:PutItem",
             "dynamodb:Query",
+            "dynamodb:UpdateItem",
             "sqs:SendMessage"
         ])
     );
@@ -282,6 +283,26 @@ fn parameters_default_to_the_configs_defaults_and_outputs_exist() {
         d.body_limit_bytes as u64
     );
     assert!(at(&t, &["Parameters"]).get("LogLevel").is_some());
+    assert_eq!(
+        text(at(
+            &t,
+            &["Parameters", "MetricsWorkflowDimension", "Default"]
+        )) == "on",
+        d.metrics_workflow_dimension
+    );
+    assert_eq!(
+        at(
+            &t,
+            &[
+                "Globals",
+                "Function",
+                "Environment",
+                "Variables",
+                "METRICS_WORKFLOW_DIMENSION"
+            ]
+        ),
+        &serde_norway::from_str::<Value>("!Ref MetricsWorkflowDimension").unwrap()
+    );
     for output in [
         "WebhookBaseUrl",
         "TableName",
@@ -376,5 +397,43 @@ fn alarms_watch_the_metrics_the_functions_write() {
         assert_eq!(text(at(p, &["Namespace"])), METRICS_NAMESPACE, "{alarm}");
         assert_eq!(text(at(p, &["MetricName"])), metric, "{alarm}");
     }
-    assert!(resource(&t, "Dashboard").get("Properties").is_some());
+    // The dashboard is JSON under !Sub; with the substitutions blanked it must parse, and
+    // name the metrics the code writes: the aggregates as they are, the per-workflow ones
+    // through a SEARCH on their workflow dimension.
+    let body = match at(resource(&t, "Dashboard"), &["Properties", "DashboardBody"]) {
+        Value::Tagged(tagged) => text(&tagged.value),
+        other => panic!("DashboardBody is not a !Sub: {other:?}"),
+    };
+    let blanked = blank_substitutions(&body);
+    let dashboard: serde_json::Value =
+        serde_json::from_str(&blanked).unwrap_or_else(|e| panic!("dashboard JSON: {e}\n{body}"));
+    let widgets = dashboard["widgets"].to_string();
+    for name in [
+        measure::ACCEPTED,
+        measure::DUPLICATE,
+        measure::REJECTIONS,
+        measure::EXECUTIONS,
+        measure::ACCEPTED_BY_WORKFLOW,
+        measure::REJECTED_BY_WORKFLOW,
+        measure::EXECUTIONS_BY_WORKFLOW,
+    ] {
+        assert!(widgets.contains(name), "the dashboard does not show {name}");
+    }
+    assert!(widgets.contains(",workflow}"), "{widgets}");
+}
+
+/// `${...}` replaced by `x`, so the JSON parses as CloudFormation would leave it.
+fn blank_substitutions(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let Some(end) = rest[start..].find('}') else {
+            break;
+        };
+        out.push('x');
+        rest = &rest[start + end + 1..];
+    }
+    out.push_str(rest);
+    out
 }

@@ -1,8 +1,8 @@
 //! The console in a real headless Chromium (Debian's `chromium` + `chromium-driver`, which
 //! `make test` installs), driven over WebDriver against the real `serve` binary, on loopback
 //! only: sign in with an admin key, see the workflow, trigger a webhook, watch it succeed,
-//! open it, see its steps, replay it; a wrong key is refused; a hostile payload renders as
-//! text. With `WEBHOOK_CONSOLE_SCREENSHOTS=DIR` it also saves a PNG of each page there
+//! see refused requests charted by reason, open it, see its steps, replay it; a wrong key is
+//! refused; a hostile payload renders as text. With `WEBHOOK_CONSOLE_SCREENSHOTS=DIR` it also saves a PNG of each page there
 //! (`make screenshots` writes the ones in docs/).
 //!
 //! Never skipped: without the browser it fails, saying what to install.
@@ -95,6 +95,22 @@ async fn text_of(c: &Client, css: &str) -> String {
     }
 }
 
+/// Waits until `css` matches and reads `want` (the page refreshes itself every 2 s).
+async fn wait_text(c: &Client, css: &str, want: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let text = text_of(c, css).await;
+        if text == want {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{css} reads {text:?}, not {want:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 /// Clicks what `css` matches, as a user would, retrying while a refresh replaces it.
 async fn click(c: &Client, css: &str) {
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -166,6 +182,8 @@ async fn the_console_shows_runs_and_replays_an_execution_in_a_real_browser() {
                 db.to_str().unwrap(),
             ])
             .env_remove("WEBHOOK_BASE_URL")
+            // Small, so the refused body is small too (it fits the socket before the answer).
+            .env("BODY_LIMIT_BYTES", "4096")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -243,10 +261,49 @@ async fn the_console_shows_runs_and_replays_an_execution_in_a_real_browser() {
             .expect("body");
         let accepted: Value = serde_json::from_slice(&accepted).expect("json");
         let execution_id = accepted["executionId"].as_str().expect("execution id").to_owned();
+
+        // Requests the workflow turns away, and a duplicate: each is counted by reason.
+        let post = |key: &str, headers: &[(&str, &str)], body: String| {
+            let mut request = http
+                .post(format!("{base}/webhooks/{workflow_id}"))
+                .header("content-type", "application/json")
+                .body(body);
+            if !key.is_empty() {
+                request = request.header("x-api-key", key);
+            }
+            for (name, value) in headers {
+                request = request.header(*name, *value);
+            }
+            request.send()
+        };
+        let status = |r: reqwest::Result<reqwest::Response>| r.expect("webhook").status().as_u16();
+        assert_eq!(status(post("whk_wrong", &[], "{}".into()).await), 401);
+        assert_eq!(status(post("", &[], "{}".into()).await), 401);
+        let too_large = format!(r#"{{"pad":"{}"}}"#, "x".repeat(8 * 1024));
+        assert_eq!(status(post(&api_key, &[], too_large).await), 413);
+        assert_eq!(status(post(&api_key, &[], "{not json".into()).await), 400);
+        for expected in [202, 200] {
+            let r = post(&api_key, &[("idempotency-key", "order-7")], r#"{"order":7}"#.into()).await;
+            assert_eq!(status(r), expected);
+        }
+
         click(&c, &format!("{row} a.workflow-link")).await;
         let done = format!("tr[data-execution='{execution_id}'][data-status='succeeded']");
         text_of(&c, &done).await;
         assert!(c.find(Locator::Id("chart")).await.is_ok(), "the hourly chart is drawn");
+        for (reason, n) in [("auth", 2), ("size", 1), ("signature", 0), ("duplicate", 1), ("other", 1)] {
+            wait_text(&c, &format!("#rejections [data-reason='{reason}']"), &format!("{reason} {n}")).await;
+        }
+        wait_text(&c, "#rejections-total", "total 5").await;
+        let drawn: Value = c
+            .execute(
+                "const counts = {}; for (const r of document.querySelectorAll('#rejections-chart rect')) \
+                 counts[r.dataset.key] = (counts[r.dataset.key] || 0) + Number(r.dataset.n); return counts;",
+                vec![],
+            )
+            .await
+            .unwrap();
+        assert_eq!(drawn, json!({"auth": 2, "size": 1, "duplicate": 1, "other": 1}), "the bars add up to the totals");
         screenshot(&c, "console-executions.png").await;
 
         // One execution: status, steps, the payload as inert text.

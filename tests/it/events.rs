@@ -28,7 +28,10 @@ use serde_json::{Value, json};
 
 use webhook_trigger::cli::setup::{sample, seed_sample_data};
 use webhook_trigger::config::Config;
-use webhook_trigger::domain::{ExecutionId, ExecutionStatus, SubscriptionState, WorkflowId};
+use webhook_trigger::domain::{
+    ExecutionId, ExecutionStatus, RejectionCounts, RejectionReason, SubscriptionState, WorkflowId,
+    hour_of,
+};
 use webhook_trigger::ports::Store;
 
 enum Expect {
@@ -358,6 +361,37 @@ async fn run_all() {
     assert_eq!(
         subscriptions[0].subscription_arn.as_deref(),
         Some(SNS_SUBSCRIPTION_ARN)
+    );
+
+    // The refused events (a bad key, a body that is not JSON) were counted against the sample
+    // workflow: the first written by the function in the background, with no flush asked
+    // for (as on Lambda, where nothing runs between invocations but what a request starts),
+    // the rest by the next flush.
+    let since = hour_of(chrono::Utc::now()) - chrono::Duration::hours(1);
+    let stored = || async {
+        let mut total = RejectionCounts::default();
+        for (_, counts) in store.rejections_since(&wf, since).await.expect("read") {
+            total.merge(&counts);
+        }
+        total
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while stored().await.is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the first refusal was not written"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    app.flush_rejections().await;
+    let total = stored().await;
+    assert_eq!(
+        (
+            total.get(RejectionReason::Auth),
+            total.get(RejectionReason::Other),
+            total.total()
+        ),
+        (1, 1, 2)
     );
 }
 

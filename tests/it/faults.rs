@@ -21,13 +21,13 @@ use webhook_trigger::adapters::sqs::SqsQueue;
 use webhook_trigger::app::Sweeper;
 use webhook_trigger::config::Config;
 use webhook_trigger::domain::{
-    AdminKey, ApiKey, ApiKeyName, Execution, ExecutionId, KeyUsage, SnsSubscription, Step,
-    Workflow, WorkflowId, WorkflowSecrets,
+    AdminKey, ApiKey, ApiKeyName, Execution, ExecutionId, KeyUsage, RejectionCounts,
+    SnsSubscription, Step, Workflow, WorkflowId, WorkflowSecrets,
 };
 use webhook_trigger::ports::{
     AdminKeyStore, ApiKeyStore, ExecutionQuery, ExecutionStore, KeyUsageStore, QueueError,
-    Recorded, SecretStore, Store, StoreError, SubscriptionStore, WorkItem, WorkQueue,
-    WorkflowStore,
+    Recorded, RejectionStore, SecretStore, Store, StoreError, SubscriptionStore, WorkItem,
+    WorkQueue, WorkflowStore,
 };
 
 async fn post_keyed(t: &TestApp, workflow: &Workflow, key: &str, idem: &str) -> Response {
@@ -362,6 +362,25 @@ impl AdminKeyStore for WritesElsewhere {
     }
     async fn update_admin_key(&self, key: &AdminKey) -> Result<(), StoreError> {
         self.reads.update_admin_key(key).await
+    }
+}
+
+#[async_trait]
+impl RejectionStore for WritesElsewhere {
+    async fn add_rejections(
+        &self,
+        workflow_id: &WorkflowId,
+        hour: chrono::DateTime<chrono::Utc>,
+        counts: &RejectionCounts,
+    ) -> Result<(), StoreError> {
+        self.writes.add_rejections(workflow_id, hour, counts).await
+    }
+    async fn rejections_since(
+        &self,
+        workflow_id: &WorkflowId,
+        since: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<(chrono::DateTime<chrono::Utc>, RejectionCounts)>, StoreError> {
+        self.reads.rejections_since(workflow_id, since).await
     }
 }
 

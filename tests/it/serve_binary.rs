@@ -11,8 +11,19 @@ use serde_json::Value;
 use crate::support::binary::{BIN, Killed as Server, cli, free_port};
 
 fn start(db: &Path, port: u16, demo: bool) -> (Server, BufReader<std::process::ChildStdout>) {
+    start_with(db, port, demo, &[])
+}
+
+/// `start`, with settings in the server's environment.
+fn start_with(
+    db: &Path,
+    port: u16,
+    demo: bool,
+    env: &[(&str, &str)],
+) -> (Server, BufReader<std::process::ChildStdout>) {
     let addr = format!("127.0.0.1:{port}");
     let mut cmd = Command::new(BIN);
+    cmd.envs(env.iter().copied());
     cmd.args([
         "serve",
         "--addr",
@@ -227,6 +238,14 @@ async fn serve_counts_accepted_and_refused_webhooks_and_finished_executions_at_m
     let body: Value = serde_json::from_slice(&accepted.bytes().await.expect("body")).expect("json");
     let execution_id = body["executionId"].as_str().expect("id");
     assert_eq!(post("wrong").await.expect("post").status(), 401);
+    let unknown = client
+        .post(format!("{base}/webhooks/wf_unknown"))
+        .header("x-api-key", &key_value)
+        .body("{}")
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(unknown.status(), 404);
     wait_for_status(
         &client,
         &format!("{base}/workflows/{workflow_id}/executions/{execution_id}"),
@@ -242,14 +261,162 @@ async fn serve_counts_accepted_and_refused_webhooks_and_finished_executions_at_m
         .expect("scrape");
     assert_eq!(scraped.status(), 200);
     let text = scraped.text().await.expect("text");
+    let wf = &workflow_id;
     for line in [
-        "webhook_accepted_total 1",
-        "webhook_rejected_total{reason=\"invalid_api_key\"} 1",
-        "workflow_executions_total{outcome=\"succeeded\"} 1",
-        "webhook_accept_seconds_count 1",
-        "workflow_execution_seconds_count 1",
+        "webhook_accepted_total 1".to_owned(),
+        "webhook_rejected_total{reason=\"invalid_api_key\"} 1".to_owned(),
+        "webhook_rejected_total{reason=\"workflow_not_found\"} 1".to_owned(),
+        "workflow_executions_total{outcome=\"succeeded\"} 1".to_owned(),
+        "webhook_accept_seconds_count 1".to_owned(),
+        "workflow_execution_seconds_count 1".to_owned(),
+        format!("webhook_accepted_by_workflow_total{{workflow=\"{wf}\"}} 1"),
+        format!("webhook_rejected_by_workflow_total{{workflow=\"{wf}\",reason=\"auth\"}} 1"),
+        format!(
+            "workflow_executions_by_workflow_total{{workflow=\"{wf}\",outcome=\"succeeded\"}} 1"
+        ),
     ] {
-        assert!(text.contains(line), "{line} missing in:\n{text}");
+        assert!(text.contains(&line), "{line} missing in:\n{text}");
     }
     assert!(!text.contains(&key_value), "no key value in metrics");
+    assert!(
+        !text.contains("wf_unknown"),
+        "an unknown workflow id is no label: {text}"
+    );
+}
+
+/// Two workflows and a process that labels one: the second is `other`. With the dimension
+/// off there are no per-workflow series at all, and the aggregates are unchanged.
+#[tokio::test]
+async fn the_workflow_label_is_capped_per_process_and_can_be_turned_off() {
+    let dir = tempfile::tempdir().expect("dir");
+    let db = dir.path().join("wt.db");
+    let key = cli(&db, &["api-keys", "create", "partner"]);
+    let key_value = key["value"].as_str().expect("key value").to_owned();
+    let mut workflows = Vec::new();
+    for name in ["First", "Second"] {
+        let created = cli(
+            &db,
+            &[
+                "workflows",
+                "create",
+                "--name",
+                name,
+                "--api-key",
+                "partner",
+            ],
+        );
+        workflows.push(created["id"].as_str().expect("id").to_owned());
+    }
+    let client = reqwest::Client::new();
+    let scrape = |env: &'static [(&'static str, &'static str)]| {
+        let (db, client, key, workflows) = (
+            db.clone(),
+            client.clone(),
+            key_value.clone(),
+            workflows.clone(),
+        );
+        async move {
+            let port = free_port();
+            let (_server, _stdout) = start_with(&db, port, false, env);
+            let base = format!("http://127.0.0.1:{port}");
+            wait_healthy(&client, &base).await;
+            for wf in &workflows {
+                let r = client
+                    .post(format!("{base}/webhooks/{wf}"))
+                    .header("x-api-key", &key)
+                    .header("content-type", "application/json")
+                    .body("{}")
+                    .send()
+                    .await
+                    .expect("post");
+                assert_eq!(r.status(), 202);
+            }
+            let scraped = client.get(format!("{base}/metrics")).send().await;
+            scraped.expect("scrape").text().await.expect("text")
+        }
+    };
+
+    let capped = scrape(&[("METRICS_WORKFLOW_LIMIT", "1")]).await;
+    for line in [
+        "webhook_accepted_total 2".to_owned(),
+        format!(
+            "webhook_accepted_by_workflow_total{{workflow=\"{}\"}} 1",
+            workflows[0]
+        ),
+        "webhook_accepted_by_workflow_total{workflow=\"other\"} 1".to_owned(),
+    ] {
+        assert!(capped.contains(&line), "{line} missing in:\n{capped}");
+    }
+    assert!(!capped.contains(&workflows[1]), "{capped}");
+
+    let off = scrape(&[("METRICS_WORKFLOW_DIMENSION", "off")]).await;
+    assert!(off.contains("webhook_accepted_total 2"), "{off}");
+    assert!(!off.contains("by_workflow"), "{off}");
+}
+
+/// `serve` writes the refused-request counts it holds when it is stopped: with a flush
+/// interval far longer than the test, the first refusal is written at once and the second
+/// only at shutdown.
+#[tokio::test]
+async fn serve_writes_pending_rejection_counts_when_it_stops() {
+    let dir = tempfile::tempdir().expect("dir");
+    let db = dir.path().join("wt.db");
+    cli(&db, &["api-keys", "create", "partner"]);
+    let workflow = cli(
+        &db,
+        &[
+            "workflows",
+            "create",
+            "--name",
+            "Orders",
+            "--api-key",
+            "partner",
+        ],
+    );
+    let workflow_id = workflow["id"].as_str().expect("id").to_owned();
+    let port = free_port();
+    let (mut server, _stdout) =
+        start_with(&db, port, false, &[("REJECTION_FLUSH_SECONDS", "3600")]);
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    wait_healthy(&client, &base).await;
+    let stored = || -> i64 {
+        let conn = rusqlite::Connection::open(&db).expect("open");
+        conn.query_row(
+            "SELECT COALESCE(SUM(auth), 0) FROM rejection_counts WHERE workflow_id = ?1",
+            [&workflow_id],
+            |r| r.get(0),
+        )
+        .expect("count")
+    };
+    let refuse = || {
+        client
+            .post(format!("{base}/webhooks/{workflow_id}"))
+            .header("x-api-key", "whk_wrong")
+            .body("{}")
+            .send()
+    };
+
+    assert_eq!(refuse().await.expect("post").status(), 401);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while stored() < 1 {
+        assert!(
+            Instant::now() < deadline,
+            "the first refusal was not written"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(refuse().await.expect("post").status(), 401);
+
+    let stopped = Command::new("kill")
+        .args(["-TERM", &server.0.id().to_string()])
+        .status()
+        .expect("kill -TERM");
+    assert!(stopped.success());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while server.0.try_wait().expect("wait").is_none() {
+        assert!(Instant::now() < deadline, "serve did not stop on SIGTERM");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(stored(), 2, "the second refusal was written at shutdown");
 }

@@ -291,3 +291,32 @@ async fn purging_deletes_expired_executions_and_frees_their_dedup_keys() {
         .expect("rows");
     assert_eq!(dedup_keys, vec!["new".to_owned()]);
 }
+
+/// Hourly rejection counts are kept two days on SQLite too: `purge_expired` deletes older
+/// hours (DynamoDB's TTL does it on AWS).
+#[tokio::test]
+async fn purging_deletes_rejection_counts_older_than_two_days() {
+    use webhook_trigger::domain::{RejectionCounts, RejectionReason, hour_of};
+    use webhook_trigger::ports::RejectionStore;
+
+    let dir = tempfile::tempdir().expect("dir");
+    let (store, _) = open(&dir.path().join("wt.db"));
+    let workflow = WorkflowId::generate();
+    let now = hour_of(chrono::Utc::now());
+    let one: RejectionCounts = [(RejectionReason::Auth, 1)].into_iter().collect();
+    for hours_ago in [49, 47, 0] {
+        store
+            .add_rejections(&workflow, now - chrono::Duration::hours(hours_ago), &one)
+            .await
+            .expect("add");
+    }
+    store.purge_expired().await.expect("purge");
+    let kept: Vec<i64> = store
+        .rejections_since(&workflow, now - chrono::Duration::days(3))
+        .await
+        .expect("read")
+        .into_iter()
+        .map(|(hour, _)| (now - hour).num_hours())
+        .collect();
+    assert_eq!(kept, vec![47, 0]);
+}

@@ -12,8 +12,9 @@ use serde_json::json;
 use crate::support::dynamodb::fixture;
 use webhook_trigger::adapters::sqlite::SqliteStore;
 use webhook_trigger::domain::{
-    ApiKey, ApiKeyName, Execution, ExecutionId, ExecutionStatus, SnsOptions, SnsSubscription, Step,
-    SubscriptionState, Trigger, TriggerMeta, Workflow, WorkflowId,
+    ApiKey, ApiKeyName, Execution, ExecutionId, ExecutionStatus, RejectionCounts, RejectionReason,
+    SnsOptions, SnsSubscription, Step, SubscriptionState, Trigger, TriggerMeta, Workflow,
+    WorkflowId, hour_of,
 };
 use webhook_trigger::ports::{ExecutionQuery, Recorded, Store, StoreError};
 
@@ -30,6 +31,7 @@ macro_rules! contracts_for {
                 api_keys_are_unique_by_name_and_updated_only_when_present,
                 workflows_are_unique_by_id_and_updated_only_when_present,
                 subscriptions_are_upserted_and_listed_per_workflow,
+                rejection_counts_add_up_per_workflow_and_hour,
             );
             contracts_for!(@backend $make;
                 an_orphaned_dedup_key_can_be_used_again,
@@ -535,4 +537,85 @@ async fn subscriptions_are_upserted_and_listed_per_workflow(store: Arc<dyn Store
             .unwrap()
             .is_empty()
     );
+}
+
+async fn rejection_counts_add_up_per_workflow_and_hour(store: Arc<dyn Store>) {
+    use RejectionReason::{Auth, Duplicate, Other, Size};
+    let counts =
+        |pairs: &[(RejectionReason, u64)]| -> RejectionCounts { pairs.iter().copied().collect() };
+    let wf = WorkflowId::generate();
+    let neighbour = WorkflowId::generate();
+    let h0 = hour_of(Utc::now()) - Duration::hours(2);
+    let (h1, h2) = (h0 + Duration::hours(1), h0 + Duration::hours(2));
+
+    store
+        .add_rejections(&wf, h0, &counts(&[(Auth, 2)]))
+        .await
+        .unwrap();
+    store
+        .add_rejections(&wf, h0, &counts(&[(Auth, 1), (Size, 1)]))
+        .await
+        .unwrap();
+    store.add_rejections(&wf, h1, &counts(&[])).await.unwrap();
+    store
+        .add_rejections(&wf, h2, &counts(&[(Duplicate, 3)]))
+        .await
+        .unwrap();
+    store
+        .add_rejections(&neighbour, h0, &counts(&[(Other, 5)]))
+        .await
+        .unwrap();
+
+    assert_eq!(
+        store.rejections_since(&wf, h0).await.unwrap(),
+        vec![
+            (h0, counts(&[(Auth, 3), (Size, 1)])),
+            (h2, counts(&[(Duplicate, 3)])),
+        ],
+        "adds to one hour sum up; an hour with nothing has no row; oldest first"
+    );
+    assert_eq!(
+        store.rejections_since(&wf, h1).await.unwrap(),
+        vec![(h2, counts(&[(Duplicate, 3)]))],
+        "read from an hour on"
+    );
+    assert_eq!(
+        store.rejections_since(&neighbour, h0).await.unwrap(),
+        vec![(h0, counts(&[(Other, 5)]))],
+        "each workflow has its own"
+    );
+    assert!(
+        store
+            .rejections_since(&WorkflowId::generate(), h0)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // Several processes flushing the same hour at once: every add counts.
+    let adds = (0..10).map(|_| {
+        let (store, wf) = (store.clone(), wf.clone());
+        tokio::spawn(async move { store.add_rejections(&wf, h2, &counts(&[(Auth, 1)])).await })
+    });
+    for add in adds {
+        add.await.expect("task").expect("add");
+    }
+    assert_eq!(
+        store.rejections_since(&wf, h2).await.unwrap(),
+        vec![(h2, counts(&[(Auth, 10), (Duplicate, 3)]))]
+    );
+
+    // The counts live beside the workflow's executions and are never listed as one.
+    let listed = store
+        .list_executions(
+            &wf,
+            &ExecutionQuery {
+                status: None,
+                limit: 10,
+                before: None,
+            },
+        )
+        .await
+        .unwrap();
+    assert!(listed.is_empty(), "{listed:?}");
 }

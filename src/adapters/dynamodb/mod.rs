@@ -15,6 +15,7 @@
 //! | signing secrets | `WORKFLOW#{id}` | `SECRETS` | apart from the workflow item, read (through a cache) only by signed webhooks |
 //! | API key usage | `APIKEY#{name}` | `USAGE` | `lastUsedAt`, written at most once a minute per key and process, never racing the key item |
 //! | admin key | `ADMINKEY#{name}` | `ADMINKEY` | the console's operator credential; the few there are are listed (`ADMINKEYS`) and cached |
+//! | rejection counts | `WORKFLOW#{id}` | `REJECTED#{hour}` | refused requests per hour and reason, added to with `ADD` (no read), TTL 48 h; the console reads a day with one Query |
 //!
 //! Secrets and usage have listing copies too (`WORKFLOWSECRETS`, `APIKEYUSAGE`), as every
 //! keyed record does.
@@ -37,6 +38,7 @@
 mod executions;
 mod item;
 mod records;
+mod rejections;
 mod request;
 pub mod schema;
 mod undelivered;

@@ -4,6 +4,7 @@
 mod checkpointer;
 mod group_commit;
 mod queue;
+mod rejections;
 mod schema;
 mod store;
 pub mod worker_loop;

@@ -46,6 +46,16 @@ CREATE TABLE IF NOT EXISTS sns_subscriptions (
     record TEXT NOT NULL,
     PRIMARY KEY (workflow_id, topic_arn)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS rejection_counts (
+    workflow_id TEXT NOT NULL,
+    hour INTEGER NOT NULL,
+    auth INTEGER NOT NULL DEFAULT 0,
+    size INTEGER NOT NULL DEFAULT 0,
+    signature INTEGER NOT NULL DEFAULT 0,
+    duplicate INTEGER NOT NULL DEFAULT 0,
+    other INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (workflow_id, hour)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS queue (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     body TEXT NOT NULL,

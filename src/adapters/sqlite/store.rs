@@ -277,16 +277,19 @@ impl SubscriptionStore for SqliteStore {
 }
 
 impl SqliteStore {
-    /// Deletes executions and dedup records past their retention; what DynamoDB's TTL does on AWS.
+    /// Deletes executions, dedup records and hourly rejection counts past their retention;
+    /// what DynamoDB's TTL does on AWS. Returns how many executions went.
     pub async fn purge_expired(&self) -> Result<usize, StoreError> {
         self.with_conn(|c| {
-            let now = chrono::Utc::now().timestamp();
+            let at = chrono::Utc::now();
+            let now = at.timestamp();
             let tx = c.transaction().map_err(unavailable)?;
             let n = tx
                 .execute("DELETE FROM executions WHERE expires_at <= ?1", [now])
                 .map_err(unavailable)?;
             tx.execute("DELETE FROM dedup WHERE expires_at <= ?1", [now])
                 .map_err(unavailable)?;
+            Self::purge_rejections(&tx, at)?;
             tx.commit().map_err(unavailable)?;
             Ok(n)
         })

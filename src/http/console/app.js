@@ -5,6 +5,15 @@
 (function () {
   const KEY = 'webhookTriggerAdminKey';
   const STATUSES = ['queued', 'running', 'succeeded', 'failed'];
+  // Why a request for a workflow started nothing (the admin API's rejections.counts keys).
+  const REASONS = ['auth', 'size', 'signature', 'duplicate', 'other'];
+  const REASON_TITLES = {
+    auth: 'missing, wrong, revoked or ambiguous API key',
+    size: 'body over the size limit',
+    signature: 'missing or invalid signature, stale timestamp',
+    duplicate: 'repeat of an earlier delivery, answered with its execution',
+    other: 'any other refusal (not JSON, wrong trigger, content type, ...)',
+  };
   // Where the service lives: /console under serve, /STAGE/console behind API Gateway.
   const BASE = location.pathname.replace(/console\/?$/, '');
   const REFRESH_MS = 2000;
@@ -103,23 +112,22 @@
       STATUSES.map((s) => el('span', { 'data-count': s }, s + ' ' + ((c && c[s]) || 0))));
   }
 
-  // Executions per hour by status, stacked bars, oldest hour on the left.
-  function chart(activity) {
-    const hours = activity.hourly || [];
+  // Per hour, stacked bars of `keys` (each bar's class is its key), oldest hour on the left.
+  function bars(hours, keys, id, label, classOf) {
     const width = 720, height = 140, pad = 18;
-    const max = Math.max(1, ...hours.map((h) => STATUSES.reduce((n, s) => n + (h.counts[s] || 0), 0)));
+    const max = Math.max(1, ...hours.map((h) => keys.reduce((n, k) => n + (h.counts[k] || 0), 0)));
     const bar = (width - 2 * pad) / Math.max(1, hours.length);
-    const root = svg('svg', { class: 'chart', width, height, viewBox: `0 0 ${width} ${height}`, role: 'img', 'aria-label': 'executions per hour by status, last 24 hours', id: 'chart' });
+    const root = svg('svg', { class: 'chart', width, height, viewBox: `0 0 ${width} ${height}`, role: 'img', 'aria-label': label, id });
     hours.forEach((h, i) => {
       let y = height - pad;
-      for (const s of STATUSES) {
-        const n = h.counts[s] || 0;
+      for (const k of keys) {
+        const n = h.counts[k] || 0;
         if (!n) continue;
         const barHeight = ((height - 2 * pad) * n) / max;
         y -= barHeight;
-        const rect = svg('rect', { class: s, x: pad + i * bar + 1, y, width: Math.max(1, bar - 2), height: barHeight });
+        const rect = svg('rect', { class: classOf(k), x: pad + i * bar + 1, y, width: Math.max(1, bar - 2), height: barHeight, 'data-key': k, 'data-n': n });
         const title = svg('title');
-        title.textContent = `${when(h.hour)}: ${n} ${s}`;
+        title.textContent = `${when(h.hour)}: ${n} ${k}`;
         rect.append(title);
         root.append(rect);
       }
@@ -132,8 +140,28 @@
     const top = svg('text', { x: 2, y: 12 });
     top.textContent = `max ${max}/h`;
     root.append(top);
-    return el('div', {}, root,
+    return root;
+  }
+
+  // Executions per hour by status.
+  function chart(activity) {
+    return el('div', {},
+      bars(activity.hourly || [], STATUSES, 'chart', 'executions per hour by status, last 24 hours', (s) => s),
       el('div', { class: 'legend' }, STATUSES.map((s) => el('span', {}, statusBadge(s)))));
+  }
+
+  function reasonBadge(reason, n) {
+    return el('span', { class: 'reason r-' + reason, 'data-reason': reason, title: REASON_TITLES[reason] }, reason + ' ' + n);
+  }
+
+  // Refused requests (and duplicates) per hour by reason, with the totals as the legend.
+  function rejectionsChart(rejections) {
+    const r = rejections || { total: 0, counts: {}, hourly: [] };
+    return el('div', { id: 'rejections' },
+      bars(r.hourly || [], REASONS, 'rejections-chart', 'refused requests per hour by reason, last 24 hours', (k) => 'r-' + k),
+      el('div', { class: 'legend' },
+        el('span', { id: 'rejections-total', 'data-total': r.total }, 'total ' + r.total),
+        REASONS.map((k) => reasonBadge(k, (r.counts && r.counts[k]) || 0))));
   }
 
   async function workflowsPage() {
@@ -154,7 +182,8 @@
         el('td', {}, last
           ? [el('a', { href: `#/workflows/${encodeURIComponent(w.id)}/executions/${encodeURIComponent(last.id)}` }, statusBadge(last.status)), ' ', when(last.receivedAt)]
           : el('span', { class: 'muted' }, 'none')),
-        el('td', {}, counts(w.activity.counts), w.activity.truncated ? el('span', { class: 'muted' }, ' (newest only)') : null));
+        el('td', {}, counts(w.activity.counts), w.activity.truncated ? el('span', { class: 'muted' }, ' (newest only)') : null,
+          el('div', { class: 'muted refused', 'data-refused': w.activity.rejections.total }, 'refused ' + w.activity.rejections.total)));
     });
     render(
       el('h1', {}, 'Workflows'),
@@ -206,6 +235,9 @@
       el('p', { class: 'muted' }, el('code', {}, workflow.id), ' · ', workflow.trigger, ' · ', workflow.enabled ? 'enabled' : 'disabled', ' · last 24 h: ', counts(workflow.activity.counts)),
       el('h2', {}, 'Executions per hour, last 24 h'),
       chart(workflow.activity),
+      el('h2', {}, 'Refused requests per hour, last 24 h'),
+      el('p', { class: 'muted' }, 'Requests to this workflow that started nothing, by reason; counted by each process and written every few seconds, so the last seconds of another process may be missing.'),
+      rejectionsChart(workflow.activity.rejections),
       el('h2', {}, 'Executions'),
       el('div', { class: 'toolbar' }, el('label', {}, 'Status ', filter), el('label', {}, auto, ' auto-refresh')),
       rows.length

@@ -91,6 +91,24 @@ pub trait WorkerDriver: Send + Sync {
     fn max_receives(&self) -> u32;
 }
 
+/// For a second app on the same store that only reads: runs nothing.
+pub struct NoWorker;
+
+#[async_trait]
+impl WorkerDriver for NoWorker {
+    async fn drain(&self) -> usize {
+        0
+    }
+
+    async fn deliver_once(&self) -> usize {
+        0
+    }
+
+    fn max_receives(&self) -> u32 {
+        1
+    }
+}
+
 pub struct TestApp {
     pub app: App,
     pub router: Router,
