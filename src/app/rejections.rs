@@ -24,9 +24,10 @@ type Bucket = (WorkflowId, DateTime<Utc>);
 pub(crate) struct RejectionTally {
     interval: Duration,
     state: Mutex<TallyState>,
-    /// Held by a flush while it writes, so a flush that returns has seen every earlier
-    /// flush's writes finish (tests and shutdown read right after).
-    writing: tokio::sync::Mutex<()>,
+    /// Held by a flush from the moment it takes the counts until they are written, so a
+    /// flush that returns has seen every earlier flush's writes finish (tests and shutdown
+    /// read right after).
+    writing: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
 
 #[derive(Default)]
@@ -43,7 +44,7 @@ impl RejectionTally {
         Self {
             interval,
             state: Mutex::new(TallyState::default()),
-            writing: tokio::sync::Mutex::new(()),
+            writing: std::sync::Arc::new(tokio::sync::Mutex::new(())),
         }
     }
 
@@ -121,17 +122,27 @@ impl App {
     /// Starts writing the counts in the background when they have waited the interval. Cheap
     /// when nothing waits; every request calls it.
     pub fn flush_rejections_if_due(&self) {
-        if !self.inner.rejections.due(Instant::now()) {
-            return;
-        }
         // Only ever called on a request, inside the runtime; without one, the next flush
         // (the timer, shutdown) writes them.
-        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            let app = self.clone();
-            runtime.spawn(async move {
-                app.flush_rejections().await;
-            });
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let tally = &self.inner.rejections;
+        if !tally.due(Instant::now()) {
+            return;
         }
+        // The counts are taken here, on the request, with the writing lock held until the
+        // task has written them: the task writes exactly what was due, and a flush started
+        // later waits for it. A flush already writing keeps these for the next one.
+        let Ok(writing) = tally.writing.clone().try_lock_owned() else {
+            return;
+        };
+        let batch = tally.take(Instant::now());
+        let app = self.clone();
+        runtime.spawn(async move {
+            app.write_rejections(batch).await;
+            drop(writing);
+        });
     }
 
     /// Writes every waiting count now, one write per workflow-hour, and returns how many writes
@@ -141,6 +152,13 @@ impl App {
         let tally = &self.inner.rejections;
         let _writing = tally.writing.lock().await;
         let batch = tally.take(Instant::now());
+        self.write_rejections(batch).await
+    }
+
+    /// One write per workflow-hour of `batch`; what fails goes back to the tally. The caller
+    /// holds the writing lock.
+    async fn write_rejections(&self, batch: Vec<(Bucket, RejectionCounts)>) -> usize {
+        let tally = &self.inner.rejections;
         let mut written = 0;
         let mut unwritten = Vec::new();
         for ((workflow, hour), counts) in batch {
