@@ -2,7 +2,7 @@
 //! store, and what an `http_request` step costs over the bare request it sends.
 //!
 //! Three runs over the same number of executions, each on a fresh store:
-//! - `transform`: the demo workflow (`filter` + `transform`), no I/O but the store;
+//! - `transform`: `serve --demo`'s workflow (`filter` + `transform`), no I/O but the store;
 //! - `http_request`: one step POSTing a rendered body to a loopback server;
 //! - `raw`: the same POSTs sent straight with a plain `reqwest` client at the worker's
 //!   concurrency, the floor the step is compared with.
@@ -22,27 +22,15 @@ use tower::ServiceExt;
 use webhook_trigger::adapters::sqlite::SqliteStore;
 use webhook_trigger::adapters::sqlite::worker_loop::{self, LocalWorkerConfig};
 use webhook_trigger::app::NewWorkflow;
+use webhook_trigger::cli::{DEMO_BODY, DEMO_WORKFLOW};
 use webhook_trigger::config::Config;
 use webhook_trigger::domain::{ExecutionStatus, WorkflowFile};
 use webhook_trigger::ports::ExecutionQuery;
 
-const TRANSFORM: &str = r#"name: transform
-api_key: bench
-steps:
-  - id: only_orders
-    type: filter
-    when: trigger.body.type == "order"
-  - id: summary
-    type: transform
-    output:
-      text: "Order {{ trigger.body.id }} from {{ trigger.body.customer }}: {{ trigger.body.total }} EUR"
-      orderId: "{{ trigger.body.id }}"
-"#;
-
 fn http_workflow(target: &str) -> String {
     format!(
         r#"name: http
-api_key: bench
+api_key: demo
 steps:
   - id: notify
     type: http_request
@@ -56,8 +44,6 @@ steps:
 "#
     )
 }
-
-const BODY: &str = r#"{"type":"order","id":42,"customer":"Ada","total":129.5}"#;
 
 /// A receiver on loopback that answers every POST with a small JSON document.
 async fn receiver() -> String {
@@ -83,7 +69,7 @@ async fn drain(yaml: &str, n: usize, config: &LocalWorkerConfig) -> f64 {
         Arc::new(store.queue()),
         Config::default(),
     );
-    let key = app.create_api_key("bench").await.expect("key");
+    let key = app.create_api_key("demo").await.expect("key");
     let file = WorkflowFile::parse(yaml).expect("workflow file");
     let workflow = app
         .create_workflow(NewWorkflow::from(file))
@@ -100,7 +86,7 @@ async fn drain(yaml: &str, n: usize, config: &LocalWorkerConfig) -> f64 {
                 let request = Request::post(uri)
                     .header("x-api-key", secret)
                     .header("content-type", "application/json")
-                    .body(Body::from(BODY))
+                    .body(Body::from(DEMO_BODY))
                     .expect("request");
                 router.oneshot(request).await.expect("response").status()
             });
@@ -215,7 +201,7 @@ fn main() {
         .expect("runtime");
     runtime.block_on(async {
         let target = receiver().await;
-        let transform = drain(TRANSFORM, n, &config).await;
+        let transform = drain(DEMO_WORKFLOW, n, &config).await;
         let http = drain(&http_workflow(&target), n, &config).await;
         let bare = raw(&target, n, config.batch).await;
         let rate = |s: f64| n as f64 / s;

@@ -13,6 +13,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 
 pub use backend::{Backend, StoreLocation, open as open_backend, open_with_queue};
+pub use serve::{DEMO_BODY, DEMO_WORKFLOW};
 
 use crate::app::{AppError, ListExecutions, NewWorkflow};
 use crate::config::Config;

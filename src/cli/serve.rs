@@ -39,15 +39,13 @@ pub async fn serve(backend: Backend, config: Config, options: ServeOptions) -> R
         .unwrap_or_else(|| format!("http://{bound}"));
 
     let (stop, stopped) = watch::channel(false);
-    let worker_task = backend.local.map(|(store, queue)| {
-        tokio::spawn(worker_loop::run(
-            worker,
-            store,
-            queue,
-            worker_config,
-            stopped.clone(),
-        ))
-    });
+    let worker_thread = match backend.local {
+        Some((store, queue)) => Some(
+            worker_loop::spawn_background(worker, store, queue, worker_config, stopped.clone())
+                .map_err(|e| format!("cannot start the local worker: {e}"))?,
+        ),
+        None => None,
+    };
 
     let flusher = tokio::spawn(flush_rejections_every(
         app.clone(),
@@ -68,8 +66,8 @@ pub async fn serve(backend: Backend, config: Config, options: ServeOptions) -> R
     )
     .await;
     let _ = stop.send(true);
-    if let Some(task) = worker_task {
-        let _ = task.await;
+    if let Some(thread) = worker_thread {
+        let _ = tokio::task::spawn_blocking(move || thread.join()).await;
     }
     let _ = flusher.await;
     // What was counted since the last flush; the requests have all been answered by now.

@@ -201,14 +201,12 @@ async fn demo_mode_prints_a_key_url_and_curl_that_work() {
     assert_eq!(done["result"]["outcome"], "completed");
 }
 
-#[tokio::test]
-async fn serve_counts_accepted_and_refused_webhooks_and_finished_executions_at_metrics() {
-    let dir = tempfile::tempdir().expect("dir");
-    let db = dir.path().join("wt.db");
-    let key = cli(&db, &["api-keys", "create", "partner"]);
+/// An API key `partner` and a workflow `Orders` on it, made with the CLI: (key value, id).
+fn orders_workflow(db: &std::path::Path) -> (String, String) {
+    let key = cli(db, &["api-keys", "create", "partner"]);
     let key_value = key["value"].as_str().expect("key value").to_owned();
     let workflow = cli(
-        &db,
+        db,
         &[
             "workflows",
             "create",
@@ -219,6 +217,14 @@ async fn serve_counts_accepted_and_refused_webhooks_and_finished_executions_at_m
         ],
     );
     let workflow_id = workflow["id"].as_str().expect("id").to_owned();
+    (key_value, workflow_id)
+}
+
+#[tokio::test]
+async fn serve_counts_accepted_and_refused_webhooks_and_finished_executions_at_metrics() {
+    let dir = tempfile::tempdir().expect("dir");
+    let db = dir.path().join("wt.db");
+    let (key_value, workflow_id) = orders_workflow(&db);
     let port = free_port();
     let (_server, _stdout) = start(&db, port, false);
     let base = format!("http://127.0.0.1:{port}");
@@ -361,19 +367,7 @@ async fn the_workflow_label_is_capped_per_process_and_can_be_turned_off() {
 async fn serve_writes_pending_rejection_counts_when_it_stops() {
     let dir = tempfile::tempdir().expect("dir");
     let db = dir.path().join("wt.db");
-    cli(&db, &["api-keys", "create", "partner"]);
-    let workflow = cli(
-        &db,
-        &[
-            "workflows",
-            "create",
-            "--name",
-            "Orders",
-            "--api-key",
-            "partner",
-        ],
-    );
-    let workflow_id = workflow["id"].as_str().expect("id").to_owned();
+    let (_key_value, workflow_id) = orders_workflow(&db);
     let port = free_port();
     let (mut server, _stdout) =
         start_with(&db, port, false, &[("REJECTION_FLUSH_SECONDS", "3600")]);
@@ -419,4 +413,59 @@ async fn serve_writes_pending_rejection_counts_when_it_stops() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert_eq!(stored(), 2, "the second refusal was written at shutdown");
+}
+
+/// The niceness of each of the process's threads, by thread name (`/proc/PID/task`).
+#[cfg(target_os = "linux")]
+fn thread_niceness(pid: u32) -> Vec<(String, i64)> {
+    let mut out = Vec::new();
+    for task in std::fs::read_dir(format!("/proc/{pid}/task")).expect("tasks") {
+        let dir = task.expect("task").path();
+        let (Ok(name), Ok(stat)) = (
+            std::fs::read_to_string(dir.join("comm")),
+            std::fs::read_to_string(dir.join("stat")),
+        ) else {
+            continue; // the thread ended meanwhile
+        };
+        // Fields after the parenthesised name: state is field 3, nice is field 19.
+        let after_name = &stat[stat.rfind(')').expect("stat") + 2..];
+        let nice: i64 = after_name
+            .split(' ')
+            .nth(16)
+            .expect("nice field")
+            .parse()
+            .expect("nice");
+        out.push((name.trim().to_owned(), nice));
+    }
+    out
+}
+
+/// Under load the API answers first: the local worker's threads run at a lower priority,
+/// the API's do not.
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn the_local_worker_runs_below_the_api_s_priority() {
+    let dir = tempfile::tempdir().expect("dir");
+    let db = dir.path().join("wt.db");
+    let port = free_port();
+    let (server, _stdout) = start(&db, port, false);
+    let client = reqwest::Client::new();
+    wait_healthy(&client, &format!("http://127.0.0.1:{port}")).await;
+    let threads = thread_niceness(server.0.id());
+    let worker: Vec<_> = threads
+        .iter()
+        .filter(|(name, _)| name == "local-worker")
+        .collect();
+    assert!(!worker.is_empty(), "no local-worker thread in {threads:?}");
+    assert!(
+        worker.iter().all(|(_, nice)| *nice
+            == i64::from(webhook_trigger::adapters::sqlite::worker_loop::WORKER_NICENESS)),
+        "{threads:?}"
+    );
+    assert!(
+        threads
+            .iter()
+            .any(|(name, nice)| name != "local-worker" && *nice == 0),
+        "the API's threads keep the normal priority: {threads:?}"
+    );
 }

@@ -67,6 +67,55 @@ impl LocalWorkerConfig {
     }
 }
 
+/// The niceness of the local worker's threads: when the API and the worker want the same
+/// cores, answering webhooks comes first (a 2xx is what a sender waits for; an execution can
+/// wait in the fsync'd queue), and an idle API leaves the worker every core.
+pub const WORKER_NICENESS: i32 = 10;
+
+/// Runs [`run`] on threads of its own at a lower CPU priority ([`WORKER_NICENESS`]), on a
+/// runtime of its own, so the API's runtime keeps its threads. Returns when `shutdown` turned
+/// true and the executions in flight have finished.
+pub fn spawn_background(
+    worker: Worker,
+    store: SqliteStore,
+    queue: SqliteQueue,
+    config: LocalWorkerConfig,
+    shutdown: watch::Receiver<bool>,
+) -> std::io::Result<std::thread::JoinHandle<()>> {
+    std::thread::Builder::new()
+        .name("local-worker".into())
+        .spawn(move || {
+            // Threads inherit their creator's niceness: the runtime's threads (and its
+            // blocking pool) are created below, from this one.
+            lower_priority();
+            let runtime = match tokio::runtime::Builder::new_multi_thread()
+                .thread_name("local-worker")
+                .enable_all()
+                .build()
+            {
+                Ok(runtime) => runtime,
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot start the local worker's runtime; nothing will run");
+                    return;
+                }
+            };
+            runtime.block_on(run(worker, store, queue, config, shutdown));
+        })
+}
+
+#[cfg(target_os = "linux")]
+fn lower_priority() {
+    // On Linux the niceness is per thread, and `who = 0` is the calling thread.
+    // SAFETY: setpriority takes plain integers and touches no memory of ours.
+    let rc = unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, WORKER_NICENESS) };
+    if rc != 0 {
+        tracing::warn!(error = %std::io::Error::last_os_error(), "could not lower the local worker's priority");
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn lower_priority() {}
+
 /// Runs until `shutdown` turns true, then lets the executions in flight finish.
 ///
 /// A pipeline, not batch by batch: whenever fewer than `config.batch` executions are running,
