@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Our SNS verification against npm sns-validator (the common Node.js validator), on the same
+# messages (the Notifications of tests/fixtures/sns), single thread each, certificates served
+# from memory on both sides. Runs the two sides alternately ROUNDS times and prints the
+# median messages/s of each side per message and the ratio.
+#
+#   bench/sns-validator/compare.sh [ROUNDS] [ITERATIONS]     (defaults: 5 rounds, 20000)
+#
+# Needs Node.js and npm (the machine's; `apt-get install nodejs npm` elsewhere). The peer is
+# installed from package-lock.json by `npm ci` (sns-validator pinned to an exact version).
+# Either side failing to verify a message aborts the run.
+set -euo pipefail
+cd "$(dirname "$0")"
+ROUNDS=${1:-5}
+ITERATIONS=${2:-20000}
+
+for tool in node npm; do
+  command -v "$tool" >/dev/null || { echo "compare.sh needs $tool: install Node.js and npm (apt-get install nodejs npm)" >&2; exit 1; }
+done
+npm ci --no-audit --no-fund --loglevel=error
+PEER_VERSION=$(node -p 'require("sns-validator/package.json").version')
+
+# Build once, then run the binary itself, so no round pays for cargo.
+ours=$(cd ../.. && cargo bench --bench sns_throughput --no-run --message-format=json \
+  | node -e '
+      let last = "";
+      require("readline").createInterface({ input: process.stdin }).on("line", (l) => {
+        const m = JSON.parse(l);
+        if (m.reason === "compiler-artifact" && m.target.name === "sns_throughput" && m.executable) last = m.executable;
+      }).on("close", () => { if (!last) process.exit(1); console.log(last); });')
+[ -x "$ours" ] || { echo "could not build the sns_throughput bench" >&2; exit 1; }
+
+results=$(mktemp)
+trap 'rm -f "$results"' EXIT
+for round in $(seq 1 "$ROUNDS"); do
+  node verify.js "$ITERATIONS" | sed 's/^/peer /' >>"$results"
+  "$ours" "$ITERATIONS" --bench | sed 's/^/ours /' >>"$results"
+  echo "round $round/$ROUNDS done" >&2
+done
+
+echo "SNS Notification verification, messages/s on one thread (median of $ROUNDS interleaved rounds of $ITERATIONS)"
+echo "peer: npm sns-validator $PEER_VERSION on Node.js $(node --version); ours: webhook-trigger (cargo bench profile)"
+node -e '
+  const lines = require("fs").readFileSync(process.argv[1], "utf8").trim().split("\n");
+  const runs = {};
+  for (const line of lines) {
+    const [side, label, rate] = line.split(" ");
+    ((runs[label] ??= { peer: [], ours: [] })[side]).push(Number(rate));
+  }
+  const median = (xs) => { const s = [...xs].sort((a, b) => a - b); const m = s.length >> 1; return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2; };
+  const fmt = (n) => Math.round(n).toLocaleString("en-US");
+  console.log(["message", "peer msg/s", "ours msg/s", "ours / peer"].join("\t"));
+  let worst = Infinity;
+  for (const [label, { peer, ours }] of Object.entries(runs)) {
+    const ratio = median(ours) / median(peer);
+    worst = Math.min(worst, ratio);
+    console.log([label, fmt(median(peer)), fmt(median(ours)), ratio.toFixed(1) + "x"].join("\t"));
+  }
+  console.log(`lowest ratio: ${worst.toFixed(1)}x (target: 10x)`);
+' "$results"
