@@ -79,14 +79,11 @@ fn main() -> ExitCode {
     let mut bodies = Vec::new();
     for (label, file, cert) in MESSAGES {
         let body = fixture(file);
-        let url = serde_json::from_str::<serde_json::Value>(&body).expect("JSON")
-            ["SigningCertURL"]
+        let url = serde_json::from_str::<serde_json::Value>(&body).expect("JSON")["SigningCertURL"]
             .as_str()
             .expect("SigningCertURL")
             .to_owned();
-        certificates
-            .by_url
-            .insert(url, fixture(cert).into_bytes());
+        certificates.by_url.insert(url, fixture(cert).into_bytes());
         bodies.push((label, body));
     }
     let certificates = std::sync::Arc::new(certificates);
@@ -102,8 +99,8 @@ fn main() -> ExitCode {
         let now = SnsMessage::parse(body, None).expect("parses").timestamp()
             + chrono::TimeDelta::seconds(30);
         let verify = || async {
-            let message = SnsMessage::parse(std::hint::black_box(body), None)
-                .map_err(|e| e.to_string())?;
+            let message =
+                SnsMessage::parse(std::hint::black_box(body), None).map_err(|e| e.to_string())?;
             verifier
                 .verify(&message, &policy, now)
                 .await

@@ -15,9 +15,8 @@ use webhook_trigger::domain::{
     WorkflowId, WorkflowSecrets,
 };
 use webhook_trigger::ports::{
-    AdminKeyStore, ApiKeyStore, ExecutionQuery, ExecutionStore, KeyUsageStore, Outbox,
-    QueueError, Recorded, SecretStore, StoreError, SubscriptionStore, WorkItem, WorkQueue,
-    WorkflowStore,
+    AdminKeyStore, ApiKeyStore, ExecutionQuery, ExecutionStore, KeyUsageStore, Outbox, QueueError,
+    Recorded, SecretStore, StoreError, SubscriptionStore, WorkItem, WorkQueue, WorkflowStore,
 };
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
