@@ -305,7 +305,7 @@ impl ExecutionStore for MemoryStore {
             .map(|(_, record)| decode(record))
             .collect::<Result<Vec<_>, _>>()?;
         found.retain(|e| query.status.is_none_or(|s| e.status == s));
-        found.sort_by(|a, b| b.id.cmp(&a.id));
+        found.sort_by_key(|e| std::cmp::Reverse(e.id));
         found.truncate(query.limit);
         Ok(found)
     }
