@@ -210,21 +210,16 @@ impl MemoryApp {
     /// An SNS delivery as SNS sends it: the key in the subscription URL's query, text/plain,
     /// the message type and topic headers.
     fn sns_request(&self, body: &str) -> Request<Body> {
+        let message = SnsMessage::parse(body, None).expect("an SNS message");
         Request::post(format!(
             "/webhooks/{}?x-api-key={}",
             self.workflow_id, self.key
         ))
         .header("content-type", "text/plain; charset=UTF-8")
         .header("content-length", body.len())
-        .header("x-amz-sns-message-type", "Notification")
-        .header(
-            "x-amz-sns-message-id",
-            "5d7b8a1e-0000-4000-8000-000000000001",
-        )
-        .header(
-            "x-amz-sns-topic-arn",
-            "arn:aws:sns:us-east-1:123456789012:kat-topic",
-        )
+        .header("x-amz-sns-message-type", message.message_type().as_str())
+        .header("x-amz-sns-message-id", message.message_id())
+        .header("x-amz-sns-topic-arn", message.topic_arn().as_str())
         .header("user-agent", "Amazon Simple Notification Service Agent")
         .body(Body::from(body.to_owned()))
         .expect("request")
