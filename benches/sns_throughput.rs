@@ -2,23 +2,27 @@
 //! parsed and verified in a loop on one thread, the signing certificate served from memory
 //! (fetched once, then from the verifier's cache), as the peer (npm sns-validator) does.
 //!
-//!   cargo bench --bench sns_throughput -- ITERATIONS
+//!   cargo bench --bench sns_throughput -- SECONDS
 //!
-//! Prints one line per message, `<label> <messages/s>`, the same format as the peer's
-//! `bench/sns-validator/verify.js`. A message that does not verify aborts the run (exit 1):
-//! a refusal is never counted. Under `cargo test --all-targets` (no `--bench`) it runs a few
-//! iterations as a smoke test.
+//! Verifies each message for SECONDS (default 2, after a short warm-up) and prints one line
+//! per message, `<label> <messages/s>`, as the peer's `bench/sns-validator/verify.js` does.
+//! A message that does not verify aborts the run (exit 1): a refusal is never counted. Under
+//! `cargo test --all-targets` (no `--bench`) it verifies each message a few times as a smoke
+//! test.
 
 use std::collections::HashMap;
 use std::process::ExitCode;
 use std::sync::Mutex;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use url::Url;
 use webhook_trigger::sns::{
     FetchError, FetchedBody, HttpFetcher, SnsMessage, SnsPolicy, SnsVerifier, VerifierConfig,
 };
+
+/// The clock is read once per chunk, not per message.
+const CHUNK: usize = 256;
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/sns");
 
@@ -70,10 +74,13 @@ impl HttpFetcher for Certificates {
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let full = args.iter().any(|a| a == "--bench");
-    let iterations = args
-        .iter()
-        .find_map(|a| a.parse::<usize>().ok())
-        .unwrap_or(if full { 20_000 } else { 20 });
+    // A smoke test is one chunk per message, with no warm-up.
+    let (warm_up, duration) = if full {
+        let seconds = args.iter().find_map(|a| a.parse().ok()).unwrap_or(2.0);
+        (1000, Duration::from_secs_f64(seconds))
+    } else {
+        (0, Duration::ZERO)
+    };
 
     let mut certificates = Certificates::default();
     let mut bodies = Vec::new();
@@ -109,17 +116,24 @@ fn main() -> ExitCode {
         };
         let result = runtime.block_on(async {
             // The first one fetches the certificate; then a short warm-up; then the timed loop.
-            for _ in 0..iterations.min(500) {
+            for _ in 0..warm_up {
                 verify().await?;
             }
             let started = Instant::now();
-            for _ in 0..iterations {
-                verify().await?;
+            let mut count = 0;
+            loop {
+                for _ in 0..CHUNK {
+                    verify().await?;
+                }
+                count += CHUNK;
+                let elapsed = started.elapsed();
+                if elapsed >= duration {
+                    return Ok::<_, String>(count as f64 / elapsed.as_secs_f64());
+                }
             }
-            Ok::<_, String>(started.elapsed())
         });
         match result {
-            Ok(elapsed) => println!("{label} {:.0}", iterations as f64 / elapsed.as_secs_f64()),
+            Ok(rate) => println!("{label} {rate:.0}"),
             Err(error) => {
                 eprintln!("{label}: the message did not verify: {error}");
                 return ExitCode::FAILURE;

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Our SNS verification against npm sns-validator (the common Node.js validator), on the same
 # messages (the Notifications of tests/fixtures/sns), single thread each, certificates served
-# from memory on both sides. Runs the two sides alternately ROUNDS times and prints the
-# median messages/s of each side per message and the ratio.
+# from memory on both sides. Runs the two sides alternately ROUNDS times, each verifying
+# every message for SECONDS, and prints the median messages/s of each side per message and
+# the ratio.
 #
-#   bench/sns-validator/compare.sh [ROUNDS] [ITERATIONS]     (defaults: 5 rounds, 20000)
+#   bench/sns-validator/compare.sh [ROUNDS] [SECONDS]     (defaults: 5 rounds, 2 s)
 #
 # Needs Node.js and npm (the machine's; `apt-get install nodejs npm` elsewhere). The peer is
 # installed from package-lock.json by `npm ci` (sns-validator pinned to an exact version).
@@ -12,7 +13,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 ROUNDS=${1:-5}
-ITERATIONS=${2:-20000}
+SECONDS_EACH=${2:-2}
 
 for tool in node npm; do
   command -v "$tool" >/dev/null || { echo "compare.sh needs $tool: install Node.js and npm (apt-get install nodejs npm)" >&2; exit 1; }
@@ -33,12 +34,12 @@ ours=$(cd ../.. && cargo bench --bench sns_throughput --no-run --message-format=
 results=$(mktemp)
 trap 'rm -f "$results"' EXIT
 for round in $(seq 1 "$ROUNDS"); do
-  node verify.js "$ITERATIONS" | sed 's/^/peer /' >>"$results"
-  "$ours" "$ITERATIONS" --bench | sed 's/^/ours /' >>"$results"
+  node verify.js "$SECONDS_EACH" | sed 's/^/peer /' >>"$results"
+  "$ours" "$SECONDS_EACH" --bench | sed 's/^/ours /' >>"$results"
   echo "round $round/$ROUNDS done" >&2
 done
 
-echo "SNS Notification verification, messages/s on one thread (median of $ROUNDS interleaved rounds of $ITERATIONS)"
+echo "SNS Notification verification, messages/s on one thread (median of $ROUNDS interleaved rounds of $SECONDS_EACH s per message)"
 echo "peer: npm sns-validator $PEER_VERSION on Node.js $(node --version); ours: webhook-trigger (cargo bench profile)"
 node -e '
   const lines = require("fs").readFileSync(process.argv[1], "utf8").trim().split("\n");
