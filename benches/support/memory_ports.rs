@@ -10,13 +10,15 @@ use std::hash::Hash;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use webhook_trigger::domain::{
-    AdminKey, ApiKey, ApiKeyName, Execution, ExecutionId, KeyUsage, SnsSubscription, Workflow,
-    WorkflowId, WorkflowSecrets,
+    AdminKey, ApiKey, ApiKeyName, Execution, ExecutionId, KeyUsage, RejectionCounts,
+    SnsSubscription, Workflow, WorkflowId, WorkflowSecrets,
 };
 use webhook_trigger::ports::{
     AdminKeyStore, ApiKeyStore, ExecutionQuery, ExecutionStore, KeyUsageStore, Outbox, QueueError,
-    Recorded, SecretStore, StoreError, SubscriptionStore, WorkItem, WorkQueue, WorkflowStore,
+    Recorded, RejectionStore, SecretStore, StoreError, SubscriptionStore, WorkItem, WorkQueue,
+    WorkflowStore,
 };
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -101,6 +103,7 @@ pub struct MemoryStore {
     key_usage: Table<ApiKeyName, KeyUsage>,
     admin_keys: Table<ApiKeyName, AdminKey>,
     subscriptions: Mutex<HashMap<(WorkflowId, String), SnsSubscription>>,
+    rejections: Mutex<HashMap<(WorkflowId, DateTime<Utc>), RejectionCounts>>,
     executions: Mutex<Executions>,
     outbox: Option<Arc<MemoryQueue>>,
 }
@@ -115,6 +118,7 @@ impl MemoryStore {
             key_usage: Table::new(),
             admin_keys: Table::new(),
             subscriptions: Mutex::new(HashMap::new()),
+            rejections: Mutex::new(HashMap::new()),
             executions: Mutex::new(Executions::default()),
             outbox: None,
         }
@@ -267,6 +271,35 @@ impl SubscriptionStore for MemoryStore {
             .filter(|s| &s.workflow_id == workflow_id)
             .cloned()
             .collect())
+    }
+}
+
+#[async_trait]
+impl RejectionStore for MemoryStore {
+    async fn add_rejections(
+        &self,
+        workflow_id: &WorkflowId,
+        hour: DateTime<Utc>,
+        counts: &RejectionCounts,
+    ) -> Result<(), StoreError> {
+        lock(&self.rejections)
+            .entry((workflow_id.clone(), hour))
+            .or_default()
+            .merge(counts);
+        Ok(())
+    }
+    async fn rejections_since(
+        &self,
+        workflow_id: &WorkflowId,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<(DateTime<Utc>, RejectionCounts)>, StoreError> {
+        let mut rows: Vec<_> = lock(&self.rejections)
+            .iter()
+            .filter(|((wf, hour), _)| wf == workflow_id && *hour >= since)
+            .map(|((_, hour), counts)| (*hour, *counts))
+            .collect();
+        rows.sort_by_key(|(hour, _)| *hour);
+        Ok(rows)
     }
 }
 
