@@ -1,15 +1,28 @@
-//! Hot paths without I/O (criterion): SNS signature verification with the certificate already
-//! cached, SignatureVersion 1 and 2, and rendering a typical step's templates. The accept
+//! Hot paths without I/O (criterion): a webhook from the raw HTTP request through the real
+//! router to "queued", generic and SNS, on in-memory implementations of our ports
+//! (`support/memory_ports.rs`); SNS signature verification alone with the certificate already
+//! cached, SignatureVersion 1 and 2; and rendering a typical step's templates. The accept
 //! path against the real SQLite store is in `benches/accept.rs`; under load in
 //! `bench/serve/load.sh`. Figures and the command: BENCHMARKS.md.
 
+#[path = "support/memory_ports.rs"]
+mod memory_ports;
+
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
-use criterion::{Criterion, criterion_group, criterion_main};
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
+use memory_ports::{MemoryQueue, MemoryStore};
 use serde_json::json;
+use tower::ServiceExt;
 use url::Url;
-use webhook_trigger::domain::{TemplateContext, TemplateEngine};
+use webhook_trigger::app::{App, AppDeps, NewWorkflow};
+use webhook_trigger::config::Config;
+use webhook_trigger::domain::{SnsOptions, Step, TemplateContext, TemplateEngine, Trigger};
+use webhook_trigger::ports::{Store, WorkQueue};
 use webhook_trigger::sns::{
     FetchError, FetchedBody, HttpFetcher, SnsMessage, SnsPolicy, SnsVerifier, VerifierConfig,
 };
@@ -109,5 +122,179 @@ fn template_rendering(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, sns_verification, template_rendering);
+/// The app over in-memory ports, with one API key and one workflow of `trigger`. With
+/// `outbox`, the store queues as it records (the SQLite shape); without, the app writes and
+/// then sends to the queue (the DynamoDB + SQS shape, as on Lambda).
+struct MemoryApp {
+    router: axum::Router,
+    store: Arc<MemoryStore>,
+    queue: Arc<MemoryQueue>,
+    workflow_id: String,
+    key: String,
+}
+
+impl MemoryApp {
+    fn new(runtime: &tokio::runtime::Runtime, trigger: Trigger, outbox: bool) -> Self {
+        let queue = Arc::new(MemoryQueue::default());
+        let store = Arc::new(if outbox {
+            MemoryStore::with_outbox(queue.clone())
+        } else {
+            MemoryStore::new()
+        });
+        let config = Config {
+            // The SNS fixtures are signed, so their Timestamps are fixed (2026-11-23T10:00Z)
+            // and the default SNS_MAX_AGE_SECONDS (1 h) would, correctly, refuse them as
+            // stale; accept a century, as tests/it/events.rs does. The certificate's own
+            // validity (2026-01-01 to 2036-01-01) is still checked against the real clock.
+            sns_max_age: Duration::from_secs(100 * 365 * 24 * 3600),
+            ..Config::default()
+        };
+        let app = App::new(
+            AppDeps {
+                store: store.clone() as Arc<dyn Store>,
+                queue: queue.clone() as Arc<dyn WorkQueue>,
+                sns_fetcher: Arc::new(Cert(fixture("kat-signing-cert.pem").into_bytes())),
+            },
+            config,
+        );
+        let (workflow_id, key) = runtime.block_on(async {
+            let key = app.create_api_key("bench").await.expect("key");
+            let workflow = app
+                .create_workflow(NewWorkflow {
+                    name: "bench".into(),
+                    trigger,
+                    api_key_name: "bench".into(),
+                    steps: vec![Step::Echo.into()],
+                    sns: SnsOptions::default(),
+                    auth: Default::default(),
+                })
+                .await
+                .expect("workflow");
+            (workflow.id.to_string(), key.secret.expose().to_owned())
+        });
+        Self {
+            router: webhook_trigger::http::router(app),
+            store,
+            queue,
+            workflow_id,
+            key,
+        }
+    }
+
+    /// Forgets the previous request's execution and work item, so the next identical request
+    /// is a new execution again (its Idempotency-Key or SNS MessageId is not a duplicate).
+    /// Runs between requests only: the previous one must have left exactly one of each.
+    fn reset(&self) {
+        let left = (self.store.execution_count(), self.queue.len());
+        assert_eq!(
+            left,
+            (1, 1),
+            "a request must record and queue one execution"
+        );
+        self.clear();
+    }
+
+    fn clear(&self) {
+        self.store.clear_executions();
+        self.queue.clear();
+    }
+
+    /// A generic webhook as a client sends it: API key header, JSON body, Idempotency-Key.
+    fn generic_request(&self) -> Request<Body> {
+        // 88 bytes.
+        let body = r#"{"order":{"id":1042,"items":[{"sku":"A-1","qty":2},{"sku":"B-7","qty":1}],"total":99.5}}"#;
+        Request::post(format!("/webhooks/{}", self.workflow_id))
+            .header("x-api-key", &self.key)
+            .header("content-type", "application/json")
+            .header("content-length", body.len())
+            .header("idempotency-key", "order-1042-created")
+            .header("user-agent", "bench-client/1.0")
+            .body(Body::from(body))
+            .expect("request")
+    }
+
+    /// An SNS delivery as SNS sends it: the key in the subscription URL's query, text/plain,
+    /// the message type and topic headers.
+    fn sns_request(&self, body: &str) -> Request<Body> {
+        let message = SnsMessage::parse(body, None).expect("an SNS message");
+        Request::post(format!(
+            "/webhooks/{}?x-api-key={}",
+            self.workflow_id, self.key
+        ))
+        .header("content-type", "text/plain; charset=UTF-8")
+        .header("content-length", body.len())
+        .header("x-amz-sns-message-type", message.message_type().as_str())
+        .header("x-amz-sns-message-id", message.message_id())
+        .header("x-amz-sns-topic-arn", message.topic_arn().as_str())
+        .header("user-agent", "Amazon Simple Notification Service Agent")
+        .body(Body::from(body.to_owned()))
+        .expect("request")
+    }
+
+    /// One request through the router; anything but 202 Accepted aborts the benchmark.
+    async fn accept(&self, request: Request<Body>) {
+        let response = self
+            .router
+            .clone()
+            .oneshot(request)
+            .await
+            .expect("response");
+        assert_eq!(response.status(), StatusCode::ACCEPTED, "not accepted");
+    }
+}
+
+/// The whole request path up to "queued": routing and the guards, API key check (cached
+/// lookups), body read, JSON parse, execution built, encoded and recorded with its dedup
+/// record, work item queued, 202 answer built. Each iteration is a first delivery.
+fn accept_through_router(c: &mut Criterion) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    for (name, outbox) in [("store + queue", false), ("outbox", true)] {
+        let app = MemoryApp::new(&runtime, Trigger::GenericWebhook, outbox);
+        runtime.block_on(app.accept(app.generic_request()));
+        c.bench_function(
+            &format!("router: generic webhook to queued (in-memory {name})"),
+            |b| {
+                b.to_async(&runtime).iter_batched(
+                    || {
+                        app.reset();
+                        app.generic_request()
+                    },
+                    |request| app.accept(request),
+                    BatchSize::PerIteration,
+                )
+            },
+        );
+    }
+
+    let app = MemoryApp::new(&runtime, Trigger::AmazonSns, false);
+    for version in ["v1", "v2"] {
+        let body = fixture(&format!("kat-notification-{version}.json"));
+        // The first delivery fetches the certificate (from memory); later ones find it cached.
+        app.clear();
+        runtime.block_on(app.accept(app.sns_request(&body)));
+        c.bench_function(
+            &format!("router: SNS Notification {version} to queued (verified, cached cert)"),
+            |b| {
+                b.to_async(&runtime).iter_batched(
+                    || {
+                        app.reset();
+                        app.sns_request(&body)
+                    },
+                    |request| app.accept(request),
+                    BatchSize::PerIteration,
+                )
+            },
+        );
+    }
+}
+
+criterion_group!(
+    benches,
+    accept_through_router,
+    sns_verification,
+    template_rendering
+);
 criterion_main!(benches);

@@ -14,21 +14,23 @@ use x509_parser::oid_registry::OID_PKCS1_RSAENCRYPTION;
 
 use super::error::SnsError;
 use super::fetcher::{FetchError, HttpFetcher};
+use super::signing::RsaVerifyingKey;
 
 /// Largest PEM we read. SNS's are about 2 KiB; the cap keeps a misbehaving endpoint from
 /// filling memory.
 pub const MAX_CERTIFICATE_BYTES: usize = 16 * 1024;
 
-/// What we keep of a signing certificate: the RSA key and the validity window.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What we keep of a signing certificate: the RSA key, parsed and ready to verify with, and
+/// the validity window.
+#[derive(Debug, Clone)]
 pub struct SigningCertificate {
-    rsa_public_key: Vec<u8>,
+    rsa_public_key: RsaVerifyingKey,
     not_before: DateTime<Utc>,
     not_after: DateTime<Utc>,
 }
 
 impl SigningCertificate {
-    /// Reads the first certificate of a PEM document; it must carry an RSA key.
+    /// Reads the first certificate of a PEM document; it must carry an RSA key that parses.
     pub fn from_pem(pem: &[u8]) -> Result<SigningCertificate, String> {
         let (_, block) =
             x509_parser::pem::parse_x509_pem(pem).map_err(|_| "it is not PEM".to_owned())?;
@@ -47,7 +49,7 @@ impl SigningCertificate {
             DateTime::from_timestamp(t, 0).ok_or_else(|| "its validity is out of range".to_owned())
         };
         Ok(SigningCertificate {
-            rsa_public_key: spki.subject_public_key.data.to_vec(),
+            rsa_public_key: RsaVerifyingKey::from_der(&spki.subject_public_key.data)?,
             not_before: time(validity.not_before.timestamp())?,
             not_after: time(validity.not_after.timestamp())?,
         })
@@ -80,8 +82,8 @@ impl SigningCertificate {
         Ok(())
     }
 
-    /// The key as DER `RSAPublicKey`, the form the verifier takes.
-    pub(super) fn rsa_public_key(&self) -> &[u8] {
+    /// The key the verifier takes.
+    pub(super) fn rsa_public_key(&self) -> &RsaVerifyingKey {
         &self.rsa_public_key
     }
 }
@@ -215,13 +217,40 @@ mod tests {
         );
     }
 
+    const KAT_PEM: &[u8] = include_bytes!("../../tests/fixtures/sns/kat-signing-cert.pem");
+
+    /// `KAT_PEM` with the INTEGER tag of the RSA key's modulus turned into an OCTET STRING:
+    /// still a well-formed certificate, whose subject public key is no RSA key.
+    fn pem_with_unparsable_key() -> Vec<u8> {
+        use base64::Engine as _;
+        let (_, block) = x509_parser::pem::parse_x509_pem(KAT_PEM).unwrap();
+        let mut der = block.contents.clone();
+        // RSAPublicKey ::= SEQUENCE (30 82 01 0a) { modulus INTEGER (02 82 01 01) ... }
+        let at = der
+            .windows(8)
+            .position(|w| w == [0x30, 0x82, 0x01, 0x0a, 0x02, 0x82, 0x01, 0x01])
+            .expect("a 2048-bit RSAPublicKey");
+        der[at + 4] = 0x04;
+        let body = base64::engine::general_purpose::STANDARD.encode(&der);
+        format!("-----BEGIN CERTIFICATE-----\n{body}\n-----END CERTIFICATE-----\n").into_bytes()
+    }
+
+    #[test]
+    fn a_certificate_whose_rsa_key_does_not_parse_is_refused() {
+        let pem = pem_with_unparsable_key();
+        let (_, block) = x509_parser::pem::parse_x509_pem(&pem).unwrap();
+        assert!(block.parse_x509().is_ok(), "the certificate itself parses");
+        let err = SigningCertificate::from_pem(&pem).unwrap_err();
+        assert!(err.contains("RSA key does not parse"), "{err}");
+    }
+
     #[test]
     fn validity_window_is_inclusive() {
         let t = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
         let cert = SigningCertificate {
-            rsa_public_key: vec![],
             not_before: t("2026-01-01T00:00:00Z"),
             not_after: t("2026-12-31T23:59:59Z"),
+            ..SigningCertificate::from_pem(KAT_PEM).unwrap()
         };
         assert!(cert.check_validity(t("2026-01-01T00:00:00Z")).is_ok());
         assert!(cert.check_validity(t("2026-12-31T23:59:59Z")).is_ok());
