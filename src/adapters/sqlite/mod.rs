@@ -97,10 +97,12 @@ impl SqliteStore {
     {
         let stopped = || StoreError::Unavailable("the store's writer has stopped".into());
         let (job, answer) = group_commit::job(work);
+        self.writes.send(job).map_err(|_| stopped())?;
+        // Counted once it is in the writer's channel: whoever sees the count can rely on the
+        // writer's next batch taking it.
         self.counters
             .submitted
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        self.writes.send(job).map_err(|_| stopped())?;
         answer.await.map_err(|_| stopped())?
     }
 
