@@ -20,6 +20,9 @@ A run without an answer, or with a wrong one, is discarded and counted, never av
 than RUNS/5 of them aborts. Also printed: moto's own round trip for one GetItem (what every
 AWS call above pays on top of our code) and how many requests each cold invocation made.
 
+The functions get SSL_CERT_FILE / SSL_CERT_DIR from the caller's environment, which decide
+how much of init goes to loading the trust store (see BENCHMARKS.md); set them explicitly.
+
 Usage: .venv/bin/python bench/lambda_webhook.py [RUNS]   (boto3 comes with moto in .venv;
 scripts/bench.sh builds the binaries and runs it)
 """
@@ -188,7 +191,8 @@ def main():
         "AWS_REGION": "us-east-1",
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
-        **({"SSL_CERT_DIR": os.environ["SSL_CERT_DIR"]} if "SSL_CERT_DIR" in os.environ else {}),
+        # Where rustls finds the trust store (see BENCHMARKS.md: one bundle file is closer to AWS).
+        **{name: os.environ[name] for name in ("SSL_CERT_FILE", "SSL_CERT_DIR") if name in os.environ},
     }
     queue_url = cli(aws, "setup")["queueUrl"]
     key = cli(aws, "api-keys", "create", "bench")["value"]
@@ -202,6 +206,7 @@ def main():
     webhook = webhook_event(workflow_id, key)
 
     results = {"hello-lambda": [], "api /health": [], "api webhook": [], "worker batch": []}
+    # Requests moto saw during each invocation of a run: (cold, warm).
     calls = {"api webhook": [], "worker batch": []}
     discarded = {name: [] for name in results}
 
@@ -210,62 +215,71 @@ def main():
         if len(discarded[name]) > RUNS // 5:
             sys.exit(f"{name}: {len(discarded[name])} runs failed, the last: {why}; see {STDERR}")
 
-    def run(name, binary, event, check):
+    def run(name, binary, events, check):
+        """One fresh process, `events` in turn; check(answer, index) says what is wrong."""
         before = moto_requests()
-        answer = cold_invoke(binary, function_env, event, STDERR)
-        if answer is None:
+        outcome = cold_invoke(binary, function_env, events, STDERR, on_answer=moto_requests)
+        if outcome is None:
             discard(name, "no answer (the loopback runtime lost the connection)")
             return None
-        why = check(answer)
-        if why:
-            discard(name, why)
-            return None
-        results[name].append(answer)
+        for index, answer in enumerate(outcome["answers"]):
+            why = None if answer["path"].endswith("/response") else f"{answer['path']}: {answer['body'][:200]!r}"
+            why = why or check(answer, index)
+            if why:
+                discard(name, f"invocation {index + 1}: {why}")
+                return None
+        results[name].append(outcome)
         if name in calls:
-            calls[name].append(moto_requests() - before)
-        return answer
+            marks = [before] + [a["mark"] for a in outcome["answers"]]
+            calls[name].append(tuple(b - a for a, b in zip(marks, marks[1:])))
+        return outcome
 
-    def answered_ok(answer):
-        return None if answer["path"].endswith("/response") else f"{answer['path']}: {answer['body'][:200]!r}"
+    def no_check(answer, index):
+        return None
 
-    def accepted(answer):
-        if not answer["path"].endswith("/response"):
-            return f"{answer['path']}: {answer['body'][:200]!r}"
+    def accepted(answer, index):
         response = json.loads(answer["body"])
         if response.get("statusCode") != 202:
             return f"HTTP {response.get('statusCode')}: {response.get('body', '')[:200]!r}"
         answer["executionId"] = json.loads(response["body"])["executionId"]
         return None
 
-    def webhook_then_worker():
-        accepted_answer = run("api webhook", BIN["api"], webhook, accepted)
-        if accepted_answer is None:
+    def webhooks_then_worker():
+        # Two webhooks to one process: the first is the cold one; the second, warm, is for
+        # comparison (workflow and key cached, connections open).
+        api = run("api webhook", BIN["api"], [webhook, webhook], accepted)
+        if api is None:
             return
-        # The message that webhook sent, as Lambda would receive it.
-        got = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=1, WaitTimeSeconds=1,
-                                  AttributeNames=["All"]).get("Messages", [])
-        if len(got) != 1 or accepted_answer["executionId"] not in got[0]["Body"]:
-            discard("worker batch", f"the webhook's message was not on the queue: {got!r}")
+        executions = [answer["executionId"] for answer in api["answers"]]
+        # The messages those webhooks sent, as Lambda would receive them.
+        messages = {}
+        for _ in range(10):
+            got = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1,
+                                      AttributeNames=["All"]).get("Messages", [])
+            messages.update({json.loads(m["Body"])["executionId"]: m for m in got})
+            if all(e in messages for e in executions):
+                break
+        if not all(e in messages for e in executions):
+            discard("worker batch", f"the webhooks' messages were not on the queue: {sorted(messages)}")
             return
-        execution_id = accepted_answer["executionId"]
 
-        def finished(answer):
-            why = answered_ok(answer)
-            if why:
-                return why
+        def finished(answer, index):
             if json.loads(answer["body"]).get("batchItemFailures"):
                 return f"batch item failed: {answer['body'][:200]!r}"
-            status = cli(aws, "executions", "show", workflow_id, execution_id)["status"]
-            return None if status == "succeeded" else f"execution {execution_id} is {status}"
+            status = cli(aws, "executions", "show", workflow_id, executions[index])["status"]
+            return None if status == "succeeded" else f"execution {executions[index]} is {status}"
 
-        if run("worker batch", BIN["worker"], sqs_event(got[0], queue_arn), finished):
-            # What Lambda does with a record that was not reported as failed.
-            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=got[0]["ReceiptHandle"])
+        batches = [sqs_event(messages[e], queue_arn) for e in executions]
+        run("worker batch", BIN["worker"], batches, finished)
+        for e in executions:
+            # What Lambda does with a record once its batch is answered (or, for a discarded
+            # run, what keeps the queue to this round's messages).
+            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=messages[e]["ReceiptHandle"])
 
     steps = [
-        lambda: run("hello-lambda", BIN["hello"], b"{}", answered_ok),
-        lambda: run("api /health", BIN["api"], health, answered_ok),
-        webhook_then_worker,
+        lambda: run("hello-lambda", BIN["hello"], [b"{}"], no_check),
+        lambda: run("api /health", BIN["api"], [health], no_check),
+        webhooks_then_worker,
     ]
     for i in range(RUNS):
         # Interleaved, and the order turned each round, so that drift on a shared machine
@@ -274,21 +288,24 @@ def main():
             step()
 
     sdk, raw = moto_round_trips(endpoint)
-    print(f"{RUNS} rounds, interleaved; times from spawn (p50 / p90 / min)")
+    trust = ", ".join(f"{n}={aws.get(n, '(unset)')}" for n in ("SSL_CERT_FILE", "SSL_CERT_DIR"))
+    print(f"{RUNS} rounds, interleaved, a fresh process each (p50 / p90 / min); trust store: {trust}")
     for name, runs in results.items():
         if not runs:
             continue
         print(f"{name:<13} spawn->answer {summary([r['total'] for r in runs])}   (n={len(runs)})")
         print(f"{'':<13} init          {summary([r['init'] for r in runs])}")
         print(f"{'':<13} first         {summary([r['first'] for r in runs])}")
+        if len(runs[0]["answers"]) > 1:
+            print(f"{'':<13} second (warm) {summary([r['answers'][1]['ms'] for r in runs])}")
         if calls.get(name):
-            print(f"{'':<13} requests to moto per cold invocation: {sorted(set(calls[name]))}")
+            print(f"{'':<13} requests to moto (first, second): {sorted(set(calls[name]))}")
     for name, whys in discarded.items():
         if whys:
             print(f"{name}: {len(whys)} runs discarded, e.g. {whys[0]}")
     print(f"moto GetItem round trip, boto3: p50 {percentile(sdk, 0.5):.2f} ms  p90 {percentile(sdk, 0.9):.2f} ms;"
           f" raw HTTP keep-alive: p50 {percentile(raw, 0.5):.2f} ms  p90 {percentile(raw, 0.9):.2f} ms  (n={len(raw)})")
-    sample = results["api webhook"][-1]["body"] if results["api webhook"] else b""
+    sample = results["api webhook"][-1]["answers"][0]["body"] if results["api webhook"] else b""
     print(f"last webhook answer: {sample[:160]!r}")
 
 

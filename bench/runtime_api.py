@@ -27,19 +27,23 @@ def lambda_env(**extra):
     }
 
 
-def cold_invoke(binary, env, event, stderr_path, timeout=10.0, deadline_s=30):
-    """Spawns `binary`, hands it `event` as its first invocation and kills it once answered.
+def cold_invoke(binary, env, events, stderr_path, timeout=10.0, deadline_s=30, on_answer=None):
+    """Spawns `binary`, hands it `events` one invocation after the other, and kills it once it
+    has answered them all.
 
-    Returns None when no answer came within `timeout` (the Python server occasionally loses a
-    connection to a killed process's leftovers: the caller discards and counts the run), else
-    a dict of times in ms from perf_counter:
+    Returns None when not every answer came within `timeout` (the Python server occasionally
+    loses a connection to a killed process's leftovers: the caller discards and counts the
+    run), else a dict with, in ms from perf_counter:
       init   spawn -> its first GET /runtime/invocation/next (Lambda's Init Duration)
-      first  that GET -> the answer (the first, cold invocation)
-      total  spawn -> the answer (what the first caller waits for, minus the platform)
-    and `path` (the POST path: .../response, or .../error) and `body` of the answer.
+      first  that GET -> the first answer (the cold invocation)
+      total  spawn -> the first answer (what the first caller waits for, minus the platform)
+    and `answers`: for each event, `ms` (its GET -> its answer), `path` (the POST path:
+    .../response, or .../error), `body`, and `mark`: what `on_answer()` returned when the
+    answer arrived (None without it).
     """
-    marks = {}
-    answered = threading.Event()
+    polls = []
+    answers = []
+    all_answered = threading.Event()
 
     class Handler(http.server.BaseHTTPRequestHandler):
         def log_message(self, *args):
@@ -49,13 +53,14 @@ def cold_invoke(binary, env, event, stderr_path, timeout=10.0, deadline_s=30):
             if not self.path.endswith("/runtime/invocation/next"):
                 self.send_error(404)
                 return
-            if "next" in marks:
-                # Second poll: the function is done; hold it until the process is killed.
-                answered.wait(timeout)
+            if len(polls) == len(events):
+                # The poll after the last event: hold it until the process is killed.
+                all_answered.wait(timeout)
                 return
-            marks["next"] = time.perf_counter()
+            polls.append(time.perf_counter())
+            event = events[len(polls) - 1]
             self.send_response(200)
-            self.send_header("Lambda-Runtime-Aws-Request-Id", "bench-1")
+            self.send_header("Lambda-Runtime-Aws-Request-Id", f"bench-{len(polls)}")
             self.send_header("Lambda-Runtime-Deadline-Ms", str(int(time.time() * 1000) + deadline_s * 1000))
             self.send_header("Lambda-Runtime-Invoked-Function-Arn", FUNCTION_ARN)
             self.send_header("Content-Type", "application/json")
@@ -66,13 +71,13 @@ def cold_invoke(binary, env, event, stderr_path, timeout=10.0, deadline_s=30):
         def do_POST(self):
             length = int(self.headers.get("Content-Length", 0))
             body = self.rfile.read(length)
-            marks.setdefault("answered", time.perf_counter())
-            marks.setdefault("path", self.path)
-            marks.setdefault("body", body)
+            answers.append((time.perf_counter(), self.path, body, on_answer() if on_answer else None))
             self.send_response(202)
             self.send_header("Content-Length", "0")
             self.end_headers()
-            answered.set()
+            # An init error (posted before any poll) ends the run as well.
+            if len(answers) == len(events) or not self.path.endswith("/response"):
+                all_answered.set()
 
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -80,21 +85,23 @@ def cold_invoke(binary, env, event, stderr_path, timeout=10.0, deadline_s=30):
     with open(stderr_path, "wb") as stderr:
         started = time.perf_counter()
         proc = subprocess.Popen([binary], env=env, stdout=subprocess.DEVNULL, stderr=stderr)
-        answered.wait(timeout)
+        all_answered.wait(timeout)
         proc.kill()
         proc.wait()
     server.shutdown()
     server.server_close()
-    if "answered" not in marks:
+    if not answers or (len(answers) < len(events) and answers[-1][1].endswith("/response")):
         return None
-    # An init error is posted before any GET of /next.
-    next_at = marks.get("next", marks["answered"])
+    # An init error is posted before any poll: count it as answered at once.
+    polls = polls or [answers[0][0]]
     return {
-        "init": (next_at - started) * 1000,
-        "first": (marks["answered"] - next_at) * 1000,
-        "total": (marks["answered"] - started) * 1000,
-        "path": marks["path"],
-        "body": marks["body"],
+        "init": (polls[0] - started) * 1000,
+        "first": (answers[0][0] - polls[0]) * 1000,
+        "total": (answers[0][0] - started) * 1000,
+        "answers": [
+            {"ms": (at - polled) * 1000, "path": path, "body": body, "mark": mark}
+            for (at, path, body, mark), polled in zip(answers, polls)
+        ],
     }
 
 
