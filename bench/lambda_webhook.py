@@ -11,20 +11,21 @@ invocation:
   api /health    api-lambda, events/api-health.json (no AWS call)
   api webhook    api-lambda, a REST API POST /webhooks/{id} with the key in x-api-key and
                  the demo's order as body: must answer 202 (workflow and key read, lastUsedAt
-                 written, execution put, message sent: all on moto)
-  worker batch   worker-lambda, an SQS event made of the very message that webhook sent,
-                 received from the queue; must answer no batchItemFailures, and the
-                 execution must then read `succeeded`
+                 written, execution put, message sent: all on moto). Then the same webhook
+                 again to the same, now warm, process, for comparison.
+  worker batch   worker-lambda, an SQS event made of the very message the cold webhook sent,
+                 received from the queue; must answer no batchItemFailures, and the execution
+                 must then read `succeeded`. Then, warm, the second webhook's message.
 
 A run without an answer, or with a wrong one, is discarded and counted, never averaged in; more
 than RUNS/5 of them aborts. Also printed: moto's own round trip for one GetItem (what every
-AWS call above pays on top of our code) and how many requests each cold invocation made.
+AWS call above pays on top of our code) and how many requests moto saw in each invocation.
 
 The functions get SSL_CERT_FILE / SSL_CERT_DIR from the caller's environment, which decide
 how much of init goes to loading the trust store (see BENCHMARKS.md); set them explicitly.
 
-Usage: .venv/bin/python bench/lambda_webhook.py [RUNS]   (boto3 comes with moto in .venv;
-scripts/bench.sh builds the binaries and runs it)
+Usage: [RELEASE_DIR=target/release] .venv/bin/python bench/lambda_webhook.py [RUNS]
+(boto3 comes with moto in .venv; scripts/bench.sh builds the binaries and runs it)
 """
 import atexit
 import http.client
@@ -47,10 +48,12 @@ RUNS = int(sys.argv[1]) if len(sys.argv) > 1 else 30
 TABLE = "bench-cold"
 STDERR = "/tmp/lambda-webhook-stderr.log"
 MOTO_LOG = "/tmp/lambda-webhook-moto.log"
+# RELEASE_DIR: binaries built another way (e.g. another profile) to compare with.
+RELEASE = os.environ.get("RELEASE_DIR", os.path.join(ROOT, "target", "release"))
 BIN = {
-    "cli": os.path.join(ROOT, "target", "release", "webhook-trigger"),
-    "api": os.path.join(ROOT, "target", "release", "api-lambda"),
-    "worker": os.path.join(ROOT, "target", "release", "worker-lambda"),
+    "cli": os.path.join(RELEASE, "webhook-trigger"),
+    "api": os.path.join(RELEASE, "api-lambda"),
+    "worker": os.path.join(RELEASE, "worker-lambda"),
     "hello": os.path.join(ROOT, "bench", "hello-lambda", "target", "release", "hello-lambda"),
 }
 # The demo workflow of `serve --demo` (src/cli/serve.rs), under a key of its own.
@@ -289,7 +292,8 @@ def main():
 
     sdk, raw = moto_round_trips(endpoint)
     trust = ", ".join(f"{n}={aws.get(n, '(unset)')}" for n in ("SSL_CERT_FILE", "SSL_CERT_DIR"))
-    print(f"{RUNS} rounds, interleaved, a fresh process each (p50 / p90 / min); trust store: {trust}")
+    print(f"{RUNS} rounds, interleaved, a fresh process each (p50 / p90 / min); binaries: {RELEASE}; "
+          f"trust store: {trust}")
     for name, runs in results.items():
         if not runs:
             continue
