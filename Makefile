@@ -46,7 +46,8 @@ $(VENV)/.installed-$(MOTO_VERSION)-$(CFN_LINT_VERSION)-$(CARGO_LAMBDA_VERSION):
 invoke: venv
 	./scripts/invoke.sh $(EVENT)
 
-bench:
+## Every benchmark of BENCHMARKS.md (long: the arm64 size builds alone take about two hours).
+bench: venv
 	./scripts/bench.sh
 
 ## Fuzz every target for FUZZ_SECONDS each (default 60). Needs a nightly toolchain
