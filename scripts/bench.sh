@@ -4,6 +4,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo bench --bench accept
 cargo bench --bench hot_paths -- --warm-up-time 1 --measurement-time 3
+# The local worker: executions/s, and an http_request step against the bare request.
+cargo bench --bench worker
 # Our SNS verification against npm sns-validator (Node.js and npm from the machine; the
 # script fails and says what to install when they are missing).
 bench/sns-validator/compare.sh 5 2
