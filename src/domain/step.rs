@@ -83,6 +83,16 @@ impl Step {
             Self::SnsPublish(_) => "sns_publish",
         }
     }
+
+    /// Whether running the step can be seen outside the execution (a request sent, a message
+    /// published). Running any other step again gives the same output and changes nothing
+    /// else, so its record need not be stored before the next step starts.
+    pub fn reaches_outside(&self) -> bool {
+        match self {
+            Self::HttpRequest(_) | Self::SnsPublish(_) => true,
+            Self::Echo | Self::Fail { .. } | Self::Filter { .. } | Self::Transform { .. } => false,
+        }
+    }
 }
 
 /// `http_request`: every string except header and query *names* is a template.

@@ -173,7 +173,7 @@ impl Worker {
     ) -> Result<Outcome, WorkerError> {
         let Some(workflow) = self.store().get_workflow(&running.workflow_id).await? else {
             let error = format!("workflow {} no longer exists", running.workflow_id);
-            return self.finish(&running, Err(error)).await;
+            return self.finish(item, &running, Err(error)).await;
         };
         let runner = StepRunner {
             store: self.store(),
@@ -181,24 +181,12 @@ impl Worker {
         };
         let (running, end) = match runner.run(&workflow, running, delivery).await {
             Ok(done) => done,
-            Err(StoreError::TooLarge(reason)) => {
-                // A step's output too big to keep must not strand the execution in `running`.
-                let Some(current) = self
-                    .store()
-                    .get_execution(&item.workflow_id, &item.execution_id)
-                    .await?
-                else {
-                    return Ok(Outcome::Skipped);
-                };
-                let error =
-                    format!("a step's record was too large to store ({reason}); it was discarded");
-                return self.finish(&current, Err(error)).await;
-            }
+            Err(StoreError::TooLarge(reason)) => return self.fail_too_large(item, reason).await,
             Err(other) => return Err(other.into()),
         };
         match end {
-            RunEnd::Completed(result) => self.finish(&running, Ok(result)).await,
-            RunEnd::Failed(error) => self.finish(&running, Err(error)).await,
+            RunEnd::Completed(result) => self.finish(item, &running, Ok(result)).await,
+            RunEnd::Failed(error) => self.finish(item, &running, Err(error)).await,
             RunEnd::Superseded => {
                 tracing::warn!(execution_id = %running.id, "a later attempt took over; stopping");
                 Ok(Outcome::Skipped)
@@ -214,8 +202,36 @@ impl Worker {
         }
     }
 
+    /// Step records or a result too big to keep must not strand the execution in `running`:
+    /// it fails as stored, with the steps written so far, and the rest is discarded.
+    async fn fail_too_large(&self, item: &WorkItem, reason: String) -> Result<Outcome, WorkerError> {
+        let Some(current) = self
+            .store()
+            .get_execution(&item.workflow_id, &item.execution_id)
+            .await?
+        else {
+            return Ok(Outcome::Skipped);
+        };
+        let error = format!(
+            "the execution grew too large to store ({reason}); the steps' records and result past the last stored step were discarded"
+        );
+        let failed = match current.fail(current.attempts, error, Utc::now()) {
+            Ok(failed) => failed,
+            Err(_) => return Ok(Outcome::Skipped),
+        };
+        match self.store().replace_execution(&current, &failed).await? {
+            true => {
+                crate::measure::execution_finished(&failed.workflow_id, "failed");
+                Ok(Outcome::Failed)
+            }
+            false => Ok(Outcome::Skipped),
+        }
+    }
+
+    /// Stores the outcome, with the records of the steps run since the last write.
     async fn finish(
         &self,
+        item: &WorkItem,
         running: &Execution,
         outcome: Result<serde_json::Value, String>,
     ) -> Result<Outcome, WorkerError> {
@@ -236,19 +252,7 @@ impl Worker {
             }
         };
         let written = match self.store().replace_execution(running, &finished).await {
-            // A result too big to keep must not strand the execution in `running`.
-            Err(StoreError::TooLarge(reason)) => {
-                let error =
-                    format!("the result was too large to store ({reason}); it was discarded");
-                let failed = match running.fail(running.attempts, error, now) {
-                    Ok(failed) => failed,
-                    Err(_) => return Ok(Outcome::Skipped),
-                };
-                return match self.store().replace_execution(running, &failed).await? {
-                    true => Ok(Outcome::Failed),
-                    false => Ok(Outcome::Skipped),
-                };
-            }
+            Err(StoreError::TooLarge(reason)) => return self.fail_too_large(item, reason).await,
             other => other?,
         };
         if written {

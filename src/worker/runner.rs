@@ -1,6 +1,9 @@
-//! Runs a claimed execution's steps in order, writing each step's record to the store as it
-//! finishes, so a redelivered or taken-over execution resumes after the last finished step and
-//! never runs it twice.
+//! Runs a claimed execution's steps in order. The record of a step that reaches outside
+//! (`http_request`, `sns_publish`) is written to the store as the step finishes, so a
+//! redelivered or taken-over execution resumes after it and never sends it twice. The records
+//! of the other steps ride along with the next write (at the latest the one that finishes the
+//! execution): were the worker to die first, running them again changes nothing, and a
+//! workflow of such steps costs two writes (claim and finish) instead of one more per step.
 
 use chrono::Utc;
 use serde_json::{Value, json};
@@ -46,7 +49,9 @@ pub struct StepRunner<'a> {
 
 impl StepRunner<'_> {
     /// Runs the steps of `workflow` that `running` has not finished yet. `running` must hold
-    /// the claim (status `running`, this attempt). Returns the execution as last written.
+    /// the claim (status `running`, this attempt). Returns the execution with every step run
+    /// so far: the store has it up to the last step that reached outside, and the caller's
+    /// finishing write (a compare-and-swap on status and attempts) stores the rest.
     pub async fn run(
         &self,
         workflow: &Workflow,
@@ -82,7 +87,9 @@ impl StepRunner<'_> {
             let Ok(next) = running.record_step(attempt, record) else {
                 return Ok((running, RunEnd::Superseded));
             };
-            if !self.store.replace_execution(&running, &next).await? {
+            // A step to be retried is stored with the release below, in the same write.
+            let store_now = step.action.reaches_outside() && status != StepStatus::Retrying;
+            if store_now && !self.store.replace_execution(&running, &next).await? {
                 return Ok((running, RunEnd::Superseded));
             }
             running = next;

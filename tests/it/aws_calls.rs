@@ -182,3 +182,61 @@ async fn each_accepted_webhook_is_one_write_and_one_send_a_duplicate_at_most_one
         "one UpdateItem per workflow-hour (two if the hour turned meanwhile): {flushed:?}"
     );
 }
+
+/// The worker writes an execution when it claims it, as soon as a step that reaches outside
+/// (`http_request`, `sns_publish`) has run, and when it ends; the records of the steps that
+/// reach nothing outside ride along with the next of those writes.
+#[tokio::test]
+async fn the_worker_writes_at_claim_after_each_outside_step_and_at_the_end() {
+    let fixture = dynamodb::fixture().await;
+    let sdk = dynamodb::sdk_config().await;
+    let calls = Calls::default();
+    let ddb = aws_sdk_dynamodb::Client::from_conf(
+        aws_sdk_dynamodb::config::Builder::from(&sdk)
+            .interceptor(calls.clone())
+            .build(),
+    );
+    let counted = Arc::new(DynamoStore::new(ddb, fixture.table.clone()));
+    let t = support::build(
+        Arc::new(fixture.store.clone()),
+        Arc::new(SqsQueue::new(
+            fixture.sqs.clone(),
+            fixture.queues.queue_url.clone(),
+        )),
+        Box::new(dynamodb::SqsDriver::new(
+            fixture.sqs.clone(),
+            fixture.queues.queue_url.clone(),
+            support::test_worker(counted, chrono::Duration::seconds(300)),
+        )),
+        support::test_config(),
+        None,
+    );
+    let target = support::target::Target::ok().await;
+    let step = |value: serde_json::Value| -> Step { serde_json::from_value(value).expect("step") };
+    let (workflow, key) = t
+        .workflow_with_key(vec![
+            step(serde_json::json!({"type": "transform", "output": {"n": "{{ trigger.body.n }}"}})),
+            Step::Echo,
+            step(serde_json::json!({"type": "http_request", "url": target.url("/hook")})),
+            step(serde_json::json!({"type": "filter", "when": "trigger.body.n == 1"})),
+            Step::Echo,
+        ])
+        .await;
+    let wf = workflow.id.to_string();
+    let r = t.post_webhook(&wf, Some(&key), r#"{"n":1}"#).await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.body);
+    let id = r.execution_id();
+    calls.take();
+
+    assert_eq!(t.worker.drain().await, 1);
+    let e = t.execution(&wf, &id, &key).await;
+    assert_eq!(e["status"], "succeeded", "{e}");
+    assert_eq!(e["steps"].as_array().map(Vec::len), Some(5), "{e}");
+    assert_eq!(target.count(), 1);
+    assert_eq!(
+        calls.take(),
+        counts(&[("GetItem", 2), ("PutItem", 3)]),
+        "read the execution and the workflow; conditional puts at the claim, after the \
+         http_request and at the end"
+    );
+}
