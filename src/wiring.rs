@@ -59,6 +59,7 @@ pub fn worker(
         store,
         steps: step_deps(sdk)?,
         lease: config.worker_lease,
+        workflow_ttl: config.cache_ttl,
     }))
 }
 

@@ -10,7 +10,8 @@ use std::sync::Arc;
 
 use chrono::Utc;
 
-use crate::domain::{Execution, TransitionError};
+use crate::cache::TtlCache;
+use crate::domain::{Execution, TransitionError, Workflow, WorkflowId};
 use crate::ports::{Store, StoreError, WorkItem};
 pub use runner::DeliveryCount;
 use runner::{RunEnd, StepRunner};
@@ -56,18 +57,37 @@ pub struct WorkerDeps {
     pub steps: StepDeps,
     /// After this long a running execution whose worker went silent may be claimed again.
     pub lease: chrono::Duration,
+    /// How long a workflow read for one execution is reused for the next ones (the API's
+    /// `CACHE_TTL_SECONDS`): an edit reaches the worker within this long. Zero reads it for
+    /// every execution.
+    pub workflow_ttl: std::time::Duration,
 }
 
 #[derive(Clone)]
 pub struct Worker {
     deps: Arc<WorkerDeps>,
+    workflows: Arc<TtlCache<WorkflowId, Arc<Workflow>>>,
 }
 
 impl Worker {
     pub fn new(deps: WorkerDeps) -> Self {
         Self {
+            workflows: Arc::new(TtlCache::new(deps.workflow_ttl)),
             deps: Arc::new(deps),
         }
+    }
+
+    /// The workflow an execution runs, from this process's cache when it was read lately.
+    async fn workflow(&self, id: &WorkflowId) -> Result<Option<Arc<Workflow>>, StoreError> {
+        if let Some(workflow) = self.workflows.get(id) {
+            return Ok(Some(workflow));
+        }
+        let Some(workflow) = self.store().get_workflow(id).await? else {
+            return Ok(None);
+        };
+        let workflow = Arc::new(workflow);
+        self.workflows.insert(id.clone(), workflow.clone());
+        Ok(Some(workflow))
     }
 
     fn store(&self) -> &dyn Store {
@@ -171,7 +191,7 @@ impl Worker {
         running: Execution,
         delivery: DeliveryCount,
     ) -> Result<Outcome, WorkerError> {
-        let Some(workflow) = self.store().get_workflow(&running.workflow_id).await? else {
+        let Some(workflow) = self.workflow(&running.workflow_id).await? else {
             let error = format!("workflow {} no longer exists", running.workflow_id);
             return self.finish(item, &running, Err(error)).await;
         };
@@ -204,7 +224,11 @@ impl Worker {
 
     /// Step records or a result too big to keep must not strand the execution in `running`:
     /// it fails as stored, with the steps written so far, and the rest is discarded.
-    async fn fail_too_large(&self, item: &WorkItem, reason: String) -> Result<Outcome, WorkerError> {
+    async fn fail_too_large(
+        &self,
+        item: &WorkItem,
+        reason: String,
+    ) -> Result<Outcome, WorkerError> {
         let Some(current) = self
             .store()
             .get_execution(&item.workflow_id, &item.execution_id)

@@ -17,6 +17,7 @@ use webhook_trigger::adapters::dynamodb::DynamoStore;
 use webhook_trigger::adapters::sqs::SqsQueue;
 use webhook_trigger::config::Config;
 use webhook_trigger::domain::Step;
+use webhook_trigger::worker::{Worker, WorkerDeps};
 
 use crate::support::{self, dynamodb};
 
@@ -185,9 +186,11 @@ async fn each_accepted_webhook_is_one_write_and_one_send_a_duplicate_at_most_one
 
 /// The worker writes an execution when it claims it, as soon as a step that reaches outside
 /// (`http_request`, `sns_publish`) has run, and when it ends; the records of the steps that
-/// reach nothing outside ride along with the next of those writes.
+/// reach nothing outside ride along with the next of those writes. It reads the execution,
+/// and the workflow only when its cache does not have it.
 #[tokio::test]
-async fn the_worker_writes_at_claim_after_each_outside_step_and_at_the_end() {
+async fn the_worker_reads_a_workflow_once_and_writes_at_claim_after_each_outside_step_and_at_the_end()
+ {
     let fixture = dynamodb::fixture().await;
     let sdk = dynamodb::sdk_config().await;
     let calls = Calls::default();
@@ -206,7 +209,12 @@ async fn the_worker_writes_at_claim_after_each_outside_step_and_at_the_end() {
         Box::new(dynamodb::SqsDriver::new(
             fixture.sqs.clone(),
             fixture.queues.queue_url.clone(),
-            support::test_worker(counted, chrono::Duration::seconds(300)),
+            Worker::new(WorkerDeps {
+                store: counted,
+                steps: support::test_step_deps(),
+                lease: chrono::Duration::seconds(300),
+                workflow_ttl: std::time::Duration::from_secs(60),
+            }),
         )),
         support::test_config(),
         None,
@@ -238,5 +246,16 @@ async fn the_worker_writes_at_claim_after_each_outside_step_and_at_the_end() {
         counts(&[("GetItem", 2), ("PutItem", 3)]),
         "read the execution and the workflow; conditional puts at the claim, after the \
          http_request and at the end"
+    );
+
+    let r = t.post_webhook(&wf, Some(&key), r#"{"n":1}"#).await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.body);
+    calls.take();
+    assert_eq!(t.worker.drain().await, 1);
+    assert_eq!(target.count(), 2);
+    assert_eq!(
+        calls.take(),
+        counts(&[("GetItem", 1), ("PutItem", 3)]),
+        "the next execution of the workflow reads only itself"
     );
 }

@@ -72,6 +72,7 @@ pub fn test_worker(store: Arc<dyn Store>, lease: chrono::Duration) -> Worker {
         store,
         steps: test_step_deps(),
         lease,
+        workflow_ttl: std::time::Duration::ZERO,
     })
 }
 
