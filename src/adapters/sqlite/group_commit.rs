@@ -186,15 +186,22 @@ pub(super) fn commit_batch(
 ) -> Result<(), StoreError> {
     // IMMEDIATE takes the write lock at BEGIN, so another process's writer (the CLI) is
     // waited for there (busy_timeout) instead of failing the batch midway.
-    let mut tx = conn
+    let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .map_err(unavailable)?;
     for job in jobs.iter_mut() {
-        let sp = tx.savepoint().map_err(unavailable)?;
-        if job.run(&sp) {
-            sp.commit().map_err(unavailable)?;
+        // Prepared once per connection: a job's savepoint is not worth parsing SQL for.
+        let run = |sql: &str| {
+            tx.prepare_cached(sql)
+                .and_then(|mut s| s.execute([]))
+                .map_err(unavailable)
+        };
+        run("SAVEPOINT job")?;
+        if !job.run(&tx) {
+            // Undoes this job alone and keeps the others.
+            run("ROLLBACK TO job")?;
         }
-        // Otherwise dropping the savepoint rolls this job back and keeps the others.
+        run("RELEASE job")?;
     }
     // A COMMIT that fails leaves the transaction open; dropping `tx` rolls it back.
     tx.commit().map_err(unavailable)

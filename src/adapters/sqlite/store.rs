@@ -303,8 +303,8 @@ fn select_one<T: DeserializeOwned, P: rusqlite::Params>(
     params: P,
 ) -> Result<Option<T>, StoreError> {
     let raw: Option<String> = c
-        .query_row(sql, params, |r| r.get(0))
-        .optional()
+        .prepare_cached(sql)
+        .and_then(|mut s| s.query_row(params, |r| r.get(0)).optional())
         .map_err(unavailable)?;
     raw.as_deref().map(from_json).transpose()
 }
