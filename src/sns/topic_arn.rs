@@ -106,6 +106,17 @@ impl TopicArn {
         &self.region
     }
 
+    /// Whether `host` is [`Self::sns_host`], without building it.
+    pub fn is_sns_host(&self, host: &str) -> bool {
+        let domain = match self.partition {
+            Partition::AwsCn => ".amazonaws.com.cn",
+            Partition::Aws | Partition::AwsUsGov => ".amazonaws.com",
+        };
+        host.strip_prefix("sns.")
+            .and_then(|rest| rest.strip_suffix(domain))
+            == Some(self.region())
+    }
+
     /// The only host SNS of this topic's region signs from and confirms on.
     pub fn sns_host(&self) -> String {
         match self.partition {
@@ -193,6 +204,33 @@ mod tests {
             "arn:aws:sns:us-east-1:123456789012:.fifo",
         ] {
             assert!(TopicArn::parse(raw).is_err(), "{raw} should be refused");
+        }
+    }
+
+    #[test]
+    fn is_sns_host_agrees_with_sns_host() {
+        for raw in [
+            "arn:aws:sns:us-west-2:123456789012:T",
+            "arn:aws-cn:sns:cn-north-1:123456789012:T",
+            "arn:aws-us-gov:sns:us-gov-west-1:123456789012:T",
+        ] {
+            let topic = TopicArn::parse(raw).expect(raw);
+            assert!(topic.is_sns_host(&topic.sns_host()), "{raw}");
+            for other in [
+                "sns.us-east-1.amazonaws.com",
+                "sns.cn-northwest-1.amazonaws.com.cn",
+                "sns.us-west-2.amazonaws.com.cn",
+                "sns.cn-north-1.amazonaws.com",
+                "sns.us-gov-west-1.amazonaws.com.evil.com",
+                "sqs.us-west-2.amazonaws.com",
+                "",
+            ] {
+                assert_eq!(
+                    topic.is_sns_host(other),
+                    topic.sns_host() == other,
+                    "{raw} {other}"
+                );
+            }
         }
     }
 

@@ -131,8 +131,14 @@ impl SnsVerifier {
             ));
         }
         self.check_freshness(msg, now)?;
-        let cert_url = validate_signing_cert_url(msg.signing_cert_url(), msg.topic_arn())?;
-        let cert = self.certificates.get(&cert_url).await?;
+        let raw_url = msg.signing_cert_url();
+        let cert = match self.certificates.known(raw_url, msg.topic_arn()) {
+            Some(cert) => cert,
+            None => {
+                let cert_url = validate_signing_cert_url(raw_url, msg.topic_arn())?;
+                self.certificates.get_validated(raw_url, &cert_url).await?
+            }
+        };
         cert.check_validity(now)?;
         verify_signature(msg, version, cert.rsa_public_key())
     }
@@ -322,6 +328,40 @@ mod tests {
         let (why, calls) = refusal(&body, &SnsPolicy::default(), SENT).await;
         assert!(why.contains("SigningCertURL"), "{why}");
         assert_eq!(calls, 0);
+    }
+
+    #[tokio::test]
+    async fn a_known_certificate_url_is_still_refused_for_a_topic_of_another_region() {
+        let stub = Stub::answering(200, AWS_PEM);
+        let verifier = SnsVerifier::new(stub.clone(), VerifierConfig::default());
+        let policy = SnsPolicy::default();
+        // The first message's URL passes the rules and its certificate is fetched (the
+        // message then fails on the certificate's dates, which does not matter here).
+        let first = notification(None);
+        let first_msg = msg(&first);
+        let first_refusal = verifier.verify(&first_msg, &policy, at(SENT)).await;
+        assert!(
+            matches!(&first_refusal, Err(SnsError::Rejected(why)) if why.contains("expired")),
+            "{first_refusal:?}"
+        );
+        assert_eq!(stub.calls(), 1);
+        // The same URL text from a us-east-1 topic: its host is not that region's.
+        let other = with(
+            &first,
+            "TopicArn",
+            "arn:aws:sns:us-east-1:123456789012:MyTopic".into(),
+        );
+        match verifier.verify(&msg(&other), &policy, at(SENT)).await {
+            Err(SnsError::Rejected(why)) => assert!(why.contains("SigningCertURL"), "{why}"),
+            other => panic!("expected a rejection, got {other:?}"),
+        }
+        // And from the first topic again, the remembered certificate serves it.
+        let again = verifier.verify(&first_msg, &policy, at(SENT)).await;
+        assert!(
+            matches!(&again, Err(SnsError::Rejected(why)) if why.contains("expired")),
+            "{again:?}"
+        );
+        assert_eq!(stub.calls(), 1);
     }
 
     #[tokio::test]
