@@ -26,7 +26,7 @@ PY
 }
 echo "== $label: wrk -t2 -c$conns -d${secs}s (POST, one Idempotency-Key each)"
 WT_KEY=$key WT_PATH=$path WT_RUN=$label-$$ wrk -t2 -c"$conns" -d"${secs}s" --latency \
-  -s "$here/accept.lua" "http://127.0.0.1:$port" | grep -E "status|latency p50|Requests/sec|Socket errors|Non-2xx"
+  -s "$here/accept.lua" "http://127.0.0.1:$port" | grep -E "status|latency p50|Requests/sec|Socket errors|Non-2xx|^    Latency"
 rss=$(awk '/VmHWM/ {print $2 " " $3}' /proc/$pid/status)
 done_during=$(count succeeded)
 queued=$(count queued)

@@ -16,7 +16,14 @@
 //!
 //! The writer owns its connection; reads go through the store's other connection and, WAL
 //! being what it is, never wait for a commit in flight.
+//!
+//! Jobs come in two lanes. A sender waits on an `Urgent` one (an accepted webhook's 2xx);
+//! the worker's state changes and queue moves are `Background`. A batch takes every urgent
+//! job waiting and at most [`MAX_BACKGROUND_BESIDE_URGENT`] background ones beside them, so
+//! a worker running flat out cannot stretch the commits that webhook answers wait for; with
+//! no urgent job waiting, background jobs fill the batch.
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 
@@ -31,6 +38,18 @@ use crate::ports::{Recorded, StoreError, WorkItem};
 
 /// Upper bound of jobs per transaction: keeps one commit's latency bounded under a flood.
 pub(super) const MAX_BATCH: usize = 512;
+
+/// Background jobs a batch takes when urgent ones are waiting too: enough that the worker
+/// still moves (thousands of writes a second at the commit rate of a flood), few enough that
+/// they add little to the commit the urgent jobs wait for.
+pub(super) const MAX_BACKGROUND_BESIDE_URGENT: usize = 16;
+
+/// Whether a caller is waiting to answer someone (`Urgent`) or not (`Background`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Lane {
+    Urgent,
+    Background,
+}
 
 /// One accepted webhook to record: everything the writer needs, serialised by the request's
 /// task.
@@ -134,30 +153,69 @@ impl Counters {
 }
 
 /// The sending side; the writer thread ends when the last one is dropped.
-pub(super) type Submit = mpsc::Sender<Box<dyn Job>>;
+pub(super) type Submit = mpsc::Sender<(Lane, Box<dyn Job>)>;
 
 /// Starts the writer thread, which owns `conn`, and returns where to submit.
 pub(super) fn start(
     conn: Connection,
     counters: std::sync::Arc<Counters>,
 ) -> std::io::Result<Submit> {
-    let (tx, rx) = mpsc::channel::<Box<dyn Job>>();
+    let (tx, rx) = mpsc::channel::<(Lane, Box<dyn Job>)>();
     std::thread::Builder::new()
         .name("sqlite-group-commit".into())
         .spawn(move || writer(conn, &counters, rx))?;
     Ok(tx)
 }
 
-fn writer(mut conn: Connection, counters: &Counters, rx: mpsc::Receiver<Box<dyn Job>>) {
+/// Jobs received and not yet in a batch, by lane, each in arrival order.
+#[derive(Default)]
+struct Waiting {
+    urgent: VecDeque<Box<dyn Job>>,
+    background: VecDeque<Box<dyn Job>>,
+}
+
+impl Waiting {
+    fn push(&mut self, (lane, job): (Lane, Box<dyn Job>)) {
+        match lane {
+            Lane::Urgent => self.urgent.push_back(job),
+            Lane::Background => self.background.push_back(job),
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.urgent.is_empty() && self.background.is_empty()
+    }
+
+    /// Moves the next batch into `batch`: every urgent job (up to `MAX_BATCH`), then
+    /// background jobs, at most `MAX_BACKGROUND_BESIDE_URGENT` of them when urgent ones came
+    /// along.
+    fn next_batch(&mut self, batch: &mut Vec<Box<dyn Job>>) {
+        let urgent = self.urgent.len().min(MAX_BATCH);
+        batch.extend(self.urgent.drain(..urgent));
+        let room = if batch.is_empty() {
+            MAX_BATCH
+        } else {
+            MAX_BACKGROUND_BESIDE_URGENT.min(MAX_BATCH - batch.len())
+        };
+        let background = self.background.len().min(room);
+        batch.extend(self.background.drain(..background));
+    }
+}
+
+fn writer(mut conn: Connection, counters: &Counters, rx: mpsc::Receiver<(Lane, Box<dyn Job>)>) {
     let mut batch: Vec<Box<dyn Job>> = Vec::with_capacity(MAX_BATCH);
-    while let Ok(first) = rx.recv() {
-        batch.push(first);
-        while batch.len() < MAX_BATCH {
-            match rx.try_recv() {
-                Ok(job) => batch.push(job),
-                Err(_) => break,
+    let mut waiting = Waiting::default();
+    loop {
+        if waiting.is_empty() {
+            match rx.recv() {
+                Ok(job) => waiting.push(job),
+                Err(_) => return,
             }
         }
+        while let Ok(job) = rx.try_recv() {
+            waiting.push(job);
+        }
+        waiting.next_batch(&mut batch);
         let outcome = commit_batch(&mut conn, &mut batch);
         match &outcome {
             Ok(()) => {
@@ -374,6 +432,39 @@ mod tests {
             1,
             "the clash's dedup record is rolled back"
         );
+    }
+
+    #[test]
+    fn a_batch_takes_every_urgent_job_and_only_a_few_background_ones_beside_them() {
+        let noop = || job(|_c: &Connection| Ok(())).0;
+        let mut waiting = Waiting::default();
+        for _ in 0..40 {
+            waiting.push((Lane::Background, noop()));
+        }
+        for _ in 0..3 {
+            waiting.push((Lane::Urgent, noop()));
+        }
+        let mut batch = Vec::new();
+        waiting.next_batch(&mut batch);
+        assert_eq!(batch.len(), 3 + MAX_BACKGROUND_BESIDE_URGENT);
+        assert_eq!(waiting.urgent.len(), 0);
+        assert_eq!(waiting.background.len(), 40 - MAX_BACKGROUND_BESIDE_URGENT);
+
+        // With no urgent job waiting, background jobs fill the batch.
+        batch.clear();
+        waiting.next_batch(&mut batch);
+        assert_eq!(batch.len(), 40 - MAX_BACKGROUND_BESIDE_URGENT);
+        assert!(waiting.is_empty());
+
+        // Urgent jobs alone are capped only by the batch size.
+        for _ in 0..MAX_BATCH + 5 {
+            waiting.push((Lane::Urgent, noop()));
+        }
+        waiting.push((Lane::Background, noop()));
+        batch.clear();
+        waiting.next_batch(&mut batch);
+        assert_eq!(batch.len(), MAX_BATCH);
+        assert_eq!((waiting.urgent.len(), waiting.background.len()), (5, 1));
     }
 
     #[test]

@@ -89,15 +89,34 @@ impl SqliteStore {
 
 impl SqliteStore {
     /// Runs `work` in the writer's next group: it shares that group's transaction (under its
-    /// own savepoint) and its one fsync, and is answered once the group has committed.
+    /// own savepoint) and its one fsync, and is answered once the group has committed. For
+    /// writes someone waits on to be answered (an accepted webhook).
     async fn write<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        self.write_in(group_commit::Lane::Urgent, work).await
+    }
+
+    /// [`Self::write`] for the worker's writes: groups with webhooks waiting take only a
+    /// few of them (`group_commit`), so they never hold up a webhook's answer for long.
+    async fn write_background<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        self.write_in(group_commit::Lane::Background, work).await
+    }
+
+    async fn write_in<T, F>(&self, lane: group_commit::Lane, work: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     {
         let stopped = || StoreError::Unavailable("the store's writer has stopped".into());
         let (job, answer) = group_commit::job(work);
-        self.writes.send(job).map_err(|_| stopped())?;
+        self.writes.send((lane, job)).map_err(|_| stopped())?;
         // Counted once it is in the writer's channel: whoever sees the count can rely on the
         // writer's next batch taking it.
         self.counters

@@ -46,7 +46,7 @@ impl SqliteQueue {
         // In the writer's group: its savepoint makes the receive one unit, and it shares the
         // group's fsync with the accepts and the worker's other writes.
         self.db
-            .write(move |tx| {
+            .write_background(move |tx| {
                 let now = now_millis();
                 // The oldest visible messages, straight from the visibility index: a backlog
                 // of any length costs the same per receive (no scan, no sort of the queue).
@@ -92,7 +92,7 @@ impl SqliteQueue {
 
     pub async fn delete(&self, id: i64) -> Result<(), StoreError> {
         self.db
-            .write(move |c| {
+            .write_background(move |c| {
                 c.prepare_cached("DELETE FROM queue WHERE id = ?1")
                     .and_then(|mut s| s.execute([id]))
                     .map(|_| ())
@@ -105,7 +105,7 @@ impl SqliteQueue {
     pub async fn postpone(&self, id: i64, delay: Duration) -> Result<(), StoreError> {
         let delay_ms = i64::try_from(delay.as_millis()).unwrap_or(i64::MAX);
         self.db
-            .write(move |c| {
+            .write_background(move |c| {
                 c.execute(
                     "UPDATE queue SET visible_at = ?2 + ?3 WHERE id = ?1",
                     params![id, now_millis(), delay_ms],

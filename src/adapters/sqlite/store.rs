@@ -175,7 +175,7 @@ impl ExecutionStore for SqliteStore {
         let (workflow_id, id) = (current.workflow_id.to_string(), current.id.to_string());
         let (old_status, old_attempts) = (current.status.as_str(), current.attempts);
         let (new_status, new_attempts) = (next.status.as_str(), next.attempts);
-        self.write(move |c| {
+        self.write_background(move |c| {
             let n = c
                 .prepare_cached(
                     "UPDATE executions SET status = ?5, attempts = ?6, record = ?7
