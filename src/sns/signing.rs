@@ -42,37 +42,60 @@ impl SnsMessage {
     /// The canonical string SNS signs: `Name\nValue\n` for each signed field of the type,
     /// in byte order of the names, `Subject` only when the notification has one.
     pub fn string_to_sign(&self) -> String {
-        let mut fields: Vec<(&str, &str)> =
-            vec![("Message", &self.message), ("MessageId", &self.message_id)];
+        let mut out = String::new();
+        self.write_string_to_sign(&mut out);
+        out
+    }
+
+    /// [`Self::string_to_sign`] into `out` (cleared first), so a verifier can reuse one buffer.
+    fn write_string_to_sign(&self, out: &mut String) {
+        // At most seven fields, in a fixed array: no allocation but `out`'s own.
+        let mut fields: [(&str, &str); 7] = [("", ""); 7];
+        let mut n = 0;
+        let mut push = |name, value| {
+            fields[n] = (name, value);
+            n += 1;
+        };
+        push("Message", &self.message);
+        push("MessageId", &self.message_id);
         match self.message_type {
             MessageType::Notification => {
                 if let Some(subject) = &self.subject {
-                    fields.push(("Subject", subject));
+                    push("Subject", subject);
                 }
-                fields.push(("Timestamp", &self.timestamp_raw));
+                push("Timestamp", &self.timestamp_raw);
             }
             MessageType::SubscriptionConfirmation | MessageType::UnsubscribeConfirmation => {
-                fields.push((
+                push(
                     "SubscribeURL",
                     self.subscribe_url.as_deref().unwrap_or_default(),
-                ));
-                fields.push(("Timestamp", &self.timestamp_raw));
-                fields.push(("Token", self.token.as_deref().unwrap_or_default()));
+                );
+                push("Timestamp", &self.timestamp_raw);
+                push("Token", self.token.as_deref().unwrap_or_default());
             }
         }
-        fields.push(("TopicArn", self.topic_arn.as_str()));
-        fields.push(("Type", &self.type_raw));
+        push("TopicArn", self.topic_arn.as_str());
+        push("Type", &self.type_raw);
 
-        let len = fields.iter().map(|(n, v)| n.len() + v.len() + 2).sum();
-        let mut out = String::with_capacity(len);
+        let fields = &fields[..n];
+        out.clear();
+        out.reserve(fields.iter().map(|(n, v)| n.len() + v.len() + 2).sum());
         for (name, value) in fields {
             out.push_str(name);
             out.push('\n');
             out.push_str(value);
             out.push('\n');
         }
-        out
     }
+}
+
+/// The longest signature decoded: an RSA-8192 one (the largest key the algorithms accept).
+const MAX_SIGNATURE_BYTES: usize = 8192 / 8;
+
+thread_local! {
+    /// The string to sign of the message being verified on this thread, kept between
+    /// messages so verifying one allocates nothing for it.
+    static STRING_TO_SIGN: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
 }
 
 /// A signing certificate's RSA key, parsed once for each signature version when the
@@ -112,12 +135,23 @@ pub(super) fn verify_signature(
     version: SignatureVersion,
     key: &RsaVerifyingKey,
 ) -> Result<(), SnsError> {
-    let sig = STANDARD
-        .decode(msg.signature.trim())
-        .map_err(|_| SnsError::rejected("Signature is not valid base64"))?;
-    key.for_version(version)
-        .verify_sig(msg.string_to_sign().as_bytes(), &sig)
-        .map_err(|_| SnsError::rejected("signature does not match the message"))
+    let mut sig = [0u8; MAX_SIGNATURE_BYTES];
+    let len = STANDARD
+        .decode_slice(msg.signature.trim(), &mut sig)
+        .map_err(|e| match e {
+            base64::DecodeSliceError::OutputSliceTooSmall => SnsError::rejected(format!(
+                "Signature is longer than an RSA signature can be ({MAX_SIGNATURE_BYTES} bytes)"
+            )),
+            base64::DecodeSliceError::DecodeError(_) => {
+                SnsError::rejected("Signature is not valid base64")
+            }
+        })?;
+    let verified = STRING_TO_SIGN.with_borrow_mut(|text| {
+        msg.write_string_to_sign(text);
+        key.for_version(version)
+            .verify_sig(text.as_bytes(), &sig[..len])
+    });
+    verified.map_err(|_| SnsError::rejected("signature does not match the message"))
 }
 
 #[cfg(test)]
@@ -262,5 +296,29 @@ mod tests {
         let err = verify_signature(&parse(&body), SignatureVersion::V1, cert.rsa_public_key())
             .unwrap_err();
         assert_eq!(err, SnsError::rejected("Signature is not valid base64"));
+    }
+
+    #[test]
+    fn a_signature_longer_than_any_rsa_signature_is_rejected_and_the_longest_decodes() {
+        use base64::Engine as _;
+        let pem = include_bytes!("../../tests/fixtures/sns/kat-signing-cert.pem");
+        let cert = super::super::SigningCertificate::from_pem(pem).unwrap();
+        let signed = |bytes: usize| {
+            let sig = STANDARD.encode(vec![7u8; bytes]);
+            verify_signature(
+                &parse(&with(&notification(None), "Signature", sig.into())),
+                SignatureVersion::V1,
+                cert.rsa_public_key(),
+            )
+            .unwrap_err()
+        };
+        assert!(
+            matches!(signed(MAX_SIGNATURE_BYTES + 1), SnsError::Rejected(why) if why.contains("longer than")),
+        );
+        // As long as it may be, it is held to the key (and fails there).
+        assert_eq!(
+            signed(MAX_SIGNATURE_BYTES),
+            SnsError::rejected("signature does not match the message")
+        );
     }
 }
