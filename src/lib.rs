@@ -25,5 +25,6 @@ pub mod worker;
 /// The allocator of every binary built on this crate (the servers, the Lambda functions, the
 /// CLI, tests and benchmarks alike): request handling allocates a lot of small, short-lived
 /// values across threads, which mimalloc serves faster than glibc's malloc (BENCHMARKS.md).
+#[cfg(feature = "mimalloc")]
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;

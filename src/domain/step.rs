@@ -85,8 +85,9 @@ impl Step {
     }
 
     /// Whether running the step can be seen outside the execution (a request sent, a message
-    /// published). Running any other step again gives the same output and changes nothing
-    /// else, so its record need not be stored before the next step starts.
+    /// published). Running any other step again changes nothing outside (its output may
+    /// differ only where a template reads `execution.attempt`), so its record need not be
+    /// stored before the next step starts.
     pub fn reaches_outside(&self) -> bool {
         match self {
             Self::HttpRequest(_) | Self::SnsPublish(_) => true,

@@ -17,6 +17,10 @@ use super::fetcher::{FetchError, HttpFetcher};
 use super::signing::RsaVerifyingKey;
 use super::topic_arn::TopicArn;
 
+/// Most `SigningCertURL`s remembered as validated; SNS uses one per region and key
+/// rotation, so a process sees a handful. Past this, URLs are simply validated every time.
+pub const MAX_KNOWN_URLS: usize = 256;
+
 /// Largest PEM we read. SNS's are about 2 KiB; the cap keeps a misbehaving endpoint from
 /// filling memory.
 pub const MAX_CERTIFICATE_BYTES: usize = 16 * 1024;
@@ -101,8 +105,10 @@ pub struct CertificateCache {
     slots: Mutex<HashMap<Url, Slot>>,
     /// Certificates by the exact `SigningCertURL` text that passed the rules, with the host
     /// the rules held it to: the next message naming the same text, from a topic of that
-    /// host, needs no URL parsing (a tenth of a verification). Filled only after a fetch
-    /// succeeded, so it holds no more entries than `slots`.
+    /// host, needs no URL parsing (a tenth of a verification). Only canonical texts (as the
+    /// URL parser writes them back, which is how SNS sends them) are kept, after a fetch
+    /// succeeded, and at most [`MAX_KNOWN_URLS`]: spelling one URL in other letter cases
+    /// cannot grow it.
     known: Mutex<HashMap<Box<str>, Known>>,
 }
 
@@ -139,15 +145,15 @@ impl CertificateCache {
         url: &Url,
     ) -> Result<Arc<SigningCertificate>, SnsError> {
         let certificate = self.get(url).await?;
-        if let Some(host) = url.host_str() {
-            let known = Known {
-                host: host.into(),
-                certificate: certificate.clone(),
-            };
-            self.known
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .insert(raw_url.into(), known);
+        if let Some(host) = url.host_str().filter(|_| raw_url == url.as_str()) {
+            let mut known = self.known.lock().unwrap_or_else(PoisonError::into_inner);
+            if known.len() < MAX_KNOWN_URLS {
+                let entry = Known {
+                    host: host.into(),
+                    certificate: certificate.clone(),
+                };
+                known.insert(raw_url.into(), entry);
+            }
         }
         Ok(certificate)
     }
@@ -187,6 +193,15 @@ impl CertificateCache {
     /// Whether no certificate is held yet.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// URL texts remembered as validated.
+    #[cfg(test)]
+    pub(super) fn known_count(&self) -> usize {
+        self.known
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
     }
 
     /// Slots including those still being fetched, to prove failures leave none behind.

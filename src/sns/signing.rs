@@ -92,6 +92,9 @@ impl SnsMessage {
 /// The longest signature decoded: an RSA-8192 one (the largest key the algorithms accept).
 const MAX_SIGNATURE_BYTES: usize = 8192 / 8;
 
+/// The largest string-to-sign buffer a thread keeps between messages.
+const KEPT_STRING_TO_SIGN_BYTES: usize = 16 * 1024;
+
 thread_local! {
     /// The string to sign of the message being verified on this thread, kept between
     /// messages so verifying one allocates nothing for it.
@@ -148,8 +151,14 @@ pub(super) fn verify_signature(
         })?;
     let verified = STRING_TO_SIGN.with_borrow_mut(|text| {
         msg.write_string_to_sign(text);
-        key.for_version(version)
-            .verify_sig(text.as_bytes(), &sig[..len])
+        let verified = key
+            .for_version(version)
+            .verify_sig(text.as_bytes(), &sig[..len]);
+        // A large message's text is not kept after it: the buffer is for the common size.
+        if text.capacity() > KEPT_STRING_TO_SIGN_BYTES {
+            *text = String::new();
+        }
+        verified
     });
     verified.map_err(|_| SnsError::rejected("signature does not match the message"))
 }

@@ -362,6 +362,25 @@ mod tests {
             "{again:?}"
         );
         assert_eq!(stub.calls(), 1);
+        assert_eq!(verifier.certificates().known_count(), 1);
+
+        // The same URL in other letter cases passes the rules (scheme and host are
+        // case-insensitive) and uses the same certificate, but is not remembered apart.
+        let url = first_msg.signing_cert_url().to_owned();
+        for shouted in [
+            url.replacen("https", "HTTPS", 1),
+            url.replacen("sns.", "SNS.", 1),
+        ] {
+            let body = with(&first, "SigningCertURL", shouted.clone().into());
+            let shouted_msg = msg(&body);
+            let refusal = verifier.verify(&shouted_msg, &policy, at(SENT)).await;
+            assert!(
+                matches!(&refusal, Err(SnsError::Rejected(why)) if why.contains("expired")),
+                "{shouted}: {refusal:?}"
+            );
+        }
+        assert_eq!(stub.calls(), 1);
+        assert_eq!(verifier.certificates().known_count(), 1);
     }
 
     #[tokio::test]

@@ -199,9 +199,12 @@ impl Worker {
             store: self.store(),
             deps: &self.deps.steps,
         };
+        let attempt = running.attempts;
         let (running, end) = match runner.run(&workflow, running, delivery).await {
             Ok(done) => done,
-            Err(StoreError::TooLarge(reason)) => return self.fail_too_large(item, reason).await,
+            Err(StoreError::TooLarge(reason)) => {
+                return self.fail_too_large(item, attempt, reason).await;
+            }
             Err(other) => return Err(other.into()),
         };
         match end {
@@ -223,10 +226,12 @@ impl Worker {
     }
 
     /// Step records or a result too big to keep must not strand the execution in `running`:
-    /// it fails as stored, with the steps written so far, and the rest is discarded.
+    /// it fails as stored, with the steps written so far, and the rest is discarded. Only
+    /// while `attempt` still holds it: a later attempt that took over is left alone.
     async fn fail_too_large(
         &self,
         item: &WorkItem,
+        attempt: u32,
         reason: String,
     ) -> Result<Outcome, WorkerError> {
         let Some(current) = self
@@ -236,10 +241,12 @@ impl Worker {
         else {
             return Ok(Outcome::Skipped);
         };
+        // Short, so that the failed record, a little larger than the stored one, still fits.
+        let reason: String = reason.chars().take(200).collect();
         let error = format!(
             "the execution grew too large to store ({reason}); the steps' records and result past the last stored step were discarded"
         );
-        let failed = match current.fail(current.attempts, error, Utc::now()) {
+        let failed = match current.fail(attempt, error, Utc::now()) {
             Ok(failed) => failed,
             Err(_) => return Ok(Outcome::Skipped),
         };
@@ -276,7 +283,9 @@ impl Worker {
             }
         };
         let written = match self.store().replace_execution(running, &finished).await {
-            Err(StoreError::TooLarge(reason)) => return self.fail_too_large(item, reason).await,
+            Err(StoreError::TooLarge(reason)) => {
+                return self.fail_too_large(item, running.attempts, reason).await;
+            }
             other => other?,
         };
         if written {

@@ -18,10 +18,11 @@
 //! being what it is, never wait for a commit in flight.
 //!
 //! Jobs come in two lanes. A sender waits on an `Urgent` one (an accepted webhook's 2xx);
-//! the worker's state changes and queue moves are `Background`. A batch takes every urgent
-//! job waiting and at most [`MAX_BACKGROUND_BESIDE_URGENT`] background ones beside them, so
-//! a worker running flat out cannot stretch the commits that webhook answers wait for; with
-//! no urgent job waiting, background jobs fill the batch.
+//! the worker's state changes and queue moves are `Background`. A batch takes the urgent
+//! jobs waiting and at most [`MAX_BACKGROUND_BESIDE_URGENT`] background ones beside them
+//! (always with room for those, so the worker never stops), so a worker running flat out
+//! cannot stretch the commits that webhook answers wait for; with no urgent job waiting,
+//! background jobs fill the batch.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -186,17 +187,14 @@ impl Waiting {
         self.urgent.is_empty() && self.background.is_empty()
     }
 
-    /// Moves the next batch into `batch`: every urgent job (up to `MAX_BATCH`), then
-    /// background jobs, at most `MAX_BACKGROUND_BESIDE_URGENT` of them when urgent ones came
-    /// along.
+    /// Moves the next batch into `batch`: the urgent jobs, then background jobs, at most
+    /// `MAX_BACKGROUND_BESIDE_URGENT` of them when urgent ones came along. Those few always
+    /// have room, so even a flood of urgent jobs cannot stop the worker.
     fn next_batch(&mut self, batch: &mut Vec<Box<dyn Job>>) {
-        let urgent = self.urgent.len().min(MAX_BATCH);
+        let beside = self.background.len().min(MAX_BACKGROUND_BESIDE_URGENT);
+        let urgent = self.urgent.len().min(MAX_BATCH - beside);
         batch.extend(self.urgent.drain(..urgent));
-        let room = if batch.is_empty() {
-            MAX_BATCH
-        } else {
-            MAX_BACKGROUND_BESIDE_URGENT.min(MAX_BATCH - batch.len())
-        };
+        let room = if batch.is_empty() { MAX_BATCH } else { beside };
         let background = self.background.len().min(room);
         batch.extend(self.background.drain(..background));
     }
@@ -456,15 +454,23 @@ mod tests {
         assert_eq!(batch.len(), 40 - MAX_BACKGROUND_BESIDE_URGENT);
         assert!(waiting.is_empty());
 
-        // Urgent jobs alone are capped only by the batch size.
+        // More urgent jobs than a batch holds still leave room for the few background ones.
         for _ in 0..MAX_BATCH + 5 {
             waiting.push((Lane::Urgent, noop()));
         }
-        waiting.push((Lane::Background, noop()));
+        for _ in 0..20 {
+            waiting.push((Lane::Background, noop()));
+        }
         batch.clear();
         waiting.next_batch(&mut batch);
         assert_eq!(batch.len(), MAX_BATCH);
-        assert_eq!((waiting.urgent.len(), waiting.background.len()), (5, 1));
+        assert_eq!(
+            (waiting.urgent.len(), waiting.background.len()),
+            (
+                5 + MAX_BACKGROUND_BESIDE_URGENT,
+                20 - MAX_BACKGROUND_BESIDE_URGENT
+            )
+        );
     }
 
     #[test]

@@ -118,7 +118,8 @@ impl SqliteStore {
         let (job, answer) = group_commit::job(work);
         self.writes.send((lane, job)).map_err(|_| stopped())?;
         // Counted once it is in the writer's channel: whoever sees the count can rely on the
-        // writer's next batch taking it.
+        // writer's next batch taking it (an urgent one; a background one beside urgent ones
+        // may wait a batch or more behind the first 16).
         self.counters
             .submitted
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
