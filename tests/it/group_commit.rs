@@ -242,3 +242,41 @@ async fn the_store_commits_with_a_full_fsync_in_wal_mode() {
     assert_eq!(synchronous, 2, "synchronous=FULL (2): a 2xx means fsync'd");
     assert_eq!(journal, "wal");
 }
+
+/// No write uses the read connection: a write waiting for SQLite's write lock (held here by
+/// another connection, as a writer busy with a flood would hold it) leaves reads answering.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_waiting_for_the_lock_does_not_hold_up_reads() {
+    use webhook_trigger::domain::{ApiKeyName, KeyUsage};
+    use webhook_trigger::ports::{KeyUsageStore, WorkflowStore};
+
+    let (app, store, path) = support::sqlite_app_parts(support::test_config()).await;
+    let (workflow, _key) = app.workflow_with_key(vec![Step::Echo]).await;
+    let lock = rusqlite::Connection::open(&path).expect("open");
+    lock.execute_batch("BEGIN IMMEDIATE;").expect("lock");
+
+    let usage = KeyUsage {
+        name: ApiKeyName::parse("reader-test").expect("name"),
+        last_used_at: chrono::Utc::now(),
+    };
+    let write = {
+        let store = store.clone();
+        tokio::spawn(async move { store.insert_key_usage(&usage).await })
+    };
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(
+        !write.is_finished(),
+        "the write should be waiting for the lock"
+    );
+    let read = tokio::time::timeout(Duration::from_secs(2), store.get_workflow(&workflow.id)).await;
+    assert!(
+        matches!(read, Ok(Ok(Some(_)))),
+        "a read must not wait behind a write: {read:?}"
+    );
+
+    lock.execute_batch("COMMIT;").expect("unlock");
+    write
+        .await
+        .expect("task")
+        .expect("written once the lock is free");
+}

@@ -61,7 +61,7 @@ impl RejectionStore for SqliteStore {
             Sql::Integer(hour.timestamp()),
         ];
         values.extend(counts.iter().map(|(_, n)| Sql::Integer(to_sql_count(n))));
-        self.with_conn(move |c| {
+        self.write_background(move |c| {
             c.execute(&upsert_sql(), params_from_iter(values))
                 .map(|_| ())
                 .map_err(unavailable)
@@ -105,11 +105,11 @@ impl RejectionStore for SqliteStore {
 impl SqliteStore {
     /// Deletes hourly rejection counts past their retention (DynamoDB's TTL does it on AWS).
     pub(super) fn purge_rejections(
-        tx: &rusqlite::Transaction<'_>,
+        c: &rusqlite::Connection,
         now: DateTime<Utc>,
     ) -> Result<usize, StoreError> {
         let cutoff = now - Duration::hours(REJECTION_RETENTION_HOURS);
-        tx.execute(
+        c.execute(
             "DELETE FROM rejection_counts WHERE hour < ?1",
             [cutoff.timestamp()],
         )

@@ -57,12 +57,16 @@ impl RecordStore for SqliteStore {
         let t = TABLES.of(R::KIND);
         let key = value.key().to_string();
         let record = to_json(value)?;
-        self.with_conn(move |c| {
+        // Every write goes through the writer: a write on the read connection would wait for
+        // SQLite's write lock while holding that connection, and hold up every read behind
+        // it for as long as the writer stays busy (seconds under a flood of webhooks).
+        self.write(move |c| {
             let sql = format!(
                 "INSERT INTO {} ({}, record) VALUES (?1, ?2)",
                 t.table, t.key
             );
-            c.execute(&sql, params![key, record])
+            c.prepare_cached(&sql)
+                .and_then(|mut s| s.execute(params![key, record]))
                 .map(|_| ())
                 .map_err(|e| {
                     if is_constraint(&e) {
@@ -104,9 +108,13 @@ impl RecordStore for SqliteStore {
         let t = TABLES.of(R::KIND);
         let key = value.key().to_string();
         let record = to_json(value)?;
-        self.with_conn(move |c| {
+        self.write(move |c| {
             let sql = format!("UPDATE {} SET record = ?2 WHERE {} = ?1", t.table, t.key);
-            match c.execute(&sql, params![key, record]).map_err(unavailable)? {
+            let updated = c
+                .prepare_cached(&sql)
+                .and_then(|mut s| s.execute(params![key, record]))
+                .map_err(unavailable)?;
+            match updated {
                 0 => Err(R::KIND.not_found(&key)),
                 _ => Ok(()),
             }
@@ -249,7 +257,7 @@ impl SubscriptionStore for SqliteStore {
             subscription.workflow_id.to_string(),
             subscription.topic_arn.clone(),
         );
-        self.with_conn(move |c| {
+        self.write(move |c| {
             c.execute(
                 "INSERT OR REPLACE INTO sns_subscriptions (workflow_id, topic_arn, record) VALUES (?1, ?2, ?3)",
                 params![workflow_id, topic, record],
@@ -280,17 +288,16 @@ impl SqliteStore {
     /// Deletes executions, dedup records and hourly rejection counts past their retention;
     /// what DynamoDB's TTL does on AWS. Returns how many executions went.
     pub async fn purge_expired(&self) -> Result<usize, StoreError> {
-        self.with_conn(|c| {
+        // One job of the writer: its savepoint makes the three deletes one unit.
+        self.write_background(|c| {
             let at = chrono::Utc::now();
             let now = at.timestamp();
-            let tx = c.transaction().map_err(unavailable)?;
-            let n = tx
+            let n = c
                 .execute("DELETE FROM executions WHERE expires_at <= ?1", [now])
                 .map_err(unavailable)?;
-            tx.execute("DELETE FROM dedup WHERE expires_at <= ?1", [now])
+            c.execute("DELETE FROM dedup WHERE expires_at <= ?1", [now])
                 .map_err(unavailable)?;
-            Self::purge_rejections(&tx, at)?;
-            tx.commit().map_err(unavailable)?;
+            Self::purge_rejections(c, at)?;
             Ok(n)
         })
         .await
