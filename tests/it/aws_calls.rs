@@ -63,6 +63,15 @@ fn counts(pairs: &[(&str, usize)]) -> BTreeMap<String, usize> {
     pairs.iter().map(|(k, v)| (k.to_string(), *v)).collect()
 }
 
+/// A DynamoDB client whose every request attempt is counted in `calls`.
+fn counted_dynamodb(sdk: &aws_config::SdkConfig, calls: &Calls) -> aws_sdk_dynamodb::Client {
+    aws_sdk_dynamodb::Client::from_conf(
+        aws_sdk_dynamodb::config::Builder::from(sdk)
+            .interceptor(calls.clone())
+            .build(),
+    )
+}
+
 const READS: [&str; 4] = ["GetItem", "Query", "BatchGetItem", "Scan"];
 
 #[tokio::test]
@@ -71,11 +80,7 @@ async fn each_accepted_webhook_is_one_write_and_one_send_a_duplicate_at_most_one
     let fixture = dynamodb::fixture().await;
     let sdk = dynamodb::sdk_config().await;
     let calls = Calls::default();
-    let ddb = aws_sdk_dynamodb::Client::from_conf(
-        aws_sdk_dynamodb::config::Builder::from(&sdk)
-            .interceptor(calls.clone())
-            .build(),
-    );
+    let ddb = counted_dynamodb(&sdk, &calls);
     let sqs = aws_sdk_sqs::Client::from_conf(
         aws_sdk_sqs::config::Builder::from(&sdk)
             .interceptor(calls.clone())
@@ -194,11 +199,7 @@ async fn the_worker_reads_a_workflow_once_and_writes_at_claim_after_each_outside
     let fixture = dynamodb::fixture().await;
     let sdk = dynamodb::sdk_config().await;
     let calls = Calls::default();
-    let ddb = aws_sdk_dynamodb::Client::from_conf(
-        aws_sdk_dynamodb::config::Builder::from(&sdk)
-            .interceptor(calls.clone())
-            .build(),
-    );
+    let ddb = counted_dynamodb(&sdk, &calls);
     let counted = Arc::new(DynamoStore::new(ddb, fixture.table.clone()));
     let t = support::build(
         Arc::new(fixture.store.clone()),
