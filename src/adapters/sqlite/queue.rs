@@ -106,12 +106,10 @@ impl SqliteQueue {
         let delay_ms = i64::try_from(delay.as_millis()).unwrap_or(i64::MAX);
         self.db
             .write_background(move |c| {
-                c.execute(
-                    "UPDATE queue SET visible_at = ?2 + ?3 WHERE id = ?1",
-                    params![id, now_millis(), delay_ms],
-                )
-                .map(|_| ())
-                .map_err(unavailable)
+                c.prepare_cached("UPDATE queue SET visible_at = ?2 + ?3 WHERE id = ?1")
+                    .and_then(|mut s| s.execute(params![id, now_millis(), delay_ms]))
+                    .map(|_| ())
+                    .map_err(unavailable)
             })
             .await
     }
