@@ -112,7 +112,7 @@ impl App {
     async fn start_from_notification(
         &self,
         workflow: &Workflow,
-        message: &SnsMessage,
+        message: &SnsMessage<'_>,
         meta: RequestMeta,
     ) -> Result<Accepted, AppError> {
         let payload = serde_json::from_str::<Value>(message.message())
@@ -122,7 +122,7 @@ impl App {
             topic_arn: message.topic_arn().as_str().to_owned(),
             subject: message.subject().map(str::to_owned),
             timestamp: message.timestamp_raw().to_owned(),
-            message_attributes: message.message_attributes().cloned(),
+            message_attributes: message.message_attributes(),
         };
         let execution = Execution::new(
             workflow.id.clone(),
@@ -139,7 +139,7 @@ impl App {
     async fn record_subscription(
         &self,
         workflow: &Workflow,
-        message: &SnsMessage,
+        message: &SnsMessage<'_>,
         state: SubscriptionState,
         subscription_arn: Option<String>,
     ) -> Result<SnsSubscription, AppError> {
@@ -158,7 +158,10 @@ impl App {
 
 /// A body that is not an SNS envelope at all, sent without SNS's header, is a caller using the
 /// wrong kind of workflow; say so rather than only "malformed".
-fn parse_request(workflow: &Workflow, request: &SnsRequest<'_>) -> Result<SnsMessage, AppError> {
+fn parse_request<'r>(
+    workflow: &Workflow,
+    request: &SnsRequest<'r>,
+) -> Result<SnsMessage<'r>, AppError> {
     let body = std::str::from_utf8(request.body)
         .map_err(|_| SnsError::Malformed("the body is not UTF-8 text".into()))?;
     SnsMessage::parse(body, request.message_type).map_err(|err| {

@@ -6,8 +6,11 @@
 
 use std::fmt;
 
+use std::borrow::Cow;
+
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
+use serde_json::value::RawValue;
 
 use super::error::SnsError;
 use super::topic_arn::TopicArn;
@@ -57,73 +60,92 @@ pub fn is_raw_delivery(header_value: Option<&str>) -> bool {
     header_value.is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
 }
 
-/// A parsed SNS envelope. Every field holds the value as received.
+/// A parsed SNS envelope, borrowing from the body it was read from. Every field holds the
+/// value as received.
+///
+/// A field is a copy only when its JSON text has escapes to undo (a JSON `Message` does):
+/// the others point into the body, so reading a notification allocates little besides the
+/// topic ARN. [`SnsMessage::into_owned`] detaches one from its body.
 ///
 /// Fields that SNS does not sign for the message's type (`Subject` on confirmations,
 /// `Token`/`SubscribeURL` on notifications) are dropped at parse time so no caller can
 /// act on them. `Debug` redacts the confirmation token.
 #[derive(Clone, PartialEq)]
-pub struct SnsMessage {
+pub struct SnsMessage<'a> {
     pub(super) message_type: MessageType,
-    pub(super) type_raw: String,
-    pub(super) message_id: String,
+    pub(super) message_id: Cow<'a, str>,
     pub(super) topic_arn: TopicArn,
-    pub(super) subject: Option<String>,
-    pub(super) message: String,
-    pub(super) timestamp_raw: String,
+    pub(super) subject: Option<Cow<'a, str>>,
+    pub(super) message: Cow<'a, str>,
+    pub(super) timestamp_raw: Cow<'a, str>,
     pub(super) timestamp: DateTime<Utc>,
-    pub(super) signature_version: String,
-    pub(super) signature: String,
-    pub(super) signing_cert_url: String,
-    pub(super) subscribe_url: Option<String>,
-    pub(super) token: Option<String>,
-    pub(super) unsubscribe_url: Option<String>,
-    pub(super) message_attributes: Option<serde_json::Value>,
+    pub(super) signature_version: Cow<'a, str>,
+    pub(super) signature: Cow<'a, str>,
+    pub(super) signing_cert_url: Cow<'a, str>,
+    pub(super) subscribe_url: Option<Cow<'a, str>>,
+    pub(super) token: Option<Cow<'a, str>>,
+    pub(super) unsubscribe_url: Option<Cow<'a, str>>,
+    /// Unsigned and rarely read, so kept as its JSON text and parsed when asked for.
+    pub(super) message_attributes: Option<Cow<'a, str>>,
 }
 
 /// The JSON as SNS sends it. A derived struct refuses duplicate keys, which closes the
 /// door on "which of the two `Message`s was signed?" games.
 #[derive(Deserialize)]
-struct Wire {
-    #[serde(rename = "Type")]
-    type_: Option<String>,
-    #[serde(rename = "MessageId")]
-    message_id: Option<String>,
-    #[serde(rename = "TopicArn")]
-    topic_arn: Option<String>,
-    #[serde(rename = "Subject")]
-    subject: Option<String>,
-    #[serde(rename = "Message")]
-    message: Option<String>,
-    #[serde(rename = "Timestamp")]
-    timestamp: Option<String>,
-    #[serde(rename = "SignatureVersion")]
-    signature_version: Option<String>,
-    #[serde(rename = "Signature")]
-    signature: Option<String>,
-    #[serde(rename = "SigningCertURL")]
-    signing_cert_url: Option<String>,
-    #[serde(rename = "SubscribeURL")]
-    subscribe_url: Option<String>,
-    #[serde(rename = "Token")]
-    token: Option<String>,
-    #[serde(rename = "UnsubscribeURL")]
-    unsubscribe_url: Option<String>,
-    #[serde(rename = "MessageAttributes")]
-    message_attributes: Option<serde_json::Value>,
+struct Wire<'a> {
+    #[serde(rename = "Type", borrow)]
+    type_: Option<Text<'a>>,
+    #[serde(rename = "MessageId", borrow)]
+    message_id: Option<Text<'a>>,
+    #[serde(rename = "TopicArn", borrow)]
+    topic_arn: Option<Text<'a>>,
+    #[serde(rename = "Subject", borrow)]
+    subject: Option<Text<'a>>,
+    #[serde(rename = "Message", borrow)]
+    message: Option<Text<'a>>,
+    #[serde(rename = "Timestamp", borrow)]
+    timestamp: Option<Text<'a>>,
+    #[serde(rename = "SignatureVersion", borrow)]
+    signature_version: Option<Text<'a>>,
+    #[serde(rename = "Signature", borrow)]
+    signature: Option<Text<'a>>,
+    #[serde(rename = "SigningCertURL", borrow)]
+    signing_cert_url: Option<Text<'a>>,
+    #[serde(rename = "SubscribeURL", borrow)]
+    subscribe_url: Option<Text<'a>>,
+    #[serde(rename = "Token", borrow)]
+    token: Option<Text<'a>>,
+    #[serde(rename = "UnsubscribeURL", borrow)]
+    unsubscribe_url: Option<Text<'a>>,
+    #[serde(rename = "MessageAttributes", borrow)]
+    message_attributes: Option<&'a RawValue>,
 }
 
-fn required(value: Option<String>, field: &str, kind: &str) -> Result<String, SnsError> {
-    value
+/// A JSON string borrowed from the body when it has no escapes. serde borrows a `Cow` only
+/// when it is a field of its own, not inside an `Option`, hence the wrapper.
+#[derive(Deserialize)]
+#[serde(transparent)]
+struct Text<'a>(#[serde(borrow)] Cow<'a, str>);
+
+fn text(value: Option<Text<'_>>) -> Option<Cow<'_, str>> {
+    value.map(|Text(text)| text)
+}
+
+fn required<'a>(
+    value: Option<Text<'a>>,
+    field: &str,
+    kind: &str,
+) -> Result<Cow<'a, str>, SnsError> {
+    text(value)
         .ok_or_else(|| SnsError::malformed(format!("{kind} is missing the required field {field}")))
 }
 
-impl SnsMessage {
+impl<'a> SnsMessage<'a> {
     /// Reads an SNS delivery body, whatever its Content-Type (SNS sends `text/plain`).
     ///
     /// `header_type` is `x-amz-sns-message-type`; when present it must name the same type
     /// as the body, so a router that dispatches on the header cannot be fooled by the body.
-    pub fn parse(body: &str, header_type: Option<&str>) -> Result<SnsMessage, SnsError> {
+    pub fn parse(body: &'a str, header_type: Option<&str>) -> Result<SnsMessage<'a>, SnsError> {
         let parsed = SnsMessage::parse_inner(body, header_type);
         if let Err(error) = &parsed {
             tracing::warn!(%error, body_len = body.len(), "SNS body refused");
@@ -131,10 +153,10 @@ impl SnsMessage {
         parsed
     }
 
-    fn parse_inner(body: &str, header_type: Option<&str>) -> Result<SnsMessage, SnsError> {
+    fn parse_inner(body: &'a str, header_type: Option<&str>) -> Result<SnsMessage<'a>, SnsError> {
         let wire: Wire = serde_json::from_str(body)
             .map_err(|e| SnsError::malformed(format!("body is not an SNS JSON envelope: {e}")))?;
-        let type_raw = wire.type_.ok_or_else(|| {
+        let type_raw = text(wire.type_).ok_or_else(|| {
             SnsError::malformed("the SNS message is missing the required field Type")
         })?;
         let message_type = MessageType::from_wire(&type_raw).ok_or_else(|| {
@@ -160,7 +182,7 @@ impl SnsMessage {
         let signature = required(wire.signature, "Signature", kind)?;
         let signing_cert_url = required(wire.signing_cert_url, "SigningCertURL", kind)?;
         let (subject, subscribe_url, token) = match message_type {
-            MessageType::Notification => (wire.subject, None, None),
+            MessageType::Notification => (text(wire.subject), None, None),
             MessageType::SubscriptionConfirmation | MessageType::UnsubscribeConfirmation => (
                 None,
                 Some(required(wire.subscribe_url, "SubscribeURL", kind)?),
@@ -178,7 +200,6 @@ impl SnsMessage {
             .with_timezone(&Utc);
         Ok(SnsMessage {
             message_type,
-            type_raw,
             message_id,
             topic_arn,
             subject,
@@ -190,9 +211,32 @@ impl SnsMessage {
             signing_cert_url,
             subscribe_url,
             token,
-            unsubscribe_url: wire.unsubscribe_url,
-            message_attributes: wire.message_attributes,
+            unsubscribe_url: text(wire.unsubscribe_url),
+            message_attributes: wire.message_attributes.map(|raw| Cow::Borrowed(raw.get())),
         })
+    }
+
+    /// This message with every field its own, no longer tied to the body it was read from.
+    pub fn into_owned(self) -> SnsMessage<'static> {
+        fn own(text: Cow<'_, str>) -> Cow<'static, str> {
+            Cow::Owned(text.into_owned())
+        }
+        SnsMessage {
+            message_type: self.message_type,
+            message_id: own(self.message_id),
+            topic_arn: self.topic_arn,
+            subject: self.subject.map(own),
+            message: own(self.message),
+            timestamp_raw: own(self.timestamp_raw),
+            timestamp: self.timestamp,
+            signature_version: own(self.signature_version),
+            signature: own(self.signature),
+            signing_cert_url: own(self.signing_cert_url),
+            subscribe_url: self.subscribe_url.map(own),
+            token: self.token.map(own),
+            unsubscribe_url: self.unsubscribe_url.map(own),
+            message_attributes: self.message_attributes.map(own),
+        }
     }
 
     /// Which of the three envelopes this is.
@@ -255,13 +299,16 @@ impl SnsMessage {
         self.unsubscribe_url.as_deref()
     }
 
-    /// `MessageAttributes`, informational only: they are not signed.
-    pub fn message_attributes(&self) -> Option<&serde_json::Value> {
-        self.message_attributes.as_ref()
+    /// `MessageAttributes`, informational only: they are not signed. Parsed on each call
+    /// (its JSON text was checked when the message was read, so this cannot fail then).
+    pub fn message_attributes(&self) -> Option<serde_json::Value> {
+        self.message_attributes
+            .as_deref()
+            .and_then(|raw| serde_json::from_str(raw).ok())
     }
 }
 
-impl fmt::Debug for SnsMessage {
+impl fmt::Debug for SnsMessage<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SnsMessage")
             .field("type", &self.message_type)
@@ -358,6 +405,39 @@ mod tests {
         assert_eq!(msg.timestamp().to_rfc3339(), "2026-11-23T10:00:00+00:00");
         assert_eq!(msg.region(), "us-west-2");
         assert_eq!(msg.subscribe_url(), None);
+    }
+
+    #[test]
+    fn fields_point_into_the_body_unless_their_text_has_escapes() {
+        let body = with(&notification(None), "Message", "{\"a\":1}".into());
+        let msg = SnsMessage::parse(&body, None).unwrap();
+        assert!(matches!(msg.message_id, Cow::Borrowed(_)));
+        assert!(matches!(msg.signature, Cow::Borrowed(_)));
+        // `{"a":1}` is written `"{\"a\":1}"` in the body: the value is a copy.
+        assert!(matches!(msg.message, Cow::Owned(_)));
+        assert_eq!(msg.message(), "{\"a\":1}");
+        let owned = msg.clone().into_owned();
+        assert_eq!(owned, msg);
+        assert_eq!(owned.string_to_sign(), msg.string_to_sign());
+    }
+
+    #[test]
+    fn message_attributes_are_kept_as_text_and_parsed_when_asked_for() {
+        let attributes = serde_json::json!({"env": {"Type": "String", "Value": "prod"}});
+        let body = with(&notification(None), "MessageAttributes", attributes.clone());
+        let msg = SnsMessage::parse(&body, None).unwrap();
+        assert_eq!(msg.message_attributes(), Some(attributes));
+        assert_eq!(
+            SnsMessage::parse(&notification(None), None)
+                .unwrap()
+                .message_attributes(),
+            None
+        );
+        let broken = notification(None).replacen('{', "{\"MessageAttributes\":{\"a\":},", 1);
+        assert!(matches!(
+            SnsMessage::parse(&broken, None),
+            Err(SnsError::Malformed(_))
+        ));
     }
 
     #[test]
@@ -500,7 +580,8 @@ mod tests {
 
     #[test]
     fn debug_output_redacts_the_token() {
-        let msg = SnsMessage::parse(&confirmation("SubscriptionConfirmation"), None).unwrap();
+        let body = confirmation("SubscriptionConfirmation");
+        let msg = SnsMessage::parse(&body, None).unwrap();
         let text = format!("{msg:?}");
         assert!(!text.contains("2336412f37"), "{text}");
         assert!(text.contains("<redacted>"));

@@ -38,7 +38,7 @@ impl SignatureVersion {
     }
 }
 
-impl SnsMessage {
+impl SnsMessage<'_> {
     /// The canonical string SNS signs: `Name\nValue\n` for each signed field of the type,
     /// in byte order of the names, `Subject` only when the notification has one.
     pub fn string_to_sign(&self) -> String {
@@ -75,7 +75,7 @@ impl SnsMessage {
             }
         }
         push("TopicArn", self.topic_arn.as_str());
-        push("Type", &self.type_raw);
+        push("Type", self.message_type.as_str());
 
         let fields = &fields[..n];
         out.clear();
@@ -134,7 +134,7 @@ impl RsaVerifyingKey {
 
 /// Checks `Signature` over the canonical string with the certificate's RSA key.
 pub(super) fn verify_signature(
-    msg: &SnsMessage,
+    msg: &SnsMessage<'_>,
     version: SignatureVersion,
     key: &RsaVerifyingKey,
 ) -> Result<(), SnsError> {
@@ -168,8 +168,8 @@ mod tests {
     use super::super::message::fixtures::*;
     use super::*;
 
-    fn parse(body: &str) -> SnsMessage {
-        SnsMessage::parse(body, None).unwrap()
+    fn parse(body: &str) -> SnsMessage<'static> {
+        SnsMessage::parse(body, None).unwrap().into_owned()
     }
 
     #[test]

@@ -16,6 +16,14 @@ pub enum Partition {
     AwsUsGov,
 }
 
+fn partition_text_len(partition: Partition) -> usize {
+    match partition {
+        Partition::Aws => "aws".len(),
+        Partition::AwsCn => "aws-cn".len(),
+        Partition::AwsUsGov => "aws-us-gov".len(),
+    }
+}
+
 /// A parsed `arn:<partition>:sns:<region>:<account>:<topic>`, kept with its raw text.
 ///
 /// Parsing is strict because the region ends up in a host name we connect to: anything
@@ -24,7 +32,8 @@ pub enum Partition {
 pub struct TopicArn {
     raw: String,
     partition: Partition,
-    region: String,
+    /// Where the region is in `raw`: one allocation per ARN, as every SNS message has one.
+    region: std::ops::Range<usize>,
 }
 
 impl TopicArn {
@@ -84,10 +93,12 @@ impl TopicArn {
         if !is_topic_name(topic) {
             return Err(bad("malformed topic name"));
         }
+        // `arn:` + partition + `:sns:`, all ASCII as matched above.
+        let region_start = "arn:".len() + partition_text_len(partition) + ":sns:".len();
         Ok(TopicArn {
             raw: raw.to_owned(),
             partition,
-            region: region.to_owned(),
+            region: region_start..region_start + region.len(),
         })
     }
 
@@ -103,7 +114,7 @@ impl TopicArn {
 
     /// The region, e.g. `us-east-1`.
     pub fn region(&self) -> &str {
-        &self.region
+        &self.raw[self.region.clone()]
     }
 
     /// Whether `host` is [`Self::sns_host`], without building it.
@@ -134,12 +145,22 @@ impl fmt::Display for TopicArn {
 
 /// `[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d{1,2}`, written out so no regex engine is needed.
 pub fn is_region(region: &str) -> bool {
-    let parts: Vec<&str> = region.split('-').collect();
+    // At most four parts, in a fixed array: a region is checked for every SNS message.
+    let mut parts = [""; 4];
+    let mut count = 0;
+    for part in region.split('-') {
+        let Some(slot) = parts.get_mut(count) else {
+            return false;
+        };
+        *slot = part;
+        count += 1;
+    }
+    let parts = &parts[..count];
     let lower = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_lowercase());
     let number = |s: &str| (1..=2).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit());
     let qualifier =
         |s: &str| s == "gov" || (s.starts_with("iso") && s.bytes().all(|b| b.is_ascii_lowercase()));
-    match parts.as_slice() {
+    match parts {
         [country, area, n] => country.len() == 2 && lower(country) && lower(area) && number(n),
         [country, q, area, n] => {
             country.len() == 2 && lower(country) && qualifier(q) && lower(area) && number(n)
@@ -257,6 +278,8 @@ mod tests {
             "us-evil-east-1",
             "us-east-1a",
             "us-east-x",
+            "us-gov-east-1-2",
+            "us-gov-east-west-1",
         ] {
             assert!(!is_region(bad), "{bad}");
         }

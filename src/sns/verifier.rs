@@ -51,20 +51,20 @@ impl Default for VerifierConfig {
 /// be handed an unchecked message.
 #[derive(Debug, Clone, Copy)]
 pub struct VerifiedMessage<'m> {
-    msg: &'m SnsMessage,
+    msg: &'m SnsMessage<'m>,
 }
 
 impl<'m> VerifiedMessage<'m> {
     /// The message that was verified.
-    pub fn message(&self) -> &'m SnsMessage {
+    pub fn message(&self) -> &'m SnsMessage<'m> {
         self.msg
     }
 }
 
-impl Deref for VerifiedMessage<'_> {
-    type Target = SnsMessage;
+impl<'m> Deref for VerifiedMessage<'m> {
+    type Target = SnsMessage<'m>;
 
-    fn deref(&self) -> &SnsMessage {
+    fn deref(&self) -> &SnsMessage<'m> {
         self.msg
     }
 }
@@ -95,7 +95,7 @@ impl SnsVerifier {
     /// Every refusal is logged with its reason.
     pub async fn verify<'m>(
         &self,
-        msg: &'m SnsMessage,
+        msg: &'m SnsMessage<'_>,
         policy: &SnsPolicy,
         now: DateTime<Utc>,
     ) -> Result<VerifiedMessage<'m>, SnsError> {
@@ -119,7 +119,7 @@ impl SnsVerifier {
 
     async fn check(
         &self,
-        msg: &SnsMessage,
+        msg: &SnsMessage<'_>,
         policy: &SnsPolicy,
         now: DateTime<Utc>,
     ) -> Result<(), SnsError> {
@@ -143,7 +143,7 @@ impl SnsVerifier {
         verify_signature(msg, version, cert.rsa_public_key())
     }
 
-    fn check_freshness(&self, msg: &SnsMessage, now: DateTime<Utc>) -> Result<(), SnsError> {
+    fn check_freshness(&self, msg: &SnsMessage<'_>, now: DateTime<Utc>) -> Result<(), SnsError> {
         let skew = delta(self.config.clock_skew);
         let window = delta(self.config.max_age)
             .checked_add(&skew)
@@ -174,7 +174,7 @@ impl SnsVerifier {
     }
 }
 
-fn check_topic(msg: &SnsMessage, policy: &SnsPolicy) -> Result<(), SnsError> {
+fn check_topic(msg: &SnsMessage<'_>, policy: &SnsPolicy) -> Result<(), SnsError> {
     let topic = msg.topic_arn().as_str();
     if policy.allowed_topic_arns.is_empty() || policy.allowed_topic_arns.iter().any(|t| t == topic)
     {
@@ -248,8 +248,8 @@ mod tests {
         DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
     }
 
-    fn msg(body: &str) -> SnsMessage {
-        SnsMessage::parse(body, None).unwrap()
+    fn msg(body: &str) -> SnsMessage<'static> {
+        SnsMessage::parse(body, None).unwrap().into_owned()
     }
 
     const SENT: &str = "2026-11-23T10:00:00.655Z";

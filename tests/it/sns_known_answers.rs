@@ -161,7 +161,9 @@ async fn sns_real_aws_message_is_rejected_once_its_certificate_expired() {
         ..VerifierConfig::default()
     };
     let verifier = SnsVerifier::new(FixtureFetcher::serving(AWS_CERT_URL, &pem), config);
-    let msg = SnsMessage::parse(&fixture("aws-notification-2015.json"), None).unwrap();
+    let msg = SnsMessage::parse(&fixture("aws-notification-2015.json"), None)
+        .unwrap()
+        .into_owned();
     let err = verifier
         .verify(&msg, &SnsPolicy::default(), at("2016-08-22T00:00:00Z"))
         .await
@@ -175,7 +177,9 @@ async fn sns_real_aws_message_is_rejected_once_its_certificate_expired() {
 #[tokio::test]
 async fn sns_real_aws_message_is_stale_today() {
     let (verifier, fetcher) = aws_verifier();
-    let msg = SnsMessage::parse(&fixture("aws-notification-2015.json"), None).unwrap();
+    let msg = SnsMessage::parse(&fixture("aws-notification-2015.json"), None)
+        .unwrap()
+        .into_owned();
     let err = verifier
         .verify(&msg, &SnsPolicy::default(), Utc::now())
         .await
@@ -192,12 +196,12 @@ async fn sns_real_aws_message_is_stale_today() {
 struct Vector {
     body: String,
     string_to_sign: String,
-    msg: SnsMessage,
+    msg: SnsMessage<'static>,
 }
 
 fn vector(name: &str) -> Vector {
     let body = fixture(&format!("{name}.json"));
-    let msg = SnsMessage::parse(&body, None).unwrap();
+    let msg = SnsMessage::parse(&body, None).unwrap().into_owned();
     Vector {
         string_to_sign: fixture(&format!("{name}.string-to-sign.txt")),
         body,

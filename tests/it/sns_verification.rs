@@ -41,8 +41,12 @@ fn harness_with(peer: SnsPeer, timeout: Duration) -> Harness {
 }
 
 impl Harness {
-    async fn verify(&self, body: &str, header: Option<&str>) -> Result<SnsMessage, SnsError> {
-        let msg = SnsMessage::parse(body, header)?;
+    async fn verify(
+        &self,
+        body: &str,
+        header: Option<&str>,
+    ) -> Result<SnsMessage<'static>, SnsError> {
+        let msg = SnsMessage::parse(body, header)?.into_owned();
         self.verifier
             .verify(&msg, &SnsPolicy::default(), Utc::now())
             .await?;
@@ -50,7 +54,7 @@ impl Harness {
     }
 }
 
-fn rejected(result: Result<SnsMessage, SnsError>) -> String {
+fn rejected(result: Result<SnsMessage<'_>, SnsError>) -> String {
     match result {
         Err(SnsError::Rejected(why)) => why,
         other => panic!("expected a rejection, got {other:?}"),
@@ -233,7 +237,9 @@ async fn sns_subscription_confirmation_is_fetched_once_and_arn_parsed() {
 #[tokio::test]
 async fn sns_v1_subscription_confirmation_is_confirmed() {
     let h = harness().await;
-    let msg = SnsMessage::parse(&h.peer.subscription_confirmation(SigV::V1).body(), None).unwrap();
+    let msg = SnsMessage::parse(&h.peer.subscription_confirmation(SigV::V1).body(), None)
+        .unwrap()
+        .into_owned();
     let verified = h
         .verifier
         .verify(&msg, &SnsPolicy::default(), Utc::now())
@@ -265,7 +271,9 @@ async fn sns_forged_subscription_confirmation_is_never_fetched() {
 async fn sns_failed_confirmation_is_an_upstream_error() {
     let h = harness().await;
     h.peer.fail_confirmations_with(Some(500));
-    let msg = SnsMessage::parse(&h.peer.subscription_confirmation(SigV::V2).body(), None).unwrap();
+    let msg = SnsMessage::parse(&h.peer.subscription_confirmation(SigV::V2).body(), None)
+        .unwrap()
+        .into_owned();
     let verified = h
         .verifier
         .verify(&msg, &SnsPolicy::default(), Utc::now())
@@ -292,7 +300,8 @@ async fn sns_unsubscribe_confirmation_verifies_and_fetches_nothing() {
         &h.peer.unsubscribe_confirmation(SigV::V1).body(),
         Some("UnsubscribeConfirmation"),
     )
-    .unwrap();
+    .unwrap()
+    .into_owned();
     let verified = h
         .verifier
         .verify(&msg, &SnsPolicy::default(), Utc::now())
@@ -425,7 +434,9 @@ async fn sns_certificate_on_another_region_host_is_rejected_without_fetching() {
 #[tokio::test]
 async fn sns_topic_policy_and_v2_requirement_apply_to_valid_messages() {
     let h = harness().await;
-    let msg = SnsMessage::parse(&h.peer.notification(SigV::V1).body(), None).unwrap();
+    let msg = SnsMessage::parse(&h.peer.notification(SigV::V1).body(), None)
+        .unwrap()
+        .into_owned();
     let v2_only = SnsPolicy {
         require_signature_v2: true,
         ..SnsPolicy::default()
