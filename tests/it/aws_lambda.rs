@@ -19,7 +19,7 @@ use webhook_trigger::adapters::sqs::SqsQueue;
 use webhook_trigger::app::{App, NewWorkflow};
 use webhook_trigger::config::Config;
 use webhook_trigger::domain::{
-    Execution, ExecutionStatus, SnsOptions, Step, Trigger, TriggerMeta, WorkflowId,
+    Execution, ExecutionId, ExecutionStatus, SnsOptions, Step, Trigger, TriggerMeta, WorkflowId,
 };
 use webhook_trigger::lambda::worker::{WorkerFunction, handle_batch};
 use webhook_trigger::ports::{ExecutionQuery, Store, WorkItem};
@@ -312,6 +312,17 @@ async fn a_webhook_at_the_body_limit_runs_to_completion() {
     assert_eq!(e["status"], "succeeded", "{}", e["error"]);
 }
 
+/// 150,000 random letters and digits: four copies are far past 400 KB even gzipped.
+fn incompressible_body() -> String {
+    use rand::Rng;
+    let noise: String = rand::rng()
+        .sample_iter(rand::distr::Alphanumeric)
+        .take(150_000)
+        .map(char::from)
+        .collect();
+    json!({ "blob": noise }).to_string()
+}
+
 #[tokio::test]
 async fn a_result_too_large_to_store_fails_the_execution_instead_of_stranding_it() {
     let t = support::dynamodb_app(Config {
@@ -323,15 +334,8 @@ async fn a_result_too_large_to_store_fails_the_execution_instead_of_stranding_it
     let (workflow, key) = t
         .workflow_with_key(vec![Step::Echo, Step::Echo, Step::Echo, Step::Echo])
         .await;
-    use rand::Rng;
-    let noise: String = rand::rng()
-        .sample_iter(rand::distr::Alphanumeric)
-        .take(150_000)
-        .map(char::from)
-        .collect();
-    let body = json!({ "blob": noise }).to_string();
     let r = t
-        .post_webhook(workflow.id.as_str(), Some(&key), &body)
+        .post_webhook(workflow.id.as_str(), Some(&key), &incompressible_body())
         .await;
     assert_eq!(r.status, StatusCode::ACCEPTED, "{:?}", r.body);
     let id = r.execution_id();
@@ -347,4 +351,83 @@ async fn a_result_too_large_to_store_fails_the_execution_instead_of_stranding_it
         e["error"]
     );
     assert_eq!(t.worker.drain().await, 0, "nothing left to retry");
+}
+
+/// The record grows too large while another worker holds the execution (this one's lease ran
+/// out during a slow step and a redelivery claimed it): this worker must not fail it under the
+/// other one, which still runs it.
+#[tokio::test]
+async fn a_record_too_large_after_another_worker_took_over_is_left_to_that_worker() {
+    let t = support::dynamodb_app(Config {
+        cache_ttl: std::time::Duration::ZERO,
+        ..Config::default()
+    })
+    .await;
+    // The step's server takes the execution over (as a redelivery after the lease would)
+    // before it answers.
+    let store: Arc<dyn Store> = t.app.store().clone();
+    let running: Arc<tokio::sync::Mutex<Option<(WorkflowId, ExecutionId)>>> = Arc::default();
+    let takeover = {
+        let (store, running) = (store.clone(), running.clone());
+        axum::Router::new().route(
+            "/slow",
+            axum::routing::post(move || async move {
+                let (workflow, id) = running.lock().await.clone().expect("the test names it");
+                let current = store
+                    .get_execution(&workflow, &id)
+                    .await
+                    .expect("read")
+                    .expect("exists");
+                let later = Utc::now() + Duration::days(1);
+                let taken = current
+                    .claim(later, Duration::minutes(1))
+                    .expect("a stale claim can be taken over");
+                assert!(
+                    store
+                        .replace_execution(&current, &taken)
+                        .await
+                        .expect("write")
+                );
+                "done"
+            }),
+        )
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move { axum::serve(listener, takeover).await });
+
+    // Four echo steps hold copies of an incompressible payload (recorded with the next
+    // write), so the write after the http_request step is far past 400 KB.
+    let (workflow, key) = t
+        .workflow_from_steps(json!([
+            {"id": "a", "type": "echo"},
+            {"id": "b", "type": "echo"},
+            {"id": "c", "type": "echo"},
+            {"id": "d", "type": "echo"},
+            {"id": "slow", "type": "http_request", "method": "POST", "url": format!("http://{addr}/slow")},
+        ]))
+        .await;
+    let r = t
+        .post_webhook(workflow.id.as_str(), Some(&key), &incompressible_body())
+        .await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{:?}", r.body);
+    let id = ExecutionId::parse(&r.execution_id()).expect("an execution id");
+    *running.lock().await = Some((workflow.id.clone(), id));
+
+    t.worker.drain().await;
+    let stored = store
+        .get_execution(&workflow.id, &id)
+        .await
+        .expect("read")
+        .expect("exists");
+    assert_eq!(
+        stored.status,
+        ExecutionStatus::Running,
+        "the worker that took over still holds it: {:?}",
+        stored.error
+    );
+    assert_eq!(stored.attempts, 2);
+    assert_eq!(stored.error, None);
 }

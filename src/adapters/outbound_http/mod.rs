@@ -33,30 +33,30 @@ pub const DEFAULT_BODY_CAP: usize = 64 * 1024;
 /// Redirect hops followed before giving up (when the request asks to follow them).
 pub const MAX_REDIRECTS: usize = 5;
 
-#[derive(Debug, thiserror::Error)]
-pub enum ClientBuildError {
-    #[error(transparent)]
-    Policy(#[from] PolicyError),
-    #[error("cannot build the HTTP client: {0}")]
-    Client(String),
-}
-
 /// The guarded [`HttpSender`]. Build it once per process: it holds the connection pools.
-#[derive(Debug, Clone)]
+///
+/// The two reqwest clients are built on the first request, not with this value: each loads
+/// the trust store, which was most of what the worker's cold start spent beyond the API's,
+/// and many workflows never make an `http_request` step. A failed build is not kept: the
+/// next request tries again.
+#[derive(Debug)]
 pub struct GuardedHttpClient {
-    /// reqwest fixes the redirect policy per client, and `follow_redirects` is per request:
-    /// one client returns 3xx as they are, the other follows them through the guard.
-    direct: reqwest::Client,
-    following: reqwest::Client,
+    clients: tokio::sync::OnceCell<Clients>,
     policy: Arc<AddressPolicy>,
     body_cap: usize,
 }
 
-impl GuardedHttpClient {
-    /// A client guarded by `policy`, keeping at most `body_cap` bytes of each response body.
-    pub fn new(policy: AddressPolicy, body_cap: usize) -> Result<Self, ClientBuildError> {
-        let policy = Arc::new(policy);
-        let hop_policy = Arc::clone(&policy);
+/// reqwest fixes the redirect policy per client, and `follow_redirects` is per request: one
+/// client returns 3xx as they are, the other follows them through the guard.
+#[derive(Debug)]
+struct Clients {
+    direct: reqwest::Client,
+    following: reqwest::Client,
+}
+
+impl Clients {
+    fn build(policy: &Arc<AddressPolicy>) -> Result<Clients, OutboundError> {
+        let hop_policy = Arc::clone(policy);
         let follow = redirect::Policy::custom(move |attempt| {
             if attempt.previous().len() > MAX_REDIRECTS {
                 return attempt.error(Refusal(format!("more than {MAX_REDIRECTS} redirects")));
@@ -66,17 +66,26 @@ impl GuardedHttpClient {
                 Err(refusal) => attempt.error(refusal),
             }
         });
-        Ok(Self {
-            direct: build_client(&policy, redirect::Policy::none())?,
-            following: build_client(&policy, follow)?,
-            policy,
-            body_cap,
+        Ok(Clients {
+            direct: build_client(policy, redirect::Policy::none())?,
+            following: build_client(policy, follow)?,
         })
+    }
+}
+
+impl GuardedHttpClient {
+    /// A client guarded by `policy`, keeping at most `body_cap` bytes of each response body.
+    pub fn new(policy: AddressPolicy, body_cap: usize) -> Self {
+        Self {
+            clients: tokio::sync::OnceCell::new(),
+            policy: Arc::new(policy),
+            body_cap,
+        }
     }
 
     /// The allow-list from [`ALLOW_CIDRS_ENV`] and the default body cap.
-    pub fn from_env() -> Result<Self, ClientBuildError> {
-        Self::new(AddressPolicy::from_env()?, DEFAULT_BODY_CAP)
+    pub fn from_env() -> Result<Self, PolicyError> {
+        Ok(Self::new(AddressPolicy::from_env()?, DEFAULT_BODY_CAP))
     }
 
     pub fn policy(&self) -> &AddressPolicy {
@@ -85,6 +94,17 @@ impl GuardedHttpClient {
 
     pub fn body_cap(&self) -> usize {
         self.body_cap
+    }
+
+    /// Whether the reqwest clients exist yet (not until the first request).
+    pub fn is_built(&self) -> bool {
+        self.clients.initialized()
+    }
+
+    async fn clients(&self) -> Result<&Clients, OutboundError> {
+        self.clients
+            .get_or_try_init(|| async { Clients::build(&self.policy) })
+            .await
     }
 
     async fn exchange(
@@ -128,7 +148,7 @@ impl GuardedHttpClient {
 fn build_client(
     policy: &Arc<AddressPolicy>,
     redirects: redirect::Policy,
-) -> Result<reqwest::Client, ClientBuildError> {
+) -> Result<reqwest::Client, OutboundError> {
     reqwest::Client::builder()
         .dns_resolver(Arc::new(GuardedResolver::new(Arc::clone(policy))))
         .no_proxy()
@@ -137,7 +157,10 @@ fn build_client(
         .referer(false)
         .user_agent(concat!("webhook-trigger/", env!("CARGO_PKG_VERSION")))
         .build()
-        .map_err(|e| ClientBuildError::Client(describe(&e)))
+        // Transient: what fails here (the trust store, the TLS setup) can work on a retry.
+        .map_err(|e| {
+            OutboundError::Transport(format!("cannot build the HTTP client: {}", describe(&e)))
+        })
 }
 
 /// The checks that need no DNS: an http(s) scheme, and an allowed address when the host is an
@@ -189,10 +212,11 @@ fn prepare(
 #[async_trait]
 impl HttpSender for GuardedHttpClient {
     async fn send(&self, request: OutboundRequest) -> Result<OutboundResponse, OutboundError> {
+        let clients = self.clients().await?;
         let client = if request.follow_redirects {
-            &self.following
+            &clients.following
         } else {
-            &self.direct
+            &clients.direct
         };
         let timeout = request.timeout;
         let prepared = prepare(&self.policy, client, request)?;

@@ -115,7 +115,6 @@ fn allowing_loopback_one() -> GuardedHttpClient {
         AddressPolicy::from_env_value(Some("127.0.0.1/32")).expect("policy"),
         DEFAULT_BODY_CAP,
     )
-    .expect("client")
 }
 
 fn get_request(url: String) -> OutboundRequest {
@@ -185,7 +184,7 @@ async fn allow_listed_destination_receives_method_headers_and_body() {
 #[tokio::test]
 async fn default_policy_refuses_loopback_before_connecting() {
     let server = start_server().await;
-    let client = GuardedHttpClient::new(AddressPolicy::new(), DEFAULT_BODY_CAP).expect("client");
+    let client = GuardedHttpClient::new(AddressPolicy::new(), DEFAULT_BODY_CAP);
     let reason = refused(
         client
             .send(get_request(format!(
@@ -217,7 +216,7 @@ async fn address_outside_the_allow_list_is_refused() {
 #[tokio::test]
 async fn other_spellings_of_a_refused_address_are_refused() {
     let server = start_server().await;
-    let client = GuardedHttpClient::new(AddressPolicy::new(), DEFAULT_BODY_CAP).expect("client");
+    let client = GuardedHttpClient::new(AddressPolicy::new(), DEFAULT_BODY_CAP);
     for host in ["[::ffff:127.0.0.1]", "2130706433", "0x7f.1", "[::1]", "0"] {
         refused(
             client
@@ -234,7 +233,7 @@ async fn host_name_is_checked_by_the_resolver() {
     let server = start_server().await;
     let url = format!("http://localhost:{}/echo", server.port);
 
-    let default = GuardedHttpClient::new(AddressPolicy::new(), DEFAULT_BODY_CAP).expect("client");
+    let default = GuardedHttpClient::new(AddressPolicy::new(), DEFAULT_BODY_CAP);
     let reason = refused(default.send(get_request(url.clone())).await);
     assert!(reason.contains("loopback"), "{reason}");
     assert!(server.received().is_empty());
@@ -387,8 +386,7 @@ async fn body_is_cut_at_the_cap() {
     let client = GuardedHttpClient::new(
         AddressPolicy::from_env_value(Some("127.0.0.1")).expect("policy"),
         1000,
-    )
-    .expect("client");
+    );
     let url = format!("http://127.0.0.1:{}/big", server.port);
     let response = client.send(get_request(url.clone())).await.expect("sent");
     assert_eq!(response.body.len(), 1000);
@@ -397,11 +395,23 @@ async fn body_is_cut_at_the_cap() {
     let exact = GuardedHttpClient::new(
         AddressPolicy::from_env_value(Some("127.0.0.1")).expect("policy"),
         100_000,
-    )
-    .expect("client");
+    );
     let response = exact.send(get_request(url)).await.expect("sent");
     assert_eq!(response.body.len(), 100_000);
     assert!(!response.body_truncated);
+}
+
+#[tokio::test]
+async fn the_clients_are_built_on_the_first_request() {
+    let server = start_server().await;
+    let client = allowing_loopback_one();
+    assert!(
+        !client.is_built(),
+        "building loads the trust store: not at start"
+    );
+    let url = format!("http://127.0.0.1:{}/echo", server.port);
+    client.send(get_request(url)).await.expect("sent");
+    assert!(client.is_built());
 }
 
 #[tokio::test]

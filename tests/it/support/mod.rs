@@ -57,7 +57,7 @@ pub fn offline_sdk_config() -> aws_config::SdkConfig {
 /// 127.0.0.1; 127.0.0.2 stays refused, to show the guard).
 pub fn test_step_deps() -> StepDeps {
     let policy = AddressPolicy::with_allowed(["127.0.0.1/32".parse().expect("cidr")]);
-    let http = GuardedHttpClient::new(policy, DEFAULT_BODY_CAP).expect("http client");
+    let http = GuardedHttpClient::new(policy, DEFAULT_BODY_CAP);
     StepDeps {
         http: Arc::new(http),
         sns: Arc::new(SnsTopicPublisher::new(aws_sdk_sns::Client::new(
