@@ -18,7 +18,7 @@ import sys
 from runtime_api import cold_invoke, lambda_env, summary
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-RUNS = int(sys.argv[1]) if len(sys.argv) > 1 else 30
+RUNS = int(sys.argv[1]) if __name__ == "__main__" and len(sys.argv) > 1 else 30
 STDERR = "/tmp/lambda-stderr.log"
 
 

@@ -1,7 +1,7 @@
 //! Hot paths without I/O (criterion): a webhook from the raw HTTP request through the real
 //! router to "queued", generic and SNS, on in-memory implementations of our ports
 //! (`support/memory_ports.rs`); SNS signature verification alone with the certificate already
-//! cached, SignatureVersion 1 and 2; and rendering a typical step's templates. The accept
+//! cached, SignatureVersion 1 and 2, and aws-lc's RSA verification under it alone; and rendering a typical step's templates. The accept
 //! path against the real SQLite store is in `benches/accept.rs`; under load in
 //! `bench/serve/load.sh`. Figures and the command: BENCHMARKS.md.
 
@@ -14,6 +14,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
+use base64::Engine as _;
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use memory_ports::{MemoryQueue, MemoryStore};
 use serde_json::json;
@@ -72,7 +73,33 @@ fn sns_verification(c: &mut Criterion) {
                 })
             },
         );
+        // The floor under the row above: aws-lc's RSA-2048 verification alone, with the key
+        // parsed once, of the same string to sign and signature.
+        let algorithm = match version {
+            "v1" => &aws_lc_rs::signature::RSA_PKCS1_2048_8192_SHA1_FOR_LEGACY_USE_ONLY,
+            _ => &aws_lc_rs::signature::RSA_PKCS1_2048_8192_SHA256,
+        };
+        let key = aws_lc_rs::signature::ParsedPublicKey::new(algorithm, rsa_public_key(&cert.0))
+            .expect("the certificate's key parses");
+        let signed = parsed.string_to_sign();
+        let wire: serde_json::Value = serde_json::from_str(&body).expect("JSON");
+        let signature = base64::engine::general_purpose::STANDARD
+            .decode(wire["Signature"].as_str().expect("Signature"))
+            .expect("base64");
+        key.verify_sig(signed.as_bytes(), &signature)
+            .expect("the known-answer signature verifies");
+        c.bench_function(
+            &format!("aws-lc RSA verify alone {version} (parsed key)"),
+            |b| b.iter(|| key.verify_sig(signed.as_bytes(), &signature).is_ok()),
+        );
     }
+}
+
+/// The DER `RSAPublicKey` of a PEM certificate.
+fn rsa_public_key(pem: &[u8]) -> Vec<u8> {
+    let (_, block) = x509_parser::pem::parse_x509_pem(pem).expect("PEM");
+    let certificate = block.parse_x509().expect("X.509");
+    certificate.public_key().subject_public_key.data.to_vec()
 }
 
 fn template_rendering(c: &mut Criterion) {
