@@ -299,8 +299,9 @@ impl<'a> SnsMessage<'a> {
         self.unsubscribe_url.as_deref()
     }
 
-    /// `MessageAttributes`, informational only: they are not signed. Parsed on each call
-    /// (its JSON text was checked when the message was read, so this cannot fail then).
+    /// `MessageAttributes`, informational only: they are not signed. Parsed on each call from
+    /// the JSON text checked when the message was read; `None` also when that text holds a
+    /// number a `serde_json::Value` cannot (`1e400`): unsigned data is dropped, not refused.
     pub fn message_attributes(&self) -> Option<serde_json::Value> {
         self.message_attributes
             .as_deref()
@@ -431,6 +432,11 @@ mod tests {
             SnsMessage::parse(&notification(None), None)
                 .unwrap()
                 .message_attributes(),
+            None
+        );
+        let huge = notification(None).replacen('{', "{\"MessageAttributes\":{\"a\":1e400},", 1);
+        assert_eq!(
+            SnsMessage::parse(&huge, None).unwrap().message_attributes(),
             None
         );
         let broken = notification(None).replacen('{', "{\"MessageAttributes\":{\"a\":},", 1);
