@@ -1,9 +1,10 @@
 //! Hot paths without I/O (criterion): a webhook from the raw HTTP request through the real
 //! router to "queued", generic and SNS, on in-memory implementations of our ports
 //! (`support/memory_ports.rs`); SNS signature verification alone with the certificate already
-//! cached, SignatureVersion 1 and 2, and aws-lc's RSA verification under it alone; and rendering a typical step's templates. The accept
-//! path against the real SQLite store is in `benches/accept.rs`; under load in
-//! `bench/serve/load.sh`. Figures and the command: BENCHMARKS.md.
+//! cached, SignatureVersion 1 and 2, and aws-lc's RSA verification under it alone; and
+//! rendering a typical step's templates. The accept path against the real SQLite store is in
+//! `benches/accept.rs`; under load in `bench/serve/load.sh`. Figures and the command:
+//! BENCHMARKS.md.
 
 #[path = "support/memory_ports.rs"]
 mod memory_ports;

@@ -58,6 +58,10 @@ pub enum OutboundError {
     /// Any other transport failure (connection reset mid-answer, TLS failure, ...).
     #[error("request failed: {0}")]
     Transport(String),
+    /// This process cannot make HTTP requests at all (no root certificate could be loaded,
+    /// ...): an operator's problem, which retrying the step does not fix. Never retried.
+    #[error("this worker cannot send HTTP requests: {0}")]
+    Setup(String),
 }
 
 impl OutboundError {

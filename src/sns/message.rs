@@ -1,8 +1,8 @@
 //! The SNS HTTP(S) delivery envelope, read once and kept exactly as received.
 //!
 //! The signature covers the decoded JSON string values byte for byte, so every signed
-//! field is stored as the `String` serde_json produced and never re-rendered (a
-//! `Timestamp` of `...:00Z` must not come back as `...:00.000Z`).
+//! field is kept as serde_json decoded it (the body's own text when it has no escapes) and
+//! never re-rendered (a `Timestamp` of `...:00Z` must not come back as `...:00.000Z`).
 
 use std::fmt;
 
@@ -300,8 +300,9 @@ impl<'a> SnsMessage<'a> {
     }
 
     /// `MessageAttributes`, informational only: they are not signed. Parsed on each call from
-    /// the JSON text checked when the message was read; `None` also when that text holds a
-    /// number a `serde_json::Value` cannot (`1e400`): unsigned data is dropped, not refused.
+    /// the JSON text checked when the message was read, which a `serde_json::Value` may still
+    /// refuse: a number out of range (`1e400`), a lone UTF-16 surrogate escape, nesting deeper
+    /// than 128 levels. Those give `None`: unsigned data is dropped, not refused.
     pub fn message_attributes(&self) -> Option<serde_json::Value> {
         self.message_attributes
             .as_deref()

@@ -742,6 +742,25 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
+    async fn a_worker_that_cannot_send_http_fails_the_step_at_once() {
+        let http = ScriptedHttp::new(vec![Some(Err(OutboundError::Setup(
+            "no root certificate could be loaded".into(),
+        )))]);
+        let run = run_step(
+            &http_step(json!({})),
+            &ctx(),
+            "01EXEC",
+            &deps(http.clone(), Default::default()),
+        )
+        .await;
+        assert_eq!(run.status, StepStatus::Failed, "{run:?}");
+        assert!(!run.transient, "retrying does not load certificates");
+        assert_eq!(http.calls(), 1);
+        let error = run.error.unwrap_or_default();
+        assert!(error.contains("no root certificate"), "{error}");
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn retry_after_is_honoured_before_the_next_attempt() {
         let http = ScriptedHttp::new(vec![
             answer(429, &[("retry-after", "5")], "slow down"),

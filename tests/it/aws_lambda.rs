@@ -363,8 +363,8 @@ async fn a_record_too_large_after_another_worker_took_over_is_left_to_that_worke
         ..Config::default()
     })
     .await;
-    // The step's server takes the execution over (as a redelivery after the lease would)
-    // before it answers.
+    // Once the test names an execution, the step's server takes it over (as a redelivery
+    // after the lease would) before it answers.
     let store: Arc<dyn Store> = t.app.store().clone();
     let running: Arc<tokio::sync::Mutex<Option<(WorkflowId, ExecutionId)>>> = Arc::default();
     let takeover = {
@@ -372,7 +372,9 @@ async fn a_record_too_large_after_another_worker_took_over_is_left_to_that_worke
         axum::Router::new().route(
             "/slow",
             axum::routing::post(move || async move {
-                let (workflow, id) = running.lock().await.clone().expect("the test names it");
+                let Some((workflow, id)) = running.lock().await.clone() else {
+                    return "done";
+                };
                 let current = store
                     .get_execution(&workflow, &id)
                     .await
@@ -409,14 +411,30 @@ async fn a_record_too_large_after_another_worker_took_over_is_left_to_that_worke
             {"id": "slow", "type": "http_request", "method": "POST", "url": format!("http://{addr}/slow")},
         ]))
         .await;
-    let r = t
-        .post_webhook(workflow.id.as_str(), Some(&key), &incompressible_body())
-        .await;
-    assert_eq!(r.status, StatusCode::ACCEPTED, "{:?}", r.body);
-    let id = ExecutionId::parse(&r.execution_id()).expect("an execution id");
-    *running.lock().await = Some((workflow.id.clone(), id));
+    let accept = || async {
+        let r = t
+            .post_webhook(workflow.id.as_str(), Some(&key), &incompressible_body())
+            .await;
+        assert_eq!(r.status, StatusCode::ACCEPTED, "{:?}", r.body);
+        ExecutionId::parse(&r.execution_id()).expect("an execution id")
+    };
 
-    t.worker.drain().await;
+    // Without a takeover, that write is refused as too large and the execution fails: the
+    // path the run below takes.
+    let alone = accept().await;
+    assert_eq!(t.worker.drain().await, 1);
+    let failed = store
+        .get_execution(&workflow.id, &alone)
+        .await
+        .expect("read")
+        .expect("exists");
+    assert_eq!(failed.status, ExecutionStatus::Failed);
+    let error = failed.error.unwrap_or_default();
+    assert!(error.contains("too large"), "{error}");
+
+    let id = accept().await;
+    *running.lock().await = Some((workflow.id.clone(), id));
+    assert_eq!(t.worker.drain().await, 1);
     let stored = store
         .get_execution(&workflow.id, &id)
         .await

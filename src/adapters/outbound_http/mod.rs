@@ -35,13 +35,14 @@ pub const MAX_REDIRECTS: usize = 5;
 
 /// The guarded [`HttpSender`]. Build it once per process: it holds the connection pools.
 ///
-/// The two reqwest clients are built on the first request, not with this value: each loads
-/// the trust store, which was most of what the worker's cold start spent beyond the API's,
-/// and many workflows never make an `http_request` step. A failed build is not kept: the
-/// next request tries again.
+/// The two reqwest clients are built on the first request that passes the checks, not with
+/// this value: each loads the trust store, which was most of what the worker's cold start
+/// spent beyond the API's, and many workflows never make an `http_request` step. A build
+/// that fails (no root certificate on the machine) is kept and logged once: it is the
+/// deployment's problem, and every request answers it as [`OutboundError::Setup`].
 #[derive(Debug)]
 pub struct GuardedHttpClient {
-    clients: tokio::sync::OnceCell<Clients>,
+    clients: std::sync::OnceLock<Result<Clients, String>>,
     policy: Arc<AddressPolicy>,
     body_cap: usize,
 }
@@ -55,7 +56,7 @@ struct Clients {
 }
 
 impl Clients {
-    fn build(policy: &Arc<AddressPolicy>) -> Result<Clients, OutboundError> {
+    fn build(policy: &Arc<AddressPolicy>) -> Result<Clients, String> {
         let hop_policy = Arc::clone(policy);
         let follow = redirect::Policy::custom(move |attempt| {
             if attempt.previous().len() > MAX_REDIRECTS {
@@ -77,7 +78,7 @@ impl GuardedHttpClient {
     /// A client guarded by `policy`, keeping at most `body_cap` bytes of each response body.
     pub fn new(policy: AddressPolicy, body_cap: usize) -> Self {
         Self {
-            clients: tokio::sync::OnceCell::new(),
+            clients: std::sync::OnceLock::new(),
             policy: Arc::new(policy),
             body_cap,
         }
@@ -96,15 +97,22 @@ impl GuardedHttpClient {
         self.body_cap
     }
 
-    /// Whether the reqwest clients exist yet (not until the first request).
+    /// Whether the reqwest clients have been built yet (not until the first request).
     pub fn is_built(&self) -> bool {
-        self.clients.initialized()
+        self.clients.get().is_some()
     }
 
-    async fn clients(&self) -> Result<&Clients, OutboundError> {
+    fn clients(&self) -> Result<&Clients, OutboundError> {
         self.clients
-            .get_or_try_init(|| async { Clients::build(&self.policy) })
-            .await
+            .get_or_init(|| {
+                let built = Clients::build(&self.policy);
+                if let Err(error) = &built {
+                    tracing::error!(%error, "http_request steps cannot run: the HTTP client cannot be built");
+                }
+                built
+            })
+            .as_ref()
+            .map_err(|error| OutboundError::Setup(error.clone()))
     }
 
     async fn exchange(
@@ -148,7 +156,7 @@ impl GuardedHttpClient {
 fn build_client(
     policy: &Arc<AddressPolicy>,
     redirects: redirect::Policy,
-) -> Result<reqwest::Client, OutboundError> {
+) -> Result<reqwest::Client, String> {
     reqwest::Client::builder()
         .dns_resolver(Arc::new(GuardedResolver::new(Arc::clone(policy))))
         .no_proxy()
@@ -157,10 +165,7 @@ fn build_client(
         .referer(false)
         .user_agent(concat!("webhook-trigger/", env!("CARGO_PKG_VERSION")))
         .build()
-        // Transient: what fails here (the trust store, the TLS setup) can work on a retry.
-        .map_err(|e| {
-            OutboundError::Transport(format!("cannot build the HTTP client: {}", describe(&e)))
-        })
+        .map_err(|e| format!("cannot build the HTTP client: {}", describe(&e)))
 }
 
 /// The checks that need no DNS: an http(s) scheme, and an allowed address when the host is an
@@ -181,10 +186,10 @@ fn check_destination(policy: &AddressPolicy, url: &Url) -> Result<(), Refusal> {
     policy.check(ip).map_err(Refusal)
 }
 
-/// Turns the rendered request into a reqwest one, refusing what the guard refuses.
+/// Turns the rendered request into a reqwest one, refusing what the guard refuses. Needs no
+/// client: a request refused here never builds one.
 fn prepare(
     policy: &AddressPolicy,
-    client: &reqwest::Client,
     request: OutboundRequest,
 ) -> Result<reqwest::Request, OutboundError> {
     let url = Url::parse(&request.url)
@@ -200,26 +205,25 @@ fn prepare(
             .map_err(|_| OutboundError::Invalid(format!("header `{name}` has an invalid value")))?;
         headers.append(header, value);
     }
-    let mut builder = client.request(method, url).headers(headers);
+    let mut prepared = reqwest::Request::new(method, url);
+    *prepared.headers_mut() = headers;
     if let Some(body) = request.body {
-        builder = builder.body(body);
+        *prepared.body_mut() = Some(body.into());
     }
-    builder
-        .build()
-        .map_err(|e| OutboundError::Invalid(describe(&e.without_url())))
+    Ok(prepared)
 }
 
 #[async_trait]
 impl HttpSender for GuardedHttpClient {
     async fn send(&self, request: OutboundRequest) -> Result<OutboundResponse, OutboundError> {
-        let clients = self.clients().await?;
-        let client = if request.follow_redirects {
+        let (timeout, follow_redirects) = (request.timeout, request.follow_redirects);
+        let prepared = prepare(&self.policy, request)?;
+        let clients = self.clients()?;
+        let client = if follow_redirects {
             &clients.following
         } else {
             &clients.direct
         };
-        let timeout = request.timeout;
-        let prepared = prepare(&self.policy, client, request)?;
         // One deadline for the whole exchange, connect to last body byte.
         match tokio::time::timeout(timeout, self.exchange(client, prepared)).await {
             Err(_elapsed) => Err(OutboundError::Timeout(timeout)),
