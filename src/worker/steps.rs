@@ -703,6 +703,17 @@ mod tests {
         serde_json::from_value(raw).unwrap()
     }
 
+    /// The default `http_request` step against `http`, with default dependencies.
+    async fn run_plain_http_step(http: &Arc<ScriptedHttp>) -> StepRun {
+        run_step(
+            &http_step(json!({})),
+            &ctx(),
+            "01EXEC",
+            &deps(http.clone(), Default::default()),
+        )
+        .await
+    }
+
     fn http_step(extra: Value) -> WorkflowStep {
         let mut raw =
             json!({"id": "call", "type": "http_request", "url": "https://example.com/hook"});
@@ -723,13 +734,7 @@ mod tests {
                 r#"{"id": 9}"#,
             ),
         ]);
-        let run = run_step(
-            &http_step(json!({})),
-            &ctx(),
-            "01EXEC",
-            &deps(http.clone(), Default::default()),
-        )
-        .await;
+        let run = run_plain_http_step(&http).await;
         assert_eq!(run.status, StepStatus::Succeeded, "{run:?}");
         assert_eq!(http.calls(), 3);
         assert_eq!(run.attempts, 3);
@@ -746,13 +751,7 @@ mod tests {
         let http = ScriptedHttp::new(vec![Some(Err(OutboundError::Setup(
             "no root certificate could be loaded".into(),
         )))]);
-        let run = run_step(
-            &http_step(json!({})),
-            &ctx(),
-            "01EXEC",
-            &deps(http.clone(), Default::default()),
-        )
-        .await;
+        let run = run_plain_http_step(&http).await;
         assert_eq!(run.status, StepStatus::Failed, "{run:?}");
         assert!(!run.transient, "retrying does not load certificates");
         assert_eq!(http.calls(), 1);
@@ -792,13 +791,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_retry_after_beyond_the_cap_ends_the_run_for_redelivery() {
         let http = ScriptedHttp::new(vec![answer(503, &[("retry-after", "120")], "")]);
-        let run = run_step(
-            &http_step(json!({})),
-            &ctx(),
-            "01EXEC",
-            &deps(http.clone(), Default::default()),
-        )
-        .await;
+        let run = run_plain_http_step(&http).await;
         assert_eq!(http.calls(), 1);
         assert_eq!(run.status, StepStatus::Failed);
         assert!(run.transient);
@@ -826,13 +819,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn expect_status_decides_success_and_transience() {
         let http = ScriptedHttp::new(vec![answer(404, &[], "nope")]);
-        let run = run_step(
-            &http_step(json!({})),
-            &ctx(),
-            "01EXEC",
-            &deps(http.clone(), Default::default()),
-        )
-        .await;
+        let run = run_plain_http_step(&http).await;
         assert_eq!(
             (run.status, run.transient, run.attempts),
             (StepStatus::Failed, false, 1)
