@@ -2,11 +2,12 @@
 //! parsed and verified in a loop on one thread, the signing certificate served from memory
 //! (fetched once, then from the verifier's cache), as the peer (npm sns-validator) does.
 //!
-//!   cargo bench --bench sns_throughput -- SECONDS
+//!   cargo bench --bench sns_throughput -- SECONDS     each message for SECONDS (default 2)
+//!   sns_throughput --serve                             `<label> <seconds>` lines on stdin
 //!
-//! Verifies each message for SECONDS (default 2, after a short warm-up) and prints one line
-//! per message, `<label> <messages per wall-clock second> <messages per CPU second>`, as the
-//! peer's `bench/sns-validator/verify.js` does. The CPU figure (the process's on-CPU time,
+//! After a short warm-up, prints one line per measurement, `<label> <messages per wall-clock
+//! second> <messages per CPU second>`, as the peer's `bench/sns-validator/verify.js` does
+//! (`--serve` is how `compare.js` alternates the two sides in short slices). The CPU figure (the process's on-CPU time,
 //! from `/proc/self/schedstat`; the process has one thread) does not move when other
 //! processes take the machine's cores; the wall-clock one does.
 //! A message that does not verify aborts the run (exit 1): a refusal is never counted. Under
@@ -14,11 +15,13 @@
 //! test.
 
 use std::collections::HashMap;
+use std::io::Write as _;
 use std::process::ExitCode;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use url::Url;
 use webhook_trigger::sns::{
     FetchError, FetchedBody, HttpFetcher, SnsMessage, SnsPolicy, SnsVerifier, VerifierConfig,
@@ -85,51 +88,66 @@ fn cpu_time() -> Duration {
     Duration::from_nanos(ns)
 }
 
-fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let full = args.iter().any(|a| a == "--bench");
-    // A smoke test is one chunk per message, with no warm-up.
-    let (warm_up, duration) = if full {
-        let seconds = args.iter().find_map(|a| a.parse().ok()).unwrap_or(2.0);
-        (1000, Duration::from_secs_f64(seconds))
-    } else {
-        (0, Duration::ZERO)
-    };
+/// The verifier with the certificates in memory, and each message with the time it is
+/// verified at.
+struct Bench {
+    certificates: Arc<Certificates>,
+    verifier: SnsVerifier,
+    policy: SnsPolicy,
+    runtime: tokio::runtime::Runtime,
+    messages: Vec<(&'static str, String, DateTime<Utc>)>,
+}
 
-    let mut certificates = Certificates::default();
-    let mut bodies = Vec::new();
-    for (label, file, cert) in MESSAGES {
-        let body = fixture(file);
-        let url = serde_json::from_str::<serde_json::Value>(&body).expect("JSON")["SigningCertURL"]
-            .as_str()
-            .expect("SigningCertURL")
-            .to_owned();
-        certificates.by_url.insert(url, fixture(cert).into_bytes());
-        bodies.push((label, body));
+impl Bench {
+    fn new() -> Bench {
+        let mut certificates = Certificates::default();
+        let mut messages = Vec::new();
+        for (label, file, cert) in MESSAGES {
+            let body = fixture(file);
+            let url =
+                serde_json::from_str::<serde_json::Value>(&body).expect("JSON")["SigningCertURL"]
+                    .as_str()
+                    .expect("SigningCertURL")
+                    .to_owned();
+            certificates.by_url.insert(url, fixture(cert).into_bytes());
+            // Verified at 30 s after its Timestamp: the messages are signed, so their
+            // Timestamps are fixed, and the real one's certificate (2015-2016) has long expired.
+            let now = SnsMessage::parse(&body, None).expect("parses").timestamp()
+                + chrono::TimeDelta::seconds(30);
+            messages.push((label, body, now));
+        }
+        let certificates = Arc::new(certificates);
+        Bench {
+            verifier: SnsVerifier::new(certificates.clone(), VerifierConfig::default()),
+            certificates,
+            policy: SnsPolicy::default(),
+            runtime: tokio::runtime::Builder::new_current_thread()
+                .build()
+                .expect("runtime"),
+            messages,
+        }
     }
-    let certificates = std::sync::Arc::new(certificates);
-    let verifier = SnsVerifier::new(certificates.clone(), VerifierConfig::default());
-    let policy = SnsPolicy::default();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .build()
-        .expect("runtime");
 
-    for (label, body) in &bodies {
-        // Verified at 30 s after its Timestamp: the messages are signed, so their Timestamps
-        // are fixed, and the real one's certificate (2015-2016) has long expired.
-        let now = SnsMessage::parse(body, None).expect("parses").timestamp()
-            + chrono::TimeDelta::seconds(30);
+    /// Verifies message `index` `warm_up` times, then for `duration` (whole chunks); returns
+    /// messages per wall-clock second and per CPU second. The first verification of a
+    /// message fetches its certificate; every later one finds it in the verifier's cache.
+    fn measure(
+        &self,
+        index: usize,
+        warm_up: usize,
+        duration: Duration,
+    ) -> Result<(f64, f64), String> {
+        let (_, body, now) = &self.messages[index];
         let verify = || async {
             let message =
                 SnsMessage::parse(std::hint::black_box(body), None).map_err(|e| e.to_string())?;
-            verifier
-                .verify(&message, &policy, now)
+            self.verifier
+                .verify(&message, &self.policy, *now)
                 .await
                 .map(|_| ())
                 .map_err(|e| e.to_string())
         };
-        let result = runtime.block_on(async {
-            // The first one fetches the certificate; then a short warm-up; then the timed loop.
+        self.runtime.block_on(async {
             for _ in 0..warm_up {
                 verify().await?;
             }
@@ -145,24 +163,95 @@ fn main() -> ExitCode {
                 if elapsed >= duration {
                     let cpu = (cpu_time() - cpu_started).as_secs_f64();
                     let count = count as f64;
-                    return Ok::<_, String>((count / elapsed.as_secs_f64(), count / cpu));
+                    return Ok((count / elapsed.as_secs_f64(), count / cpu));
                 }
             }
-        });
-        match result {
-            Ok((wall, cpu)) => println!("{label} {wall:.0} {cpu:.0}"),
+        })
+    }
+
+    /// Prints one line for message `index`, or says why it did not verify.
+    fn report(&self, index: usize, warm_up: usize, duration: Duration) -> Result<(), ExitCode> {
+        let label = self.messages[index].0;
+        match self.measure(index, warm_up, duration) {
+            Ok((wall, cpu)) => {
+                println!("{label} {wall:.0} {cpu:.0}");
+                Ok(())
+            }
             Err(error) => {
                 eprintln!("{label}: the message did not verify: {error}");
-                return ExitCode::FAILURE;
+                Err(ExitCode::FAILURE)
             }
         }
     }
 
-    for (url, count) in certificates.fetches.lock().expect("lock").iter() {
-        if *count != 1 {
-            eprintln!("{url} was fetched {count} times: the certificate cache was not used");
-            return ExitCode::FAILURE;
+    /// More than one fetch per URL would mean the verifier's cache was not used.
+    fn check_cache_used(&self) -> Result<(), ExitCode> {
+        for (url, count) in self.certificates.fetches.lock().expect("lock").iter() {
+            if *count != 1 {
+                eprintln!("{url} was fetched {count} times: the certificate cache was not used");
+                return Err(ExitCode::FAILURE);
+            }
         }
+        Ok(())
     }
-    ExitCode::SUCCESS
+
+    /// `--serve`: one measurement per line of stdin, `<label> <seconds>`, answered on
+    /// stdout, so `compare.js` can alternate this side and the peer in short slices.
+    fn serve(&self) -> Result<(), ExitCode> {
+        for line in std::io::stdin().lines() {
+            let line = line.map_err(|_| ExitCode::FAILURE)?;
+            let mut words = line.split_whitespace();
+            let index = words
+                .next()
+                .and_then(|label| self.messages.iter().position(|(l, _, _)| *l == label));
+            let seconds = words.next().and_then(|s| s.parse::<f64>().ok());
+            let (Some(index), Some(seconds)) = (index, seconds.filter(|s| *s > 0.0)) else {
+                eprintln!("sns_throughput --serve: expected \"<label> <seconds>\", got {line:?}");
+                return Err(ExitCode::from(2));
+            };
+            self.report(index, 0, Duration::from_secs_f64(seconds))?;
+            std::io::stdout().flush().map_err(|_| ExitCode::FAILURE)?;
+        }
+        self.check_cache_used()
+    }
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let full = args.iter().any(|a| a == "--bench");
+    let serve = args.iter().any(|a| a == "--serve");
+    // A smoke test is one chunk per message, with no warm-up.
+    let (warm_up, duration) = if full || serve {
+        let seconds = args.iter().find_map(|a| a.parse().ok()).unwrap_or(2.0);
+        (1000, Duration::from_secs_f64(seconds))
+    } else {
+        (0, Duration::ZERO)
+    };
+
+    let bench = Bench::new();
+    let run = || {
+        if serve {
+            // Warmed up (and the certificates cached) before the first request.
+            for index in 0..bench.messages.len() {
+                bench
+                    .measure(index, warm_up, Duration::ZERO)
+                    .map_err(|error| {
+                        eprintln!(
+                            "{}: the message did not verify: {error}",
+                            bench.messages[index].0
+                        );
+                        ExitCode::FAILURE
+                    })?;
+            }
+            return bench.serve();
+        }
+        for index in 0..bench.messages.len() {
+            bench.report(index, warm_up, duration)?;
+        }
+        bench.check_cache_used()
+    };
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(code) => code,
+    }
 }

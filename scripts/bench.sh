@@ -7,8 +7,8 @@ cargo bench --bench hot_paths -- --warm-up-time 1 --measurement-time 3
 # The local worker: executions/s, and an http_request step against the bare request.
 cargo bench --bench worker
 # Our SNS verification against npm sns-validator (Node.js and npm from the machine; the
-# script fails and says what to install when they are missing).
-bench/sns-validator/compare.sh 5 2
+# script fails and says what to install when they are missing); 20 alternated rounds of 0.5 s.
+bench/sns-validator/compare.sh 20 0.5
 # Load on the local server: wrk from Debian (pinned by the distribution's release).
 WRK_VERSION=4.1.0-3+b2
 [ "$(dpkg-query -W -f='${Version}' wrk 2>/dev/null)" = "$WRK_VERSION" ] || { apt-get update -qq && apt-get install -y -qq "wrk=$WRK_VERSION"; }
