@@ -88,13 +88,14 @@ impl SqliteStore {
 }
 
 impl SqliteStore {
-    /// Runs `work` in the writer's next group: it shares that group's transaction (under its
-    /// own savepoint) and its one fsync, and is answered once the group has committed. For
-    /// writes someone waits on to be answered (an accepted webhook).
+    /// Runs `work` in the writer's next group: it shares that group's transaction and its one
+    /// fsync, and is answered once the group has committed; if another write of the group
+    /// fails, `work` may run a second time (`group_commit::commit_batch`), so it must only
+    /// touch the connection. For writes someone waits on to be answered (an accepted webhook).
     async fn write<T, F>(&self, work: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+        F: FnMut(&Connection) -> Result<T, StoreError> + Send + 'static,
     {
         self.write_in(group_commit::Lane::Urgent, work).await
     }
@@ -104,7 +105,7 @@ impl SqliteStore {
     async fn write_background<T, F>(&self, work: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+        F: FnMut(&Connection) -> Result<T, StoreError> + Send + 'static,
     {
         self.write_in(group_commit::Lane::Background, work).await
     }
@@ -112,7 +113,7 @@ impl SqliteStore {
     async fn write_in<T, F>(&self, lane: group_commit::Lane, work: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+        F: FnMut(&Connection) -> Result<T, StoreError> + Send + 'static,
     {
         let stopped = || StoreError::Unavailable("the store's writer has stopped".into());
         let (job, answer) = group_commit::job(work);

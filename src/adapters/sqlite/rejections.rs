@@ -62,7 +62,7 @@ impl RejectionStore for SqliteStore {
         ];
         values.extend(counts.iter().map(|(_, n)| Sql::Integer(to_sql_count(n))));
         self.write_background(move |c| {
-            c.execute(&upsert_sql(), params_from_iter(values))
+            c.execute(&upsert_sql(), params_from_iter(values.iter()))
                 .map(|_| ())
                 .map_err(unavailable)
         })
