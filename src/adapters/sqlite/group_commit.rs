@@ -9,11 +9,12 @@
 //! There is no lingering: while one commit is on disk, the next jobs queue up, so the batch
 //! grows with the load by itself and a lone write pays one commit, as before.
 //!
-//! A job that fails on its own (an id collision, a lost compare-and-swap) fails alone: the
-//! batch is first run without savepoints and, when a job fails, rolled back and run again
-//! with each job under its own savepoint. A failed COMMIT fails every job of the batch and
-//! leaves nothing. Jobs run in arrival order, so the same idempotency key twice in one batch is one
-//! execution: the second sees the first's dedup record and is answered as its duplicate.
+//! A job that fails on its own (an execution id or a name already taken, a record to update
+//! that is gone) fails alone: the batch is first run without savepoints and, when a job
+//! fails, rolled back and run again with each job under its own savepoint. A failed COMMIT fails every job of the batch and
+//! leaves nothing. Jobs run in arrival order, so the same idempotency key twice in one batch
+//! is one execution: the second sees the first's dedup record and is answered as its
+//! duplicate.
 //!
 //! The writer owns its connection; reads go through the store's other connection and, WAL
 //! being what it is, never wait for a commit in flight.
@@ -67,8 +68,9 @@ pub(super) struct Item {
 /// A write the writer runs inside its current transaction, answered after the commit.
 pub(super) trait Job: Send {
     /// Runs the write on the transaction's connection. `false` means it failed on its own:
-    /// its savepoint is rolled back and the rest of the batch goes on. A job may run twice
-    /// (see [`commit_batch`]); the last run's result is its answer.
+    /// the batch's first attempt is rolled back and the batch runs again, where this job's
+    /// savepoint is rolled back and the rest goes on ([`commit_batch`]). So a job may run
+    /// twice; the last run's result is its answer.
     fn run(&mut self, c: &Connection) -> bool;
     /// Answers the job's caller with its own result, once `commit` says how the batch ended.
     fn answer(self: Box<Self>, commit: Result<(), &StoreError>);
@@ -239,19 +241,17 @@ fn writer(mut conn: Connection, counters: &Counters, rx: mpsc::Receiver<(Lane, B
 /// Most batches have no job that fails, so the first attempt runs without savepoints: a
 /// savepoint copies every page its job touches into SQLite's sub-journal first, ~8% of the
 /// `serve` process's CPU under a flood of webhooks. When a job does fail, that attempt is
-/// rolled back whole and the batch runs again, each job under its own savepoint.
+/// rolled back whole and the batch runs again, each job under its own savepoint. (Between
+/// the two, another process's writer may take the lock; if it holds it past the busy
+/// timeout, the whole batch is refused, as any batch that cannot begin is.)
 pub(super) fn commit_batch(
     conn: &mut Connection,
     jobs: &mut [Box<dyn Job>],
 ) -> Result<(), StoreError> {
     match run_batch(conn, jobs, Savepoints::None)? {
         Attempt::Committed => Ok(()),
-        Attempt::JobFailed => match run_batch(conn, jobs, Savepoints::PerJob)? {
-            Attempt::Committed => Ok(()),
-            Attempt::JobFailed => Err(StoreError::Unavailable(
-                "a job failed outside its savepoint".into(),
-            )),
-        },
+        // With a savepoint per job a failing job is undone alone: this attempt commits.
+        Attempt::JobFailed => run_batch(conn, jobs, Savepoints::PerJob).map(|_| ()),
     }
 }
 
@@ -266,6 +266,7 @@ enum Savepoints {
 enum Attempt {
     Committed,
     /// Without savepoints a job failed: the transaction was rolled back, nothing is kept.
+    /// (Never the outcome with a savepoint per job.)
     JobFailed,
 }
 
@@ -524,7 +525,10 @@ mod tests {
         let runs = std::sync::Arc::new(AtomicU64::new(0));
         let (first, first_answer) = probe(1, &runs);
         // Writes a row, then fails: the first attempt is rolled back whole.
-        let (failing, failing_answer) = job(|c: &Connection| -> Result<(), StoreError> {
+        let failing_runs = std::sync::Arc::new(AtomicU64::new(0));
+        let counted = failing_runs.clone();
+        let (failing, failing_answer) = job(move |c: &Connection| -> Result<(), StoreError> {
+            counted.fetch_add(1, Ordering::Relaxed);
             c.execute(
                 "INSERT INTO queue (body, visible_at, receive_count) VALUES ('failing', 0, 0)",
                 [],
@@ -545,6 +549,11 @@ mod tests {
         // The first probe ran in both attempts; the last one only in the second (the first
         // attempt stopped at the failing job).
         assert_eq!(runs.load(Ordering::Relaxed), 3);
+        assert_eq!(
+            failing_runs.load(Ordering::Relaxed),
+            2,
+            "it failed in both attempts"
+        );
         let bodies: Vec<String> = conn
             .prepare("SELECT body FROM queue ORDER BY id")
             .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())

@@ -43,8 +43,9 @@ impl SqliteQueue {
         max_receives: u32,
     ) -> Result<Vec<ReceivedMessage>, StoreError> {
         let hide_ms = visibility.as_millis() as i64;
-        // In the writer's group: its savepoint makes the receive one unit, and it shares the
-        // group's fsync with the accepts and the worker's other writes.
+        // In the writer's group: the receive is one unit (a job that fails is undone whole,
+        // `group_commit::commit_batch`), and it shares the group's fsync with the accepts and
+        // the worker's other writes.
         self.db
             .write_background(move |tx| {
                 let now = now_millis();

@@ -288,7 +288,8 @@ impl SqliteStore {
     /// Deletes executions, dedup records and hourly rejection counts past their retention;
     /// what DynamoDB's TTL does on AWS. Returns how many executions went.
     pub async fn purge_expired(&self) -> Result<usize, StoreError> {
-        // One job of the writer: its savepoint makes the three deletes one unit.
+        // One job of the writer, so the three deletes are one unit (a job that fails is
+        // undone whole, `group_commit::commit_batch`).
         self.write_background(|c| {
             let at = chrono::Utc::now();
             let now = at.timestamp();
