@@ -1052,6 +1052,7 @@ steps:
     fn a_step_record_shows_its_duration_and_camel_case_fields() {
         let started = Utc::now();
         let record = StepRecord {
+            path: None,
             id: "notify".into(),
             kind: "http_request".into(),
             status: StepStatus::Retrying,

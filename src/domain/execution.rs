@@ -146,6 +146,9 @@ impl StepStatus {
 #[serde(rename_all = "camelCase")]
 pub struct StepRecord {
     pub id: String,
+    /// Where the step sits when it is not a top-level step: `<for_each>[<index>].<id>`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
     #[serde(rename = "type")]
     pub kind: String,
     pub status: StepStatus,
@@ -474,6 +477,7 @@ mod tests {
         let now = Utc::now();
         StepRecord {
             id: id.into(),
+            path: None,
             kind: "echo".into(),
             status,
             attempts: 1,

@@ -5,6 +5,7 @@ pub mod admin_key;
 pub mod api_key;
 pub mod execution;
 pub mod ids;
+pub mod item;
 pub mod rejection;
 pub mod request;
 pub mod signature;
@@ -20,6 +21,7 @@ pub use execution::{
     Execution, ExecutionStatus, StepRecord, StepStatus, TransitionError, TriggerMeta,
 };
 pub use ids::{ExecutionId, InvalidId, WorkflowId};
+pub use item::{ItemRecord, ItemStatus};
 pub use rejection::{REJECTION_RETENTION_HOURS, RejectionCounts, RejectionReason, hour_of};
 pub use request::RequestMeta;
 pub use signature::{

@@ -12,7 +12,7 @@ pub use outbound::{
 
 pub use queue::{QueueError, Redelivery, WorkItem, WorkQueue};
 pub use store::{
-    AdminKeyStore, ApiKeyStore, ExecutionQuery, ExecutionStore, KeyUsageStore, Outbox,
+    AdminKeyStore, ApiKeyStore, ExecutionQuery, ExecutionStore, ItemStore, KeyUsageStore, Outbox,
     PendingDispatch, Recorded, RejectionStore, SecretStore, Store, StoreError, SubscriptionStore,
     WorkflowStore,
 };

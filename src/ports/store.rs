@@ -3,7 +3,7 @@ use chrono::{DateTime, Utc};
 
 use super::queue::WorkItem;
 use crate::domain::{
-    AdminKey, ApiKey, ApiKeyName, Execution, ExecutionId, ExecutionStatus, KeyUsage,
+    AdminKey, ApiKey, ApiKeyName, Execution, ExecutionId, ExecutionStatus, ItemRecord, KeyUsage,
     RejectionCounts, SnsSubscription, Workflow, WorkflowId, WorkflowSecrets,
 };
 
@@ -189,6 +189,30 @@ pub trait RejectionStore: Send + Sync {
         workflow_id: &WorkflowId,
         since: DateTime<Utc>,
     ) -> Result<Vec<(DateTime<Utc>, RejectionCounts)>, StoreError>;
+}
+
+/// The per-item records of `for_each` steps (see [`ItemRecord`] for why they live apart from
+/// the execution). Records live as long as their execution (`expires_at`).
+#[async_trait]
+pub trait ItemStore: Send + Sync {
+    /// Inserts or overwrites each record, keyed by (execution, `step_id`, `index`). Unconditional:
+    /// a record only ever states what a worker did, so a late write from a worker that lost
+    /// its claim is still true.
+    async fn put_items(
+        &self,
+        execution: &Execution,
+        records: &[ItemRecord],
+    ) -> Result<(), StoreError>;
+    /// The records of `step_id` in `execution`, by index, only those with an index above
+    /// `after` (all when `None`), at most `limit`.
+    async fn list_items(
+        &self,
+        workflow_id: &WorkflowId,
+        execution_id: &ExecutionId,
+        step_id: &str,
+        after: Option<u32>,
+        limit: usize,
+    ) -> Result<Vec<ItemRecord>, StoreError>;
 }
 
 /// Everything the service keeps. Each backend implements the parts.

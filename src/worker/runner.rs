@@ -160,6 +160,7 @@ fn record_of(
     };
     StepRecord {
         id: step.id.clone(),
+        path: None,
         kind: step.action.kind().to_owned(),
         status,
         attempts: run.attempts.max(1),
