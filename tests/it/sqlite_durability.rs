@@ -292,6 +292,91 @@ async fn purging_deletes_expired_executions_and_frees_their_dedup_keys() {
     assert_eq!(dedup_keys, vec!["new".to_owned()]);
 }
 
+fn finished_item(step: &str, index: u32) -> webhook_trigger::domain::ItemRecord {
+    webhook_trigger::domain::ItemRecord {
+        step_id: step.into(),
+        index,
+        status: webhook_trigger::domain::ItemStatus::Succeeded,
+        steps: Vec::new(),
+        output: Some(serde_json::json!({"index": index})),
+        error: None,
+        updated_at: chrono::Utc::now(),
+    }
+}
+
+/// The `for_each` item records of an expired execution go with it; a live one's stay.
+#[tokio::test]
+async fn purging_deletes_the_item_records_of_expired_executions() {
+    use webhook_trigger::ports::ItemStore;
+
+    let dir = tempfile::tempdir().expect("dir");
+    let (store, _) = open(&dir.path().join("wt.db"));
+    let workflow = WorkflowId::generate();
+    let execution = |retention| {
+        Execution::new(
+            workflow.clone(),
+            webhook_trigger::domain::TriggerMeta::GenericWebhook {
+                content_type: None,
+                idempotency_key: None,
+                body_bytes: 2,
+            },
+            serde_json::json!({}),
+            chrono::Utc::now(),
+            retention,
+        )
+    };
+    let expired = execution(chrono::Duration::seconds(-60));
+    let live = execution(chrono::Duration::days(30));
+    let records: Vec<_> = (0..3).map(|i| finished_item("fetch", i)).collect();
+    for e in [&expired, &live] {
+        store.insert_execution(e, None).await.expect("insert");
+        store.put_items(e, &records).await.expect("put items");
+    }
+
+    assert_eq!(store.purge_expired().await.expect("purge"), 1);
+    for (e, left) in [(&expired, vec![]), (&live, records)] {
+        let listed = store.list_items(&workflow, &e.id, "fetch", None, 10).await;
+        assert_eq!(listed.expect("list"), left);
+    }
+    let rows: i64 = rusqlite::Connection::open(dir.path().join("wt.db"))
+        .expect("open")
+        .query_row("SELECT count(*) FROM items", [], |r| r.get(0))
+        .expect("count");
+    assert_eq!(rows, 3, "only the live execution's rows are left");
+}
+
+/// A store file written before item records existed has no `items` table: opening it adds
+/// one, and everything else in the file stays.
+#[tokio::test]
+async fn a_store_file_from_before_item_records_gets_their_table_on_open() {
+    use webhook_trigger::ports::ItemStore;
+
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("wt.db");
+    let (store, app) = open(&path);
+    let (workflow, id) = accept_one(&app).await;
+    drop((store, app));
+    rusqlite::Connection::open(&path)
+        .expect("open")
+        .execute_batch("DROP INDEX items_by_expiry; DROP TABLE items;")
+        .expect("drop the items table");
+
+    let (store, _) = open(&path);
+    let execution = stored(&store, &workflow.id, &id).await;
+    let record = finished_item("fetch", 0);
+    store
+        .put_items(&execution, std::slice::from_ref(&record))
+        .await
+        .expect("put items");
+    assert_eq!(
+        store
+            .list_items(&workflow.id, &id, "fetch", None, 10)
+            .await
+            .expect("list"),
+        vec![record]
+    );
+}
+
 /// Hourly rejection counts are kept two days on SQLite too: `purge_expired` deletes older
 /// hours (DynamoDB's TTL does it on AWS).
 #[tokio::test]

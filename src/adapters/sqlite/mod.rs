@@ -1,8 +1,10 @@
-//! The embedded backend: one SQLite file (WAL) holds keys, workflows, executions, SNS
-//! subscriptions and the work queue, so a local process survives restarts with nothing lost.
+//! The embedded backend: one SQLite file (WAL) holds keys, workflows, executions (with the
+//! item records of their `for_each` steps), SNS subscriptions and the work queue, so a local
+//! process survives restarts with nothing lost.
 
 mod checkpointer;
 mod group_commit;
+mod items;
 mod queue;
 mod rejections;
 mod schema;

@@ -56,6 +56,18 @@ CREATE TABLE IF NOT EXISTS rejection_counts (
     other INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (workflow_id, hour)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS items (
+    workflow_id TEXT NOT NULL,
+    execution_id TEXT NOT NULL,
+    step_id TEXT NOT NULL,
+    item_index INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    record TEXT NOT NULL,
+    PRIMARY KEY (workflow_id, execution_id, step_id, item_index)
+) WITHOUT ROWID;
+-- Items outnumber executions by the length of their loops, and the hourly purge runs in the
+-- writer (every webhook's commit waits behind it): it must find the expired rows, not scan.
+CREATE INDEX IF NOT EXISTS items_by_expiry ON items (expires_at);
 CREATE TABLE IF NOT EXISTS queue (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     body TEXT NOT NULL,

@@ -285,11 +285,12 @@ impl SubscriptionStore for SqliteStore {
 }
 
 impl SqliteStore {
-    /// Deletes executions, dedup records and hourly rejection counts past their retention;
-    /// what DynamoDB's TTL does on AWS. Returns how many executions went.
+    /// Deletes executions, dedup records, `for_each` item records and hourly rejection
+    /// counts past their retention; what DynamoDB's TTL does on AWS. Returns how many
+    /// executions went.
     pub async fn purge_expired(&self) -> Result<usize, StoreError> {
-        // One job of the writer, so the three deletes are one unit (a job that fails is
-        // undone whole, `group_commit::commit_batch`).
+        // One job of the writer, so the deletes are one unit (a job that fails is undone
+        // whole, `group_commit::commit_batch`).
         self.write_background(|c| {
             let at = chrono::Utc::now();
             let now = at.timestamp();
@@ -297,6 +298,8 @@ impl SqliteStore {
                 .execute("DELETE FROM executions WHERE expires_at <= ?1", [now])
                 .map_err(unavailable)?;
             c.execute("DELETE FROM dedup WHERE expires_at <= ?1", [now])
+                .map_err(unavailable)?;
+            c.execute("DELETE FROM items WHERE expires_at <= ?1", [now])
                 .map_err(unavailable)?;
             Self::purge_rejections(c, at)?;
             Ok(n)
@@ -317,7 +320,7 @@ fn select_one<T: DeserializeOwned, P: rusqlite::Params>(
     raw.as_deref().map(from_json).transpose()
 }
 
-fn select_records<T: DeserializeOwned, P: rusqlite::Params>(
+pub(super) fn select_records<T: DeserializeOwned, P: rusqlite::Params>(
     c: &rusqlite::Connection,
     sql: &str,
     params: P,
