@@ -15,11 +15,12 @@ use support::dynamodb::{Fixture, fixture};
 use webhook_trigger::adapters::dynamodb::DynamoStore;
 use webhook_trigger::adapters::sqs::SqsQueue;
 use webhook_trigger::domain::{
-    Execution, ExecutionId, RejectionCounts, RejectionReason, TriggerMeta, WorkflowId, hour_of,
+    Execution, ExecutionId, ItemRecord, ItemStatus, RejectionCounts, RejectionReason, TriggerMeta,
+    WorkflowId, hour_of,
 };
 use webhook_trigger::ports::{
-    ExecutionStore, QueueError, Recorded, RejectionStore, StoreError, WorkItem, WorkQueue,
-    WorkflowStore,
+    ExecutionStore, ItemStore, QueueError, Recorded, RejectionStore, StoreError, WorkItem,
+    WorkQueue, WorkflowStore,
 };
 
 fn workflow_id() -> WorkflowId {
@@ -148,6 +149,71 @@ async fn dedup_record_and_execution_are_written_together_once() {
         .unwrap();
     assert_eq!(exec["status"].as_s().unwrap(), "queued");
     assert_eq!(exec["attempts"].as_n().unwrap(), "0");
+}
+
+fn item_record(index: u32, output: serde_json::Value) -> ItemRecord {
+    ItemRecord {
+        step_id: "fetch".into(),
+        index,
+        status: ItemStatus::Succeeded,
+        steps: Vec::new(),
+        output: Some(output),
+        error: None,
+        updated_at: Utc::now(),
+    }
+}
+
+/// `for_each` item records: one item each in the workflow's partition, keyed by execution,
+/// step and ten-digit index, carrying their execution's TTL so they go when it goes. A put
+/// with a record too large for an item is refused before anything of it is written.
+#[tokio::test]
+async fn item_records_are_items_that_ttl_removes_with_their_execution() {
+    let f = fixture().await;
+    let wf = workflow_id();
+    let e = execution(&wf, Duration::days(30));
+    f.store.insert_execution(&e, None).await.unwrap();
+    // A lone record (PutItem) and a batch (BatchWriteItem).
+    f.store
+        .put_items(&e, &[item_record(0, json!(0))])
+        .await
+        .unwrap();
+    let batch: Vec<ItemRecord> = (1..4).map(|i| item_record(i, json!(i))).collect();
+    f.store.put_items(&e, &batch).await.unwrap();
+
+    let items = partition(&f, &wf).await;
+    assert_eq!(count_with_prefix(&items, "EXEC#"), 1);
+    assert_eq!(count_with_prefix(&items, "ITEM#"), 4);
+    for index in 0..4 {
+        let sk = format!("ITEM#{}#fetch#{index:010}", e.id);
+        let (_, item) = items
+            .iter()
+            .find(|(k, _)| *k == sk)
+            .unwrap_or_else(|| panic!("no item {sk}"));
+        assert_eq!(
+            item["expires_at"].as_n().unwrap(),
+            &e.expires_at.timestamp().to_string()
+        );
+        assert!(
+            item["record"]
+                .as_s()
+                .unwrap()
+                .contains("\"stepId\":\"fetch\"")
+        );
+    }
+
+    // Random bytes as hex: far over 400 KB even compressed.
+    let mut bytes = vec![0u8; 1_000_000];
+    rand::RngCore::fill_bytes(&mut rand::rng(), &mut bytes);
+    let huge = item_record(5, json!(hex::encode(bytes)));
+    match f
+        .store
+        .put_items(&e, &[item_record(4, json!(4)), huge])
+        .await
+    {
+        Err(StoreError::TooLarge(message)) => assert!(message.contains("400 KB"), "{message}"),
+        other => panic!("expected TooLarge, got {other:?}"),
+    }
+    assert_eq!(count_with_prefix(&partition(&f, &wf).await, "ITEM#"), 4);
 }
 
 #[tokio::test]

@@ -16,7 +16,7 @@ use super::schema::{
     UNDELIVERED_SINCE,
 };
 use crate::adapters::record::to_json;
-use crate::domain::{Execution, ExecutionId, WorkflowId};
+use crate::domain::{Execution, ExecutionId, ItemRecord, WorkflowId};
 use crate::ports::StoreError;
 
 pub(super) const RECORD: &str = "record";
@@ -29,11 +29,13 @@ pub(super) const WORKFLOW_PREFIX: &str = "WORKFLOW#";
 pub(super) const EXEC_PREFIX: &str = "EXEC#";
 pub(super) const DEDUP_PREFIX: &str = "DEDUP#";
 pub(super) const SUBSCRIPTION_PREFIX: &str = "SNSSUB#";
+pub(super) const ITEM_PREFIX: &str = "ITEM#";
 
-/// An execution record larger than this is stored gzip-compressed (`record_gz`, binary):
-/// DynamoDB bills reads and writes by the KB and holds at most 400 KB per item, and a payload
-/// near the 256 KiB body limit appears twice once an echo step copies it into the result.
-/// Smaller records stay plain JSON, readable in the console.
+/// A record (an execution's, or a `for_each` item's) larger than this is stored
+/// gzip-compressed (`record_gz`, binary): DynamoDB bills reads and writes by the KB and holds
+/// at most 400 KB per item, and a payload near the 256 KiB body limit appears twice once an
+/// echo step copies it into the result. Smaller records stay plain JSON, readable in the
+/// console.
 const COMPRESS_ABOVE: usize = 64 * 1024;
 /// What is left of DynamoDB's 400 KB item limit for the record, after keys and attributes.
 const MAX_STORED_RECORD: usize = 390 * 1024;
@@ -50,6 +52,19 @@ pub(super) fn exec_sk(id: &ExecutionId) -> String {
 
 pub(super) fn dedup_sk(dedup_key: &str) -> String {
     format!("{DEDUP_PREFIX}{dedup_key}")
+}
+
+/// `ITEM#{execution}#{step}#`: what every item record of one `for_each` step of one
+/// execution starts with. Neither part can contain `#` (ULIDs; step ids are letters, digits,
+/// `_` and `-`), so no other step's items share the prefix.
+pub(super) fn item_prefix(execution_id: &ExecutionId, step_id: &str) -> String {
+    format!("{ITEM_PREFIX}{execution_id}#{step_id}#")
+}
+
+/// The index zero-padded to ten digits, every `u32`'s width, so that sort-key order is
+/// index order for any index (five digits would put 100000 before 99999).
+pub(super) fn item_sk(execution_id: &ExecutionId, step_id: &str, index: u32) -> String {
+    format!("{}{index:010}", item_prefix(execution_id, step_id))
 }
 
 pub(super) fn s(value: impl Into<String>) -> AttributeValue {
@@ -128,11 +143,14 @@ pub(super) fn records<T: DeserializeOwned>(items: &[Item]) -> Result<Vec<T>, Sto
     items.iter().map(record).collect()
 }
 
-/// The execution's record attribute: plain JSON, or gzip when large (see `COMPRESS_ABOVE`).
-/// A record that does not fit even compressed is refused here, with its size, rather than
-/// by DynamoDB with a bare "Item size has exceeded the maximum allowed size".
-fn execution_record(execution: &Execution) -> Result<(&'static str, AttributeValue), StoreError> {
-    let json = to_json(execution)?;
+/// A record attribute: plain JSON, or gzip when large (see `COMPRESS_ABOVE`). A record
+/// that does not fit even compressed is refused here, with its size, rather than by
+/// DynamoDB with a bare "Item size has exceeded the maximum allowed size". `what` names the
+/// record in errors; it is only called on one.
+fn stored_record(
+    json: String,
+    what: impl Fn() -> String,
+) -> Result<(&'static str, AttributeValue), StoreError> {
     if json.len() <= COMPRESS_ABOVE {
         return Ok((RECORD, s(json)));
     }
@@ -140,12 +158,12 @@ fn execution_record(execution: &Execution) -> Result<(&'static str, AttributeVal
     let gz = encoder
         .write_all(json.as_bytes())
         .and_then(|()| encoder.finish())
-        .map_err(|e| StoreError::Unavailable(format!("cannot compress execution record: {e}")))?;
+        .map_err(|e| StoreError::Unavailable(format!("cannot compress {}: {e}", what())))?;
     if gz.len() > MAX_STORED_RECORD {
         return Err(StoreError::TooLarge(format!(
-            "execution {} is {} bytes as JSON and {} bytes compressed, more than a DynamoDB \
-             item holds (400 KB)",
-            execution.id,
+            "{} is {} bytes as JSON and {} bytes compressed, more than a DynamoDB item holds \
+             (400 KB)",
+            what(),
             json.len(),
             gz.len()
         )));
@@ -159,7 +177,9 @@ pub(super) fn execution_item(execution: &Execution) -> Result<Item, StoreError> 
     item.insert(STATUS.into(), s(execution.status.as_str()));
     item.insert(ATTEMPTS.into(), n(execution.attempts));
     item.insert(TTL_ATTRIBUTE.into(), n(execution.expires_at.timestamp()));
-    let (name, value) = execution_record(execution)?;
+    let (name, value) = stored_record(to_json(execution)?, || {
+        format!("execution {}", execution.id)
+    })?;
     item.insert(name.into(), value);
     // Only an execution no worker has taken can be missing its queue message; every other
     // item stays out of the sparse index.
@@ -182,6 +202,27 @@ pub(super) fn undelivered_shard(id: &ExecutionId) -> String {
         acc.wrapping_mul(31).wrapping_add(u32::from(b))
     });
     format!("U#{}", spread % UNDELIVERED_SHARDS)
+}
+
+/// A `for_each` item's record in its execution's workflow partition, kept as long as the
+/// execution (the same TTL attribute and value), compressed when large as executions are.
+pub(super) fn for_each_item(
+    execution: &Execution,
+    record: &ItemRecord,
+) -> Result<Item, StoreError> {
+    let mut item = key(
+        workflow_pk(&execution.workflow_id),
+        item_sk(&execution.id, &record.step_id, record.index),
+    );
+    item.insert(TTL_ATTRIBUTE.into(), n(execution.expires_at.timestamp()));
+    let (name, value) = stored_record(to_json(record)?, || {
+        format!(
+            "item {} of step {} of execution {}",
+            record.index, record.step_id, execution.id
+        )
+    })?;
+    item.insert(name.into(), value);
+    Ok(item)
 }
 
 /// The dedup record: which execution holds the key, until when.
@@ -242,6 +283,75 @@ mod tests {
         // BETWEEN "EXEC#" AND cursor never reaches dedup records.
         assert!(dedup_sk("zzz").as_str() < EXEC_PREFIX);
         assert!(EXEC_PREFIX < exec_sk(&older).as_str());
+    }
+
+    fn item_record(step_id: &str, index: u32, output: serde_json::Value) -> ItemRecord {
+        ItemRecord {
+            step_id: step_id.into(),
+            index,
+            status: crate::domain::ItemStatus::Succeeded,
+            steps: Vec::new(),
+            output: Some(output),
+            error: None,
+            updated_at: chrono::Utc::now(),
+        }
+    }
+
+    #[test]
+    fn item_sort_keys_sort_by_index_and_outside_every_execution_listing() {
+        let id = ExecutionId::generate();
+        let keys: Vec<String> = [0, 9, 10, 99_999, 100_000, u32::MAX]
+            .into_iter()
+            .map(|i| item_sk(&id, "fetch", i))
+            .collect();
+        assert!(keys.windows(2).all(|w| w[0] < w[1]), "{keys:?}");
+        let prefix = item_prefix(&id, "fetch");
+        let end = format!("{prefix}~");
+        for k in &keys {
+            assert!(
+                k.starts_with(&prefix) && k < &end,
+                "{k} is in its step's range"
+            );
+            // list_executions reads begins_with("EXEC#"), or BETWEEN "EXEC#" AND a cursor.
+            assert!(!k.starts_with(EXEC_PREFIX));
+            let last = exec_sk(&ExecutionId::from_ulid(ulid::Ulid(u128::MAX)));
+            assert!(k > &last, "{k} sorts after every execution");
+        }
+        // A step whose id starts like another's has its own range.
+        let longer = item_sk(&id, "fetch-2", 0);
+        assert!(!(prefix.as_str()..end.as_str()).contains(&longer.as_str()));
+    }
+
+    #[test]
+    fn for_each_items_live_as_long_as_their_execution_and_read_back() {
+        let execution = queued();
+        let stored = item_record("fetch", 7, serde_json::json!({"ok": true}));
+        let item = for_each_item(&execution, &stored).unwrap();
+        assert_eq!(
+            sort_key(&item),
+            Some(item_sk(&execution.id, "fetch", 7).as_str())
+        );
+        assert_eq!(
+            number_attr(&item, TTL_ATTRIBUTE).unwrap(),
+            execution.expires_at.timestamp()
+        );
+        assert_eq!(record::<ItemRecord>(&item).unwrap(), stored);
+    }
+
+    #[test]
+    fn an_item_record_too_large_even_compressed_is_refused_with_its_name() {
+        let mut bytes = vec![0u8; 1_000_000];
+        rand::RngCore::fill_bytes(&mut rand::rng(), &mut bytes);
+        let stored = item_record("fetch", 3, serde_json::json!(hex::encode(bytes)));
+        match for_each_item(&queued(), &stored) {
+            Err(StoreError::TooLarge(msg)) => {
+                assert!(
+                    msg.contains("item 3 of step fetch") && msg.contains("400 KB"),
+                    "{msg}"
+                )
+            }
+            other => panic!("expected a refusal, got {:?}", other.map(|_| ())),
+        }
     }
 
     #[test]

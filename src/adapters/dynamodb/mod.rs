@@ -1,5 +1,5 @@
-//! The AWS store: one DynamoDB table (on demand) holding keys, workflows, executions, dedup
-//! records and SNS subscriptions.
+//! The AWS store: one DynamoDB table (on demand) holding keys, workflows, executions (and the
+//! item records of their `for_each` steps), dedup records and SNS subscriptions.
 //!
 //! # Layout (`pk` / `sk`)
 //!
@@ -15,6 +15,7 @@
 //! | signing secrets | `WORKFLOW#{id}` | `SECRETS` | apart from the workflow item, read (through a cache) only by signed webhooks |
 //! | API key usage | `APIKEY#{name}` | `USAGE` | `lastUsedAt`, written at most once a minute per key and process, never racing the key item |
 //! | admin key | `ADMINKEY#{name}` | `ADMINKEY` | the console's operator credential; the few there are are listed (`ADMINKEYS`) and cached |
+//! | `for_each` item record | `WORKFLOW#{id}` | `ITEM#{execution}#{step}#{index:010}` | one per item of a loop, apart from the execution (which would outgrow 400 KB); a step's items are one Query in index order, TTL as their execution's, and `ITEM#` sorts outside every `EXEC#` listing |
 //! | rejection counts | `WORKFLOW#{id}` | `REJECTED#{hour}` | refused requests per hour and reason, added to with `ADD` (no read), TTL 48 h; the console reads a day with one Query |
 //!
 //! Secrets and usage have listing copies too (`WORKFLOWSECRETS`, `APIKEYUSAGE`), as every
@@ -37,6 +38,7 @@
 
 mod executions;
 mod item;
+mod items;
 mod records;
 mod rejections;
 mod request;
