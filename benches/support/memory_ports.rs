@@ -5,20 +5,20 @@
 //! same `serde_json` text), so encoding the execution stays part of the measured path; queued
 //! work items are kept as the message body SQS would receive.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::hash::Hash;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use webhook_trigger::domain::{
-    AdminKey, ApiKey, ApiKeyName, Execution, ExecutionId, KeyUsage, RejectionCounts,
+    AdminKey, ApiKey, ApiKeyName, Execution, ExecutionId, ItemRecord, KeyUsage, RejectionCounts,
     SnsSubscription, Workflow, WorkflowId, WorkflowSecrets,
 };
 use webhook_trigger::ports::{
-    AdminKeyStore, ApiKeyStore, ExecutionQuery, ExecutionStore, KeyUsageStore, Outbox, QueueError,
-    Recorded, RejectionStore, SecretStore, StoreError, SubscriptionStore, WorkItem, WorkQueue,
-    WorkflowStore,
+    AdminKeyStore, ApiKeyStore, ExecutionQuery, ExecutionStore, ItemStore, KeyUsageStore, Outbox,
+    QueueError, Recorded, RejectionStore, SecretStore, StoreError, SubscriptionStore, WorkItem,
+    WorkQueue, WorkflowStore,
 };
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -85,6 +85,8 @@ impl WorkQueue for MemoryQueue {
     }
 }
 
+type ItemKey = (WorkflowId, ExecutionId, String, u32);
+
 #[derive(Default)]
 struct Executions {
     /// The JSON record of each execution.
@@ -105,6 +107,9 @@ pub struct MemoryStore {
     subscriptions: Mutex<HashMap<(WorkflowId, String), SnsSubscription>>,
     rejections: Mutex<HashMap<(WorkflowId, DateTime<Utc>), RejectionCounts>>,
     executions: Mutex<Executions>,
+    /// `for_each` item records by (workflow, execution, step, index): ordered, so a step's
+    /// items are one range.
+    items: Mutex<BTreeMap<ItemKey, ItemRecord>>,
     outbox: Option<Arc<MemoryQueue>>,
 }
 
@@ -120,6 +125,7 @@ impl MemoryStore {
             subscriptions: Mutex::new(HashMap::new()),
             rejections: Mutex::new(HashMap::new()),
             executions: Mutex::new(Executions::default()),
+            items: Mutex::new(BTreeMap::new()),
             outbox: None,
         }
     }
@@ -300,6 +306,47 @@ impl RejectionStore for MemoryStore {
             .collect();
         rows.sort_by_key(|(hour, _)| *hour);
         Ok(rows)
+    }
+}
+
+#[async_trait]
+impl ItemStore for MemoryStore {
+    async fn put_items(
+        &self,
+        execution: &Execution,
+        records: &[ItemRecord],
+    ) -> Result<(), StoreError> {
+        let mut items = lock(&self.items);
+        for record in records {
+            let key = (
+                execution.workflow_id.clone(),
+                execution.id,
+                record.step_id.clone(),
+                record.index,
+            );
+            items.insert(key, record.clone());
+        }
+        Ok(())
+    }
+    async fn list_items(
+        &self,
+        workflow_id: &WorkflowId,
+        execution_id: &ExecutionId,
+        step_id: &str,
+        after: Option<u32>,
+        limit: usize,
+    ) -> Result<Vec<ItemRecord>, StoreError> {
+        let Some(first) = after.map_or(Some(0), |a| a.checked_add(1)) else {
+            return Ok(Vec::new());
+        };
+        let step = (workflow_id.clone(), *execution_id, step_id.to_owned());
+        let from = (step.0.clone(), step.1, step.2.clone(), first);
+        let to = (step.0, step.1, step.2, u32::MAX);
+        Ok(lock(&self.items)
+            .range(from..=to)
+            .take(limit)
+            .map(|(_, record)| record.clone())
+            .collect())
     }
 }
 

@@ -225,6 +225,7 @@ pub trait Store:
     + KeyUsageStore
     + AdminKeyStore
     + RejectionStore
+    + ItemStore
 {
 }
 
@@ -236,7 +237,8 @@ impl<
         + SecretStore
         + KeyUsageStore
         + AdminKeyStore
-        + RejectionStore,
+        + RejectionStore
+        + ItemStore,
 > Store for T
 {
 }

@@ -21,13 +21,13 @@ use webhook_trigger::adapters::sqs::SqsQueue;
 use webhook_trigger::app::Sweeper;
 use webhook_trigger::config::Config;
 use webhook_trigger::domain::{
-    AdminKey, ApiKey, ApiKeyName, Execution, ExecutionId, KeyUsage, RejectionCounts,
+    AdminKey, ApiKey, ApiKeyName, Execution, ExecutionId, ItemRecord, KeyUsage, RejectionCounts,
     SnsSubscription, Step, Workflow, WorkflowId, WorkflowSecrets,
 };
 use webhook_trigger::ports::{
-    AdminKeyStore, ApiKeyStore, ExecutionQuery, ExecutionStore, KeyUsageStore, QueueError,
-    Recorded, RejectionStore, SecretStore, Store, StoreError, SubscriptionStore, WorkItem,
-    WorkQueue, WorkflowStore,
+    AdminKeyStore, ApiKeyStore, ExecutionQuery, ExecutionStore, ItemStore, KeyUsageStore,
+    QueueError, Recorded, RejectionStore, SecretStore, Store, StoreError, SubscriptionStore,
+    WorkItem, WorkQueue, WorkflowStore,
 };
 
 async fn post_keyed(t: &TestApp, workflow: &Workflow, key: &str, idem: &str) -> Response {
@@ -381,6 +381,29 @@ impl RejectionStore for WritesElsewhere {
         since: chrono::DateTime<chrono::Utc>,
     ) -> Result<Vec<(chrono::DateTime<chrono::Utc>, RejectionCounts)>, StoreError> {
         self.reads.rejections_since(workflow_id, since).await
+    }
+}
+
+#[async_trait]
+impl ItemStore for WritesElsewhere {
+    async fn put_items(
+        &self,
+        execution: &Execution,
+        records: &[ItemRecord],
+    ) -> Result<(), StoreError> {
+        self.writes.put_items(execution, records).await
+    }
+    async fn list_items(
+        &self,
+        workflow_id: &WorkflowId,
+        execution_id: &ExecutionId,
+        step_id: &str,
+        after: Option<u32>,
+        limit: usize,
+    ) -> Result<Vec<ItemRecord>, StoreError> {
+        self.reads
+            .list_items(workflow_id, execution_id, step_id, after, limit)
+            .await
     }
 }
 
