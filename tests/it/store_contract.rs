@@ -12,9 +12,9 @@ use serde_json::json;
 use crate::support::dynamodb::fixture;
 use webhook_trigger::adapters::sqlite::SqliteStore;
 use webhook_trigger::domain::{
-    ApiKey, ApiKeyName, Execution, ExecutionId, ExecutionStatus, RejectionCounts, RejectionReason,
-    SnsOptions, SnsSubscription, Step, SubscriptionState, Trigger, TriggerMeta, Workflow,
-    WorkflowId, hour_of,
+    ApiKey, ApiKeyName, Execution, ExecutionId, ExecutionStatus, ItemRecord, ItemStatus,
+    RejectionCounts, RejectionReason, SnsOptions, SnsSubscription, Step, SubscriptionState,
+    Trigger, TriggerMeta, Workflow, WorkflowId, hour_of,
 };
 use webhook_trigger::ports::{ExecutionQuery, Recorded, Store, StoreError};
 
@@ -32,9 +32,14 @@ macro_rules! contracts_for {
                 workflows_are_unique_by_id_and_updated_only_when_present,
                 subscriptions_are_upserted_and_listed_per_workflow,
                 rejection_counts_add_up_per_workflow_and_hour,
+                items_are_listed_by_index_and_a_later_put_replaces_one,
+                items_are_paged_after_an_index_and_up_to_a_limit,
+                items_are_listed_only_for_their_execution_and_step,
+                items_never_appear_in_execution_listings,
             );
             contracts_for!(@backend $make;
                 an_orphaned_dedup_key_can_be_used_again,
+                an_unreadable_item_record_is_reported_as_corrupt,
             );
         }
     };
@@ -72,7 +77,12 @@ struct Backend {
 trait BehindTheStore: Send + Sync {
     /// Deletes the execution's own record and nothing else.
     async fn delete_execution(&self, workflow: &WorkflowId, id: &ExecutionId);
+    /// Overwrites a stored item record with text that is not JSON (a bug or a manual edit).
+    async fn garble_item(&self, workflow: &WorkflowId, id: &ExecutionId, step: &str, index: u32);
 }
+
+/// What a garbled record holds instead of JSON.
+const NOT_JSON: &str = "{not json";
 
 struct SqliteFile {
     /// Kept alive (and deleted) with the backend.
@@ -90,6 +100,18 @@ impl BehindTheStore for SqliteFile {
             )
             .expect("delete");
         assert_eq!(deleted, 1, "the execution was there to delete");
+    }
+
+    async fn garble_item(&self, workflow: &WorkflowId, id: &ExecutionId, step: &str, index: u32) {
+        let conn = rusqlite::Connection::open(self.dir.path().join("store.db")).expect("open");
+        let updated = conn
+            .execute(
+                "UPDATE items SET record = ?5
+                 WHERE workflow_id = ?1 AND execution_id = ?2 AND step_id = ?3 AND item_index = ?4",
+                rusqlite::params![workflow.to_string(), id.to_string(), step, index, NOT_JSON],
+            )
+            .expect("update");
+        assert_eq!(updated, 1, "the item was there to garble");
     }
 }
 
@@ -124,6 +146,24 @@ impl BehindTheStore for DynamoTable {
             out.attributes.is_some(),
             "the execution was there to delete"
         );
+    }
+
+    async fn garble_item(&self, workflow: &WorkflowId, id: &ExecutionId, step: &str, index: u32) {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(format!("WORKFLOW#{workflow}")))
+            .key(
+                "sk",
+                AttributeValue::S(format!("ITEM#{id}#{step}#{index:010}")),
+            )
+            .update_expression("SET #record = :garbled")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_names("#record", "record")
+            .expression_attribute_values(":garbled", AttributeValue::S(NOT_JSON.into()))
+            .send()
+            .await
+            .expect("the item was there to garble");
     }
 }
 
@@ -618,4 +658,217 @@ async fn rejection_counts_add_up_per_workflow_and_hour(store: Arc<dyn Store>) {
         .await
         .unwrap();
     assert!(listed.is_empty(), "{listed:?}");
+}
+
+/// A finished item of step `step`, its output naming where it belongs so that a record listed
+/// under the wrong execution or step cannot pass for the right one.
+fn item(execution: &Execution, step: &str, index: u32) -> ItemRecord {
+    ItemRecord {
+        step_id: step.into(),
+        index,
+        status: ItemStatus::Succeeded,
+        steps: Vec::new(),
+        output: Some(json!({"execution": execution.id, "step": step, "index": index})),
+        error: None,
+        updated_at: Utc::now(),
+    }
+}
+
+/// Every record of the step, by index.
+async fn all_items(
+    store: &dyn Store,
+    wf: &WorkflowId,
+    id: &ExecutionId,
+    step: &str,
+) -> Vec<ItemRecord> {
+    store.list_items(wf, id, step, None, 1000).await.unwrap()
+}
+
+fn indexes(records: &[ItemRecord]) -> Vec<u32> {
+    records.iter().map(|r| r.index).collect()
+}
+
+async fn items_are_listed_by_index_and_a_later_put_replaces_one(store: Arc<dyn Store>) {
+    let wf = WorkflowId::generate();
+    let e = live(&wf);
+    store.insert_execution(&e, None).await.unwrap();
+    let list = || store.list_items(&wf, &e.id, "fetch", None, 10);
+
+    assert!(list().await.unwrap().is_empty(), "nothing written yet");
+    store.put_items(&e, &[]).await.unwrap();
+    let (first, third) = (item(&e, "fetch", 0), item(&e, "fetch", 2));
+    store
+        .put_items(&e, &[third.clone(), first.clone()])
+        .await
+        .unwrap();
+    let mut second = item(&e, "fetch", 1);
+    second.status = ItemStatus::Running;
+    store.put_items(&e, &[second.clone()]).await.unwrap();
+    assert_eq!(
+        list().await.unwrap(),
+        vec![first.clone(), second.clone(), third.clone()],
+        "by index, whatever the order of the writes"
+    );
+
+    let mut failed = second.clone();
+    failed.status = ItemStatus::Failed;
+    failed.output = Some(json!({"error": "HTTP 500"}));
+    failed.error = Some("HTTP 500".into());
+    store.put_items(&e, &[failed.clone()]).await.unwrap();
+    assert_eq!(
+        list().await.unwrap(),
+        vec![first.clone(), failed, third.clone()],
+        "a later put for the same index replaces the record"
+    );
+
+    // Two records for one index in one put: the later one is what stays.
+    let mut running = third.clone();
+    running.status = ItemStatus::Running;
+    let mut done = third.clone();
+    done.output = Some(json!("done"));
+    store
+        .put_items(&e, &[running, done.clone(), first.clone()])
+        .await
+        .unwrap();
+    let listed = list().await.unwrap();
+    assert_eq!(indexes(&listed), vec![0, 1, 2]);
+    assert_eq!(listed[2], done);
+}
+
+async fn items_are_paged_after_an_index_and_up_to_a_limit(store: Arc<dyn Store>) {
+    let wf = WorkflowId::generate();
+    let e = live(&wf);
+    store.insert_execution(&e, None).await.unwrap();
+    // 60 in one put (on DynamoDB, three batches), and two past 99,999, where a sort key
+    // padded to five digits would put 100,000 first.
+    let mut all: Vec<ItemRecord> = (0..60).map(|i| item(&e, "fetch", i)).collect();
+    all.extend([item(&e, "fetch", 100_000), item(&e, "fetch", 99_999)]);
+    store.put_items(&e, &all).await.unwrap();
+    let page = |after, limit| store.list_items(&wf, &e.id, "fetch", after, limit);
+
+    let first = page(None, 10).await.unwrap();
+    assert_eq!(first, all[..10]);
+    let second = page(Some(9), 10).await.unwrap();
+    assert_eq!(indexes(&second), (10..20).collect::<Vec<_>>());
+    let tail = page(Some(55), 100).await.unwrap();
+    assert_eq!(indexes(&tail), vec![56, 57, 58, 59, 99_999, 100_000]);
+    assert_eq!(indexes(&page(Some(59), 1).await.unwrap()), vec![99_999]);
+    let everything = page(None, 1000).await.unwrap();
+    assert_eq!(everything.len(), 62);
+    assert!(everything.windows(2).all(|w| w[0].index < w[1].index));
+
+    assert!(
+        page(Some(100_000), 10).await.unwrap().is_empty(),
+        "past the end"
+    );
+    assert!(page(Some(u32::MAX), 10).await.unwrap().is_empty());
+    assert!(page(None, 0).await.unwrap().is_empty());
+}
+
+async fn items_are_listed_only_for_their_execution_and_step(store: Arc<dyn Store>) {
+    let wf = WorkflowId::generate();
+    let (e, sibling) = (live(&wf), live(&wf));
+    // The same execution id under another workflow is another execution.
+    let mut elsewhere = e.clone();
+    elsewhere.workflow_id = WorkflowId::generate();
+    for x in [&e, &sibling, &elsewhere] {
+        store.insert_execution(x, None).await.unwrap();
+    }
+    let mine = vec![item(&e, "fetch", 0), item(&e, "fetch", 1)];
+    // Step ids that begin like "fetch" or sort right beside it.
+    let neighbours = [
+        item(&e, "fetch-2", 0),
+        item(&e, "fetch_all", 0),
+        item(&e, "fetcg", 0),
+        item(&e, "fetci", 0),
+    ];
+    store.put_items(&e, &mine).await.unwrap();
+    store.put_items(&e, &neighbours).await.unwrap();
+    let siblings = vec![item(&sibling, "fetch", 0)];
+    store.put_items(&sibling, &siblings).await.unwrap();
+    let elsewheres = vec![item(&elsewhere, "fetch", 5)];
+    store.put_items(&elsewhere, &elsewheres).await.unwrap();
+
+    let store = &*store;
+    assert_eq!(all_items(store, &wf, &e.id, "fetch").await, mine);
+    for neighbour in &neighbours {
+        assert_eq!(
+            all_items(store, &wf, &e.id, &neighbour.step_id).await,
+            vec![neighbour.clone()]
+        );
+    }
+    assert_eq!(all_items(store, &wf, &sibling.id, "fetch").await, siblings);
+    assert_eq!(
+        all_items(store, &elsewhere.workflow_id, &e.id, "fetch").await,
+        elsewheres
+    );
+    assert!(all_items(store, &wf, &e.id, "fetc").await.is_empty());
+    assert!(all_items(store, &wf, &e.id, "other").await.is_empty());
+    assert!(
+        all_items(store, &wf, &ExecutionId::generate(), "fetch")
+            .await
+            .is_empty()
+    );
+}
+
+async fn items_never_appear_in_execution_listings(store: Arc<dyn Store>) {
+    let wf = WorkflowId::generate();
+    let executions = [live(&wf), live(&wf), live(&wf)];
+    for e in &executions {
+        store
+            .insert_execution(e, Some(&e.id.to_string()))
+            .await
+            .unwrap();
+        let records: Vec<ItemRecord> = (0..3).map(|i| item(e, "fetch", i)).collect();
+        store.put_items(e, &records).await.unwrap();
+    }
+    let mut newest_first = ids(&executions);
+    newest_first.sort_by(|a, b| b.cmp(a));
+    let q = |status, before| ExecutionQuery {
+        status,
+        limit: 10,
+        before,
+    };
+    let all = store.list_executions(&wf, &q(None, None)).await.unwrap();
+    assert_eq!(ids(&all), newest_first);
+    let older = store
+        .list_executions(&wf, &q(None, Some(newest_first[0])))
+        .await
+        .unwrap();
+    assert_eq!(ids(&older), newest_first[1..]);
+    let queued = store
+        .list_executions(&wf, &q(Some(ExecutionStatus::Queued), None))
+        .await
+        .unwrap();
+    assert_eq!(ids(&queued), newest_first);
+}
+
+async fn an_unreadable_item_record_is_reported_as_corrupt(backend: &Backend) {
+    let store = &backend.store;
+    let wf = WorkflowId::generate();
+    let e = live(&wf);
+    store.insert_execution(&e, None).await.unwrap();
+    let records: Vec<ItemRecord> = (0..3).map(|i| item(&e, "fetch", i)).collect();
+    store.put_items(&e, &records).await.unwrap();
+    backend.raw.garble_item(&wf, &e.id, "fetch", 1).await;
+
+    match store.list_items(&wf, &e.id, "fetch", None, 10).await {
+        Err(StoreError::Corrupt(_)) => {}
+        other => panic!("expected Corrupt, got {other:?}"),
+    }
+    // A page that does not reach the garbled record still reads.
+    assert_eq!(
+        store
+            .list_items(&wf, &e.id, "fetch", Some(1), 10)
+            .await
+            .unwrap(),
+        records[2..]
+    );
+    assert_eq!(
+        store
+            .list_items(&wf, &e.id, "fetch", None, 1)
+            .await
+            .unwrap(),
+        records[..1]
+    );
 }
