@@ -141,7 +141,7 @@ fn template_rendering(c: &mut Criterion) {
     c.bench_function("template: evaluate a filter expression", |b| {
         b.iter(|| {
             engine
-                .eval_bool(
+                .eval_condition(
                     "trigger.headers['x-github-event'] == 'push' and trigger.body.ref == 'refs/heads/main'",
                     &context,
                 )

@@ -347,7 +347,7 @@ pub fn template_render(data: &[u8]) {
             "output cap broken"
         );
     }
-    let _ = engine.eval_bool(source, &ctx);
+    let _ = engine.eval_condition(source, &ctx);
     let value = serde_json::Value::String(source.to_owned());
     let _ = engine.render_value(&value, &ctx);
     if let Ok(templated) = serde_json::from_str::<serde_json::Value>(context)

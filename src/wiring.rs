@@ -60,6 +60,7 @@ pub fn worker(
         steps: step_deps(sdk)?,
         lease: config.worker_lease,
         workflow_ttl: config.cache_ttl,
+        budget: crate::domain::WORKER_STEP_BUDGET,
     }))
 }
 

@@ -9,7 +9,8 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let parts = wiring::function_parts().await?;
     let worker = wiring::worker(parts.store, &parts.config, &parts.sdk)?;
     let mut function = WorkerFunction::new(worker);
-    function.redelivery = Some(parts.queue);
+    function.redelivery = Some(parts.queue.clone());
+    function.continuation = Some(parts.queue);
     function.metrics = Some(lambda::emf_metrics()?);
     if let Ok(raw) = lambda::env("MAX_RECEIVES") {
         function.max_receives = raw

@@ -418,11 +418,12 @@ impl Output {
         )?;
         for p in previews {
             let reach = if p.not_reached {
-                " (not reached: an earlier filter stops the run)"
+                " (not reached: off the path this execution takes)"
             } else {
                 ""
             };
-            writeln!(out, "  step {} ({}){reach}", p.id, p.kind)?;
+            let at = p.path.as_deref().unwrap_or(&p.id);
+            writeln!(out, "  step {at} ({}){reach}", p.kind)?;
             if let Some(preview) = &p.preview {
                 writeln!(out, "    {}", compact(preview))?;
             }

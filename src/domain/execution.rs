@@ -10,6 +10,7 @@ use serde_json::Value;
 
 use super::ids::{ExecutionId, WorkflowId};
 use super::request::RequestMeta;
+use super::step::WorkflowStep;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -108,10 +109,16 @@ pub struct Execution {
     /// Headers and query of the request (credentials removed); empty for SNS and replays.
     #[serde(default, skip_serializing_if = "is_default")]
     pub request: RequestMeta,
-    /// One record per step that has run, in order. A redelivered execution resumes after the
-    /// last finished one.
+    /// One record per step that has run, in the order they ran (the path taken). A
+    /// redelivered execution resumes after the last finished one.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub steps: Vec<StepRecord>,
+    /// The steps this execution runs, copied from the workflow when a worker first claims
+    /// it, so that an edit made while it runs (or waits for a redelivery) cannot make it run
+    /// the wrong step. Records stored before the copy existed have none and run the
+    /// workflow's current steps.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub definition: Option<Vec<WorkflowStep>>,
 }
 
 fn is_default<T: Default + PartialEq>(value: &T) -> bool {
@@ -123,8 +130,10 @@ fn is_default<T: Default + PartialEq>(value: &T) -> bool {
 pub enum StepStatus {
     Succeeded,
     Failed,
-    /// A `filter` step said no: the execution ends here, successfully.
+    /// A `filter` step said no: the execution ends here, successfully (in a loop, the item).
     Filtered,
+    /// A `stop` step: the execution ends here, successfully (in a loop, the item).
+    Stopped,
     /// Failed for a reason that may pass (a timeout, a 503); the step runs again when the
     /// message comes back.
     Retrying,
@@ -136,6 +145,7 @@ impl StepStatus {
             Self::Succeeded => "succeeded",
             Self::Failed => "failed",
             Self::Filtered => "filtered",
+            Self::Stopped => "stopped",
             Self::Retrying => "retrying",
         }
     }
@@ -217,6 +227,7 @@ impl Execution {
             expires_at: now + retention,
             request: RequestMeta::default(),
             steps: Vec::new(),
+            definition: None,
         }
     }
 

@@ -86,6 +86,10 @@ impl TemplateContext {
 /// read it.
 pub struct TemplateEngine {
     env: Environment<'static>,
+    /// For conditions (`filter`, a branch's `when`): a missing field is undefined, and
+    /// undefined compares unequal and is falsy, so events of one source that differ in shape
+    /// (GitHub's ping has no `ref`) are routed instead of failing the execution.
+    conditions: Environment<'static>,
     max_output: usize,
 }
 
@@ -170,7 +174,14 @@ impl TemplateEngine {
         let mut env = Environment::new();
         env.set_undefined_behavior(UndefinedBehavior::Strict);
         env.set_fuel(Some(fuel));
-        Self { env, max_output }
+        let mut conditions = Environment::new();
+        conditions.set_undefined_behavior(UndefinedBehavior::Chainable);
+        conditions.set_fuel(Some(fuel));
+        Self {
+            env,
+            conditions,
+            max_output,
+        }
     }
 
     /// Compiles every string of a templated value; the error names where the bad one sits.
@@ -326,13 +337,27 @@ impl TemplateEngine {
         Ok(json)
     }
 
-    /// Evaluates a bare expression for its truthiness (Jinja rules: empty string, list and
-    /// object, 0, false and none are false). An undefined result is an error, not false, so a
-    /// typo in a field name does not silently filter everything out.
-    pub fn eval_bool(&self, expr: &str, ctx: &TemplateContext) -> Result<bool, TemplateError> {
-        self.eval(expr, ctx)
+    /// Evaluates a condition (a filter's or a branch case's `when`). Unlike a template that
+    /// renders a value, a condition treats a missing field as absent: `trigger.body.type ==
+    /// "order"` is false when the body has no `type`, `trigger.body.a.b` is undefined when
+    /// `a` is missing, and `trigger.body.type is defined` tells the two apart. Errors that are
+    /// not about missing fields (a type mismatch, running out of fuel) still fail.
+    pub fn eval_condition(&self, expr: &str, ctx: &TemplateContext) -> Result<bool, TemplateError> {
+        let compiled = self
+            .conditions
+            .compile_expression(expr)
+            .map_err(|e| TemplateError::new("", compile_message(expr, &e)))?;
+        compiled
+            .eval(ctx.0.clone())
             .map(|v| v.is_true())
-            .map_err(|m| TemplateError::new("", m))
+            .map_err(|e| TemplateError::new("", render_message(expr, &e)))
+    }
+
+    /// Evaluates a bare expression for its value (a `for_each`'s `items`); strict, like
+    /// every rendered template.
+    pub fn eval_json(&self, expr: &str, ctx: &TemplateContext) -> Result<Value, TemplateError> {
+        let mut remaining = self.max_output;
+        self.eval_typed(expr, ctx, "", &mut remaining)
     }
 
     fn eval(&self, expr: &str, ctx: &TemplateContext) -> Result<minijinja::Value, String> {
@@ -558,14 +583,54 @@ mod tests {
     }
 
     #[test]
-    fn eval_bool_uses_jinja_truthiness_and_refuses_undefined() {
+    fn conditions_use_jinja_truthiness() {
         let e = engine();
         let c = ctx();
-        assert!(e.eval_bool("trigger.body.count > 2", &c).unwrap());
-        assert!(!e.eval_bool("trigger.body.empty", &c).unwrap());
-        assert!(e.eval_bool("trigger.body.items", &c).unwrap());
-        assert!(!e.eval_bool("trigger.body.city == 'Bern'", &c).unwrap());
-        assert!(e.eval_bool("trigger.body.typo", &c).is_err());
+        assert!(e.eval_condition("trigger.body.count > 2", &c).unwrap());
+        assert!(!e.eval_condition("trigger.body.empty", &c).unwrap());
+        assert!(e.eval_condition("trigger.body.items", &c).unwrap());
+        assert!(!e.eval_condition("trigger.body.city == 'Bern'", &c).unwrap());
+    }
+
+    #[test]
+    fn a_condition_treats_a_missing_field_as_absent_while_a_render_names_it() {
+        let e = engine();
+        let c = ctx();
+        assert!(
+            !e.eval_condition("trigger.body.type == 'order'", &c)
+                .unwrap()
+        );
+        assert!(
+            e.eval_condition("trigger.body.type != 'order'", &c)
+                .unwrap()
+        );
+        assert!(!e.eval_condition("trigger.body.type", &c).unwrap());
+        assert!(
+            !e.eval_condition("trigger.body.type is defined", &c)
+                .unwrap()
+        );
+        assert!(
+            e.eval_condition("trigger.body.type is undefined", &c)
+                .unwrap()
+        );
+        assert!(
+            e.eval_condition("trigger.body.count is defined", &c)
+                .unwrap()
+        );
+        assert!(!e.eval_condition("trigger.body.a.b.c == 1", &c).unwrap());
+        assert!(
+            !e.eval_condition("trigger.body.type in ['a', 'b']", &c)
+                .unwrap()
+        );
+        // Not about a missing field: still an error.
+        let err = e
+            .eval_condition("range(100000) | map('string') | join | length > 1", &c)
+            .unwrap_err();
+        assert!(err.message.contains("fuel"), "{err}");
+        let err = e
+            .render_value(&serde_json::json!("{{ trigger.body.type }}"), &c)
+            .unwrap_err();
+        assert!(err.message.contains("trigger.body.type"), "{err}");
     }
 
     #[test]

@@ -11,8 +11,8 @@ use tracing::Instrument;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::ports::{Redelivery, WorkItem};
-use crate::worker::{DeliveryCount, Worker, WorkerError};
+use crate::ports::{Redelivery, WorkItem, WorkQueue};
+use crate::worker::{DeliveryCount, Outcome, Worker, WorkerError};
 
 /// The worker and what it needs from its queue, built once per execution environment.
 #[derive(Clone)]
@@ -22,6 +22,10 @@ pub struct WorkerFunction {
     /// `Retry-After` (or `retry_delay`) instead of the queue's full visibility timeout.
     /// Without it the record simply comes back when its visibility timeout ends.
     pub redelivery: Option<Arc<dyn Redelivery>>,
+    /// Where an execution that reached the run's deadline gets its fresh message. Without it
+    /// the record is reported failed and comes back after its visibility timeout, which
+    /// counts a receive.
+    pub continuation: Option<Arc<dyn WorkQueue>>,
     /// The queue's `maxReceiveCount`.
     pub max_receives: u32,
     pub retry_delay: Duration,
@@ -34,6 +38,7 @@ impl WorkerFunction {
         Self {
             worker,
             redelivery: None,
+            continuation: None,
             max_receives: crate::adapters::sqs::MAX_RECEIVE_COUNT,
             retry_delay: Duration::from_secs(30),
             metrics: None,
@@ -106,6 +111,19 @@ async fn process_record(function: &WorkerFunction, record: &SqsMessage) -> bool 
         max_receives: function.max_receives,
     };
     match function.worker.process(&item, delivery).await {
+        Ok(Outcome::Continued) => {
+            let Some(queue) = &function.continuation else {
+                tracing::warn!(execution_id = %item.execution_id, "no queue to carry the execution on; it comes back after the visibility timeout");
+                return false;
+            };
+            match queue.enqueue(&item).await {
+                Ok(()) => true,
+                Err(err) => {
+                    tracing::warn!(execution_id = %item.execution_id, error = %err, "could not queue the execution's next delivery; this record comes back instead");
+                    false
+                }
+            }
+        }
         Ok(outcome) => {
             tracing::info!(execution_id = %item.execution_id, ?outcome, "record processed");
             true

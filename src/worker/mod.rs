@@ -3,6 +3,8 @@
 //! so every state change is a conditional write and a repeat does nothing.
 
 pub mod dry_run;
+pub mod for_each;
+pub mod route;
 pub mod runner;
 pub mod steps;
 
@@ -23,6 +25,10 @@ pub enum Outcome {
     Failed,
     /// Nothing to do: the execution is gone (expired) or already finished.
     Skipped,
+    /// The run reached its deadline and gave the execution back with its progress kept:
+    /// the caller sends a fresh message for it (at once) and then acknowledges this one, so
+    /// that carrying on never counts toward the dead-letter limit.
+    Continued,
 }
 
 /// A message that should be delivered again later.
@@ -61,6 +67,9 @@ pub struct WorkerDeps {
     /// `CACHE_TTL_SECONDS`): an edit reaches the worker within this long. Zero reads it for
     /// every execution.
     pub workflow_ttl: std::time::Duration,
+    /// How long one delivery runs steps before it hands the execution on to a fresh message
+    /// (`WORKER_STEP_BUDGET` in production; tests shorten it).
+    pub budget: std::time::Duration,
 }
 
 #[derive(Clone)]
@@ -110,8 +119,22 @@ impl Worker {
             tracing::warn!(execution_id = %item.execution_id, "execution not found; message dropped");
             return Ok(Outcome::Skipped);
         };
+        let workflow = if queued.status.is_final() {
+            None
+        } else {
+            self.workflow(&queued.workflow_id).await?
+        };
         let running = match queued.claim(Utc::now(), self.deps.lease) {
-            Ok(running) => running,
+            // The first claim copies the steps it will run: a later edit of the workflow
+            // cannot change the path of an execution already under way.
+            Ok(mut running) => {
+                if running.definition.is_none()
+                    && let Some(workflow) = &workflow
+                {
+                    running.definition = Some(workflow.steps.clone());
+                }
+                running
+            }
             Err(TransitionError::AlreadyRunning) => {
                 let now = Utc::now();
                 let retry_after = queued
@@ -136,7 +159,7 @@ impl Worker {
         }
         tracing::info!(execution_id = %running.id, attempt = running.attempts, "execution running");
         let attempt = running.attempts;
-        match self.run_claimed(item, running, delivery).await {
+        match self.run_claimed(item, workflow, running, delivery).await {
             Err(WorkerError::Store(err)) => {
                 self.after_store_failure(item, attempt, delivery, err).await
             }
@@ -188,19 +211,25 @@ impl Worker {
     async fn run_claimed(
         &self,
         item: &WorkItem,
+        workflow: Option<Arc<Workflow>>,
         running: Execution,
         delivery: DeliveryCount,
     ) -> Result<Outcome, WorkerError> {
-        let Some(workflow) = self.workflow(&running.workflow_id).await? else {
+        let Some(workflow) = workflow else {
             let error = format!("workflow {} no longer exists", running.workflow_id);
             return self.finish(item, &running, Err(error)).await;
         };
         let runner = StepRunner {
             store: self.store(),
             deps: &self.deps.steps,
+            budget: self.deps.budget,
         };
         let attempt = running.attempts;
-        let (running, end) = match runner.run(&workflow, running, delivery).await {
+        let steps = running
+            .definition
+            .clone()
+            .unwrap_or_else(|| workflow.steps.clone());
+        let (running, end) = match runner.run(&workflow, &steps, running, delivery).await {
             Ok(done) => done,
             Err(StoreError::TooLarge(reason)) => {
                 return self.fail_too_large(item, attempt, reason).await;
@@ -214,6 +243,7 @@ impl Worker {
                 tracing::warn!(execution_id = %running.id, "a later attempt took over; stopping");
                 Ok(Outcome::Skipped)
             }
+            RunEnd::Continued => Ok(Outcome::Continued),
             RunEnd::Postponed { step, retry_after } => {
                 tracing::info!(execution_id = %running.id, step, "step will be retried on a later delivery");
                 Err(WorkerError::Postponed {

@@ -1,21 +1,32 @@
-//! Runs a claimed execution's steps in order. The record of a step that reaches outside
-//! (`http_request`, `sns_publish`) is written to the store as the step finishes, so a
-//! redelivered or taken-over execution resumes after it and never sends it twice. The records
-//! of the other steps ride along with the next write (at the latest the one that finishes the
-//! execution): were the worker to die first, running them again changes nothing, and a
-//! workflow of such steps costs two writes (claim and finish) instead of one more per step.
+//! Runs a claimed execution along its path: from the first step, or from where its records
+//! say it stopped, each next step chosen by the definition (`next`, `on_error`, the case a
+//! branch matched), never by counting records. The record of a step that reaches outside
+//! (`http_request`, `sns_publish`, a finished `for_each`) is written to the store as the step
+//! finishes, so a redelivered or taken-over execution resumes after it and never sends it
+//! twice. The records of the other steps ride along with the next write (at the latest the
+//! one that finishes the execution): were the worker to die first, running them again changes
+//! nothing, and a workflow of such steps costs two writes (claim and finish).
+//!
+//! A run has a deadline: a step that might not finish before it is left to a fresh delivery
+//! (`RunEnd::Continued`), so a long loop never outlives the worker's invocation.
+
+use std::time::Duration;
 
 use chrono::Utc;
 use serde_json::{Value, json};
+use tokio::time::Instant;
 
+use super::for_each::{self, LoopEnd};
+use super::route::{self, Route};
 use super::steps::{self, ExecutionInfo, StepContext, StepDeps, StepRun};
-use crate::domain::{Execution, StepRecord, StepStatus, Workflow, WorkflowStep};
+use crate::domain::{Execution, Step, StepRecord, StepStatus, Workflow, WorkflowStep};
 use crate::ports::{Store, StoreError};
 
 /// Where a run stopped.
 #[derive(Debug, Clone, PartialEq)]
 pub enum RunEnd {
-    /// Every step ran (or a filter ended it): the execution should succeed with this result.
+    /// The path ran to its end (or a filter or `stop` ended it): the execution should
+    /// succeed with this result.
     Completed(Value),
     /// A step failed for good: the execution should fail with this error.
     Failed(String),
@@ -25,6 +36,10 @@ pub enum RunEnd {
         step: String,
         retry_after: Option<std::time::Duration>,
     },
+    /// The run reached its deadline; the execution was given back (`queued`) with its
+    /// progress kept. A fresh message should carry it on at once (not a redelivery, which
+    /// would count toward the dead-letter limit).
+    Continued,
     /// Another attempt took the execution over; this one stops without writing.
     Superseded,
 }
@@ -45,19 +60,25 @@ impl DeliveryCount {
 pub struct StepRunner<'a> {
     pub store: &'a dyn Store,
     pub deps: &'a StepDeps,
+    /// How long this delivery may run steps; a step that might not finish in what is left
+    /// waits for the next delivery.
+    pub budget: Duration,
 }
 
 impl StepRunner<'_> {
-    /// Runs the steps of `workflow` that `running` has not finished yet. `running` must hold
-    /// the claim (status `running`, this attempt). Returns the execution with every step run
-    /// so far: the store has it up to the last step that reached outside, and the caller's
-    /// finishing write (a compare-and-swap on status and attempts) stores the rest.
+    /// Runs what `running` has not finished yet of `steps` (the execution's own copy of its
+    /// definition). `running` must hold the claim (status `running`, this attempt). Returns
+    /// the execution with every step run so far: the store has it up to the last step that
+    /// reached outside, and the caller's finishing write (a compare-and-swap on status and
+    /// attempts) stores the rest.
     pub async fn run(
         &self,
         workflow: &Workflow,
+        steps: &[WorkflowStep],
         mut running: Execution,
         delivery: DeliveryCount,
     ) -> Result<(Execution, RunEnd), StoreError> {
+        let deadline = Instant::now() + self.budget;
         let attempt = running.attempts;
         let mut ctx = StepContext::new(
             running.trigger_context(),
@@ -67,28 +88,47 @@ impl StepRunner<'_> {
                 attempt,
             },
         );
-        let finished = running.finished_steps();
-        for record in &running.steps[..finished] {
-            ctx.record_output(&record.id, record.output.clone().unwrap_or(Value::Null));
-        }
-        let mut last_output = running
-            .steps
-            .get(finished.wrapping_sub(1))
-            .and_then(|r| r.output.clone())
-            .unwrap_or(Value::Null);
-        for step in workflow.steps.iter().skip(finished) {
-            let started_at = Utc::now();
-            let run = steps::run_step(step, &ctx, &running.id.to_string(), self.deps).await;
-            let record = record_of(step, &run, started_at, delivery);
+        let resumed = route::resume(steps, &running.steps, |r| ctx.record(r));
+        let mut last_output = resumed.last_output;
+        let mut at = resumed.route;
+        let mut ran_any = false;
+        while let Route::To(index) = at {
+            let step = &steps[index];
+            let fits = Instant::now() + step.action.worst_case() <= deadline;
+            if ran_any && !fits {
+                return self.hand_on(running, attempt).await;
+            }
+            let (record, retry_after) = match &step.action {
+                Step::ForEach(each) => {
+                    let looped = for_each::Loop {
+                        store: self.store,
+                        deps: self.deps,
+                        execution: &running,
+                        delivery,
+                        deadline,
+                        fresh: !ran_any,
+                    };
+                    match looped.run(step, each, &ctx).await? {
+                        LoopEnd::Done(record) => (record, None),
+                        LoopEnd::Retry { retry_after } => {
+                            return self.postpone(running, attempt, &step.id, retry_after).await;
+                        }
+                        LoopEnd::Continue => return self.hand_on(running, attempt).await,
+                    }
+                }
+                _ => {
+                    let (record, run) = run_leaf(step, &ctx, self.deps, delivery).await;
+                    (record, run.retry_after)
+                }
+            };
+            ran_any = true;
             let status = record.status;
-            let error = record.error.clone();
-            let output = record.output.clone();
-            let continued = record.continued;
-            let Ok(next) = running.record_step(attempt, record) else {
+            let Ok(next) = running.record_step(attempt, record.clone()) else {
                 return Ok((running, RunEnd::Superseded));
             };
-            // A step to be retried is stored with the release below, in the same write.
-            let store_now = step.action.reaches_outside() && status != StepStatus::Retrying;
+            let store_now = (step.action.reaches_outside()
+                || matches!(step.action, Step::ForEach(_)))
+                && status != StepStatus::Retrying;
             if store_now && !self.store.replace_execution(&running, &next).await? {
                 return Ok((running, RunEnd::Superseded));
             }
@@ -96,47 +136,93 @@ impl StepRunner<'_> {
             if status == StepStatus::Failed {
                 crate::measure::step_failed(&workflow.id, step.action.kind());
             }
-            match status {
-                StepStatus::Succeeded => {
-                    let output = output.unwrap_or(Value::Null);
-                    ctx.record_output(&step.id, output.clone());
-                    last_output = output;
-                }
-                StepStatus::Filtered => {
-                    let result = json!({ "outcome": "filtered", "filteredBy": step.id });
-                    return Ok((running, RunEnd::Completed(result)));
-                }
-                StepStatus::Failed if continued => {
-                    // Later steps can tell a failed step by its `error`.
-                    ctx.record_output(&step.id, json!({ "error": error }));
-                }
-                StepStatus::Failed => {
-                    let message = format!(
-                        "step \"{}\" ({}) failed: {}",
-                        step.id,
-                        step.action.kind(),
-                        error.unwrap_or_default()
-                    );
-                    return Ok((running, RunEnd::Failed(message)));
-                }
-                StepStatus::Retrying => {
-                    let Ok(released) = running.release(attempt) else {
-                        return Ok((running, RunEnd::Superseded));
-                    };
-                    if !self.store.replace_execution(&running, &released).await? {
-                        return Ok((running, RunEnd::Superseded));
-                    }
-                    let end = RunEnd::Postponed {
-                        step: step.id.clone(),
-                        retry_after: run.retry_after,
-                    };
-                    return Ok((released, end));
-                }
+            if status == StepStatus::Retrying {
+                // Stored with the release, in the same write.
+                return self.postpone(running, attempt, &step.id, retry_after).await;
             }
+            ctx.record(&record);
+            if status == StepStatus::Succeeded {
+                last_output = record.output.clone().unwrap_or(Value::Null);
+            }
+            at = route::after(steps, index, &record);
         }
-        let result = json!({ "outcome": "completed", "output": last_output });
-        Ok((running, RunEnd::Completed(result)))
+        let end = match at {
+            Route::Filtered => {
+                let by = running.steps.last().map(|r| r.id.clone());
+                RunEnd::Completed(json!({ "outcome": "filtered", "filteredBy": by }))
+            }
+            Route::Stopped(reason) => {
+                let by = running.steps.last().map(|r| r.id.clone());
+                RunEnd::Completed(
+                    json!({ "outcome": "stopped", "stoppedBy": by, "reason": reason }),
+                )
+            }
+            Route::Fail(message) => RunEnd::Failed(message),
+            Route::Complete | Route::To(_) => {
+                RunEnd::Completed(json!({ "outcome": "completed", "output": last_output }))
+            }
+        };
+        Ok((running, end))
     }
+
+    /// Gives the execution back with its progress, for a later delivery of the message.
+    async fn postpone(
+        &self,
+        running: Execution,
+        attempt: u32,
+        step: &str,
+        retry_after: Option<Duration>,
+    ) -> Result<(Execution, RunEnd), StoreError> {
+        let end = RunEnd::Postponed {
+            step: step.to_owned(),
+            retry_after,
+        };
+        self.release(running, attempt, end).await
+    }
+
+    /// Gives the execution back with its progress, for a fresh message to carry on.
+    async fn hand_on(
+        &self,
+        running: Execution,
+        attempt: u32,
+    ) -> Result<(Execution, RunEnd), StoreError> {
+        tracing::info!(execution_id = %running.id, "the run reached its deadline; a fresh delivery carries it on");
+        self.release(running, attempt, RunEnd::Continued).await
+    }
+
+    async fn release(
+        &self,
+        running: Execution,
+        attempt: u32,
+        end: RunEnd,
+    ) -> Result<(Execution, RunEnd), StoreError> {
+        let Ok(released) = running.release(attempt) else {
+            return Ok((running, RunEnd::Superseded));
+        };
+        if !self.store.replace_execution(&running, &released).await? {
+            return Ok((running, RunEnd::Superseded));
+        }
+        Ok((released, end))
+    }
+}
+
+/// Runs one step that is not a loop and makes its record; the record's path is the step's
+/// place in `ctx` (`chat[3].post` inside a loop).
+pub(super) async fn run_leaf(
+    step: &WorkflowStep,
+    ctx: &StepContext,
+    deps: &StepDeps,
+    delivery: DeliveryCount,
+) -> (StepRecord, StepRun) {
+    let started_at = Utc::now();
+    let execution_id = ctx.execution().id.clone();
+    let run = steps::run_step(step, ctx, &execution_id, deps).await;
+    let mut record = record_of(step, &run, started_at, delivery);
+    let path = ctx.path_of(&step.id);
+    if path != step.id {
+        record.path = Some(path);
+    }
+    (record, run)
 }
 
 fn record_of(
@@ -148,6 +234,7 @@ fn record_of(
     let status = match run.status {
         steps::StepStatus::Succeeded => StepStatus::Succeeded,
         steps::StepStatus::Filtered => StepStatus::Filtered,
+        steps::StepStatus::Stopped => StepStatus::Stopped,
         steps::StepStatus::Failed if run.transient && !delivery.is_last() => StepStatus::Retrying,
         steps::StepStatus::Failed => StepStatus::Failed,
     };

@@ -11,10 +11,11 @@ use serde_json::{Map, Value, json};
 use tokio::time::Instant;
 
 use crate::domain::step::check_literal_url;
+use crate::domain::step::{BranchStep, Target};
 use crate::domain::template::join_path;
 use crate::domain::{
-    HttpRequestStep, RetryPolicy, SnsPublishStep, Step, TemplateContext, TemplateEngine,
-    TemplateError, WorkflowStep,
+    HttpRequestStep, RetryPolicy, SnsPublishStep, Step, StepRecord, TemplateContext,
+    TemplateEngine, TemplateError, WorkflowStep,
 };
 use crate::ports::{
     HttpSender, OutboundError, OutboundRequest, OutboundResponse, SnsAttribute, SnsPublishRequest,
@@ -52,12 +53,17 @@ pub struct ExecutionInfo {
 }
 
 /// Everything templates may read: `trigger` (the request: `body`, `headers`, `query`, `sns`),
-/// `steps.<id>.output` of the steps already run, and `execution`.
+/// `steps.<id>.output` (and `.error`) of the steps already run, and `execution`; inside a
+/// `for_each`, the item under its name and `loop`.
 #[derive(Debug, Clone)]
 pub struct StepContext {
     trigger: Value,
     execution: ExecutionInfo,
     steps: Map<String, Value>,
+    /// The item and `loop` inside a `for_each`.
+    locals: Map<String, Value>,
+    /// `chat[3].` inside item 3 of the loop `chat`; empty at the top level.
+    path_prefix: String,
 }
 
 impl StepContext {
@@ -67,13 +73,60 @@ impl StepContext {
             trigger,
             execution,
             steps: Map::new(),
+            locals: Map::new(),
+            path_prefix: String::new(),
         }
     }
 
-    /// Makes a finished step's output visible to later steps as `steps.<id>.output`.
+    /// Makes a finished step visible to later steps: `steps.<id>.output`, and for a failed
+    /// one `steps.<id>.error` (its `output` is `{"error": ...}`, so that a step after a
+    /// `continue_on_error` failure can tell it by `output.error`). The live run, a resumed
+    /// run and the dry-run all build their context through this one function, from records.
+    pub fn record(&mut self, record: &StepRecord) {
+        let scope = match (&record.error, record.status) {
+            (Some(error), crate::domain::StepStatus::Failed) => {
+                json!({ "output": { "error": error }, "error": error })
+            }
+            _ => json!({ "output": record.output.clone().unwrap_or(Value::Null) }),
+        };
+        self.steps.insert(record.id.clone(), scope);
+    }
+
+    /// Makes an output visible as `steps.<id>.output` (the dry-run's steps that did not run).
     pub fn record_output(&mut self, step_id: &str, output: Value) {
         self.steps
             .insert(step_id.to_owned(), json!({ "output": output }));
+    }
+
+    /// The context of one item of the loop `loop_id`: the item under `name`, and `loop`
+    /// (`index` from 1, `index0` from 0, `first`, `last`, `length`) as in Jinja's own loops.
+    pub fn for_item(
+        &self,
+        loop_id: &str,
+        name: &str,
+        item: &Value,
+        index: usize,
+        length: usize,
+    ) -> Self {
+        let mut child = self.clone();
+        child.locals.insert(name.to_owned(), item.clone());
+        child.locals.insert(
+            "loop".to_owned(),
+            json!({
+                "index": index + 1,
+                "index0": index,
+                "first": index == 0,
+                "last": index + 1 == length,
+                "length": length,
+            }),
+        );
+        child.path_prefix = format!("{loop_id}[{index}].");
+        child
+    }
+
+    /// Where a step of this context sits: its id, or `chat[3].post` inside a loop.
+    pub fn path_of(&self, step_id: &str) -> String {
+        format!("{}{step_id}", self.path_prefix)
     }
 
     pub fn trigger_body(&self) -> &Value {
@@ -85,7 +138,7 @@ impl StepContext {
     }
 
     pub fn to_template_context(&self) -> TemplateContext {
-        TemplateContext::from_json(&json!({
+        let mut vars = json!({
             "trigger": self.trigger,
             "steps": self.steps,
             "execution": {
@@ -93,7 +146,11 @@ impl StepContext {
                 "workflowId": self.execution.workflow_id,
                 "attempt": self.execution.attempt,
             },
-        }))
+        });
+        if let Value::Object(map) = &mut vars {
+            map.extend(self.locals.iter().map(|(k, v)| (k.clone(), v.clone())));
+        }
+        TemplateContext::from_json(&vars)
     }
 }
 
@@ -102,8 +159,12 @@ impl StepContext {
 pub enum StepStatus {
     Succeeded,
     Failed,
-    /// A filter said no: the execution ends `succeeded` with outcome `filtered`.
+    /// A filter said no: the execution ends `succeeded` with outcome `filtered` (inside a
+    /// `for_each`, the item ends).
     Filtered,
+    /// A `stop` step: the execution ends `succeeded` with outcome `stopped` (inside a
+    /// `for_each`, the item ends).
+    Stopped,
 }
 
 /// What one step did, ready to be recorded on the execution.
@@ -120,6 +181,8 @@ pub struct StepRun {
     pub transient: bool,
     /// When a redelivery should come, if the server said or retries ran out waiting.
     pub retry_after: Option<Duration>,
+    /// Where a `branch` goes.
+    pub next: Option<Target>,
 }
 
 impl StepRun {
@@ -132,10 +195,11 @@ impl StepRun {
             attempts: 0,
             transient: false,
             retry_after: None,
+            next: None,
         }
     }
 
-    fn failed(error: impl Into<String>) -> Self {
+    pub fn failed(error: impl Into<String>) -> Self {
         Self {
             status: StepStatus::Failed,
             output: None,
@@ -144,6 +208,7 @@ impl StepRun {
             attempts: 0,
             transient: false,
             retry_after: None,
+            next: None,
         }
     }
 }
@@ -158,7 +223,7 @@ pub async fn run_step(
     match &step.action {
         Step::Echo => StepRun::succeeded(ctx.trigger_body().clone()),
         Step::Fail { message } => StepRun::failed(message.clone()),
-        Step::Filter { when } => match templates.eval_bool(when, &ctx.to_template_context()) {
+        Step::Filter { when } => match templates.eval_condition(when, &ctx.to_template_context()) {
             Ok(true) => StepRun::succeeded(json!({ "passed": true })),
             Ok(false) => StepRun {
                 status: StepStatus::Filtered,
@@ -173,24 +238,75 @@ pub async fn run_step(
             }
         }
         Step::HttpRequest(http) => {
-            let key = idempotency_key(execution_id, &step.id);
+            let key = idempotency_key(execution_id, ctx, &step.id);
             match render_http(http, ctx, templates, &key) {
                 Ok(request) => send_http(http, request, deps.http.as_ref()).await,
                 Err(error) => StepRun::failed(error),
             }
         }
         Step::SnsPublish(sns) => {
-            let dedup = idempotency_key(execution_id, &step.id);
+            let dedup = idempotency_key(execution_id, ctx, &step.id);
             match render_sns(sns, ctx, templates, &dedup) {
                 Ok(request) => publish(request, deps.sns.as_ref()).await,
                 Err(error) => StepRun::failed(error),
             }
         }
+        Step::Branch(branch) => match choose(branch, ctx, templates) {
+            Ok((matched, next)) => StepRun {
+                next: Some(next.clone()),
+                ..StepRun::succeeded(json!({ "matched": matched, "next": next.as_str() }))
+            },
+            Err(error) => StepRun::failed(error),
+        },
+        Step::Stop { reason } => match render_reason(reason.as_deref(), ctx, templates) {
+            Ok(reason) => StepRun {
+                status: StepStatus::Stopped,
+                ..StepRun::succeeded(json!({ "reason": reason }))
+            },
+            Err(error) => StepRun::failed(error),
+        },
+        // The runner runs a loop itself: it needs the store for its items' records.
+        Step::ForEach(_) => StepRun::failed("a for_each runs in the runner, not as a single step"),
     }
 }
 
-fn idempotency_key(execution_id: &str, step_id: &str) -> String {
-    format!("{execution_id}:{step_id}")
+/// The first case whose `when` holds, as its index and target; `"default"` when none does.
+fn choose<'a>(
+    branch: &'a BranchStep,
+    ctx: &StepContext,
+    templates: &TemplateEngine,
+) -> Result<(Value, &'a Target), String> {
+    let tctx = ctx.to_template_context();
+    for (index, case) in branch.cases.iter().enumerate() {
+        let holds = templates
+            .eval_condition(&case.when, &tctx)
+            .map_err(|e| format!("cases[{index}].when: {e}"))?;
+        if holds {
+            return Ok((Value::from(index), &case.next));
+        }
+    }
+    Ok((Value::from("default"), &branch.default))
+}
+
+fn render_reason(
+    reason: Option<&str>,
+    ctx: &StepContext,
+    templates: &TemplateEngine,
+) -> Result<Value, String> {
+    reason
+        .map(|r| {
+            templates
+                .render_str(r, &ctx.to_template_context())
+                .map(Value::from)
+                .map_err(|e| format!("reason: {e}"))
+        })
+        .unwrap_or(Ok(Value::Null))
+}
+
+/// `<execution>:<path>`: every item of a loop gets its own key, so a receiver that honours
+/// the key drops only true repeats.
+fn idempotency_key(execution_id: &str, ctx: &StepContext, step_id: &str) -> String {
+    format!("{execution_id}:{}", ctx.path_of(step_id))
 }
 
 /// `body` + an error at `items[0]` inside it → `body.items[0]: ...`.
@@ -392,6 +508,7 @@ async fn send_http(
                     attempts: 0,
                     transient,
                     retry_after: asked.map(|d| d.min(MAX_RETRY_AFTER)),
+                    next: None,
                 };
                 if !transient {
                     break run;
@@ -570,14 +687,22 @@ pub fn preview_step(
     execution_id: &str,
     templates: &TemplateEngine,
 ) -> Result<Value, String> {
-    let key = idempotency_key(execution_id, &step.id);
+    let key = idempotency_key(execution_id, ctx, &step.id);
     match &step.action {
         Step::Echo => Ok(json!({ "output": ctx.trigger_body() })),
         Step::Fail { message } => Ok(json!({ "fails": message })),
         Step::Filter { when } => templates
-            .eval_bool(when, &ctx.to_template_context())
+            .eval_condition(when, &ctx.to_template_context())
             .map(|passes| json!({ "passes": passes }))
             .map_err(|e| format!("when: {e}")),
+        Step::Branch(branch) => choose(branch, ctx, templates)
+            .map(|(matched, next)| json!({ "matched": matched, "next": next.as_str() })),
+        Step::Stop { reason } => render_reason(reason.as_deref(), ctx, templates)
+            .map(|reason| json!({ "stops": reason })),
+        Step::ForEach(each) => templates
+            .eval_json(&each.items, &ctx.to_template_context())
+            .map(|items| json!({ "items": items }))
+            .map_err(|e| format!("items: {e}")),
         Step::Transform { output } => templates
             .render_value(output, &ctx.to_template_context())
             .map(|value| json!({ "output": value }))
@@ -1015,10 +1140,11 @@ mod tests {
             run_step(&stop, &c, "e", &d).await.status,
             StepStatus::Filtered
         );
-        let typo = step(json!({"id": "f", "type": "filter", "when": "trigger.body.okk"}));
+        // A condition treats a missing field as absent (the README's rule for conditions).
+        let absent = step(json!({"id": "f", "type": "filter", "when": "trigger.body.okk"}));
         assert_eq!(
-            run_step(&typo, &c, "e", &d).await.status,
-            StepStatus::Failed
+            run_step(&absent, &c, "e", &d).await.status,
+            StepStatus::Filtered
         );
 
         let t = step(json!({"id": "t", "type": "transform",

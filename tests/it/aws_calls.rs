@@ -215,6 +215,7 @@ async fn the_worker_reads_a_workflow_once_and_writes_at_claim_after_each_outside
                 steps: support::test_step_deps(),
                 lease: chrono::Duration::seconds(300),
                 workflow_ttl: std::time::Duration::from_secs(60),
+                budget: webhook_trigger::domain::WORKER_STEP_BUDGET,
             }),
         )),
         support::test_config(),

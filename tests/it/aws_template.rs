@@ -239,7 +239,14 @@ fn policies_are_least_privilege() {
     );
     assert_eq!(
         actions(&t, "WorkerFunction"),
-        set(&["dynamodb:GetItem", "dynamodb:PutItem", "sns:Publish"])
+        set(&[
+            "dynamodb:BatchWriteItem",
+            "dynamodb:GetItem",
+            "dynamodb:PutItem",
+            "dynamodb:Query",
+            "sns:Publish",
+            "sqs:SendMessage"
+        ])
     );
     assert_eq!(
         actions(&t, "SweeperFunction"),

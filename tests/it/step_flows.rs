@@ -664,7 +664,9 @@ async fn failing_step_without_continue_on_error_stops_the_run(t: TestApp) {
     let target = Target::ok().await;
     let (wf, key) = t
         .workflow_from_steps(json!([
-            {"id": "required", "type": "fail", "message": "not today"},
+            // Fails when it runs (a `fail` step would leave `notify` unreachable, which the
+            // loader refuses).
+            {"id": "required", "type": "transform", "output": "{{ trigger.body.missing }}"},
             {"id": "notify", "type": "http_request", "url": target.url("/hook")},
         ]))
         .await;
@@ -735,7 +737,7 @@ fn bad_workflow_files_are_refused_with_the_field_path() {
         (
             "duplicate id",
             "  - { id: a, type: echo }\n  - { id: a, type: echo }\n",
-            &["steps[0].id", "more than one step"],
+            &["steps[1].id", "more than one step"],
         ),
         (
             "bad template",

@@ -8,7 +8,7 @@ use tokio::sync::watch;
 
 use super::{SqliteQueue, SqliteStore};
 use crate::config::ConfigError;
-use crate::ports::WorkItem;
+use crate::ports::{WorkItem, WorkQueue};
 use crate::worker::{DeliveryCount, Outcome, Worker, WorkerError};
 
 #[derive(Debug, Clone)]
@@ -227,6 +227,15 @@ async fn handle(
             .await
         {
             Ok(Outcome::Succeeded | Outcome::Failed | Outcome::Skipped) => true,
+            Ok(Outcome::Continued) => match queue.enqueue(&item).await {
+                // A fresh message, visible at once; this one is done with.
+                Ok(()) => true,
+                Err(e) => {
+                    // Left as it is, this message comes back and carries the execution on.
+                    tracing::warn!(error = %e, "could not queue the execution's next delivery");
+                    false
+                }
+            },
             Err(WorkerError::Busy {
                 id,
                 retry_after: Some(wait),

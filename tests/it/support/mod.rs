@@ -73,6 +73,7 @@ pub fn test_worker(store: Arc<dyn Store>, lease: chrono::Duration) -> Worker {
         steps: test_step_deps(),
         lease,
         workflow_ttl: std::time::Duration::ZERO,
+        budget: webhook_trigger::domain::WORKER_STEP_BUDGET,
     })
 }
 

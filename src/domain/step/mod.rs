@@ -17,6 +17,17 @@ use serde_json::{Map, Value};
 
 use super::template::{TemplateEngine, TemplateError, join_path};
 
+pub mod branch;
+pub mod for_each;
+pub mod target;
+
+pub use branch::{BranchCase, BranchStep};
+pub use for_each::ForEachStep;
+pub use target::{END, Target};
+
+/// The most steps a workflow holds, counting those inside a `for_each`.
+pub const MAX_STEPS: usize = 100;
+
 /// The longest the worker may spend on one execution's steps. It must match the worker
 /// Lambda's `Timeout` (minus room for store writes) and stay below `WORKER_LEASE_SECONDS`, or a
 /// slow execution is cut off or claimed twice.
@@ -37,6 +48,11 @@ pub struct WorkflowStep {
     pub id: String,
     /// Record a failure and go on with the next step instead of failing the execution.
     pub continue_on_error: bool,
+    /// What runs after this step; `None` is the step below (the end after the last one).
+    pub next: Option<Target>,
+    /// Where a failure goes (with the error in scope as `steps.<id>.error`) instead of
+    /// failing the execution.
+    pub on_error: Option<Target>,
     pub action: Step,
 }
 
@@ -46,6 +62,8 @@ impl From<Step> for WorkflowStep {
         Self {
             id: String::new(),
             continue_on_error: false,
+            next: None,
+            on_error: None,
             action,
         }
     }
@@ -70,6 +88,15 @@ pub enum Step {
     },
     HttpRequest(HttpRequestStep),
     SnsPublish(SnsPublishStep),
+    /// The first case whose `when` holds names the next step; `default` when none does.
+    Branch(BranchStep),
+    /// Ends the execution `succeeded`, outcome `stopped`, with a rendered `reason`.
+    Stop {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
+    /// Runs its own steps once per item of a list.
+    ForEach(ForEachStep),
 }
 
 impl Step {
@@ -81,6 +108,38 @@ impl Step {
             Self::Transform { .. } => "transform",
             Self::HttpRequest(_) => "http_request",
             Self::SnsPublish(_) => "sns_publish",
+            Self::Branch(_) => "branch",
+            Self::Stop { .. } => "stop",
+            Self::ForEach(_) => "for_each",
+        }
+    }
+
+    /// Every type's name, for messages and the metrics' label values.
+    pub const KINDS: [&'static str; 9] = [
+        "echo",
+        "fail",
+        "filter",
+        "transform",
+        "http_request",
+        "sns_publish",
+        "branch",
+        "stop",
+        "for_each",
+    ];
+
+    /// The longest one run of the step can take (every attempt timing out, the longest
+    /// waits); for a `for_each`, one item.
+    pub fn worst_case(&self) -> Duration {
+        match self {
+            Self::HttpRequest(http) => http.worst_case(),
+            Self::SnsPublish(_) => SNS_PUBLISH_WORST_CASE,
+            Self::ForEach(each) => each.steps.iter().map(|s| s.action.worst_case()).sum(),
+            Self::Echo
+            | Self::Fail { .. }
+            | Self::Filter { .. }
+            | Self::Transform { .. }
+            | Self::Branch(_)
+            | Self::Stop { .. } => Duration::ZERO,
         }
     }
 
@@ -91,7 +150,14 @@ impl Step {
     pub fn reaches_outside(&self) -> bool {
         match self {
             Self::HttpRequest(_) | Self::SnsPublish(_) => true,
-            Self::Echo | Self::Fail { .. } | Self::Filter { .. } | Self::Transform { .. } => false,
+            // A loop stores its items' records itself, as each item's sends finish.
+            Self::ForEach(_) => false,
+            Self::Echo
+            | Self::Fail { .. }
+            | Self::Filter { .. }
+            | Self::Transform { .. }
+            | Self::Branch(_)
+            | Self::Stop { .. } => false,
         }
     }
 }
@@ -335,6 +401,12 @@ impl Serialize for WorkflowStep {
         if self.continue_on_error {
             map.serialize_entry("continue_on_error", &true)?;
         }
+        if let Some(next) = &self.next {
+            map.serialize_entry("next", next)?;
+        }
+        if let Some(on_error) = &self.on_error {
+            map.serialize_entry("on_error", on_error)?;
+        }
         map.end()
     }
 }
@@ -362,10 +434,13 @@ impl<'de> Deserialize<'de> for WorkflowStep {
                 )));
             }
         };
+        let next = take_target(&mut fields, "next")?;
+        let on_error = take_target(&mut fields, "on_error")?;
         if !fields.contains_key("type") {
-            return Err(de::Error::custom(
-                "type: missing (echo, fail, filter, transform, http_request or sns_publish)",
-            ));
+            return Err(de::Error::custom(format!(
+                "type: missing (one of {})",
+                Step::KINDS.join(", ")
+            )));
         }
         // serde ignores extra fields beside the tag of a unit variant, deny_unknown_fields or not.
         if fields.get("type").and_then(Value::as_str) == Some("echo")
@@ -388,14 +463,39 @@ impl<'de> Deserialize<'de> for WorkflowStep {
         Ok(Self {
             id,
             continue_on_error,
+            next,
+            on_error,
             action,
         })
     }
 }
 
+fn take_target<E: de::Error>(
+    fields: &mut Map<String, Value>,
+    name: &str,
+) -> Result<Option<Target>, E> {
+    match fields.remove(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(Target::from_name(s))),
+        Some(other) => Err(E::custom(format!(
+            "{name}: expected a step id or \"end\", found {other}"
+        ))),
+    }
+}
+
 /// Gives each step without an id `stepN`, N its position from 1 (or the next free number when
-/// that name is taken), so that steps stored before ids existed keep loading.
+/// that name is taken), so that steps stored before ids existed keep loading. Steps inside a
+/// `for_each` without an id get `<loop id>-stepN`.
 pub fn number_steps(steps: &mut [WorkflowStep]) {
+    number_list(steps, "");
+    for step in steps.iter_mut() {
+        if let Step::ForEach(each) = &mut step.action {
+            number_list(&mut each.steps, &format!("{}-", step.id));
+        }
+    }
+}
+
+fn number_list(steps: &mut [WorkflowStep], prefix: &str) {
     let mut next = 1usize;
     for index in 0..steps.len() {
         if !steps[index].id.is_empty() {
@@ -403,7 +503,7 @@ pub fn number_steps(steps: &mut [WorkflowStep]) {
         }
         next = next.max(index + 1);
         let id = loop {
-            let candidate = format!("step{next}");
+            let candidate = format!("{prefix}step{next}");
             next += 1;
             if !steps.iter().any(|s| s.id == candidate) {
                 break candidate;
@@ -448,32 +548,193 @@ static CHECKER: LazyLock<TemplateEngine> = LazyLock::new(TemplateEngine::new);
 
 /// Everything a step list must satisfy to be stored. Ids must be numbered already.
 pub fn validate_steps(steps: &[WorkflowStep], budget: Duration) -> Result<(), InvalidDefinition> {
+    let total = steps
+        .iter()
+        .map(|s| match &s.action {
+            Step::ForEach(each) => 1 + each.steps.len(),
+            _ => 1,
+        })
+        .sum::<usize>();
+    if total > MAX_STEPS {
+        return Err(InvalidDefinition::at(
+            "steps",
+            format!("{total} steps (counting those inside for_each); at most {MAX_STEPS}"),
+        ));
+    }
+    let mut ids = std::collections::HashSet::new();
+    validate_list(steps, "steps", &mut ids, budget, false).map(drop)
+}
+
+/// Checks one list (the workflow's, or a loop's) and returns the longest one pass through
+/// it can take.
+fn validate_list<'a>(
+    steps: &'a [WorkflowStep],
+    prefix: &str,
+    ids: &mut std::collections::HashSet<&'a str>,
+    budget: Duration,
+    in_loop: bool,
+) -> Result<Duration, InvalidDefinition> {
     let engine = &*CHECKER;
     let mut total = Duration::ZERO;
     for (index, step) in steps.iter().enumerate() {
-        let path = format!("steps[{index}]");
-        validate_id(step, steps, &path)?;
-        total += validate_action(&step.action, engine, &path)?;
+        let path = format!("{prefix}[{index}]");
+        validate_id(step, &path)?;
+        if !ids.insert(&step.id) {
+            return Err(InvalidDefinition::at(
+                format!("{path}.id"),
+                format!("{:?} is used by more than one step", step.id),
+            ));
+        }
+        validate_flow(step, index, steps, &path)?;
+        let worst = match &step.action {
+            Step::ForEach(_) if in_loop => {
+                return Err(InvalidDefinition::at(
+                    format!("{path}.type"),
+                    "a for_each cannot sit inside another for_each",
+                ));
+            }
+            Step::ForEach(each) => {
+                validate_for_each(each, engine, &path)?;
+                let per_item =
+                    validate_list(&each.steps, &format!("{path}.steps"), ids, budget, true)?;
+                if per_item > budget {
+                    return Err(over_budget(&format!("{path}.steps"), per_item, budget));
+                }
+                per_item
+            }
+            action => validate_action(action, engine, &path)?,
+        };
+        if worst > budget {
+            return Err(over_budget(&path, worst, budget));
+        }
+        total += worst;
     }
-    if total > budget {
-        return Err(InvalidDefinition::at(
-            "steps",
-            format!(
-                "in the worst case (every attempt timing out, longest waits) the steps take {} s, \
-                 more than the worker's {} s; lower timeout_ms or retry.max_attempts",
-                total.as_secs_f64().ceil(),
-                budget.as_secs()
-            ),
-        ));
+    validate_reachable(steps, prefix)?;
+    Ok(total)
+}
+
+fn over_budget(path: &str, worst: Duration, budget: Duration) -> InvalidDefinition {
+    InvalidDefinition::at(
+        path,
+        format!(
+            "in the worst case (every attempt timing out, longest waits) this takes {} s, \
+             more than the worker's {} s; lower timeout_ms or retry.max_attempts",
+            worst.as_secs_f64().ceil(),
+            budget.as_secs()
+        ),
+    )
+}
+
+/// `next`, `on_error` and a branch's targets: known, forward, and only where they mean
+/// something.
+fn validate_flow(
+    step: &WorkflowStep,
+    index: usize,
+    steps: &[WorkflowStep],
+    path: &str,
+) -> Result<(), InvalidDefinition> {
+    let forward = |target: &Target, at: String| -> Result<(), InvalidDefinition> {
+        let Target::Step(id) = target else {
+            return Ok(());
+        };
+        match steps.iter().position(|s| s.id == *id) {
+            Some(to) if to > index => Ok(()),
+            Some(_) => Err(InvalidDefinition::at(
+                at,
+                format!(
+                    "{id:?} is not below this step; targets only point forward (or to \"end\")"
+                ),
+            )),
+            None => Err(InvalidDefinition::at(
+                at,
+                format!("no step {id:?} in this list (a step id below this one, or \"end\")"),
+            )),
+        }
+    };
+    if let Some(next) = &step.next {
+        if matches!(
+            step.action,
+            Step::Branch(_) | Step::Stop { .. } | Step::Fail { .. }
+        ) {
+            return Err(InvalidDefinition::at(
+                format!("{path}.next"),
+                format!("a {} step never goes on to a next step", step.action.kind()),
+            ));
+        }
+        forward(next, format!("{path}.next"))?;
+    }
+    if let Some(on_error) = &step.on_error {
+        if step.continue_on_error {
+            return Err(InvalidDefinition::at(
+                format!("{path}.on_error"),
+                "on_error and continue_on_error both say where a failure goes; keep one",
+            ));
+        }
+        forward(on_error, format!("{path}.on_error"))?;
+    }
+    if let Step::Branch(branch) = &step.action {
+        for (i, case) in branch.cases.iter().enumerate() {
+            forward(&case.next, format!("{path}.cases[{i}].next"))?;
+        }
+        forward(&branch.default, format!("{path}.default"))?;
     }
     Ok(())
 }
 
-fn validate_id(
-    step: &WorkflowStep,
-    all: &[WorkflowStep],
-    path: &str,
-) -> Result<(), InvalidDefinition> {
+/// The indices a step can hand over to (`None` stands for the end).
+pub fn successors(steps: &[WorkflowStep], index: usize) -> Vec<Option<usize>> {
+    let step = &steps[index];
+    let below = || (index + 1 < steps.len()).then_some(index + 1);
+    let then = || match &step.next {
+        Some(target) => target::resolve(steps, target),
+        None => below(),
+    };
+    let mut out = Vec::new();
+    match &step.action {
+        Step::Branch(branch) => {
+            out.extend(branch.cases.iter().map(|c| target::resolve(steps, &c.next)));
+            out.push(target::resolve(steps, &branch.default));
+        }
+        Step::Stop { .. } | Step::Fail { .. } => {}
+        _ => out.push(then()),
+    }
+    if let Some(on_error) = &step.on_error {
+        out.push(target::resolve(steps, on_error));
+    } else if step.continue_on_error
+        && matches!(
+            step.action,
+            Step::Fail { .. } | Step::Branch(_) | Step::Stop { .. }
+        )
+    {
+        out.push(then());
+    }
+    out
+}
+
+fn validate_reachable(steps: &[WorkflowStep], prefix: &str) -> Result<(), InvalidDefinition> {
+    let mut reached = vec![false; steps.len()];
+    if let Some(first) = reached.first_mut() {
+        *first = true;
+    }
+    // Targets only point forward, so one pass in order sees every way into a step first.
+    for index in 0..steps.len() {
+        if !reached[index] {
+            return Err(InvalidDefinition::at(
+                format!("{prefix}[{index}]"),
+                format!(
+                    "no path reaches step {:?}: every step before it goes elsewhere",
+                    steps[index].id
+                ),
+            ));
+        }
+        for to in successors(steps, index).into_iter().flatten() {
+            reached[to] = true;
+        }
+    }
+    Ok(())
+}
+
+fn validate_id(step: &WorkflowStep, path: &str) -> Result<(), InvalidDefinition> {
     let id = &step.id;
     let well_formed = (1..=64).contains(&id.len())
         && id
@@ -485,10 +746,63 @@ fn validate_id(
             format!("{id:?} is not 1 to 64 letters, digits, '_' or '-'"),
         ));
     }
-    if all.iter().filter(|s| s.id == *id).count() > 1 {
+    if id == END {
         return Err(InvalidDefinition::at(
             format!("{path}.id"),
-            format!("{id:?} is used by more than one step"),
+            "\"end\" is where targets point to finish; a step cannot take it",
+        ));
+    }
+    Ok(())
+}
+
+fn validate_for_each(
+    each: &ForEachStep,
+    engine: &TemplateEngine,
+    path: &str,
+) -> Result<(), InvalidDefinition> {
+    let field = |name: &str| format!("{path}.{name}");
+    engine
+        .check_expression(&each.items)
+        .map_err(|e| InvalidDefinition::template(&field("items"), e))?;
+    let name_ok = !each.as_name.is_empty()
+        && each.as_name.len() <= 64
+        && each
+            .as_name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        && !each.as_name.as_bytes()[0].is_ascii_digit();
+    if !name_ok {
+        return Err(InvalidDefinition::at(
+            field("as"),
+            format!("{:?} is not a name (letters, digits, '_')", each.as_name),
+        ));
+    }
+    if for_each::RESERVED_NAMES.contains(&each.as_name.as_str()) {
+        return Err(InvalidDefinition::at(
+            field("as"),
+            format!("{:?} is a name templates already use", each.as_name),
+        ));
+    }
+    if !(1..=for_each::MAX_ITEMS).contains(&each.max_items) {
+        return Err(InvalidDefinition::at(
+            field("max_items"),
+            format!("{} is outside 1 to {}", each.max_items, for_each::MAX_ITEMS),
+        ));
+    }
+    if !(1..=for_each::MAX_CONCURRENCY).contains(&each.concurrency) {
+        return Err(InvalidDefinition::at(
+            field("concurrency"),
+            format!(
+                "{} is outside 1 to {}",
+                each.concurrency,
+                for_each::MAX_CONCURRENCY
+            ),
+        ));
+    }
+    if each.steps.is_empty() {
+        return Err(InvalidDefinition::at(
+            field("steps"),
+            "a for_each needs at least one step to run per item",
         ));
     }
     Ok(())
@@ -512,7 +826,44 @@ fn validate_action(
             .map_err(|e| InvalidDefinition::template(&format!("{path}.output"), e)),
         Step::HttpRequest(http) => validate_http(http, engine, path).map(|()| http.worst_case()),
         Step::SnsPublish(sns) => validate_sns(sns, engine, path).map(|()| SNS_PUBLISH_WORST_CASE),
+        Step::Branch(branch) => validate_branch(branch, engine, path).map(|()| Duration::ZERO),
+        Step::Stop { reason } => reason
+            .as_deref()
+            .map_or(Ok(()), |r| engine.check_str(r))
+            .map(|()| Duration::ZERO)
+            .map_err(|e| InvalidDefinition::template(&format!("{path}.reason"), e)),
+        // Checked by `validate_list`, which knows whether it sits in a loop.
+        Step::ForEach(_) => Ok(Duration::ZERO),
     }
+}
+
+fn validate_branch(
+    branch: &BranchStep,
+    engine: &TemplateEngine,
+    path: &str,
+) -> Result<(), InvalidDefinition> {
+    if branch.cases.is_empty() {
+        return Err(InvalidDefinition::at(
+            format!("{path}.cases"),
+            "a branch needs at least one case (a `when` and a `next`)",
+        ));
+    }
+    if branch.cases.len() > branch::MAX_CASES {
+        return Err(InvalidDefinition::at(
+            format!("{path}.cases"),
+            format!(
+                "{} cases; at most {}",
+                branch.cases.len(),
+                branch::MAX_CASES
+            ),
+        ));
+    }
+    for (i, case) in branch.cases.iter().enumerate() {
+        engine
+            .check_expression(&case.when)
+            .map_err(|e| InvalidDefinition::template(&format!("{path}.cases[{i}].when"), e))?;
+    }
+    Ok(())
 }
 
 const METHODS: [&str; 7] = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
@@ -748,7 +1099,7 @@ mod tests {
     fn duplicate_and_malformed_ids_are_refused() {
         let err =
             check(json!([{"id": "a", "type": "echo"}, {"id": "a", "type": "echo"}])).unwrap_err();
-        assert!(err.starts_with("steps[0].id: "), "{err}");
+        assert!(err.starts_with("steps[1].id: "), "{err}");
         let err = check(json!([{"id": "has space", "type": "echo"}])).unwrap_err();
         assert!(err.starts_with("steps[0].id: "), "{err}");
     }
@@ -800,15 +1151,177 @@ mod tests {
     }
 
     #[test]
-    fn steps_over_the_worker_budget_are_refused() {
+    fn a_step_over_the_worker_budget_is_refused_but_a_long_path_is_not() {
         let slow = json!({"type": "http_request", "url": "https://x", "timeout_ms": 30000,
                           "retry": {"max_attempts": 4, "max_backoff_ms": 10000}});
-        // 4 × 30 s + 3 × 10 s = 150 s each.
-        let steps = parse(json!([slow.clone(), slow])).unwrap();
-        assert!(validate_steps(&steps[..1], Duration::from_secs(150)).is_ok());
-        let err = validate_steps(&steps, Duration::from_secs(299)).unwrap_err();
-        assert_eq!(err.path, "steps");
-        assert!(validate_steps(&steps, Duration::from_secs(300)).is_ok());
+        // 4 × 30 s + 3 × 10 s = 150 s each; the runner hands a path that does not fit in
+        // one delivery on to the next, so only one step must fit.
+        let steps = parse(json!([slow.clone(), slow.clone()])).unwrap();
+        assert!(validate_steps(&steps, Duration::from_secs(150)).is_ok());
+        let err = validate_steps(&steps, Duration::from_secs(149)).unwrap_err();
+        assert_eq!(err.path, "steps[0]");
+        let looped = parse(
+            json!([{"id": "l", "type": "for_each", "items": "trigger.body.x",
+                                    "steps": [slow.clone(), slow]}]),
+        )
+        .unwrap();
+        let err = validate_steps(&looped, Duration::from_secs(299)).unwrap_err();
+        assert_eq!(err.path, "steps[0].steps", "one item must fit: {err}");
+        assert!(validate_steps(&looped, Duration::from_secs(300)).is_ok());
+    }
+
+    fn refused(v: Value) -> String {
+        check(v).expect_err("refused")
+    }
+
+    #[test]
+    fn the_issue_example_loads_and_round_trips() {
+        let steps = check(json!([
+            {"id": "route", "type": "branch", "cases": [
+                {"when": "trigger.body.severity == \"critical\"", "next": "page"},
+                {"when": "trigger.body.severity in [\"warning\", \"minor\"]", "next": "chat"}],
+             "default": "ignore"},
+            {"id": "page", "type": "http_request", "url": "https://events.example.com/v2/enqueue",
+             "on_error": "alert", "next": "end"},
+            {"id": "chat", "type": "for_each", "items": "trigger.body.alerts", "as": "alert",
+             "max_items": 100, "concurrency": 4, "next": "end", "steps": [
+                {"id": "post", "type": "http_request", "url": "https://hooks.example.com/x",
+                 "body": {"text": "{{ alert.name }}: {{ alert.summary }}"}}]},
+            {"id": "alert", "type": "sns_publish", "topic_arn": "arn:aws:sns:eu-west-1:123456789012:ops",
+             "message": "{{ steps.page.error }}"},
+            {"id": "ignore", "type": "stop", "reason": "severity {{ trigger.body.severity }} is not routed"}
+        ]))
+        .unwrap();
+        let Step::ForEach(each) = &steps[2].action else {
+            panic!("for_each")
+        };
+        assert_eq!((each.as_name.as_str(), each.concurrency), ("alert", 4));
+        assert_eq!(steps[1].on_error, Some(Target::Step("alert".into())));
+        assert_eq!(steps[1].next, Some(Target::End));
+        let text = serde_json::to_value(&steps).unwrap();
+        let back: Vec<WorkflowStep> = serde_json::from_value(text.clone()).unwrap();
+        assert_eq!(back, steps);
+        assert_eq!(text[1]["next"], "end");
+        assert_eq!(text[2]["as"], "alert");
+    }
+
+    #[test]
+    fn defaults_of_a_loop() {
+        let steps = check(
+            json!([{"id": "l", "type": "for_each", "items": "trigger.body.x",
+                                   "steps": [{"type": "echo"}]}]),
+        )
+        .unwrap();
+        let Step::ForEach(each) = &steps[0].action else {
+            panic!("for_each")
+        };
+        assert_eq!(
+            (each.as_name.as_str(), each.max_items, each.concurrency),
+            ("item", 100, 1)
+        );
+        assert_eq!(
+            each.steps[0].id, "l-step1",
+            "inner steps are numbered under the loop"
+        );
+    }
+
+    #[test]
+    fn targets_must_point_forward_to_a_known_step() {
+        let err = refused(json!([
+            {"id": "a", "type": "echo"},
+            {"id": "b", "type": "echo", "next": "a"}]));
+        assert!(err.starts_with("steps[1].next: "), "{err}");
+        let err = refused(json!([
+            {"id": "r", "type": "branch", "cases": [{"when": "true", "next": "b"}, {"when": "false", "next": "nope"}], "default": "end"},
+            {"id": "b", "type": "echo"}]));
+        assert!(err.starts_with("steps[0].cases[1].next: "), "{err}");
+        let err = refused(json!([
+            {"id": "r", "type": "branch", "cases": [{"when": "true", "next": "end"}], "default": "r"}]));
+        assert!(err.starts_with("steps[0].default: "), "{err}");
+        let err = refused(json!([{"id": "a", "type": "echo", "on_error": "a"}]));
+        assert!(err.starts_with("steps[0].on_error: "), "{err}");
+        let err = refused(json!([
+            {"id": "r", "type": "branch", "cases": [{"when": "true", "next": "end"}]}]));
+        assert!(err.contains("default"), "default is required: {err}");
+    }
+
+    #[test]
+    fn a_step_no_path_reaches_is_refused() {
+        let err = refused(json!([
+            {"id": "a", "type": "echo", "next": "c"},
+            {"id": "b", "type": "echo"},
+            {"id": "c", "type": "echo"}]));
+        assert!(err.starts_with("steps[1]: "), "{err}");
+        let err = refused(json!([
+            {"id": "s", "type": "stop"},
+            {"id": "b", "type": "echo"}]));
+        assert!(err.starts_with("steps[1]: "), "{err}");
+        // Reached only through on_error: fine.
+        assert!(
+            check(json!([
+            {"id": "a", "type": "echo", "on_error": "c", "next": "end"},
+            {"id": "c", "type": "echo"}]))
+            .is_ok()
+        );
+        let err = refused(
+            json!([{"id": "l", "type": "for_each", "items": "x", "steps": [
+            {"id": "p", "type": "echo", "next": "end"},
+            {"id": "q", "type": "echo"}]}]),
+        );
+        assert!(err.starts_with("steps[0].steps[1]: "), "{err}");
+    }
+
+    #[test]
+    fn loops_nesting_limits_and_names_are_checked() {
+        let inner =
+            json!({"id": "in", "type": "for_each", "items": "x", "steps": [{"type": "echo"}]});
+        let err = refused(json!([{"id": "l", "type": "for_each", "items": "x", "steps": [inner]}]));
+        assert!(err.starts_with("steps[0].steps[0].type: "), "{err}");
+        for (field, value) in [
+            ("max_items", json!(1001)),
+            ("max_items", json!(0)),
+            ("concurrency", json!(17)),
+            ("concurrency", json!(0)),
+            ("as", json!("loop")),
+            ("as", json!("9x")),
+            ("items", json!("{{ x }}")),
+        ] {
+            let mut step =
+                json!({"id": "l", "type": "for_each", "items": "x", "steps": [{"type": "echo"}]});
+            step[field] = value;
+            let err = refused(json!([step]));
+            assert!(
+                err.starts_with(&format!("steps[0].{field}: ")),
+                "{field}: {err}"
+            );
+        }
+        let err = refused(json!([{"id": "l", "type": "for_each", "items": "x", "steps": []}]));
+        assert!(err.starts_with("steps[0].steps: "), "{err}");
+        let many: Vec<Value> = (0..101)
+            .map(|i| json!({"id": format!("s{i}"), "type": "echo"}))
+            .collect();
+        assert!(refused(Value::Array(many)).starts_with("steps: "));
+        let err = refused(json!([{"id": "end", "type": "echo"}]));
+        assert!(err.starts_with("steps[0].id: "), "{err}");
+        let err = refused(
+            json!([{"id": "a", "type": "echo"}, {"id": "l", "type": "for_each", "items": "x", "steps": [{"id": "a", "type": "echo"}]}]),
+        );
+        assert!(
+            err.starts_with("steps[1].steps[0].id: "),
+            "ids are unique across loops: {err}"
+        );
+    }
+
+    #[test]
+    fn next_where_it_means_nothing_and_two_error_routes_are_refused() {
+        let err = refused(json!([{"id": "s", "type": "stop", "next": "end"}]));
+        assert!(err.starts_with("steps[0].next: "), "{err}");
+        let err = refused(
+            json!([{"id": "a", "type": "echo", "on_error": "end", "continue_on_error": true}]),
+        );
+        assert!(err.starts_with("steps[0].on_error: "), "{err}");
+        let err = refused(json!([{"id": "a", "type": "echo", "next": 3}]));
+        assert!(err.contains("next"), "{err}");
     }
 
     #[test]
