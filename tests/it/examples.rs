@@ -7,6 +7,7 @@ use axum::http::{Request, StatusCode};
 use serde_json::{Value, json};
 
 use crate::support::sns_peer::{SigV, SnsPeer, TOPIC_ARN};
+use crate::support::target::Answer;
 use crate::support::target::Target;
 use crate::support::{self, TestApp};
 use webhook_trigger::app::NewWorkflow;
@@ -36,6 +37,24 @@ macro_rules! examples_for {
             #[tokio::test]
             async fn fan_out_to_sns() {
                 super::fan_out_to_sns($make(support::test_config()).await).await;
+            }
+
+            #[tokio::test]
+            async fn alarm_router() {
+                super::alarm_router($make(support::test_config()).await).await;
+            }
+
+            #[tokio::test]
+            async fn github_push_per_commit() {
+                super::github_push_per_commit($make(support::test_config()).await).await;
+            }
+
+            #[tokio::test]
+            async fn demo_workflow_filters_out_a_body_without_a_type() {
+                super::demo_workflow_filters_out_a_body_without_a_type(
+                    $make(support::test_config()).await,
+                )
+                .await;
             }
         }
     };
@@ -241,6 +260,199 @@ async fn fan_out_to_sns(t: TestApp) {
         to_audit[0]["Message"],
         "large order A-1 of 1500 by ada@example.com"
     );
+}
+
+/// Critical pages (and, when the pager fails, the error goes to SNS); warnings post one chat
+/// message per alert; anything else, including a body without `severity`, is stopped.
+async fn alarm_router(t: TestApp) {
+    let pager = Target::start(vec![Answer::json(202, json!({"status": "success"}))]).await;
+    let chat = Target::ok().await;
+    let sdk = support::dynamodb::sdk_config().await;
+    let sns = aws_sdk_sns::Client::new(&sdk);
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
+    let ops = topic_with_queue(&sns, &sqs, &support::dynamodb::unique("ops"), false).await;
+    let page_url = pager.url("/v2/enqueue");
+    let chat_url = chat.url("/chat");
+    let (wf, key) = create(
+        &t,
+        "alarm-router.yaml",
+        &[
+            ("https://events.example.com/v2/enqueue", &page_url),
+            ("https://hooks.example.com/chat", &chat_url),
+            ("arn:aws:sns:eu-west-1:123456789012:ops", &ops.topic_arn),
+        ],
+    )
+    .await;
+    let critical = post(
+        &t,
+        &wf,
+        &key,
+        "alert",
+        json!({"severity": "critical", "summary": "db down"}),
+    )
+    .await;
+    let alerts = json!([
+        {"name": "disk", "summary": "80% full"},
+        {"name": "cpu", "summary": "high"},
+        {"name": "mem", "summary": "swapping"}
+    ]);
+    let warning = post(
+        &t,
+        &wf,
+        &key,
+        "alert",
+        json!({"severity": "warning", "alerts": alerts}),
+    )
+    .await;
+    let shapeless = post(&t, &wf, &key, "alert", json!({"order": 1})).await;
+    t.worker.drain().await;
+
+    assert_eq!(pager.count(), 1, "one page");
+    assert_eq!(pager.received()[0].json()["summary"], "db down");
+    let mut texts: Vec<String> = chat
+        .received()
+        .iter()
+        .map(|r| r.json()["text"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    texts.sort();
+    assert_eq!(
+        texts,
+        ["1. disk: 80% full", "2. cpu: high", "3. mem: swapping"]
+    );
+    let keys: std::collections::BTreeSet<String> = chat
+        .received()
+        .iter()
+        .filter_map(|r| r.header("idempotency-key").map(str::to_owned))
+        .collect();
+    assert_eq!(
+        keys.len(),
+        3,
+        "each item has its own idempotency key: {keys:?}"
+    );
+    assert!(
+        keys.contains(&format!("{warning}:chat[1].post")),
+        "{keys:?}"
+    );
+
+    let done = t.execution(wf.id.as_str(), &critical, &key).await;
+    assert_eq!(done["status"], "succeeded", "{done}");
+    assert_eq!(
+        done["steps"][0]["output"],
+        json!({"matched": 0, "next": "page"})
+    );
+    let done = t.execution(wf.id.as_str(), &warning, &key).await;
+    assert_eq!(
+        done["steps"][0]["output"],
+        json!({"matched": 1, "next": "chat"})
+    );
+    assert_eq!(
+        done["steps"][1]["output"].as_array().map(Vec::len),
+        Some(3),
+        "{done}"
+    );
+    let done = t.execution(wf.id.as_str(), &shapeless, &key).await;
+    assert_eq!(
+        done["status"], "succeeded",
+        "a missing severity is routed, not failed: {done}"
+    );
+    assert_eq!(
+        done["result"],
+        json!({"outcome": "stopped", "stoppedBy": "ignore", "reason": "severity (none) is not routed"})
+    );
+
+    // The pager down: its error reaches the ops topic instead of failing silently.
+    let (wf2, key2) = create(
+        &t,
+        "alarm-router.yaml",
+        &[
+            (
+                "https://events.example.com/v2/enqueue",
+                &Target::start(vec![Answer::status(400)])
+                    .await
+                    .url("/v2/enqueue"),
+            ),
+            ("https://hooks.example.com/chat", &chat_url),
+            ("arn:aws:sns:eu-west-1:123456789012:ops", &ops.topic_arn),
+            ("name: Alarm router", "name: Alarm router 2"),
+            ("api_key: alerts", "api_key: alerts2"),
+        ],
+    )
+    .await;
+    let failed_page = post(
+        &t,
+        &wf2,
+        &key2,
+        "alert",
+        json!({"severity": "critical", "summary": "x"}),
+    )
+    .await;
+    t.worker.drain().await;
+    let done = t.execution(wf2.id.as_str(), &failed_page, &key2).await;
+    assert_eq!(done["status"], "succeeded", "{done}");
+    let ids: Vec<&str> = done["steps"]
+        .as_array()
+        .map(|s| s.iter().filter_map(|r| r["id"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(ids, ["route", "page", "alert"]);
+    let published = received_messages(&sqs, &ops.queue_url, 1).await;
+    assert_eq!(published.len(), 1);
+    assert_eq!(published[0]["Subject"], "Paging failed");
+    assert_eq!(published[0]["Message"], "expected status 2xx, got 400");
+}
+
+/// One request per commit, two at a time, summed up after the loop; a ping is filtered.
+async fn github_push_per_commit(t: TestApp) {
+    let chat = Target::ok().await;
+    let url = chat.url("/hooks/commits");
+    let (wf, key) = create(
+        &t,
+        "github-push-per-commit.yaml",
+        &[("https://chat.example.com/hooks/commits", &url)],
+    )
+    .await;
+    let commits: Vec<Value> = (0..5)
+        .map(|i| json!({"id": format!("{i}abcdef0123"), "message": format!("change {i}"), "author": {"name": "ada"}}))
+        .collect();
+    let push = json!({"ref": "refs/heads/main", "repository": {"full_name": "acme/shop"}, "commits": commits});
+    let pushed = post(&t, &wf, &key, "push", push).await;
+    let ping = post(&t, &wf, &key, "ping", json!({"zen": "Keep it simple."})).await;
+    t.worker.drain().await;
+
+    let mut texts: Vec<Value> = chat.received().iter().map(|r| r.json()).collect();
+    texts.sort_by_key(|b| b["position"].as_str().unwrap_or_default().to_owned());
+    assert_eq!(texts.len(), 5);
+    assert_eq!(
+        texts[0],
+        json!({"text": "acme/shop 0abcdef by ada: change 0", "position": "1 of 5"})
+    );
+    let done = t.execution(wf.id.as_str(), &pushed, &key).await;
+    assert_eq!(done["status"], "succeeded", "{done}");
+    assert_eq!(
+        done["result"]["output"],
+        json!({"repository": "acme/shop", "posted": 5, "firstStatus": 200})
+    );
+    let e = t.execution(wf.id.as_str(), &ping, &key).await;
+    assert_eq!(
+        e["result"]["outcome"], "filtered",
+        "a ping has no commits: {e}"
+    );
+}
+
+/// The banner of `make run` promises that a body that is not an order is filtered out; with
+/// `{"order": 1}` (no `type` at all) it must not fail.
+async fn demo_workflow_filters_out_a_body_without_a_type(t: TestApp) {
+    let parsed = WorkflowFile::parse(webhook_trigger::cli::DEMO_WORKFLOW).expect("demo");
+    let name = format!("demo{}", ulid::Ulid::new().to_string().to_lowercase());
+    let key = t.app.create_api_key(&name).await.expect("key");
+    let mut new = NewWorkflow::from(parsed);
+    new.api_key_name = name.clone();
+    let wf = t.app.create_workflow(new).await.expect("workflow");
+    let key = key.secret.expose().to_owned();
+    let id = post(&t, &wf, &key, "x", json!({"order": 1})).await;
+    t.worker.drain().await;
+    let done = t.execution(wf.id.as_str(), &id, &key).await;
+    assert_eq!(done["status"], "succeeded", "{done}");
+    assert_eq!(done["result"]["outcome"], "filtered", "{done}");
 }
 
 struct TopicWithQueue {
