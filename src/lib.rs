@@ -17,6 +17,7 @@ pub mod lambda;
 pub mod measure;
 pub mod ports;
 pub mod sns;
+pub mod steps;
 pub mod telemetry;
 pub mod wire;
 pub mod wiring;

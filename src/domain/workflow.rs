@@ -200,7 +200,7 @@ fn looks_like_topic_arn(arn: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::step::Step;
+    use crate::domain::step::{FailStep, FilterStep, Step};
 
     fn key() -> ApiKeyName {
         ApiKeyName::parse("k").unwrap()
@@ -315,9 +315,9 @@ mod tests {
         assert_eq!(ids, ["step1", "step2"]);
         assert_eq!(
             wf.steps[1].action,
-            Step::Fail {
+            Step::Fail(FailStep {
                 message: "no".into()
-            }
+            })
         );
     }
 
@@ -355,9 +355,9 @@ mod tests {
         )
         .unwrap();
         assert_eq!(wf.steps[1].id, "step2");
-        let bad = Step::Filter {
+        let bad = Step::Filter(FilterStep {
             when: "{{ x }}".into(),
-        };
+        });
         let err = Workflow::new(
             "x",
             Trigger::GenericWebhook,

@@ -151,18 +151,16 @@ fn as_record(
     };
     let (status, output, error) = match (&step.action, result) {
         (_, Err(e)) => (StepStatus::Failed, None, Some(e.clone())),
-        (Step::Fail { message }, Ok(_)) => (StepStatus::Failed, None, Some(message.clone())),
-        (Step::Filter { .. }, Ok(p)) if p.get("passes") == Some(&Value::Bool(false)) => {
+        (Step::Fail(fail), Ok(_)) => (StepStatus::Failed, None, Some(fail.message.clone())),
+        (Step::Filter(_), Ok(p)) if p.get("passes") == Some(&Value::Bool(false)) => {
             (StepStatus::Filtered, Some(json!({"passed": false})), None)
         }
-        (Step::Filter { .. }, Ok(_)) => {
-            (StepStatus::Succeeded, Some(json!({"passed": true})), None)
-        }
-        (Step::Stop { .. }, Ok(p)) => {
+        (Step::Filter(_), Ok(_)) => (StepStatus::Succeeded, Some(json!({"passed": true})), None),
+        (Step::Stop(_), Ok(p)) => {
             let reason = p.get("stops").cloned().unwrap_or(Value::Null);
             (StepStatus::Stopped, Some(json!({ "reason": reason })), None)
         }
-        (Step::Transform { .. } | Step::Echo, Ok(p)) => {
+        (Step::Transform(_) | Step::Echo, Ok(p)) => {
             (StepStatus::Succeeded, p.get("output").cloned(), None)
         }
         (Step::Branch(_), Ok(p)) => (StepStatus::Succeeded, Some(p.clone()), None),

@@ -8,6 +8,7 @@ use serde_json::json;
 use std::sync::atomic::Ordering;
 
 use support::{TestApp, assert_error};
+use webhook_trigger::domain::step::FailStep;
 use webhook_trigger::domain::{ExecutionId, SnsOptions, Step, Trigger};
 use webhook_trigger::ports::WorkItem;
 
@@ -505,9 +506,9 @@ async fn failing_step_records_failure(t: TestApp) {
     let (wf, key) = t
         .workflow_with_key(vec![
             Step::Echo,
-            Step::Fail {
+            Step::Fail(FailStep {
                 message: "card declined".into(),
-            },
+            }),
         ])
         .await;
     let id = t

@@ -1,12 +1,12 @@
-//! The steps of a workflow: what each one is, its defaults, and the checks a definition must
-//! pass before it is stored.
+//! The steps of a workflow as a list: ids, where each goes next (`next`, `on_error`), and the
+//! checks the list as a whole must pass before it is stored (unique ids, forward targets,
+//! every step reachable, loops not nested, the budget). What each step type is and checks of
+//! its own fields live with the type, in `crate::steps`.
 //!
 //! The serde form is both the storage format and the workflow-file format: one flat object per
 //! step, `{"id": "notify", "type": "http_request", "url": ..., "continue_on_error": true}`,
 //! unknown fields refused.
 
-use std::collections::BTreeMap;
-use std::fmt;
 use std::sync::LazyLock;
 use std::time::Duration;
 
@@ -17,12 +17,16 @@ use serde_json::{Map, Value};
 
 use super::template::{TemplateEngine, TemplateError, join_path};
 
-pub mod branch;
-pub mod for_each;
 pub mod target;
 
-pub use branch::{BranchCase, BranchStep};
-pub use for_each::ForEachStep;
+pub use crate::steps::http_request::{
+    DEFAULT_HTTP_TIMEOUT_MS, MAX_ATTEMPTS, MAX_BACKOFF_MS, MAX_HTTP_TIMEOUT_MS,
+};
+pub use crate::steps::sns_publish::SNS_PUBLISH_WORST_CASE;
+pub use crate::steps::{
+    BranchCase, BranchStep, ExpectStatus, FailStep, FilterStep, ForEachStep, HttpRequestStep,
+    RetryPolicy, SnsPublishStep, StatusMatch, Step, StopStep, TransformStep, check_literal_url,
+};
 pub use target::{END, Target};
 
 /// The most steps a workflow holds, counting those inside a `for_each`.
@@ -32,13 +36,6 @@ pub const MAX_STEPS: usize = 100;
 /// Lambda's `Timeout` (minus room for store writes) and stay below `WORKER_LEASE_SECONDS`, or a
 /// slow execution is cut off or claimed twice.
 pub const WORKER_STEP_BUDGET: Duration = Duration::from_secs(240);
-
-pub const DEFAULT_HTTP_TIMEOUT_MS: u64 = 10_000;
-pub const MAX_HTTP_TIMEOUT_MS: u64 = 30_000;
-pub const MAX_ATTEMPTS: u32 = 10;
-pub const MAX_BACKOFF_MS: u64 = 60_000;
-/// What a budget check counts for one SNS publish (the SDK's own attempts and timeouts).
-pub const SNS_PUBLISH_WORST_CASE: Duration = Duration::from_secs(30);
 
 /// One step as written in a workflow: its id, whether a failure stops the run, and what it does.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,319 +63,6 @@ impl From<Step> for WorkflowStep {
             on_error: None,
             action,
         }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
-pub enum Step {
-    /// Outputs the trigger's payload.
-    Echo,
-    /// Fails with this message.
-    Fail {
-        message: String,
-    },
-    /// A bare expression (no `{{ }}`); false ends the execution `succeeded`, outcome `filtered`.
-    Filter {
-        when: String,
-    },
-    /// A JSON template; its rendered value is the step's output.
-    Transform {
-        output: Value,
-    },
-    HttpRequest(HttpRequestStep),
-    SnsPublish(SnsPublishStep),
-    /// The first case whose `when` holds names the next step; `default` when none does.
-    Branch(BranchStep),
-    /// Ends the execution `succeeded`, outcome `stopped`, with a rendered `reason`.
-    Stop {
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        reason: Option<String>,
-    },
-    /// Runs its own steps once per item of a list.
-    ForEach(ForEachStep),
-}
-
-impl Step {
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Self::Echo => "echo",
-            Self::Fail { .. } => "fail",
-            Self::Filter { .. } => "filter",
-            Self::Transform { .. } => "transform",
-            Self::HttpRequest(_) => "http_request",
-            Self::SnsPublish(_) => "sns_publish",
-            Self::Branch(_) => "branch",
-            Self::Stop { .. } => "stop",
-            Self::ForEach(_) => "for_each",
-        }
-    }
-
-    /// Every type's name, for messages and the metrics' label values.
-    pub const KINDS: [&'static str; 9] = [
-        "echo",
-        "fail",
-        "filter",
-        "transform",
-        "http_request",
-        "sns_publish",
-        "branch",
-        "stop",
-        "for_each",
-    ];
-
-    /// The longest one run of the step can take (every attempt timing out, the longest
-    /// waits); for a `for_each`, one item.
-    pub fn worst_case(&self) -> Duration {
-        match self {
-            Self::HttpRequest(http) => http.worst_case(),
-            Self::SnsPublish(_) => SNS_PUBLISH_WORST_CASE,
-            Self::ForEach(each) => each.steps.iter().map(|s| s.action.worst_case()).sum(),
-            Self::Echo
-            | Self::Fail { .. }
-            | Self::Filter { .. }
-            | Self::Transform { .. }
-            | Self::Branch(_)
-            | Self::Stop { .. } => Duration::ZERO,
-        }
-    }
-
-    /// Whether running the step can be seen outside the execution (a request sent, a message
-    /// published). Running any other step again changes nothing outside (its output may
-    /// differ only where a template reads `execution.attempt`), so its record need not be
-    /// stored before the next step starts.
-    pub fn reaches_outside(&self) -> bool {
-        match self {
-            Self::HttpRequest(_) | Self::SnsPublish(_) => true,
-            // A loop stores its items' records itself, as each item's sends finish.
-            Self::ForEach(_) => false,
-            Self::Echo
-            | Self::Fail { .. }
-            | Self::Filter { .. }
-            | Self::Transform { .. }
-            | Self::Branch(_)
-            | Self::Stop { .. } => false,
-        }
-    }
-}
-
-/// `http_request`: every string except header and query *names* is a template.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct HttpRequestStep {
-    /// `GET`, `HEAD`, `POST`, `PUT`, `PATCH`, `DELETE` or `OPTIONS`; default `POST`.
-    #[serde(default = "default_method")]
-    pub method: String,
-    /// Absolute http(s) URL; query parameters go in `query`, which encodes them.
-    pub url: String,
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub headers: BTreeMap<String, String>,
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub query: BTreeMap<String, String>,
-    /// A JSON template sent as JSON. Absent: the trigger's body, except for `GET` and `HEAD`,
-    /// which send none.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub body: Option<Value>,
-    /// Per attempt, 1..=30 000.
-    #[serde(default = "default_timeout_ms")]
-    pub timeout_ms: u64,
-    #[serde(default, skip_serializing_if = "ExpectStatus::is_default")]
-    pub expect_status: ExpectStatus,
-    #[serde(default)]
-    pub retry: RetryPolicy,
-    #[serde(default)]
-    pub follow_redirects: bool,
-}
-
-fn default_method() -> String {
-    "POST".to_owned()
-}
-
-fn default_timeout_ms() -> u64 {
-    DEFAULT_HTTP_TIMEOUT_MS
-}
-
-impl HttpRequestStep {
-    /// Whether a request without a `body` sends the trigger's body.
-    pub fn sends_default_body(&self) -> bool {
-        !matches!(self.method.to_ascii_uppercase().as_str(), "GET" | "HEAD")
-    }
-
-    /// The longest this step can take: every attempt timing out, with the longest wait
-    /// between attempts.
-    pub fn worst_case(&self) -> Duration {
-        let attempts = u64::from(self.retry.max_attempts.max(1));
-        Duration::from_millis(
-            self.timeout_ms.saturating_mul(attempts)
-                + self.retry.max_backoff_ms.saturating_mul(attempts - 1),
-        )
-    }
-}
-
-/// Which answers count as success. Written as a status (`201`), a class (`"2xx"`), or a list
-/// of those (`[200, 204, "3xx"]`). Default: `"2xx"`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ExpectStatus(pub Vec<StatusMatch>);
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StatusMatch {
-    Code(u16),
-    /// The hundreds digit: `2` for `2xx`.
-    Class(u8),
-}
-
-impl Default for ExpectStatus {
-    fn default() -> Self {
-        Self(vec![StatusMatch::Class(2)])
-    }
-}
-
-impl ExpectStatus {
-    pub fn matches(&self, status: u16) -> bool {
-        self.0.iter().any(|m| match *m {
-            StatusMatch::Code(code) => code == status,
-            StatusMatch::Class(class) => status / 100 == u16::from(class),
-        })
-    }
-
-    fn is_default(&self) -> bool {
-        *self == Self::default()
-    }
-}
-
-impl fmt::Display for StatusMatch {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Code(code) => write!(f, "{code}"),
-            Self::Class(class) => write!(f, "{class}xx"),
-        }
-    }
-}
-
-impl fmt::Display for ExpectStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let parts: Vec<String> = self.0.iter().map(ToString::to_string).collect();
-        f.write_str(&parts.join(", "))
-    }
-}
-
-fn parse_status_match(value: &Value) -> Result<StatusMatch, String> {
-    match value {
-        Value::Number(n) => n
-            .as_u64()
-            .filter(|c| (100..=599).contains(c))
-            .and_then(|c| u16::try_from(c).ok())
-            .map(StatusMatch::Code)
-            .ok_or_else(|| format!("{n} is not an HTTP status (100 to 599)")),
-        Value::String(s) => {
-            let bytes = s.as_bytes();
-            match bytes {
-                [d @ b'1'..=b'5', b'x' | b'X', b'x' | b'X'] => Ok(StatusMatch::Class(d - b'0')),
-                _ => s
-                    .parse::<u16>()
-                    .ok()
-                    .filter(|c| (100..=599).contains(c))
-                    .map(StatusMatch::Code)
-                    .ok_or_else(|| format!("{s:?} is neither a status nor a class like \"2xx\"")),
-            }
-        }
-        other => Err(format!(
-            "expected a status, a class like \"2xx\" or a list of those, found {other}"
-        )),
-    }
-}
-
-impl<'de> Deserialize<'de> for ExpectStatus {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let value = Value::deserialize(deserializer)?;
-        let items = match &value {
-            Value::Array(items) if items.is_empty() => {
-                return Err(de::Error::custom("expect_status lists no status"));
-            }
-            Value::Array(items) => items.iter().collect(),
-            one => vec![one],
-        };
-        items
-            .into_iter()
-            .map(parse_status_match)
-            .collect::<Result<Vec<_>, _>>()
-            .map(ExpectStatus)
-            .map_err(de::Error::custom)
-    }
-}
-
-impl Serialize for ExpectStatus {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let items: Vec<Value> = self
-            .0
-            .iter()
-            .map(|m| match m {
-                StatusMatch::Code(code) => Value::from(*code),
-                StatusMatch::Class(_) => Value::from(m.to_string()),
-            })
-            .collect();
-        match items.as_slice() {
-            [one] => one.serialize(serializer),
-            _ => items.serialize(serializer),
-        }
-    }
-}
-
-/// Retries within one run, on connect errors, timeouts, 408, 429 and 5xx. The wait before
-/// attempt n+1 is a random time up to `initial_backoff_ms × 2^(n-1)` (full jitter), capped at
-/// `max_backoff_ms`; a `Retry-After` answer replaces it when it fits under that cap.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RetryPolicy {
-    /// Attempts in all, 1..=10; 1 never retries.
-    #[serde(default = "default_attempts")]
-    pub max_attempts: u32,
-    #[serde(default = "default_initial_backoff_ms")]
-    pub initial_backoff_ms: u64,
-    #[serde(default = "default_max_backoff_ms")]
-    pub max_backoff_ms: u64,
-}
-
-fn default_attempts() -> u32 {
-    3
-}
-fn default_initial_backoff_ms() -> u64 {
-    500
-}
-fn default_max_backoff_ms() -> u64 {
-    10_000
-}
-
-impl Default for RetryPolicy {
-    fn default() -> Self {
-        Self {
-            max_attempts: default_attempts(),
-            initial_backoff_ms: default_initial_backoff_ms(),
-            max_backoff_ms: default_max_backoff_ms(),
-        }
-    }
-}
-
-/// `sns_publish`: the topic, subject, message and attribute values are templates.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SnsPublishStep {
-    pub topic_arn: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub subject: Option<String>,
-    /// A string is sent as it renders; any other JSON is rendered and sent serialised.
-    /// Absent: the trigger's body, serialised.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<Value>,
-    /// Name → value. A string renders to a `String` attribute, a number to `Number`, a list
-    /// of strings to `String.Array`.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub message_attributes: BTreeMap<String, Value>,
-}
-
-impl SnsPublishStep {
-    pub fn is_fifo(topic_arn: &str) -> bool {
-        topic_arn.ends_with(".fifo")
     }
 }
 
@@ -531,14 +215,14 @@ pub struct InvalidDefinition {
 }
 
 impl InvalidDefinition {
-    fn at(path: impl Into<String>, message: impl Into<String>) -> Self {
+    pub(crate) fn at(path: impl Into<String>, message: impl Into<String>) -> Self {
         Self {
             path: path.into(),
             message: message.into(),
         }
     }
 
-    fn template(path: &str, err: TemplateError) -> Self {
+    pub(crate) fn template(path: &str, err: TemplateError) -> Self {
         Self::at(join_path(path, &err.path), err.message)
     }
 }
@@ -586,15 +270,15 @@ fn validate_list<'a>(
             ));
         }
         validate_flow(step, index, steps, &path)?;
+        if in_loop && matches!(step.action, Step::ForEach(_)) {
+            return Err(InvalidDefinition::at(
+                format!("{path}.type"),
+                "a for_each cannot sit inside another for_each",
+            ));
+        }
+        step.action.check(engine, &path)?;
         let worst = match &step.action {
-            Step::ForEach(_) if in_loop => {
-                return Err(InvalidDefinition::at(
-                    format!("{path}.type"),
-                    "a for_each cannot sit inside another for_each",
-                ));
-            }
             Step::ForEach(each) => {
-                validate_for_each(each, engine, &path)?;
                 let per_item =
                     validate_list(&each.steps, &format!("{path}.steps"), ids, budget, true)?;
                 if per_item > budget {
@@ -602,7 +286,7 @@ fn validate_list<'a>(
                 }
                 per_item
             }
-            action => validate_action(action, engine, &path)?,
+            action => action.worst_case(),
         };
         if worst > budget {
             return Err(over_budget(&path, worst, budget));
@@ -652,10 +336,7 @@ fn validate_flow(
         }
     };
     if let Some(next) = &step.next {
-        if matches!(
-            step.action,
-            Step::Branch(_) | Step::Stop { .. } | Step::Fail { .. }
-        ) {
+        if matches!(step.action, Step::Branch(_) | Step::Stop(_) | Step::Fail(_)) {
             return Err(InvalidDefinition::at(
                 format!("{path}.next"),
                 format!("a {} step never goes on to a next step", step.action.kind()),
@@ -695,16 +376,13 @@ pub fn successors(steps: &[WorkflowStep], index: usize) -> Vec<Option<usize>> {
             out.extend(branch.cases.iter().map(|c| target::resolve(steps, &c.next)));
             out.push(target::resolve(steps, &branch.default));
         }
-        Step::Stop { .. } | Step::Fail { .. } => {}
+        Step::Stop(_) | Step::Fail(_) => {}
         _ => out.push(then()),
     }
     if let Some(on_error) = &step.on_error {
         out.push(target::resolve(steps, on_error));
     } else if step.continue_on_error
-        && matches!(
-            step.action,
-            Step::Fail { .. } | Step::Branch(_) | Step::Stop { .. }
-        )
+        && matches!(step.action, Step::Fail(_) | Step::Branch(_) | Step::Stop(_))
     {
         out.push(then());
     }
@@ -755,245 +433,6 @@ fn validate_id(step: &WorkflowStep, path: &str) -> Result<(), InvalidDefinition>
     Ok(())
 }
 
-fn validate_for_each(
-    each: &ForEachStep,
-    engine: &TemplateEngine,
-    path: &str,
-) -> Result<(), InvalidDefinition> {
-    let field = |name: &str| format!("{path}.{name}");
-    engine
-        .check_expression(&each.items)
-        .map_err(|e| InvalidDefinition::template(&field("items"), e))?;
-    let name_ok = !each.as_name.is_empty()
-        && each.as_name.len() <= 64
-        && each
-            .as_name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_')
-        && !each.as_name.as_bytes()[0].is_ascii_digit();
-    if !name_ok {
-        return Err(InvalidDefinition::at(
-            field("as"),
-            format!("{:?} is not a name (letters, digits, '_')", each.as_name),
-        ));
-    }
-    if for_each::RESERVED_NAMES.contains(&each.as_name.as_str()) {
-        return Err(InvalidDefinition::at(
-            field("as"),
-            format!("{:?} is a name templates already use", each.as_name),
-        ));
-    }
-    if !(1..=for_each::MAX_ITEMS).contains(&each.max_items) {
-        return Err(InvalidDefinition::at(
-            field("max_items"),
-            format!("{} is outside 1 to {}", each.max_items, for_each::MAX_ITEMS),
-        ));
-    }
-    if !(1..=for_each::MAX_CONCURRENCY).contains(&each.concurrency) {
-        return Err(InvalidDefinition::at(
-            field("concurrency"),
-            format!(
-                "{} is outside 1 to {}",
-                each.concurrency,
-                for_each::MAX_CONCURRENCY
-            ),
-        ));
-    }
-    if each.steps.is_empty() {
-        return Err(InvalidDefinition::at(
-            field("steps"),
-            "a for_each needs at least one step to run per item",
-        ));
-    }
-    Ok(())
-}
-
-/// Checks one step and returns the longest it can take.
-fn validate_action(
-    action: &Step,
-    engine: &TemplateEngine,
-    path: &str,
-) -> Result<Duration, InvalidDefinition> {
-    match action {
-        Step::Echo | Step::Fail { .. } => Ok(Duration::ZERO),
-        Step::Filter { when } => engine
-            .check_expression(when)
-            .map(|()| Duration::ZERO)
-            .map_err(|e| InvalidDefinition::template(&format!("{path}.when"), e)),
-        Step::Transform { output } => engine
-            .check_value(output)
-            .map(|()| Duration::ZERO)
-            .map_err(|e| InvalidDefinition::template(&format!("{path}.output"), e)),
-        Step::HttpRequest(http) => validate_http(http, engine, path).map(|()| http.worst_case()),
-        Step::SnsPublish(sns) => validate_sns(sns, engine, path).map(|()| SNS_PUBLISH_WORST_CASE),
-        Step::Branch(branch) => validate_branch(branch, engine, path).map(|()| Duration::ZERO),
-        Step::Stop { reason } => reason
-            .as_deref()
-            .map_or(Ok(()), |r| engine.check_str(r))
-            .map(|()| Duration::ZERO)
-            .map_err(|e| InvalidDefinition::template(&format!("{path}.reason"), e)),
-        // Checked by `validate_list`, which knows whether it sits in a loop.
-        Step::ForEach(_) => Ok(Duration::ZERO),
-    }
-}
-
-fn validate_branch(
-    branch: &BranchStep,
-    engine: &TemplateEngine,
-    path: &str,
-) -> Result<(), InvalidDefinition> {
-    if branch.cases.is_empty() {
-        return Err(InvalidDefinition::at(
-            format!("{path}.cases"),
-            "a branch needs at least one case (a `when` and a `next`)",
-        ));
-    }
-    if branch.cases.len() > branch::MAX_CASES {
-        return Err(InvalidDefinition::at(
-            format!("{path}.cases"),
-            format!(
-                "{} cases; at most {}",
-                branch.cases.len(),
-                branch::MAX_CASES
-            ),
-        ));
-    }
-    for (i, case) in branch.cases.iter().enumerate() {
-        engine
-            .check_expression(&case.when)
-            .map_err(|e| InvalidDefinition::template(&format!("{path}.cases[{i}].when"), e))?;
-    }
-    Ok(())
-}
-
-const METHODS: [&str; 7] = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
-
-fn validate_http(
-    http: &HttpRequestStep,
-    engine: &TemplateEngine,
-    path: &str,
-) -> Result<(), InvalidDefinition> {
-    let field = |name: &str| format!("{path}.{name}");
-    if !METHODS.contains(&http.method.to_ascii_uppercase().as_str()) {
-        return Err(InvalidDefinition::at(
-            field("method"),
-            format!("{:?} is not one of {}", http.method, METHODS.join(", ")),
-        ));
-    }
-    engine
-        .check_str(&http.url)
-        .map_err(|e| InvalidDefinition::template(&field("url"), e))?;
-    if !http.url.contains("{{") && !http.url.contains("{%") {
-        check_literal_url(&http.url).map_err(|m| InvalidDefinition::at(field("url"), m))?;
-    }
-    for (name, value) in &http.headers {
-        let at = format!("{path}.headers[{}]", Value::String(name.clone()));
-        if name.is_empty() || !name.bytes().all(is_token_byte) {
-            return Err(InvalidDefinition::at(at, "not a valid header name"));
-        }
-        engine
-            .check_str(value)
-            .map_err(|e| InvalidDefinition::template(&at, e))?;
-    }
-    for (name, value) in &http.query {
-        let at = format!("{path}.query[{}]", Value::String(name.clone()));
-        engine
-            .check_str(value)
-            .map_err(|e| InvalidDefinition::template(&at, e))?;
-    }
-    if let Some(body) = &http.body {
-        engine
-            .check_value(body)
-            .map_err(|e| InvalidDefinition::template(&field("body"), e))?;
-    }
-    if !(1..=MAX_HTTP_TIMEOUT_MS).contains(&http.timeout_ms) {
-        return Err(InvalidDefinition::at(
-            field("timeout_ms"),
-            format!("{} is outside 1 to {MAX_HTTP_TIMEOUT_MS}", http.timeout_ms),
-        ));
-    }
-    let retry = &http.retry;
-    if !(1..=MAX_ATTEMPTS).contains(&retry.max_attempts) {
-        return Err(InvalidDefinition::at(
-            field("retry.max_attempts"),
-            format!("{} is outside 1 to {MAX_ATTEMPTS}", retry.max_attempts),
-        ));
-    }
-    if !(1..=MAX_BACKOFF_MS).contains(&retry.max_backoff_ms) {
-        return Err(InvalidDefinition::at(
-            field("retry.max_backoff_ms"),
-            format!("{} is outside 1 to {MAX_BACKOFF_MS}", retry.max_backoff_ms),
-        ));
-    }
-    if retry.initial_backoff_ms == 0 || retry.initial_backoff_ms > retry.max_backoff_ms {
-        return Err(InvalidDefinition::at(
-            field("retry.initial_backoff_ms"),
-            "must be at least 1 and at most max_backoff_ms",
-        ));
-    }
-    Ok(())
-}
-
-/// A URL the step may send to: absolute http or https with a host.
-pub fn check_literal_url(raw: &str) -> Result<url::Url, String> {
-    let parsed = url::Url::parse(raw).map_err(|e| format!("{raw:?} is not a URL: {e}"))?;
-    if !matches!(parsed.scheme(), "http" | "https") {
-        return Err(format!("{raw:?} is not an http or https URL"));
-    }
-    if parsed.host_str().is_none_or(str::is_empty) {
-        return Err(format!("{raw:?} has no host"));
-    }
-    Ok(parsed)
-}
-
-/// RFC 9110 `tchar`.
-fn is_token_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
-}
-
-fn validate_sns(
-    sns: &SnsPublishStep,
-    engine: &TemplateEngine,
-    path: &str,
-) -> Result<(), InvalidDefinition> {
-    let field = |name: &str| format!("{path}.{name}");
-    engine
-        .check_str(&sns.topic_arn)
-        .map_err(|e| InvalidDefinition::template(&field("topic_arn"), e))?;
-    if !sns.topic_arn.contains("{{") && !sns.topic_arn.starts_with("arn:") {
-        return Err(InvalidDefinition::at(
-            field("topic_arn"),
-            format!("{:?} is not a topic ARN", sns.topic_arn),
-        ));
-    }
-    if let Some(subject) = &sns.subject {
-        engine
-            .check_str(subject)
-            .map_err(|e| InvalidDefinition::template(&field("subject"), e))?;
-    }
-    if let Some(message) = &sns.message {
-        engine
-            .check_value(message)
-            .map_err(|e| InvalidDefinition::template(&field("message"), e))?;
-    }
-    for (name, value) in &sns.message_attributes {
-        let at = format!("{path}.message_attributes[{}]", Value::String(name.clone()));
-        if name.is_empty() || name.len() > 256 || name.starts_with("AWS.") {
-            return Err(InvalidDefinition::at(at, "not a valid attribute name"));
-        }
-        if !matches!(value, Value::String(_) | Value::Number(_) | Value::Array(_)) {
-            return Err(InvalidDefinition::at(
-                at,
-                "an attribute is a string, a number or a list of strings",
-            ));
-        }
-        engine
-            .check_value(value)
-            .map_err(|e| InvalidDefinition::template(&at, e))?;
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1023,9 +462,9 @@ mod tests {
         assert_eq!(steps[1].id, "step2");
         assert_eq!(
             steps[1].action,
-            Step::Fail {
+            Step::Fail(FailStep {
                 message: "x".into()
-            }
+            })
         );
     }
 

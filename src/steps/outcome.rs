@@ -1,0 +1,68 @@
+//! What one step did: how it ended (which decides where the run goes) and what it leaves on
+//! the execution's record.
+
+use std::time::Duration;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::domain::step::Target;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StepStatus {
+    Succeeded,
+    Failed,
+    /// A filter said no: the execution ends `succeeded` with outcome `filtered` (inside a
+    /// `for_each`, the item ends).
+    Filtered,
+    /// A `stop` step: the execution ends `succeeded` with outcome `stopped` (inside a
+    /// `for_each`, the item ends).
+    Stopped,
+}
+
+/// What one step did, ready to be recorded on the execution.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StepRun {
+    pub status: StepStatus,
+    pub output: Option<Value>,
+    pub error: Option<String>,
+    /// The request as sent (HTTP or SNS), secrets redacted; for the executions page.
+    pub request: Option<Value>,
+    /// Sends made (HTTP attempts, SNS publishes); 0 for steps that send nothing.
+    pub attempts: u32,
+    /// The failure may go away by itself (network, 408, 429, 5xx): worth redelivering later.
+    pub transient: bool,
+    /// When a redelivery should come, if the server said or retries ran out waiting.
+    pub retry_after: Option<Duration>,
+    /// Where a `branch` goes.
+    pub next: Option<Target>,
+}
+
+impl StepRun {
+    pub fn succeeded(output: Value) -> Self {
+        Self {
+            status: StepStatus::Succeeded,
+            output: Some(output),
+            error: None,
+            request: None,
+            attempts: 0,
+            transient: false,
+            retry_after: None,
+            next: None,
+        }
+    }
+
+    pub fn failed(error: impl Into<String>) -> Self {
+        Self {
+            status: StepStatus::Failed,
+            output: None,
+            error: Some(error.into()),
+            request: None,
+            attempts: 0,
+            transient: false,
+            retry_after: None,
+            next: None,
+        }
+    }
+}
