@@ -7,6 +7,11 @@
 //! - `raw`: the same POSTs sent straight with a plain `reqwest` client at the worker's
 //!   concurrency, the floor the step is compared with.
 //!
+//! Then a loop: `BENCH_LOOPS` executions (10) of a `for_each` over 1,000 items, each item
+//! POSTing to the loopback server 16 at a time, against the same number of raw POSTs sent 16
+//! at a time: the per-item overhead of the loop (rendering, the item's record written to the
+//! store) over the bare request.
+//!
 //! The backlog is queued first (through the router, so each execution is a real accepted
 //! webhook) and the clock runs from starting the worker to the last execution `succeeded`.
 //! Run: `cargo bench --bench worker` (figures in BENCHMARKS.md); `cargo test --all-targets`
@@ -62,6 +67,40 @@ async fn receiver() -> String {
 /// Queues `n` accepted webhooks for a new workflow from `yaml`, then runs the local worker
 /// until every one has succeeded. Returns the seconds the worker took.
 async fn drain(yaml: &str, n: usize, config: &LocalWorkerConfig) -> f64 {
+    drain_with(yaml, DEMO_BODY, n, config).await
+}
+
+/// A `for_each` of every item of the body's `items`, one POST each, 16 in flight.
+fn loop_workflow(target: &str) -> String {
+    format!(
+        r#"name: loop
+api_key: demo
+steps:
+  - id: each
+    type: for_each
+    items: trigger.body.items
+    as: order
+    max_items: 1000
+    concurrency: 16
+    steps:
+      - id: notify
+        type: http_request
+        url: "{target}"
+        body:
+          orderId: "{{{{ order.id }}}}"
+          customer: "{{{{ order.customer }}}}"
+"#
+    )
+}
+
+fn loop_body(items: usize) -> String {
+    let items: Vec<serde_json::Value> = (0..items)
+        .map(|i| serde_json::json!({"id": i, "customer": "Ada"}))
+        .collect();
+    serde_json::json!({ "items": items }).to_string()
+}
+
+async fn drain_with(yaml: &str, body: &str, n: usize, config: &LocalWorkerConfig) -> f64 {
     let dir = tempfile::tempdir().expect("dir");
     let store = SqliteStore::open(&dir.path().join("bench.db")).expect("open");
     let app = webhook_trigger::wiring::app(
@@ -82,11 +121,12 @@ async fn drain(yaml: &str, n: usize, config: &LocalWorkerConfig) -> f64 {
     for chunk in 0..n.div_ceil(64) {
         for _ in (chunk * 64)..((chunk + 1) * 64).min(n) {
             let (router, uri, secret) = (router.clone(), uri.clone(), secret.clone());
+            let body = body.to_owned();
             queued.spawn(async move {
                 let request = Request::post(uri)
                     .header("x-api-key", secret)
                     .header("content-type", "application/json")
-                    .body(Body::from(DEMO_BODY))
+                    .body(Body::from(body))
                     .expect("request");
                 router.oneshot(request).await.expect("response").status()
             });
@@ -224,6 +264,30 @@ fn main() {
         println!(
             "step overhead over the raw request: {:.1} µs per execution",
             (http - bare) * 1e6 / n as f64
+        );
+
+        let loops: usize = std::env::var("BENCH_LOOPS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(if full { 10 } else { 1 });
+        let items = if full { 1000 } else { 50 };
+        let looped = drain_with(&loop_workflow(&target), &loop_body(items), loops, &config).await;
+        let bare = raw(&target, loops * items, 16).await;
+        let requests = (loops * items) as f64;
+        println!("for_each executions={loops} items={items} concurrency=16");
+        println!(
+            "for_each      {:>9.2} executions/s  {:>8.1} µs per item",
+            loops as f64 / looped,
+            looped * 1e6 / requests
+        );
+        println!(
+            "raw POST x16  {:>9.0} requests/s    {:>8.1} µs each",
+            requests / bare,
+            bare * 1e6 / requests
+        );
+        println!(
+            "loop overhead over the raw request: {:.1} µs per item",
+            (looped - bare) * 1e6 / requests
         );
     });
 }
