@@ -24,6 +24,8 @@ pub enum Answer {
     },
     /// Reads the request, then never answers (the connection stays open).
     Hang,
+    /// Waits this long, then gives the answer (a slow receiver, to see requests overlap).
+    After(Duration, Box<Answer>),
 }
 
 impl Answer {
@@ -58,7 +60,15 @@ impl Answer {
                 }
             }
             Self::Hang => Self::Hang,
+            Self::After(wait, answer) => {
+                Self::After(wait, Box::new(answer.with_header(name, value)))
+            }
         }
+    }
+
+    /// This answer, given only after `wait`.
+    pub fn after(self, wait: Duration) -> Self {
+        Self::After(wait, Box::new(self))
     }
 }
 
@@ -94,7 +104,25 @@ struct Shared {
     /// Answers still to give, in order; the last one repeats once the others are used.
     script: VecDeque<Answer>,
     last: Option<Answer>,
+    /// Answers by request path, given every time that path is asked for, before the script.
+    routes: BTreeMap<String, Answer>,
     received: Vec<Received>,
+    /// Requests received and not yet answered (or given up by the client), and the most
+    /// there ever were at once.
+    in_flight: usize,
+    max_in_flight: usize,
+}
+
+/// Counts a request out of `in_flight` however its handler ends (answered, or dropped when
+/// the client goes away).
+struct InFlight(Arc<Mutex<Shared>>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        if let Ok(mut shared) = self.0.lock() {
+            shared.in_flight = shared.in_flight.saturating_sub(1);
+        }
+    }
 }
 
 #[derive(Clone)]
@@ -106,9 +134,19 @@ pub struct Target {
 impl Target {
     /// Answers `script` in order, then repeats its last answer.
     pub async fn start(script: Vec<Answer>) -> Self {
+        Self::start_routed(script, Vec::new()).await
+    }
+
+    /// Answers a request for one of `routes`' paths with that path's answer (every time),
+    /// and any other request from `script`, as [`Target::start`] does.
+    pub async fn start_routed(script: Vec<Answer>, routes: Vec<(&str, Answer)>) -> Self {
         assert!(!script.is_empty(), "a target needs at least one answer");
         let shared = Arc::new(Mutex::new(Shared {
             script: script.into(),
+            routes: routes
+                .into_iter()
+                .map(|(path, answer)| (path.to_owned(), answer))
+                .collect(),
             ..Default::default()
         }));
         let router = Router::new()
@@ -140,6 +178,19 @@ impl Target {
 
     pub fn count(&self) -> usize {
         self.shared.lock().expect("lock").received.len()
+    }
+
+    /// The most requests this target held at once (received, not yet answered).
+    pub fn max_in_flight(&self) -> usize {
+        self.shared.lock().expect("lock").max_in_flight
+    }
+
+    /// The `Idempotency-Key` of each request received, in order (`<none>` without one).
+    pub fn idempotency_keys(&self) -> Vec<String> {
+        self.received()
+            .iter()
+            .map(|r| r.header("idempotency-key").unwrap_or("<none>").to_owned())
+            .collect()
     }
 
     /// The one request received; fails the test, listing them, when there is not exactly one.
@@ -177,8 +228,12 @@ async fn answer(
                 .collect()
         })
         .unwrap_or_default();
+    let in_flight = InFlight(Arc::clone(&shared));
     let next = {
         let mut shared = shared.lock().expect("lock");
+        shared.in_flight += 1;
+        shared.max_in_flight = shared.max_in_flight.max(shared.in_flight);
+        let routed = shared.routes.get(uri.path()).cloned();
         shared.received.push(Received {
             method: method.to_string(),
             path: uri.path().to_owned(),
@@ -186,15 +241,38 @@ async fn answer(
             headers,
             body,
         });
-        let next = match shared.script.pop_front() {
-            Some(next) => next,
-            None => shared.last.clone().expect("a last answer"),
-        };
-        shared.last = Some(next.clone());
-        next
+        match routed {
+            Some(answer) => answer,
+            None => {
+                let next = match shared.script.pop_front() {
+                    Some(next) => next,
+                    None => shared.last.clone().expect("a last answer"),
+                };
+                shared.last = Some(next.clone());
+                next
+            }
+        }
     };
+    let response = reply(next).await;
+    drop(in_flight);
+    response
+}
+
+async fn reply(mut next: Answer) -> Response {
+    loop {
+        match next {
+            Answer::After(wait, answer) => {
+                tokio::time::sleep(wait).await;
+                next = *answer;
+            }
+            other => {
+                next = other;
+                break;
+            }
+        }
+    }
     match next {
-        Answer::Hang => std::future::pending().await,
+        Answer::Hang | Answer::After(..) => std::future::pending().await,
         Answer::Reply {
             status,
             headers,
