@@ -110,8 +110,9 @@ pub async fn fixture() -> Fixture {
 /// Receives from SQS and hands each batch to the worker Lambda's handler as an `SqsEvent`;
 /// deletes what the handler did not report as failed, as Lambda's SQS integration does.
 /// Records carry `ApproximateReceiveCount`, as Lambda's do, so the worker knows the last
-/// delivery; the function hides a postponed record with ChangeMessageVisibility, as the
-/// worker Lambda is wired to.
+/// delivery; the function hides a postponed record with ChangeMessageVisibility and sends an
+/// execution that reached its deadline on in a fresh message, as the worker Lambda is wired to
+/// (`src/bin/worker_lambda.rs`: `redelivery` and `continuation` are both the work queue).
 pub struct SqsDriver {
     pub sqs: aws_sdk_sqs::Client,
     pub queue_url: String,
@@ -121,7 +122,9 @@ pub struct SqsDriver {
 impl SqsDriver {
     pub fn new(sqs: aws_sdk_sqs::Client, queue_url: String, worker: Worker) -> Self {
         let mut function = WorkerFunction::new(worker);
-        function.redelivery = Some(Arc::new(SqsQueue::new(sqs.clone(), queue_url.clone())));
+        let queue = Arc::new(SqsQueue::new(sqs.clone(), queue_url.clone()));
+        function.redelivery = Some(queue.clone());
+        function.continuation = Some(queue);
         Self {
             sqs,
             queue_url,
@@ -232,12 +235,17 @@ impl WorkerDriver for SqsDriver {
 
 /// The whole app on DynamoDB + SQS (moto), for the shared flow tests.
 pub async fn dynamodb_app(config: Config) -> TestApp {
+    dynamodb_app_with_budget(config, webhook_trigger::domain::WORKER_STEP_BUDGET).await
+}
+
+/// `dynamodb_app` whose worker's deliveries last `budget` (see `test_worker_with_budget`).
+pub async fn dynamodb_app_with_budget(config: Config, budget: std::time::Duration) -> TestApp {
     let f = fixture().await;
     let store: Arc<dyn Store> = Arc::new(f.store.clone());
     let driver = SqsDriver::new(
         f.sqs.clone(),
         f.queues.queue_url.clone(),
-        crate::support::test_worker(store.clone(), config.worker_lease),
+        crate::support::test_worker_with_budget(store.clone(), config.worker_lease, budget),
     );
     build(store, Arc::new(f.queue), Box::new(driver), config, None)
 }

@@ -68,12 +68,22 @@ pub fn test_step_deps() -> StepDeps {
 }
 
 pub fn test_worker(store: Arc<dyn Store>, lease: chrono::Duration) -> Worker {
+    test_worker_with_budget(store, lease, webhook_trigger::domain::WORKER_STEP_BUDGET)
+}
+
+/// `test_worker` whose deliveries hand an execution on after `budget` (production's is
+/// `WORKER_STEP_BUDGET`), to see a long run carried over several deliveries.
+pub fn test_worker_with_budget(
+    store: Arc<dyn Store>,
+    lease: chrono::Duration,
+    budget: std::time::Duration,
+) -> Worker {
     Worker::new(WorkerDeps {
         store,
         steps: test_step_deps(),
         lease,
         workflow_ttl: std::time::Duration::ZERO,
-        budget: webhook_trigger::domain::WORKER_STEP_BUDGET,
+        budget,
     })
 }
 
@@ -208,16 +218,28 @@ pub async fn sqlite_app(config: Config) -> TestApp {
     sqlite_app_parts(config).await.0
 }
 
+/// `sqlite_app` whose worker's deliveries last `budget` (see `test_worker_with_budget`).
+pub async fn sqlite_app_with_budget(config: Config, budget: std::time::Duration) -> TestApp {
+    sqlite_app_parts_with_budget(config, budget).await.0
+}
+
 /// `sqlite_app`, with the store and the path of its file, for tests that reach under the
 /// ports: a fault injected with an SQLite trigger from a second connection, the queue's depth.
 pub async fn sqlite_app_parts(config: Config) -> (TestApp, SqliteStore, std::path::PathBuf) {
+    sqlite_app_parts_with_budget(config, webhook_trigger::domain::WORKER_STEP_BUDGET).await
+}
+
+async fn sqlite_app_parts_with_budget(
+    config: Config,
+    budget: std::time::Duration,
+) -> (TestApp, SqliteStore, std::path::PathBuf) {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("test.db");
     let store = SqliteStore::open(&path).expect("open sqlite");
     let queue = store.queue();
     let shared: Arc<dyn Store> = Arc::new(store.clone());
     let driver = SqliteDriver {
-        worker: test_worker(shared.clone(), config.worker_lease),
+        worker: test_worker_with_budget(shared.clone(), config.worker_lease, budget),
         queue: queue.clone(),
     };
     let app = build(
