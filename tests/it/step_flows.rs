@@ -66,12 +66,12 @@ fn short_lease_config() -> Config {
 }
 
 /// Retries that wait a millisecond, so a retrying step comes back at once.
-fn quick_retry(max_attempts: u32) -> Value {
+pub(crate) fn quick_retry(max_attempts: u32) -> Value {
     json!({"max_attempts": max_attempts, "initial_backoff_ms": 1, "max_backoff_ms": 1})
 }
 
 /// Accepts one webhook; returns the execution id.
-async fn accept(t: &TestApp, workflow_id: &str, key: &str, body: &Value) -> String {
+pub(crate) async fn accept(t: &TestApp, workflow_id: &str, key: &str, body: &Value) -> String {
     let r = t
         .post_webhook(workflow_id, Some(key), &body.to_string())
         .await;
@@ -80,7 +80,7 @@ async fn accept(t: &TestApp, workflow_id: &str, key: &str, body: &Value) -> Stri
 }
 
 /// (id, status) of each step record, in order.
-fn step_statuses(execution: &Value) -> Vec<(String, String)> {
+pub(crate) fn step_statuses(execution: &Value) -> Vec<(String, String)> {
     execution["steps"]
         .as_array()
         .unwrap_or_else(|| panic!("no steps in {execution}"))
@@ -94,7 +94,7 @@ fn step_statuses(execution: &Value) -> Vec<(String, String)> {
         .collect()
 }
 
-fn pairs(expected: &[(&str, &str)]) -> Vec<(String, String)> {
+pub(crate) fn pairs(expected: &[(&str, &str)]) -> Vec<(String, String)> {
     expected
         .iter()
         .map(|(a, b)| ((*a).to_owned(), (*b).to_owned()))
@@ -103,7 +103,7 @@ fn pairs(expected: &[(&str, &str)]) -> Vec<(String, String)> {
 
 /// The record of step `id`; fails the test when there is none.
 #[track_caller]
-fn step<'a>(execution: &'a Value, id: &str) -> &'a Value {
+pub(crate) fn step<'a>(execution: &'a Value, id: &str) -> &'a Value {
     execution["steps"]
         .as_array()
         .and_then(|steps| steps.iter().find(|s| s["id"] == id))
