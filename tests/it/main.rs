@@ -21,6 +21,7 @@ mod credentials;
 mod events;
 mod examples;
 mod faults;
+mod flow_control;
 mod flows;
 mod fuzz_corpus;
 mod group_commit;
