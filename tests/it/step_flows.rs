@@ -30,6 +30,7 @@ macro_rules! step_flows_for {
                 http_step_postpones_to_a_later_delivery_when_retry_after_exceeds_its_backoff_cap,
                 http_step_that_never_answers_is_retried_on_each_delivery_then_fails_on_the_last,
                 redelivery_resumes_at_the_retrying_step_and_never_reruns_a_finished_one,
+                a_resumed_run_sees_a_continued_failure_as_the_live_run_did,
                 http_step_to_127_0_0_2_is_refused_and_not_retried,
                 http_step_redirected_to_127_0_0_2_is_refused,
                 failing_step_with_continue_on_error_lets_the_next_step_run,
@@ -534,6 +535,37 @@ async fn redelivery_resumes_at_the_retrying_step_and_never_reruns_a_finished_one
     // The resumed step still sees the finished step's output.
     assert_eq!(b.received()[1].json(), json!({"fromFirst": {"ok": true}}));
     assert_eq!(done["result"]["output"]["body"], json!({"b": 2}));
+}
+
+/// A step after a `continue_on_error` failure reads `steps.<id>.output.error`. Live, it did;
+/// after a redelivery the context used to be rebuilt from the stored output (none), so the
+/// same template failed. One fold over the records now builds both.
+async fn a_resumed_run_sees_a_continued_failure_as_the_live_run_did(t: TestApp) {
+    let flaky = Target::start(vec![Answer::status(503), Answer::status(200)]).await;
+    let report = Target::ok().await;
+    let (wf, key) = t
+        .workflow_from_steps(json!([
+            {"id": "lookup", "type": "transform", "output": "{{ trigger.body.missing }}",
+             "continue_on_error": true},
+            {"id": "flaky", "type": "http_request", "url": flaky.url("/f"),
+             "retry": quick_retry(1)},
+            {"id": "report", "type": "http_request", "url": report.url("/r"),
+             "body": {"lookupFailed": "{{ steps.lookup.output.error }}",
+                      "error": "{{ steps.lookup.error }}"}},
+        ]))
+        .await;
+    let id = accept(&t, wf.id.as_str(), &key, &json!({"n": 1})).await;
+
+    assert_eq!(t.worker.deliver_once().await, 1);
+    let waiting = t.execution(wf.id.as_str(), &id, &key).await;
+    assert_eq!(waiting["status"], "queued", "{waiting}");
+    assert_eq!(t.worker.deliver_once().await, 1);
+    let done = t.execution(wf.id.as_str(), &id, &key).await;
+    assert_eq!(done["status"], "succeeded", "{done}");
+    let sent = report.only_request().json();
+    let error = sent["lookupFailed"].as_str().unwrap_or_default();
+    assert!(error.contains("trigger.body.missing"), "{sent}");
+    assert_eq!(sent["error"], sent["lookupFailed"]);
 }
 
 async fn takeover_after_a_stale_lease_resumes_after_the_finished_step(t: TestApp) {
