@@ -430,3 +430,43 @@ async fn the_admin_route_pages_the_same_items_with_the_admin_key_only(t: TestApp
         "workflow_not_found",
     );
 }
+
+/// A loop that fails counts as a `for_each` step failure, and its item's failing step under
+/// its own type; a branch that cannot decide, under `branch`. The counts are the process's
+/// (metrics are the same on every backend), read from a recorder local to this test's thread.
+#[tokio::test]
+async fn failed_control_flow_steps_are_counted_by_their_type() {
+    use metrics_exporter_prometheus::PrometheusBuilder;
+    let recorder = PrometheusBuilder::new().build_recorder();
+    let handle = recorder.handle();
+    let _local = metrics::set_default_local_recorder(&recorder);
+
+    let t = support::sqlite_app(support::test_config()).await;
+    let (wf, key) = t
+        .workflow_from_steps(json!([
+            {"id": "route", "type": "branch",
+             "cases": [{"when": "trigger.body.n + 1 > 1", "next": "each"}], "default": "each"},
+            {"id": "each", "type": "for_each", "items": "trigger.body.list",
+             "steps": [{"id": "boom", "type": "fail", "message": "no"}]},
+        ]))
+        .await;
+    let wid = wf.id.as_str();
+    let looped = run(&t, wid, &key, &json!({"n": 0, "list": [1]})).await;
+    assert_eq!(looped["status"], "failed", "{looped}");
+    assert_eq!(
+        looped["error"],
+        "step \"each\" (for_each) failed: item 0 failed: step \"boom\" (fail) failed: no"
+    );
+    let undecided = run(&t, wid, &key, &json!({"n": "text", "list": []})).await;
+    assert_eq!(undecided["status"], "failed", "{undecided}");
+    assert_eq!(
+        plan(&undecided),
+        pairs(&[("route", "failed"), ("each", "skipped")])
+    );
+
+    let text = handle.render();
+    for kind in ["for_each", "fail", "branch"] {
+        let line = format!("workflow_step_failures_total{{type=\"{kind}\"}} 1");
+        assert!(text.contains(&line), "{line} missing in:\n{text}");
+    }
+}
