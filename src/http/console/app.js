@@ -326,11 +326,13 @@
   }
 
   // A step of the definition the run went past (or has not reached yet): greyed, no details.
-  function offPathCard(p) {
-    const why = p.status === 'skipped' ? 'not on the path this execution took' : 'not run yet';
+  function offPathCard(p, items) {
+    const why = p.status === 'skipped' ? 'not on the path this execution took'
+      : items ? 'running, or not run yet' : 'not run yet';
     return el('div', { class: 'step off-path ' + p.status, 'data-step': p.id, 'data-status': p.status },
       el('h3', {}, statusBadge(p.status), ' ', p.id, ' ', el('span', { class: 'muted' }, p.type)),
-      el('p', { class: 'muted' }, why));
+      el('p', { class: 'muted' }, why),
+      items || null);
   }
 
   // The definition's steps in order (the path only goes forward, so the steps that ran are
@@ -345,7 +347,7 @@
       const s = byId.get(p.id);
       if (!s && p.type === 'for_each' && p.status === 'pending') {
         // A loop in progress has items before it has a record.
-        cards.push(offPathCard(p), await itemsPanel(executionPath, p.id));
+        cards.push(offPathCard(p, await itemsPanel(executionPath, p.id)));
       } else if (!s) {
         cards.push(offPathCard(p));
       } else {
@@ -396,7 +398,7 @@
       body.append(...page.items.map(itemRow));
       after = page.nextAfter === undefined ? null : page.nextAfter;
       more.hidden = after === null;
-      note.textContent = body.children.length ? `${body.children.length} shown` + (after === null ? '' : ', more to load') : 'no items yet';
+      note.textContent = body.children.length ? `${body.children.length} shown` + (after === null ? '' : ', more to load') : 'no items';
     }
     more.addEventListener('click', async () => {
       more.disabled = true;
