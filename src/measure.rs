@@ -199,6 +199,36 @@ mod tests {
         );
     }
 
+    /// Nothing is pre-registered at startup (a family appears with its first count), so
+    /// nothing lists the step types but `Step::KINDS`: each of them, the control-flow ones
+    /// included, comes out as its own `type` value.
+    #[test]
+    fn every_step_type_is_a_label_of_the_step_failures() {
+        use crate::domain::Step;
+        let recorder = PrometheusBuilder::new().build_recorder();
+        let handle = recorder.handle();
+        let wf = WorkflowId::parse("wf_kinds_test").unwrap();
+        metrics::with_local_recorder(&recorder, || {
+            for kind in Step::KINDS {
+                step_failed(&wf, kind);
+            }
+        });
+        let text = handle.render();
+        for kind in ["branch", "stop", "for_each"] {
+            assert!(Step::KINDS.contains(&kind), "{kind}");
+        }
+        for kind in Step::KINDS {
+            for line in [
+                format!("workflow_step_failures_total{{type=\"{kind}\"}} 1"),
+                format!(
+                    "workflow_step_failures_by_workflow_total{{workflow=\"wf_kinds_test\",type=\"{kind}\"}} 1"
+                ),
+            ] {
+                assert!(text.contains(&line), "{line} missing in:\n{text}");
+            }
+        }
+    }
+
     #[test]
     fn past_the_limit_workflows_are_labelled_other_and_off_means_no_label() {
         let labels = WorkflowLabels::new(true, 2);

@@ -10,14 +10,14 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::app::{
-    Accepted, Activity, ApiKeyListing, CreatedApiKey, ExecutionPage, RejectionActivity,
+    Accepted, Activity, ApiKeyListing, CreatedApiKey, ExecutionPage, ItemPage, RejectionActivity,
     RotatedApiKey, SecretChange, SnsOutcome, StatusCounts,
 };
 use crate::domain::signature::{Algorithm, Encoding};
 use crate::domain::{
-    ApiKey, AuthMode, Execution, ExecutionStatus, RejectionCounts, Scheme, SigningSecret,
-    SnsSubscription, StepRecord, StepStatus, SubscriptionState, Trigger, TriggerMeta, Workflow,
-    WorkflowSecrets, WorkflowStep,
+    ApiKey, AuthMode, Execution, ExecutionStatus, ItemRecord, ItemStatus, PlannedStep,
+    RejectionCounts, Scheme, SigningSecret, SnsSubscription, StepRecord, StepStatus,
+    SubscriptionState, Trigger, TriggerMeta, Workflow, WorkflowSecrets, WorkflowStep,
 };
 
 /// A workflow as the console lists it (`GET /admin/workflows`): what it is, where it is
@@ -480,8 +480,34 @@ pub struct ExecutionView {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     pub expires_at: DateTime<Utc>,
-    /// What each step did, in order.
+    /// What each step on the path did, in the order they ran.
     pub steps: Vec<StepRecordView>,
+    /// Every top-level step of the definition the execution runs, in the definition's order,
+    /// with what became of it: the status of its record when it is on the path, `skipped`
+    /// when the run went past it or ended before it, `pending` while it may still run.
+    pub plan: Vec<PlanStepView>,
+}
+
+/// One step of the definition and what became of it.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PlanStepView {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// A step status (`succeeded`, `failed`, `filtered`, `stopped`, `retrying`), `skipped`
+    /// or `pending`.
+    pub status: &'static str,
+}
+
+impl From<&PlannedStep<'_>> for PlanStepView {
+    fn from(p: &PlannedStep<'_>) -> Self {
+        Self {
+            id: p.step.id.clone(),
+            kind: p.step.action.kind(),
+            status: p.state.as_str(),
+        }
+    }
 }
 
 /// Where an execution came from, and the request's headers and query (credentials removed;
@@ -500,6 +526,9 @@ pub struct TriggerOut {
 #[serde(rename_all = "camelCase")]
 pub struct StepRecordView {
     pub id: String,
+    /// Where the step sits when it is not a top-level step: `<for_each>[<index>].<id>`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
     #[serde(rename = "type")]
     pub kind: String,
     pub status: StepStatus,
@@ -523,6 +552,7 @@ impl From<&StepRecord> for StepRecordView {
     fn from(r: &StepRecord) -> Self {
         Self {
             id: r.id.clone(),
+            path: r.path.clone(),
             kind: r.kind.clone(),
             status: r.status,
             attempts: r.attempts,
@@ -597,8 +627,25 @@ impl From<&TriggerMeta> for TriggerView {
     }
 }
 
-impl From<&Execution> for ExecutionView {
-    fn from(e: &Execution) -> Self {
+/// What a `branch` record says it chose, for people: `case 1 → chat`, `default → ignore`
+/// (cases count from 0, as in the output's `matched`). `None` for any other record.
+pub fn branch_choice(record: &StepRecord) -> Option<String> {
+    if record.kind != "branch" {
+        return None;
+    }
+    let output = record.output.as_ref()?;
+    let next = output.get("next")?.as_str()?;
+    match output.get("matched")? {
+        Value::Number(n) => Some(format!("case {n} → {next}")),
+        Value::String(s) => Some(format!("{s} → {next}")),
+        _ => None,
+    }
+}
+
+impl ExecutionView {
+    /// `current` is the workflow's steps: the plan of a record stored before executions kept
+    /// their own copy of the definition.
+    pub fn new(e: &Execution, current: &[WorkflowStep]) -> Self {
         Self {
             id: e.id.to_string(),
             workflow_id: e.workflow_id.to_string(),
@@ -617,6 +664,7 @@ impl From<&Execution> for ExecutionView {
             error: e.error.clone(),
             expires_at: e.expires_at,
             steps: e.steps.iter().map(StepRecordView::from).collect(),
+            plan: e.plan(current).iter().map(PlanStepView::from).collect(),
         }
     }
 }
@@ -630,11 +678,65 @@ pub struct ExecutionPageView {
     pub next_cursor: Option<String>,
 }
 
-impl From<&ExecutionPage> for ExecutionPageView {
-    fn from(page: &ExecutionPage) -> Self {
+impl ExecutionPageView {
+    /// `current`: the workflow's steps, as for [`ExecutionView::new`].
+    pub fn new(page: &ExecutionPage, current: &[WorkflowStep]) -> Self {
         Self {
-            items: page.items.iter().map(ExecutionView::from).collect(),
+            items: page
+                .items
+                .iter()
+                .map(|e| ExecutionView::new(e, current))
+                .collect(),
             next_cursor: page.next_cursor.clone(),
+        }
+    }
+}
+
+/// What one item of a `for_each` did.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ItemRecordView {
+    /// From 0, the item's place in the list.
+    pub index: u32,
+    pub status: ItemStatus,
+    /// The item's last inner step's output, once it finished.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub output: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// The inner steps that ran, in order, each with its `path` (`chat[3].post`).
+    pub steps: Vec<StepRecordView>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<&ItemRecord> for ItemRecordView {
+    fn from(item: &ItemRecord) -> Self {
+        Self {
+            index: item.index,
+            status: item.status,
+            output: item.output.clone(),
+            error: item.error.clone(),
+            steps: item.steps.iter().map(StepRecordView::from).collect(),
+            updated_at: item.updated_at,
+        }
+    }
+}
+
+/// A page of a `for_each` step's items, by index.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ItemPageView {
+    pub items: Vec<ItemRecordView>,
+    /// Pass as `after` to get the next page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_after: Option<u32>,
+}
+
+impl From<&ItemPage> for ItemPageView {
+    fn from(page: &ItemPage) -> Self {
+        Self {
+            items: page.items.iter().map(ItemRecordView::from).collect(),
+            next_after: page.next_after,
         }
     }
 }
@@ -884,7 +986,7 @@ mod tests {
             Utc::now(),
             Duration::days(1),
         );
-        let view = serde_json::to_value(ExecutionView::from(&execution)).unwrap();
+        let view = serde_json::to_value(ExecutionView::new(&execution, &[])).unwrap();
         assert_eq!(
             keys(&view["trigger"]),
             sorted(vec![
@@ -1040,10 +1142,13 @@ steps:
             keys(&created),
             sorted(vec!["name", "prefix", "createdAt", "value"])
         );
-        let page = serde_json::to_value(ExecutionPageView::from(&ExecutionPage {
-            items: vec![],
-            next_cursor: Some("c".into()),
-        }))
+        let page = serde_json::to_value(ExecutionPageView::new(
+            &ExecutionPage {
+                items: vec![],
+                next_cursor: Some("c".into()),
+            },
+            &[],
+        ))
         .unwrap();
         assert_eq!(page, json!({"items": [], "nextCursor": "c"}));
     }
@@ -1072,6 +1177,177 @@ steps:
             non_camel_case_keys(&view, &["/request"]),
             Vec::<String>::new()
         );
+    }
+
+    fn record(id: &str, kind: &str, status: StepStatus, output: Value) -> StepRecord {
+        let now = Utc::now();
+        StepRecord {
+            path: None,
+            id: id.into(),
+            kind: kind.into(),
+            status,
+            attempts: 1,
+            started_at: now,
+            finished_at: now,
+            request: None,
+            output: Some(output),
+            error: None,
+            continued: false,
+        }
+    }
+
+    fn routed_steps() -> Vec<WorkflowStep> {
+        let mut steps: Vec<WorkflowStep> = serde_json::from_value(json!([
+            {"id": "route", "type": "branch",
+             "cases": [{"when": "trigger.body.critical", "next": "page"},
+                       {"when": "trigger.body.alerts is defined", "next": "chat"}],
+             "default": "ignore"},
+            {"id": "page", "type": "echo", "next": "end"},
+            {"id": "chat", "type": "for_each", "items": "trigger.body.alerts",
+             "steps": [{"id": "post", "type": "echo"}], "next": "end"},
+            {"id": "ignore", "type": "stop"},
+        ]))
+        .unwrap();
+        crate::domain::step::number_steps(&mut steps);
+        steps
+    }
+
+    #[test]
+    fn an_execution_lists_its_definition_with_the_steps_off_its_path_skipped() {
+        let mut execution = Execution::new(
+            WorkflowId::parse("wf").unwrap(),
+            TriggerMeta::GenericWebhook {
+                content_type: None,
+                idempotency_key: None,
+                body_bytes: 2,
+            },
+            json!({"alerts": [1, 2]}),
+            Utc::now(),
+            Duration::days(1),
+        );
+        execution.status = ExecutionStatus::Succeeded;
+        execution.definition = Some(routed_steps());
+        execution.steps = vec![
+            record(
+                "route",
+                "branch",
+                StepStatus::Succeeded,
+                json!({"matched": 1, "next": "chat"}),
+            ),
+            record("chat", "for_each", StepStatus::Succeeded, json!([1, 2])),
+        ];
+        let view = serde_json::to_value(ExecutionView::new(&execution, &[])).unwrap();
+        assert_eq!(
+            view["plan"],
+            json!([
+                {"id": "route", "type": "branch", "status": "succeeded"},
+                {"id": "page", "type": "echo", "status": "skipped"},
+                {"id": "chat", "type": "for_each", "status": "succeeded"},
+                {"id": "ignore", "type": "stop", "status": "skipped"},
+            ])
+        );
+        // The records stay as they were: the path taken, in order, no `path` at the top level.
+        assert_eq!(view["steps"][0]["id"], "route");
+        assert_eq!(view["steps"][1]["id"], "chat");
+        assert!(view["steps"][0].get("path").is_none());
+        assert_eq!(
+            non_camel_case_keys(&view, &["/payload", "/steps/*/output"]),
+            Vec::<String>::new()
+        );
+
+        // Without its own copy, the plan is the workflow's current steps.
+        execution.definition = None;
+        let view = serde_json::to_value(ExecutionView::new(&execution, &routed_steps())).unwrap();
+        assert_eq!(view["plan"].as_array().map(Vec::len), Some(4));
+        assert_eq!(view["plan"][3]["status"], "skipped");
+    }
+
+    #[test]
+    fn a_branch_record_says_which_case_it_matched() {
+        let case = record(
+            "route",
+            "branch",
+            StepStatus::Succeeded,
+            json!({"matched": 1, "next": "chat"}),
+        );
+        assert_eq!(branch_choice(&case).as_deref(), Some("case 1 → chat"));
+        let default = record(
+            "route",
+            "branch",
+            StepStatus::Succeeded,
+            json!({"matched": "default", "next": "ignore"}),
+        );
+        assert_eq!(branch_choice(&default).as_deref(), Some("default → ignore"));
+        let other = record(
+            "e",
+            "echo",
+            StepStatus::Succeeded,
+            json!({"matched": 1, "next": "x"}),
+        );
+        assert_eq!(branch_choice(&other), None);
+        let failed = StepRecord {
+            output: None,
+            ..record("route", "branch", StepStatus::Failed, Value::Null)
+        };
+        assert_eq!(branch_choice(&failed), None);
+    }
+
+    #[test]
+    fn an_item_page_is_camel_case_with_each_inner_steps_path() {
+        let mut inner = record(
+            "post",
+            "http_request",
+            StepStatus::Succeeded,
+            json!({"status": 200}),
+        );
+        inner.path = Some("chat[3].post".into());
+        inner.request = Some(json!({"headers": {"X_Custom": "v"}}));
+        let page = ItemPage {
+            items: vec![ItemRecord {
+                step_id: "chat".into(),
+                index: 3,
+                status: ItemStatus::Failed,
+                steps: vec![inner],
+                output: Some(json!({"error": "boom"})),
+                error: Some("boom".into()),
+                updated_at: Utc::now(),
+            }],
+            next_after: Some(3),
+        };
+        let view = serde_json::to_value(ItemPageView::from(&page)).unwrap();
+        assert_eq!(keys(&view), sorted(vec!["items", "nextAfter"]));
+        assert_eq!(view["nextAfter"], 3);
+        let item = &view["items"][0];
+        assert_eq!(
+            keys(item),
+            sorted(vec![
+                "index",
+                "status",
+                "output",
+                "error",
+                "steps",
+                "updatedAt"
+            ])
+        );
+        assert_eq!(item["status"], "failed");
+        assert_eq!(item["steps"][0]["path"], "chat[3].post");
+        assert_eq!(
+            non_camel_case_keys(
+                &view,
+                &[
+                    "/items/*/output",
+                    "/items/*/steps/*/request",
+                    "/items/*/steps/*/output"
+                ]
+            ),
+            Vec::<String>::new()
+        );
+        let last = serde_json::to_value(ItemPageView::from(&ItemPage {
+            items: vec![],
+            next_after: None,
+        }))
+        .unwrap();
+        assert_eq!(last, json!({"items": []}), "the last page has no nextAfter");
     }
 
     #[test]

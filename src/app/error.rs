@@ -34,6 +34,9 @@ pub enum AppError {
     WorkflowNotFound,
     #[error("execution not found")]
     ExecutionNotFound,
+    /// No `for_each` step of that id in the execution (the only steps with items).
+    #[error("no for_each step {0:?} in this execution")]
+    StepNotFound(String),
     #[error("{0} not found")]
     NotFound(String),
     #[error("{0} already exists")]
@@ -96,7 +99,10 @@ impl AppError {
             | Self::MissingSignature(_)
             | Self::InvalidSignature
             | Self::StaleTimestamp { .. } => K::Unauthorized,
-            Self::WorkflowNotFound | Self::ExecutionNotFound | Self::NotFound(_) => K::NotFound,
+            Self::WorkflowNotFound
+            | Self::ExecutionNotFound
+            | Self::StepNotFound(_)
+            | Self::NotFound(_) => K::NotFound,
             Self::AlreadyExists(_) | Self::Conflict(_) => K::Conflict,
             Self::AmbiguousApiKey
             | Self::InvalidJson(_)
@@ -127,6 +133,7 @@ impl AppError {
             Self::BodyTimeout { .. } => "request_timeout",
             Self::WorkflowNotFound => "workflow_not_found",
             Self::ExecutionNotFound => "execution_not_found",
+            Self::StepNotFound(_) => "step_not_found",
             Self::NotFound(_) => "not_found",
             Self::AlreadyExists(_) => "already_exists",
             Self::Conflict(_) => "conflict",
@@ -159,6 +166,7 @@ impl AppError {
             Self::Sns(SnsError::Malformed(_) | SnsError::RawDelivery | SnsError::Upstream(_))
             | Self::WorkflowNotFound
             | Self::ExecutionNotFound
+            | Self::StepNotFound(_)
             | Self::NotFound(_)
             | Self::AlreadyExists(_)
             | Self::Conflict(_)

@@ -1,14 +1,20 @@
-//! Reading executions: the executions page, newest first, a page at a time.
+//! Reading executions: the executions page, newest first, a page at a time; and the items of
+//! an execution's `for_each` steps, by index, a page at a time.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use super::{App, AppError};
-use crate::domain::{Execution, ExecutionId, ExecutionStatus, WorkflowId};
+use crate::domain::{
+    Execution, ExecutionId, ExecutionStatus, ItemRecord, ItemStatus, Step, Workflow, WorkflowId,
+};
 use crate::ports::ExecutionQuery;
 
 pub const DEFAULT_PAGE: usize = 20;
 pub const MAX_PAGE: usize = 100;
+/// Items of a `for_each` per page, unless the caller asks for fewer or more.
+pub const DEFAULT_ITEM_PAGE: usize = 50;
+pub const MAX_ITEM_PAGE: usize = 200;
 
 /// Listing parameters as they arrive from a query string or the CLI, still unchecked.
 #[derive(Debug, Default, Clone)]
@@ -71,7 +77,141 @@ fn decode_cursor(raw: &str) -> Result<ExecutionId, AppError> {
     ExecutionId::parse(text).map_err(|_| invalid())
 }
 
+/// Item paging parameters as they arrive from a query string or the CLI, still unchecked.
+#[derive(Debug, Default, Clone)]
+pub struct ListItems {
+    /// Only items with a higher index (the `nextAfter` of the previous page).
+    pub after: Option<String>,
+    pub limit: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ItemPage {
+    /// By index, lowest first.
+    pub items: Vec<ItemRecord>,
+    /// Pass as `after` to get the next page; absent on the last page.
+    pub next_after: Option<u32>,
+}
+
+/// How many items of a `for_each` have each status, and how many in all.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ItemCounts {
+    pub total: usize,
+    pub running: usize,
+    pub succeeded: usize,
+    pub failed: usize,
+}
+
+impl ListItems {
+    fn parse(&self) -> Result<(Option<u32>, usize), AppError> {
+        let after = match self.after.as_deref() {
+            None | Some("") => None,
+            Some(raw) => Some(raw.parse::<u32>().map_err(|_| {
+                AppError::InvalidRequest(
+                    "after must be an item index (a whole number from 0), the nextAfter of the previous page".into(),
+                )
+            })?),
+        };
+        let limit = match self.limit.as_deref() {
+            None | Some("") => DEFAULT_ITEM_PAGE,
+            Some(raw) => raw
+                .parse::<usize>()
+                .ok()
+                .filter(|n| (1..=MAX_ITEM_PAGE).contains(n))
+                .ok_or_else(|| {
+                    AppError::InvalidRequest(format!(
+                        "limit must be a whole number from 1 to {MAX_ITEM_PAGE}"
+                    ))
+                })?,
+        };
+        Ok((after, limit))
+    }
+}
+
+/// Whether `step_id` names a `for_each` step of the execution: one of its definition (or of
+/// the workflow's steps for a record without a copy), or one it has a loop's record of.
+fn has_loop(execution: &Execution, workflow: &Workflow, step_id: &str) -> bool {
+    let defined = execution
+        .definition_or(&workflow.steps)
+        .iter()
+        .any(|s| s.id == step_id && matches!(s.action, Step::ForEach(_)));
+    defined
+        || execution
+            .steps
+            .iter()
+            .any(|r| r.id == step_id && r.path.is_none() && r.kind == "for_each")
+}
+
 impl App {
+    /// One page of the items of the `for_each` step `step_id` of an execution. The caller has
+    /// already been authorised for `workflow`.
+    pub async fn list_items(
+        &self,
+        workflow: &Workflow,
+        raw_execution_id: &str,
+        step_id: &str,
+        params: &ListItems,
+    ) -> Result<ItemPage, AppError> {
+        let (after, limit) = params.parse()?;
+        let execution = self.get_execution(&workflow.id, raw_execution_id).await?;
+        self.items_of(workflow, &execution, step_id, after, limit)
+            .await
+    }
+
+    async fn items_of(
+        &self,
+        workflow: &Workflow,
+        execution: &Execution,
+        step_id: &str,
+        after: Option<u32>,
+        limit: usize,
+    ) -> Result<ItemPage, AppError> {
+        if !has_loop(execution, workflow, step_id) {
+            return Err(AppError::StepNotFound(step_id.to_owned()));
+        }
+        // One extra item tells whether another page exists without a second query.
+        let mut items = self
+            .store()
+            .list_items(&workflow.id, &execution.id, step_id, after, limit + 1)
+            .await?;
+        let next_after = if items.len() > limit {
+            items.truncate(limit);
+            items.last().map(|i| i.index)
+        } else {
+            None
+        };
+        Ok(ItemPage { items, next_after })
+    }
+
+    /// The items of the `for_each` step `step_id` counted by status, read a page at a time
+    /// (a loop holds at most `MAX_ITEMS`, a few pages).
+    pub async fn item_counts(
+        &self,
+        workflow: &Workflow,
+        execution: &Execution,
+        step_id: &str,
+    ) -> Result<ItemCounts, AppError> {
+        let mut counts = ItemCounts::default();
+        let mut after = None;
+        loop {
+            let page = self
+                .items_of(workflow, execution, step_id, after, MAX_ITEM_PAGE)
+                .await?;
+            for item in &page.items {
+                counts.total += 1;
+                match item.status {
+                    ItemStatus::Running => counts.running += 1,
+                    ItemStatus::Succeeded => counts.succeeded += 1,
+                    ItemStatus::Failed => counts.failed += 1,
+                }
+            }
+            match page.next_after {
+                Some(next) => after = Some(next),
+                None => return Ok(counts),
+            }
+        }
+    }
+
     /// One page of a workflow's executions. The caller has already been authorised.
     pub async fn list_executions(
         &self,
@@ -137,6 +277,37 @@ mod tests {
             ListExecutions::default().parse().unwrap().limit,
             DEFAULT_PAGE
         );
+    }
+
+    #[test]
+    fn item_paging_is_checked() {
+        let items = |after: Option<&str>, limit: Option<&str>| {
+            ListItems {
+                after: after.map(Into::into),
+                limit: limit.map(Into::into),
+            }
+            .parse()
+        };
+        assert_eq!(items(None, None).unwrap(), (None, DEFAULT_ITEM_PAGE));
+        assert_eq!(
+            items(Some(""), Some("")).unwrap(),
+            (None, DEFAULT_ITEM_PAGE)
+        );
+        assert_eq!(items(Some("0"), Some("200")).unwrap(), (Some(0), 200));
+        assert_eq!(items(Some("49"), Some("1")).unwrap(), (Some(49), 1));
+        for (after, limit) in [
+            (Some("-1"), None),
+            (Some("1.5"), None),
+            (Some("x"), None),
+            (Some("4294967296"), None),
+            (None, Some("0")),
+            (None, Some("201")),
+            (None, Some("-3")),
+            (None, Some("fifty")),
+        ] {
+            let err = items(after, limit).unwrap_err();
+            assert_eq!(err.code(), "invalid_request", "{after:?} {limit:?}");
+        }
     }
 
     #[test]

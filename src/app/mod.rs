@@ -19,7 +19,10 @@ pub use console::{
     ACTIVITY_SCAN_LIMIT, ACTIVITY_WINDOW_HOURS, Activity, RejectionActivity, StatusCounts,
 };
 pub use error::AppError;
-pub use executions::{ExecutionPage, ListExecutions};
+pub use executions::{
+    DEFAULT_ITEM_PAGE, ExecutionPage, ItemCounts, ItemPage, ListExecutions, ListItems,
+    MAX_ITEM_PAGE,
+};
 pub use sns::{SnsOutcome, SnsRequest};
 pub use sweep::{SweepError, SweepReport, Sweeper};
 

@@ -15,7 +15,7 @@ use clap::{Args, Parser, Subcommand};
 pub use backend::{Backend, StoreLocation, open as open_backend, open_with_queue};
 pub use serve::{DEMO_BODY, DEMO_WORKFLOW};
 
-use crate::app::{AppError, ListExecutions, NewWorkflow};
+use crate::app::{AppError, ListExecutions, ListItems, NewWorkflow};
 use crate::config::Config;
 use crate::domain::{SnsOptions, Trigger, WorkflowFile, WorkflowStep};
 use output::Output;
@@ -201,9 +201,20 @@ enum ExecutionsCommand {
         #[arg(long)]
         cursor: Option<String>,
     },
+    /// An execution: its path through the workflow (steps skipped off it named), each step
+    /// that ran, and for a `for_each` its items counted by status.
     Show {
         workflow_id: String,
         execution_id: String,
+        /// Print the items of this `for_each` step instead, a page at a time.
+        #[arg(long, value_name = "STEP")]
+        items: Option<String>,
+        /// With --items: only items with a higher index (the previous page's nextAfter).
+        #[arg(long, requires = "items")]
+        after: Option<String>,
+        /// With --items: items per page, 1..=200 (default 50).
+        #[arg(long, requires = "items")]
+        limit: Option<String>,
     },
     /// Run an execution's payload again, as a new execution.
     Replay {
@@ -430,14 +441,49 @@ async fn run(cli: Cli) -> Result<(), CliError> {
                         },
                     )
                     .await?;
-                out.executions(&page)
+                out.executions(&page, &workflow)
             }
             ExecutionsCommand::Show {
                 workflow_id,
                 execution_id,
+                items: Some(step_id),
+                after,
+                limit,
             } => {
                 let workflow = app.workflow(&workflow_id).await?;
-                out.execution(&app.get_execution(&workflow.id, &execution_id).await?)
+                let page = app
+                    .list_items(
+                        &workflow,
+                        &execution_id,
+                        &step_id,
+                        &ListItems { after, limit },
+                    )
+                    .await?;
+                out.items(&step_id, &page)
+            }
+            ExecutionsCommand::Show {
+                workflow_id,
+                execution_id,
+                items: None,
+                ..
+            } => {
+                let workflow = app.workflow(&workflow_id).await?;
+                let execution = app.get_execution(&workflow.id, &execution_id).await?;
+                let mut loops = Vec::new();
+                if !out.json {
+                    for planned in execution.plan(&workflow.steps) {
+                        let is_loop =
+                            matches!(planned.step.action, crate::domain::Step::ForEach(_));
+                        if is_loop && planned.state != crate::domain::PlanState::Skipped {
+                            let id = &planned.step.id;
+                            loops.push((
+                                id.clone(),
+                                app.item_counts(&workflow, &execution, id).await?,
+                            ));
+                        }
+                    }
+                }
+                out.execution(&execution, &workflow, &loops)
             }
             ExecutionsCommand::Replay {
                 workflow_id,

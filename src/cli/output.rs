@@ -7,12 +7,15 @@ use std::io::{self, Write};
 use serde::Serialize;
 
 use crate::app::{
-    Accepted, ApiKeyListing, CreatedApiKey, ExecutionPage, RotatedApiKey, SecretChange,
+    Accepted, ApiKeyListing, CreatedApiKey, ExecutionPage, ItemCounts, ItemPage, RotatedApiKey,
+    SecretChange,
 };
-use crate::domain::{AdminKey, ApiKey, Execution, SnsSubscription, Workflow, WorkflowSecrets};
+use crate::domain::{
+    AdminKey, ApiKey, Execution, PlanState, SnsSubscription, StepRecord, Workflow, WorkflowSecrets,
+};
 use crate::wire::{
     AcceptedView, ApiKeyView, CreatedApiKeyView, ErrorBody, ExecutionPageView, ExecutionView,
-    RotatedApiKeyView, SecretsView, SubscriptionView, WorkflowView,
+    ItemPageView, RotatedApiKeyView, SecretsView, SubscriptionView, WorkflowView, branch_choice,
 };
 use crate::worker::dry_run::StepPreview;
 
@@ -332,10 +335,10 @@ impl Output {
         Ok(())
     }
 
-    pub fn executions(&self, page: &ExecutionPage) -> io::Result<()> {
+    pub fn executions(&self, page: &ExecutionPage, workflow: &Workflow) -> io::Result<()> {
         let mut out = self.stdout();
         if self.json {
-            return write_json(&mut out, &ExecutionPageView::from(page));
+            return write_json(&mut out, &ExecutionPageView::new(page, &workflow.steps));
         }
         if page.items.is_empty() {
             writeln!(out, "No executions.")?;
@@ -353,8 +356,15 @@ impl Output {
         Ok(())
     }
 
-    pub fn execution(&self, execution: &Execution) -> io::Result<()> {
-        let view = ExecutionView::from(execution);
+    /// `loops`: the items of each `for_each` on the path, counted by status (text only; the
+    /// items themselves are `--items STEP`).
+    pub fn execution(
+        &self,
+        execution: &Execution,
+        workflow: &Workflow,
+        loops: &[(String, ItemCounts)],
+    ) -> io::Result<()> {
+        let view = ExecutionView::new(execution, &workflow.steps);
         let mut out = self.stdout();
         if self.json {
             return write_json(&mut out, &view);
@@ -372,7 +382,33 @@ impl Output {
         if view.steps.is_empty() {
             writeln!(out, "  steps:     none run yet")?;
         }
-        for step in &view.steps {
+        let plan = execution.plan(&workflow.steps);
+        let taken: Vec<&str> = execution.steps.iter().map(|r| r.id.as_str()).collect();
+        if !taken.is_empty() {
+            writeln!(out, "  path:      {}", taken.join(" → "))?;
+        }
+        // Pending steps are worth naming once the run has begun; before, every step is.
+        for (label, state) in [
+            ("skipped", PlanState::Skipped),
+            ("pending", PlanState::Pending),
+        ] {
+            let ids: Vec<&str> = plan
+                .iter()
+                .filter(|p| p.state == state)
+                .filter(|p| p.state != PlanState::Pending || !taken.is_empty())
+                .map(|p| p.step.id.as_str())
+                .collect();
+            if !ids.is_empty() {
+                writeln!(
+                    out,
+                    "  {label}:{:width$}{}",
+                    "",
+                    ids.join(", "),
+                    width = 10 - label.len()
+                )?;
+            }
+        }
+        for (record, step) in execution.steps.iter().zip(&view.steps) {
             writeln!(
                 out,
                 "  step {} ({}): {:?} in {} ms, {} attempt(s){}",
@@ -383,6 +419,12 @@ impl Output {
                 step.attempts,
                 if step.continued { ", continued" } else { "" }
             )?;
+            if let Some(choice) = branch_choice(record) {
+                writeln!(out, "    matched: {choice}")?;
+            }
+            if let Some((_, counts)) = loops.iter().find(|(id, _)| *id == step.id) {
+                writeln!(out, "    items:   {}", item_summary(counts))?;
+            }
             if let Some(request) = &step.request {
                 writeln!(out, "    request: {}", compact(request))?;
             }
@@ -392,6 +434,33 @@ impl Output {
             if let Some(error) = &step.error {
                 writeln!(out, "    error:   {error}")?;
             }
+        }
+        Ok(())
+    }
+
+    /// A page of a `for_each` step's items (`executions show --items STEP`).
+    pub fn items(&self, step_id: &str, page: &ItemPage) -> io::Result<()> {
+        let mut out = self.stdout();
+        if self.json {
+            return write_json(&mut out, &ItemPageView::from(page));
+        }
+        if page.items.is_empty() {
+            writeln!(out, "No items of step {step_id} on this page.")?;
+        }
+        for item in &page.items {
+            writeln!(out, "  item {} ({})", item.index, item.status.as_str())?;
+            for record in &item.steps {
+                inner_step(&mut out, record)?;
+            }
+            if let Some(output) = &item.output {
+                writeln!(out, "    output:  {}", compact(output))?;
+            }
+            if let Some(error) = &item.error {
+                writeln!(out, "    error:   {error}")?;
+            }
+        }
+        if let Some(after) = page.next_after {
+            writeln!(out, "More: --after {after}")?;
         }
         Ok(())
     }
@@ -445,4 +514,42 @@ impl Output {
             accepted.execution_id, accepted.status
         )
     }
+}
+
+/// `5 items: 3 succeeded, 2 failed` (only the statuses that occur).
+fn item_summary(counts: &ItemCounts) -> String {
+    let by_status: Vec<String> = [
+        ("succeeded", counts.succeeded),
+        ("failed", counts.failed),
+        ("running", counts.running),
+    ]
+    .into_iter()
+    .filter(|(_, n)| *n > 0)
+    .map(|(status, n)| format!("{n} {status}"))
+    .collect();
+    let noun = if counts.total == 1 { "item" } else { "items" };
+    if by_status.is_empty() {
+        format!("{} {noun}", counts.total)
+    } else {
+        format!("{} {noun}: {}", counts.total, by_status.join(", "))
+    }
+}
+
+/// One inner step of an item, on one line with its outcome.
+fn inner_step(out: &mut impl Write, record: &StepRecord) -> io::Result<()> {
+    let at = record.path.as_deref().unwrap_or(&record.id);
+    writeln!(
+        out,
+        "    step {at} ({}): {}, {} attempt(s)",
+        record.kind,
+        record.status.as_str(),
+        record.attempts
+    )?;
+    if let Some(choice) = branch_choice(record) {
+        writeln!(out, "      matched: {choice}")?;
+    }
+    if let Some(error) = &record.error {
+        writeln!(out, "      error: {error}")?;
+    }
+    Ok(())
 }

@@ -6,6 +6,7 @@ pub mod api_key;
 pub mod execution;
 pub mod ids;
 pub mod item;
+pub mod plan;
 pub mod rejection;
 pub mod request;
 pub mod signature;
@@ -22,6 +23,7 @@ pub use execution::{
 };
 pub use ids::{ExecutionId, InvalidId, WorkflowId};
 pub use item::{ItemRecord, ItemStatus};
+pub use plan::{PlanState, PlannedStep};
 pub use rejection::{REJECTION_RETENTION_HOURS, RejectionCounts, RejectionReason, hour_of};
 pub use request::RequestMeta;
 pub use signature::{

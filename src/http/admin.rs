@@ -8,11 +8,11 @@ use axum::http::StatusCode;
 use axum::http::request::Parts;
 
 use super::ApiError;
-use super::executions::ListParams;
+use super::executions::{ItemParams, ListParams, item_params};
 use crate::app::{App, AppError, ListExecutions};
 use crate::domain::ApiKeyName;
 use crate::wire::{
-    AcceptedView, ActivityView, AdminWorkflowView, ExecutionPageView, ExecutionView,
+    AcceptedView, ActivityView, AdminWorkflowView, ExecutionPageView, ExecutionView, ItemPageView,
 };
 
 pub const ADMIN_KEY: &str = "x-admin-key";
@@ -92,7 +92,7 @@ pub async fn executions(
         .map_err(|e| AppError::InvalidRequest(format!("bad query string: {}", e.body_text())))?;
     let params = ListExecutions::from(params);
     let page = app.list_executions(&workflow.id, &params).await?;
-    Ok(Json(ExecutionPageView::from(&page)))
+    Ok(Json(ExecutionPageView::new(&page, &workflow.steps)))
 }
 
 pub async fn execution(
@@ -102,7 +102,22 @@ pub async fn execution(
 ) -> Result<Json<ExecutionView>, ApiError> {
     let workflow = app.workflow(&workflow_id).await?;
     let execution = app.get_execution(&workflow.id, &execution_id).await?;
-    Ok(Json(ExecutionView::from(&execution)))
+    Ok(Json(ExecutionView::new(&execution, &workflow.steps)))
+}
+
+/// A `for_each` step's items, a page at a time, as the workflow route answers them.
+pub async fn items(
+    _: Operator,
+    State(app): State<App>,
+    Path((workflow_id, execution_id, step_id)): Path<(String, String, String)>,
+    params: Result<Query<ItemParams>, QueryRejection>,
+) -> Result<Json<ItemPageView>, ApiError> {
+    let workflow = app.workflow(&workflow_id).await?;
+    let params = item_params(params)?;
+    let page = app
+        .list_items(&workflow, &execution_id, &step_id, &params)
+        .await?;
+    Ok(Json(ItemPageView::from(&page)))
 }
 
 /// Runs the execution's payload again as a new execution (`executions replay`).

@@ -49,6 +49,10 @@ pub fn router(app: App) -> Router {
             "/workflows/{workflow_id}/executions/{execution_id}",
             get(executions::show),
         )
+        .route(
+            "/workflows/{workflow_id}/executions/{execution_id}/steps/{step_id}/items",
+            get(executions::items),
+        )
         .route("/console", get(console::index))
         .route("/console/app.js", get(console::script))
         .route("/console/app.css", get(console::stylesheet))
@@ -65,6 +69,10 @@ pub fn router(app: App) -> Router {
         .route(
             "/admin/workflows/{workflow_id}/executions/{execution_id}",
             get(admin::execution),
+        )
+        .route(
+            "/admin/workflows/{workflow_id}/executions/{execution_id}/steps/{step_id}/items",
+            get(admin::items),
         )
         .route(
             "/admin/workflows/{workflow_id}/executions/{execution_id}/replay",

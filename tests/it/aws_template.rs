@@ -347,7 +347,8 @@ async fn api_events_and_router_routes_are_the_same() {
         let method = text(at(event, &["Properties", "Method"])).to_uppercase();
         let concrete = path
             .replace("{workflowId}", "wf_1")
-            .replace("{executionId}", "01JD0000000000000000000000");
+            .replace("{executionId}", "01JD0000000000000000000000")
+            .replace("{stepId}", "chat");
         let response = router
             .clone()
             .oneshot(
@@ -374,6 +375,7 @@ async fn api_events_and_router_routes_are_the_same() {
         "POST /webhooks/{workflowId}",
         "GET /workflows/{workflowId}/executions",
         "GET /workflows/{workflowId}/executions/{executionId}",
+        "GET /workflows/{workflowId}/executions/{executionId}/steps/{stepId}/items",
         "GET /health",
         "GET /console",
         "GET /console/app.js",
@@ -383,6 +385,7 @@ async fn api_events_and_router_routes_are_the_same() {
         "GET /admin/workflows/{workflowId}/activity",
         "GET /admin/workflows/{workflowId}/executions",
         "GET /admin/workflows/{workflowId}/executions/{executionId}",
+        "GET /admin/workflows/{workflowId}/executions/{executionId}/steps/{stepId}/items",
         "POST /admin/workflows/{workflowId}/executions/{executionId}/replay",
     ]
     .into_iter()

@@ -307,3 +307,213 @@ fn admin_keys_are_created_listed_and_revoked() {
     let again = run(&db, &["--json", "admin-keys", "create", "ops"], None);
     assert!(!again.status.success(), "the name stays taken");
 }
+
+const ROUTER_WORKFLOW: &str = r#"
+name: Alarm router
+api_key: ops
+steps:
+  - id: route
+    type: branch
+    cases:
+      - when: trigger.body.severity == "critical"
+        next: page
+      - when: trigger.body.alerts is defined
+        next: chat
+    default: ignore
+  - id: page
+    type: transform
+    output: { paged: true }
+    next: end
+  - id: chat
+    type: for_each
+    items: trigger.body.alerts
+    as: alert
+    continue_on_error: true
+    next: end
+    steps:
+      - id: check
+        type: branch
+        cases: [{ when: alert.bad, next: boom }]
+        default: post
+      - id: boom
+        type: fail
+        message: a bad alert
+      - id: post
+        type: transform
+        output: { text: "{{ alert.name }}" }
+  - id: ignore
+    type: stop
+"#;
+
+/// Runs what is queued in the SQLite file `db` with the local worker, as `serve` would.
+async fn run_queued(db: &Path) {
+    use webhook_trigger::adapters::sqlite::worker_loop::{self, LocalWorkerConfig};
+    let store = SqliteStore::open(db).expect("open");
+    let queue = store.queue();
+    let worker = crate::support::test_worker(Arc::new(store), chrono::Duration::minutes(5));
+    let config = LocalWorkerConfig::default();
+    while worker_loop::drain_once(&worker, &queue, &config).await > 0 {}
+}
+
+#[tokio::test]
+async fn executions_show_prints_the_path_the_branchs_case_and_the_loops_items() {
+    let dir = tempfile::tempdir().expect("dir");
+    let db = dir.path().join("wt.db");
+    let key = json(&db, &["api-keys", "create", "ops"]);
+    let key_value = key["value"].as_str().expect("value").to_owned();
+    let created = json_with_stdin(
+        &db,
+        &["workflows", "create", "--file", "-"],
+        Some(ROUTER_WORKFLOW),
+    );
+    let id = created["id"].as_str().expect("id").to_owned();
+    let body = r#"{"alerts": [{"name": "a0"}, {"name": "a1", "bad": true}, {"name": "a2"}]}"#;
+    let execution = accept_one(&db, &id, &key_value, body).await;
+    run_queued(&db).await;
+
+    // --json: the API's document, plan included.
+    let shown = json(&db, &["executions", "show", &id, &execution]);
+    assert_eq!(shown["status"], "succeeded", "{shown}");
+    let plan: Vec<(&str, &str)> = shown["plan"]
+        .as_array()
+        .expect("plan")
+        .iter()
+        .map(|p| {
+            (
+                p["id"].as_str().unwrap_or(""),
+                p["status"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    assert_eq!(
+        plan,
+        [
+            ("route", "succeeded"),
+            ("page", "skipped"),
+            ("chat", "succeeded"),
+            ("ignore", "skipped")
+        ]
+    );
+
+    // For people: the path, what it skipped, the case the branch matched, the items by status.
+    let text = run(&db, &["executions", "show", &id, &execution], None);
+    assert!(text.status.success());
+    let text = String::from_utf8_lossy(&text.stdout).into_owned();
+    for line in [
+        "  path:      route → chat\n",
+        "  skipped:   page, ignore\n",
+        "    matched: case 1 → chat\n",
+        "    items:   3 items: 2 succeeded, 1 failed\n",
+    ] {
+        assert!(text.contains(line), "{line:?} missing in:\n{text}");
+    }
+    assert!(!text.contains("pending"), "{text}");
+
+    // --items STEP: a page of items, the API's document with --json.
+    let page = json(
+        &db,
+        &[
+            "executions",
+            "show",
+            &id,
+            &execution,
+            "--items",
+            "chat",
+            "--limit",
+            "2",
+        ],
+    );
+    let indexes: Vec<u64> = page["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter_map(|i| i["index"].as_u64())
+        .collect();
+    assert_eq!(indexes, [0, 1]);
+    assert_eq!(page["nextAfter"], 1);
+    assert_eq!(page["items"][1]["status"], "failed");
+    assert_eq!(page["items"][1]["steps"][1]["path"], "chat[1].boom");
+    let rest = run(
+        &db,
+        &[
+            "executions",
+            "show",
+            &id,
+            &execution,
+            "--items",
+            "chat",
+            "--after",
+            "1",
+        ],
+        None,
+    );
+    assert!(rest.status.success());
+    let rest = String::from_utf8_lossy(&rest.stdout).into_owned();
+    assert!(rest.contains("  item 2 (succeeded)\n"), "{rest}");
+    assert!(
+        rest.contains("    step chat[2].post (transform): succeeded"),
+        "{rest}"
+    );
+    assert!(
+        !rest.contains("item 1 ") && !rest.contains("More:"),
+        "{rest}"
+    );
+    let first = run(
+        &db,
+        &[
+            "executions",
+            "show",
+            &id,
+            &execution,
+            "--items",
+            "chat",
+            "--limit",
+            "1",
+        ],
+        None,
+    );
+    let first = String::from_utf8_lossy(&first.stdout).into_owned();
+    assert!(first.contains("More: --after 0\n"), "{first}");
+
+    // Not a loop, or bad paging: the API's errors.
+    let out = run(
+        &db,
+        &[
+            "--json",
+            "executions",
+            "show",
+            &id,
+            &execution,
+            "--items",
+            "route",
+        ],
+        None,
+    );
+    assert!(!out.status.success());
+    let err: Value = serde_json::from_slice(&out.stderr).expect("json error");
+    assert_eq!(err["error"]["code"], "step_not_found");
+    let out = run(
+        &db,
+        &[
+            "--json",
+            "executions",
+            "show",
+            &id,
+            &execution,
+            "--items",
+            "chat",
+            "--limit",
+            "0",
+        ],
+        None,
+    );
+    let err: Value = serde_json::from_slice(&out.stderr).expect("json error");
+    assert_eq!(err["error"]["code"], "invalid_request");
+    // --after and --limit only page items.
+    let out = run(
+        &db,
+        &["executions", "show", &id, &execution, "--after", "1"],
+        None,
+    );
+    assert!(!out.status.success());
+}

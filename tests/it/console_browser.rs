@@ -1,8 +1,9 @@
 //! The console in a real headless Chromium (Debian's `chromium` + `chromium-driver`, which
 //! `make test` installs), driven over WebDriver against the real `serve` binary, on loopback
 //! only: sign in with an admin key, see the workflow, trigger a webhook, watch it succeed,
-//! see refused requests charted by reason, open it, see its steps, replay it; a wrong key is
-//! refused; a hostile payload renders as text. With `WEBHOOK_CONSOLE_SCREENSHOTS=DIR` it also saves a PNG of each page there
+//! see refused requests charted by reason, open it, see its steps, replay it; see the path a
+//! branch took and a loop's items, paged; a wrong key is refused; a hostile payload renders as
+//! text. With `WEBHOOK_CONSOLE_SCREENSHOTS=DIR` it also saves a PNG of each page there
 //! (`make screenshots` writes the ones in docs/).
 //!
 //! Never skipped: without the browser it fails, saying what to install.
@@ -147,6 +148,157 @@ async fn sign_in(c: &Client, key: &str) {
         .expect("click");
 }
 
+/// A branch to a loop (item 1 fails, the loop goes on), with steps on either side that the
+/// run passes over.
+fn router_steps() -> Value {
+    json!([
+        {"id": "route", "type": "branch",
+         "cases": [{"when": "trigger.body.severity == 'critical'", "next": "page"},
+                   {"when": "trigger.body.alerts is defined", "next": "chat"}],
+         "default": "ignore"},
+        {"id": "page", "type": "transform", "output": {"paged": true}, "next": "end"},
+        {"id": "chat", "type": "for_each", "items": "trigger.body.alerts", "as": "alert",
+         "continue_on_error": true, "next": "end",
+         "steps": [
+            {"id": "check", "type": "branch",
+             "cases": [{"when": "alert.bad", "next": "boom"}], "default": "post"},
+            {"id": "boom", "type": "fail", "message": "a bad alert"},
+            {"id": "post", "type": "transform", "output": {"text": "{{ alert.name }}"}},
+         ]},
+        {"id": "ignore", "type": "stop", "reason": "not routed"},
+    ])
+}
+
+/// More items than one page of the console (50), so it offers the rest.
+const ALERTS: usize = 53;
+
+async fn the_path_and_a_loops_items(
+    c: &Client,
+    http: &reqwest::Client,
+    base: &str,
+    workflow_id: &str,
+    api_key: &str,
+) {
+    let alerts: Vec<Value> = (0..ALERTS)
+        .map(|i| json!({"name": format!("a{i}"), "bad": i == 1}))
+        .collect();
+    let accepted = http
+        .post(format!("{base}/webhooks/{workflow_id}"))
+        .header("x-api-key", api_key)
+        .header("content-type", "application/json")
+        .body(json!({ "alerts": alerts }).to_string())
+        .send()
+        .await
+        .expect("webhook")
+        .bytes()
+        .await
+        .expect("body");
+    let accepted: Value = serde_json::from_slice(&accepted).expect("json");
+    let execution_id = accepted["executionId"]
+        .as_str()
+        .expect("execution id")
+        .to_owned();
+    c.goto(&format!(
+        "{base}/console#/workflows/{workflow_id}/executions/{execution_id}"
+    ))
+    .await
+    .expect("open the execution");
+    wait_text(c, "#execution-id", &execution_id).await;
+    wait_text(c, "#execution-status", "succeeded").await;
+
+    let order: Value = c
+        .execute(
+            "return [...document.querySelectorAll('#steps > .step')].map(s => s.dataset.step + ':' + s.dataset.status)",
+            vec![],
+        )
+        .await
+        .expect("script");
+    assert_eq!(
+        order,
+        json!([
+            "route:succeeded",
+            "page:skipped",
+            "chat:succeeded",
+            "ignore:skipped"
+        ]),
+        "the definition's steps in order, those off the path skipped"
+    );
+    assert_eq!(
+        text_of(c, ".step[data-step='route'] .branch-choice").await,
+        "case 1 → chat"
+    );
+    let skipped = text_of(c, ".step.off-path[data-step='page']").await;
+    assert!(
+        skipped.contains("skipped") && skipped.contains("not on the path"),
+        "{skipped}"
+    );
+
+    let items = ".items[data-items-step='chat']";
+    let rows = format!("{items} tr[data-item]");
+    let count = |css: String| async move {
+        let n: Value = c
+            .execute(
+                "return document.querySelectorAll(arguments[0]).length",
+                vec![json!(css)],
+            )
+            .await
+            .expect("script");
+        n
+    };
+    assert_eq!(count(rows.clone()).await, json!(50), "one page of items");
+    assert_eq!(
+        text_of(
+            c,
+            &format!("{items} tr[data-item='1'][data-status='failed'] .item-error")
+        )
+        .await,
+        "step \"boom\" (fail) failed: a bad alert"
+    );
+    assert_eq!(
+        text_of(
+            c,
+            &format!("{items} tr[data-item='0'] [data-path='chat[0].check'] .branch-choice")
+        )
+        .await,
+        "default → post"
+    );
+    assert!(
+        text_of(
+            c,
+            &format!("{items} tr[data-item='0'][data-status='succeeded']")
+        )
+        .await
+        .contains("chat[0].post"),
+        "an item shows its inner steps by path"
+    );
+    c.execute("document.getElementById('steps').scrollIntoView()", vec![])
+        .await
+        .expect("scroll to the steps");
+    screenshot(c, "console-path.png").await;
+
+    click(c, &format!("{items} button.more-items:not([hidden])")).await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while count(rows.clone()).await != json!(ALERTS) {
+        assert!(
+            Instant::now() < deadline,
+            "the second page of items did not load"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        text_of(c, &format!("{items} tr[data-item]:last-child"))
+            .await
+            .split_whitespace()
+            .next(),
+        Some("52"),
+    );
+    assert_eq!(
+        count(format!("{items} button.more-items:not([hidden])")).await,
+        json!(0),
+        "no more pages"
+    );
+}
+
 #[tokio::test]
 async fn the_console_shows_runs_and_replays_an_execution_in_a_real_browser() {
     let chromedriver = find_tool(&["chromedriver"]);
@@ -170,6 +322,20 @@ async fn the_console_shows_runs_and_replays_an_execution_in_a_real_browser() {
         ],
     );
     let workflow_id = workflow["id"].as_str().expect("id").to_owned();
+    let router = cli(
+        &db,
+        &[
+            "workflows",
+            "create",
+            "--name",
+            "Alert router",
+            "--api-key",
+            "partner",
+            "--steps",
+            &router_steps().to_string(),
+        ],
+    );
+    let router_id = router["id"].as_str().expect("id").to_owned();
 
     let port = free_port();
     let _server = Killed(
@@ -339,6 +505,10 @@ async fn the_console_shows_runs_and_replays_an_execution_in_a_real_browser() {
         assert!(!body.contains(&admin_key) && !body.contains(&api_key), "a key value was rendered");
         let current = c.current_url().await.unwrap();
         assert!(!current.as_str().contains(&admin_key), "the key went into the URL");
+
+        // A branch and a loop: the path in order with the case the branch matched, the steps
+        // off it greyed, the loop's items a page at a time.
+        the_path_and_a_loops_items(&c, &http, &base, &router_id, &api_key).await;
 
         // Signing out forgets the key.
         click(&c, "#sign-out").await;

@@ -29,6 +29,7 @@ mod hostile_input;
 mod local_worker;
 mod log_redaction;
 mod panics;
+mod path_flows;
 mod serve_binary;
 mod serve_limits;
 mod signatures;

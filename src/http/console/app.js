@@ -46,9 +46,22 @@
     return node;
   }
 
+  // Step statuses beyond the executions' own, each with its colour.
+  const STEP_STATUSES = ['skipped', 'pending', 'filtered', 'stopped', 'retrying'];
+  // Items of a for_each per page (the API's default).
+  const ITEM_PAGE = 50;
+
   function statusBadge(status) {
-    const known = STATUSES.includes(status) || status === 'skipped';
+    const known = STATUSES.includes(status) || STEP_STATUSES.includes(status);
     return el('span', { class: 'status ' + (known ? status : ''), 'data-status': status }, status);
+  }
+
+  // What a branch record chose, as "case 1 → chat" or "default → ignore"; null otherwise.
+  function branchChoice(s) {
+    if (s.type !== 'branch' || !s.output || typeof s.output.next !== 'string') return null;
+    const m = s.output.matched;
+    const label = typeof m === 'number' ? 'case ' + m : String(m);
+    return label + ' \u2192 ' + s.output.next;
   }
 
   function when(iso) {
@@ -275,13 +288,7 @@
         fail(err);
       }
     });
-    const steps = e.steps.map((s) => el('div', { class: 'step', 'data-step': s.id, 'data-status': s.status },
-      el('h3', {}, statusBadge(s.status), ' ', s.id, ' ', el('span', { class: 'muted' }, s.type)),
-      dl([['attempts', String(s.attempts)], ['started', when(s.startedAt)], ['duration', s.durationMs + ' ms'],
-        ['continued', s.continued ? 'yes (continue_on_error)' : '']]),
-      s.request !== undefined ? [el('h4', {}, 'Request'), el('pre', { class: 'step-request' }, pretty(s.request))] : null,
-      s.output !== undefined ? [el('h4', {}, 'Output'), el('pre', { class: 'step-output' }, pretty(s.output))] : null,
-      s.error ? [el('h4', {}, 'Error'), el('pre', { class: 'step-error' }, s.error)] : null));
+    const steps = await pathSteps(e, `admin/workflows/${wid}/executions/${eid}`);
     render(
       el('p', {}, el('a', { href: `#/workflows/${wid}` }, '« Executions')),
       el('h1', {}, 'Execution ', el('code', { id: 'execution-id' }, e.id), ' ', el('span', { id: 'execution-status' }, statusBadge(e.status))),
@@ -296,8 +303,114 @@
       ...section('Payload', el('pre', { id: 'payload' }, pretty(e.payload))),
       e.result !== undefined ? section('Result', el('pre', { id: 'result' }, pretty(e.result))) : [],
       e.error ? section('Error', el('pre', { id: 'execution-error' }, e.error)) : [],
-      ...section('Steps', steps.length ? el('div', { id: 'steps' }, steps) : el('p', { class: 'muted' }, 'no steps ran yet')));
+      ...section('Steps', steps.length
+        ? [el('p', { class: 'muted' }, 'The workflow\'s steps in order: those on the path this execution took with what they did, the others greyed.'),
+          el('div', { id: 'steps' }, steps)]
+        : el('p', { class: 'muted' }, 'no steps ran yet')));
     if (e.status === 'queued' || e.status === 'running') schedule();
+  }
+
+  // One step that ran: status, timing, request, output or error; a branch's case; a loop's
+  // items.
+  function stepCard(s, items) {
+    const choice = branchChoice(s);
+    return el('div', { class: 'step', 'data-step': s.id, 'data-status': s.status },
+      el('h3', {}, statusBadge(s.status), ' ', s.id, ' ', el('span', { class: 'muted' }, s.type),
+        choice ? [' ', el('span', { class: 'branch-choice' }, choice)] : null),
+      dl([['attempts', String(s.attempts)], ['started', when(s.startedAt)], ['duration', s.durationMs + ' ms'],
+        ['continued', s.continued ? 'yes (continue_on_error)' : '']]),
+      items || null,
+      s.request !== undefined ? [el('h4', {}, 'Request'), el('pre', { class: 'step-request' }, pretty(s.request))] : null,
+      s.output !== undefined ? [el('h4', {}, 'Output'), el('pre', { class: 'step-output' }, pretty(s.output))] : null,
+      s.error ? [el('h4', {}, 'Error'), el('pre', { class: 'step-error' }, s.error)] : null);
+  }
+
+  // A step of the definition the run went past (or has not reached yet): greyed, no details.
+  function offPathCard(p, items) {
+    const why = p.status === 'skipped' ? 'not on the path this execution took'
+      : items ? 'running, or not run yet' : 'not run yet';
+    return el('div', { class: 'step off-path ' + p.status, 'data-step': p.id, 'data-status': p.status },
+      el('h3', {}, statusBadge(p.status), ' ', p.id, ' ', el('span', { class: 'muted' }, p.type)),
+      el('p', { class: 'muted' }, why),
+      items || null);
+  }
+
+  // The definition's steps in order (the path only goes forward, so the steps that ran are
+  // in the order they ran), those off the path greyed; then any record the definition does
+  // not name (an older execution read against a workflow edited since).
+  async function pathSteps(e, executionPath) {
+    const plan = e.plan || [];
+    const byId = new Map(e.steps.map((s) => [s.id, s]));
+    const shown = new Set();
+    const cards = [];
+    for (const p of plan) {
+      const s = byId.get(p.id);
+      if (!s && p.type === 'for_each' && p.status === 'pending') {
+        // A loop in progress has items before it has a record.
+        cards.push(offPathCard(p, await itemsPanel(executionPath, p.id)));
+      } else if (!s) {
+        cards.push(offPathCard(p));
+      } else {
+        shown.add(s.id);
+        cards.push(stepCard(s, s.type === 'for_each' ? await itemsPanel(executionPath, s.id) : null));
+      }
+    }
+    for (const s of e.steps) if (!shown.has(s.id)) cards.push(stepCard(s, null));
+    return cards;
+  }
+
+  // An inner step of an item, on one line: status, path, type, a branch's case, an error.
+  function innerStep(s) {
+    const choice = branchChoice(s);
+    return el('div', { class: 'inner-step', 'data-path': s.path || s.id, 'data-status': s.status },
+      statusBadge(s.status), ' ', el('code', {}, s.path || s.id), ' ', el('span', { class: 'muted' }, s.type),
+      choice ? [' ', el('span', { class: 'branch-choice' }, choice)] : null,
+      s.error ? [' ', el('span', { class: 'inner-error' }, s.error)] : null);
+  }
+
+  function itemRow(item) {
+    return el('tr', { 'data-item': item.index, 'data-status': item.status },
+      el('td', {}, String(item.index)),
+      el('td', {}, statusBadge(item.status)),
+      el('td', {}, (item.steps || []).map(innerStep)),
+      el('td', {},
+        item.error ? el('pre', { class: 'item-error' }, item.error) : null,
+        !item.error && item.output !== undefined ? el('pre', { class: 'item-output' }, pretty(item.output)) : null));
+  }
+
+  // A for_each's items, a page at a time; "More items" appends the next page.
+  async function itemsPanel(executionPath, stepId) {
+    const base = `${executionPath}/steps/${encodeURIComponent(stepId)}/items`;
+    const body = el('tbody', {});
+    const more = el('button', { type: 'button', class: 'more-items', hidden: true }, 'More items');
+    const note = el('p', { class: 'muted items-note' });
+    const panel = el('div', { class: 'items', 'data-items-step': stepId },
+      el('h4', {}, 'Items'),
+      el('table', { class: 'items-table' },
+        el('thead', {}, el('tr', {}, ['#', 'Status', 'Steps', 'Output or error'].map((h) => el('th', {}, h)))),
+        body),
+      note, more);
+    let after = null;
+    async function load() {
+      const query = new URLSearchParams({ limit: String(ITEM_PAGE) });
+      if (after !== null) query.set('after', String(after));
+      const page = await api('GET', `${base}?${query}`);
+      body.append(...page.items.map(itemRow));
+      after = page.nextAfter === undefined ? null : page.nextAfter;
+      more.hidden = after === null;
+      note.textContent = body.children.length ? `${body.children.length} shown` + (after === null ? '' : ', more to load') : 'no items';
+    }
+    more.addEventListener('click', async () => {
+      more.disabled = true;
+      try { await load(); } catch (err) { fail(err); } finally { more.disabled = false; }
+    });
+    try {
+      await load();
+    } catch (err) {
+      if (err instanceof Refused) throw err;
+      note.textContent = 'items could not be read: ' + String(err.message || err);
+    }
+    return panel;
   }
 
   function schedule() {
