@@ -35,6 +35,6 @@ pub use step::{
     Step, WORKER_STEP_BUDGET, WorkflowStep,
 };
 pub use subscription::{SnsSubscription, SubscriptionState};
-pub use template::{TemplateContext, TemplateEngine, TemplateError};
+pub use template::{TemplateContext, TemplateEngine, TemplateError, TemplateValue};
 pub use workflow::{InvalidWorkflow, SenderAuth, SnsOptions, Trigger, Workflow};
 pub use workflow_file::{DefinitionError, WorkflowFile};

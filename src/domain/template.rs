@@ -80,6 +80,31 @@ impl TemplateContext {
     pub fn from_json(vars: &Value) -> Self {
         Self(minijinja::Value::from(minijinja::value::Serde(vars)))
     }
+
+    /// Top-level names bound to values converted beforehand.
+    pub fn from_vars<'a>(vars: impl IntoIterator<Item = (&'a str, TemplateValue)>) -> Self {
+        let map: std::collections::BTreeMap<String, minijinja::Value> = vars
+            .into_iter()
+            .map(|(name, value)| (name.to_owned(), value.0))
+            .collect();
+        Self(minijinja::Value::from(map))
+    }
+}
+
+/// A JSON value converted for templates once and shared by many contexts: converting is a
+/// walk of the whole value, and a loop's items would otherwise each convert the trigger
+/// (which holds the whole list) again. Cloning it is cheap.
+#[derive(Debug, Clone)]
+pub struct TemplateValue(minijinja::Value);
+
+impl TemplateValue {
+    pub fn from_json(value: &Value) -> Self {
+        Self::from_serialize(value)
+    }
+
+    pub fn from_serialize<T: serde::Serialize + ?Sized>(value: &T) -> Self {
+        Self(minijinja::Value::from(minijinja::value::Serde(value)))
+    }
 }
 
 /// Built once per process and shared (`Arc<TemplateEngine>`): compiling and rendering only

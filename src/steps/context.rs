@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value, json};
 
-use crate::domain::{StepRecord, TemplateContext, TemplateEngine};
+use crate::domain::{StepRecord, TemplateContext, TemplateEngine, TemplateValue};
 use crate::ports::{HttpSender, SnsPublisher};
 
 /// What running a step needs from the process; built once and shared.
@@ -29,7 +29,10 @@ pub struct ExecutionInfo {
 /// `for_each`, the item under its name and `loop`.
 #[derive(Debug, Clone)]
 pub struct StepContext {
-    trigger: Value,
+    /// Shared by the contexts of a loop's items rather than copied into each.
+    trigger: Arc<Value>,
+    /// `trigger` converted for templates once.
+    trigger_value: TemplateValue,
     execution: ExecutionInfo,
     steps: Map<String, Value>,
     /// The item and `loop` inside a `for_each`.
@@ -42,7 +45,8 @@ impl StepContext {
     /// `trigger` is the object `{"body": ..., "headers": ..., "query": ..., "sns": ...}`.
     pub fn new(trigger: Value, execution: ExecutionInfo) -> Self {
         Self {
-            trigger,
+            trigger_value: TemplateValue::from_json(&trigger),
+            trigger: Arc::new(trigger),
             execution,
             steps: Map::new(),
             locals: Map::new(),
@@ -110,18 +114,20 @@ impl StepContext {
     }
 
     pub fn to_template_context(&self) -> TemplateContext {
-        let mut vars = json!({
-            "trigger": self.trigger,
-            "steps": self.steps,
-            "execution": {
-                "id": self.execution.id,
-                "workflowId": self.execution.workflow_id,
-                "attempt": self.execution.attempt,
-            },
+        let execution = json!({
+            "id": self.execution.id,
+            "workflowId": self.execution.workflow_id,
+            "attempt": self.execution.attempt,
         });
-        if let Value::Object(map) = &mut vars {
-            map.extend(self.locals.iter().map(|(k, v)| (k.clone(), v.clone())));
-        }
-        TemplateContext::from_json(&vars)
+        let fixed = [
+            ("trigger", self.trigger_value.clone()),
+            ("steps", TemplateValue::from_serialize(&self.steps)),
+            ("execution", TemplateValue::from_json(&execution)),
+        ];
+        let locals = self
+            .locals
+            .iter()
+            .map(|(name, value)| (name.as_str(), TemplateValue::from_json(value)));
+        TemplateContext::from_vars(fixed.into_iter().chain(locals))
     }
 }
