@@ -1226,7 +1226,7 @@ steps:
             Duration::days(1),
         );
         execution.status = ExecutionStatus::Succeeded;
-        execution.definition = Some(routed_steps());
+        execution.definition = Some(routed_steps().into());
         execution.steps = vec![
             record(
                 "route",

@@ -8,9 +8,9 @@ use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::definition::Definition;
 use super::ids::{ExecutionId, WorkflowId};
 use super::request::RequestMeta;
-use super::step::WorkflowStep;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -118,7 +118,7 @@ pub struct Execution {
     /// the wrong step. Records stored before the copy existed have none and run the
     /// workflow's current steps.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub definition: Option<Vec<WorkflowStep>>,
+    pub definition: Option<Definition>,
 }
 
 fn is_default<T: Default + PartialEq>(value: &T) -> bool {

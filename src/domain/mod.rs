@@ -3,6 +3,7 @@
 
 pub mod admin_key;
 pub mod api_key;
+pub mod definition;
 pub mod execution;
 pub mod ids;
 pub mod item;
@@ -18,6 +19,7 @@ pub mod workflow_file;
 
 pub use admin_key::AdminKey;
 pub use api_key::{ApiKey, ApiKeyName, KeyRotationError, KeySecret, KeyUsage, PreviousKey};
+pub use definition::Definition;
 pub use execution::{
     Execution, ExecutionStatus, StepRecord, StepStatus, TransitionError, TriggerMeta,
 };

@@ -236,7 +236,7 @@ mod tests {
         let mut copy: Vec<WorkflowStep> =
             serde_json::from_value(json!([{"id": "only", "type": "echo"}])).unwrap();
         crate::domain::step::number_steps(&mut copy);
-        e.definition = Some(copy);
+        e.definition = Some(copy.into());
         assert_eq!(states(&e, &steps()), expect(&[("only", "succeeded")]));
         e.definition = None;
         assert_eq!(

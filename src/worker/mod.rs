@@ -13,7 +13,7 @@ use std::sync::Arc;
 use chrono::Utc;
 
 use crate::cache::TtlCache;
-use crate::domain::{Execution, TransitionError, Workflow, WorkflowId};
+use crate::domain::{Definition, Execution, TransitionError, Workflow, WorkflowId};
 use crate::ports::{Store, StoreError, WorkItem};
 pub use runner::DeliveryCount;
 use runner::{RunEnd, StepRunner};
@@ -72,10 +72,17 @@ pub struct WorkerDeps {
     pub budget: std::time::Duration,
 }
 
+/// A workflow as the worker caches it, with the copy of its steps each new execution takes:
+/// built (and serialised) once per read of the workflow, shared by every execution.
+struct LoadedWorkflow {
+    workflow: Workflow,
+    definition: Definition,
+}
+
 #[derive(Clone)]
 pub struct Worker {
     deps: Arc<WorkerDeps>,
-    workflows: Arc<TtlCache<WorkflowId, Arc<Workflow>>>,
+    workflows: Arc<TtlCache<WorkflowId, Arc<LoadedWorkflow>>>,
 }
 
 impl Worker {
@@ -87,14 +94,17 @@ impl Worker {
     }
 
     /// The workflow an execution runs, from this process's cache when it was read lately.
-    async fn workflow(&self, id: &WorkflowId) -> Result<Option<Arc<Workflow>>, StoreError> {
+    async fn workflow(&self, id: &WorkflowId) -> Result<Option<Arc<LoadedWorkflow>>, StoreError> {
         if let Some(workflow) = self.workflows.get(id) {
             return Ok(Some(workflow));
         }
         let Some(workflow) = self.store().get_workflow(id).await? else {
             return Ok(None);
         };
-        let workflow = Arc::new(workflow);
+        let workflow = Arc::new(LoadedWorkflow {
+            definition: Definition::new(workflow.steps.clone()),
+            workflow,
+        });
         self.workflows.insert(id.clone(), workflow.clone());
         Ok(Some(workflow))
     }
@@ -131,7 +141,7 @@ impl Worker {
                 if running.definition.is_none()
                     && let Some(workflow) = &workflow
                 {
-                    running.definition = Some(workflow.steps.clone());
+                    running.definition = Some(workflow.definition.clone());
                 }
                 running
             }
@@ -211,7 +221,7 @@ impl Worker {
     async fn run_claimed(
         &self,
         item: &WorkItem,
-        workflow: Option<Arc<Workflow>>,
+        workflow: Option<Arc<LoadedWorkflow>>,
         running: Execution,
         delivery: DeliveryCount,
     ) -> Result<Outcome, WorkerError> {
@@ -228,8 +238,11 @@ impl Worker {
         let steps = running
             .definition
             .clone()
-            .unwrap_or_else(|| workflow.steps.clone());
-        let (running, end) = match runner.run(&workflow, &steps, running, delivery).await {
+            .unwrap_or_else(|| workflow.definition.clone());
+        let (running, end) = match runner
+            .run(&workflow.workflow, &steps, running, delivery)
+            .await
+        {
             Ok(done) => done,
             Err(StoreError::TooLarge(reason)) => {
                 return self.fail_too_large(item, attempt, reason).await;
