@@ -157,10 +157,67 @@ pub fn step_failed(workflow: &WorkflowId, kind: &'static str) {
     }
 }
 
+/// The outcome label values of [`EXECUTIONS`].
+pub const OUTCOMES: [&str; 3] = ["succeeded", "failed", "filtered"];
+
+/// Makes every family exist from the first scrape, its counters at zero, as Prometheus's
+/// instrumentation guide advises: an alert on `rate(...)` or `increase(...)` works from the
+/// start instead of after the first event, and a dashboard shows 0, not "no data". Label
+/// values known in advance (the outcomes, the step types) get their series too; the
+/// per-workflow and per-reason series still appear with their first count (their values are
+/// open-ended). Call once, after the recorder is installed and before serving.
+pub fn register() {
+    for name in [ACCEPTED, DUPLICATE, REJECTIONS] {
+        metrics::counter!(name).increment(0);
+    }
+    for outcome in OUTCOMES {
+        metrics::counter!(EXECUTIONS, "outcome" => outcome).increment(0);
+    }
+    for kind in crate::domain::Step::KINDS {
+        metrics::counter!(STEP_FAILURES, "type" => kind).increment(0);
+    }
+    for name in [ACCEPT_SECONDS, EXECUTION_SECONDS] {
+        // Registered, not recorded: no observation is made up.
+        let _ = metrics::histogram!(name);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use metrics_exporter_prometheus::PrometheusBuilder;
+
+    #[test]
+    fn every_family_is_there_from_the_first_scrape_at_zero() {
+        let recorder = PrometheusBuilder::new().build_recorder();
+        let handle = recorder.handle();
+        metrics::with_local_recorder(&recorder, register);
+        let text = handle.render();
+        let mut lines = vec![
+            "webhook_accepted_total 0".to_owned(),
+            "webhook_duplicate_total 0".to_owned(),
+            "webhook_rejections_total 0".to_owned(),
+        ];
+        lines.extend(
+            OUTCOMES
+                .iter()
+                .map(|o| format!("workflow_executions_total{{outcome=\"{o}\"}} 0")),
+        );
+        lines.extend(
+            crate::domain::Step::KINDS
+                .iter()
+                .map(|k| format!("workflow_step_failures_total{{type=\"{k}\"}} 0")),
+        );
+        for line in lines {
+            assert!(text.contains(&line), "{line} missing in:\n{text}");
+        }
+        for family in [ACCEPT_SECONDS, EXECUTION_SECONDS] {
+            assert!(
+                text.contains(&format!("{family}_count 0")),
+                "{family} in:\n{text}"
+            );
+        }
+    }
 
     #[test]
     fn recorded_values_come_out_under_their_names_and_labels() {
@@ -199,9 +256,8 @@ mod tests {
         );
     }
 
-    /// Nothing is pre-registered at startup (a family appears with its first count), so
-    /// nothing lists the step types but `Step::KINDS`: each of them, the control-flow ones
-    /// included, comes out as its own `type` value.
+    /// Nothing lists the step types but `Step::KINDS` (which `register` also reads): each of
+    /// them, the control-flow ones included, comes out as its own `type` value.
     #[test]
     fn every_step_type_is_a_label_of_the_step_failures() {
         use crate::domain::Step;

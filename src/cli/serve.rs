@@ -26,6 +26,7 @@ pub async fn serve(backend: Backend, config: Config, options: ServeOptions) -> R
         .install_recorder()
         .map_err(|e| format!("cannot start metrics: {e}"))?;
     crate::measure::configure(&config);
+    crate::measure::register();
     let sdk = crate::adapters::aws::local_sdk_config().await;
     let worker =
         crate::wiring::worker(backend.store.clone(), &config, &sdk).map_err(|e| e.to_string())?;

@@ -221,6 +221,35 @@ fn orders_workflow(db: &std::path::Path) -> (String, String) {
 }
 
 #[tokio::test]
+async fn a_fresh_serve_shows_every_family_at_zero_on_its_first_scrape() {
+    let dir = tempfile::tempdir().expect("dir");
+    let db = dir.path().join("wt.db");
+    let _ = orders_workflow(&db);
+    let port = free_port();
+    let (_server, _stdout) = start(&db, port, false);
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    wait_healthy(&client, &base).await;
+    let text = client
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .expect("scrape")
+        .text()
+        .await
+        .expect("text");
+    for line in [
+        "webhook_accepted_total 0",
+        "webhook_rejections_total 0",
+        "workflow_executions_total{outcome=\"failed\"} 0",
+        "workflow_step_failures_total{type=\"for_each\"} 0",
+        "webhook_accept_seconds_count 0",
+    ] {
+        assert!(text.contains(line), "{line} missing in:\n{text}");
+    }
+}
+
+#[tokio::test]
 async fn serve_counts_accepted_and_refused_webhooks_and_finished_executions_at_metrics() {
     let dir = tempfile::tempdir().expect("dir");
     let db = dir.path().join("wt.db");
