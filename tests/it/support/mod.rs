@@ -63,6 +63,8 @@ pub fn test_step_deps() -> StepDeps {
         sns: Arc::new(SnsTopicPublisher::new(aws_sdk_sns::Client::new(
             &offline_sdk_config(),
         ))),
+        email: Arc::new(webhook_trigger::ports::NoEmailTransport),
+        email_from: None,
         templates: Arc::new(TemplateEngine::new()),
     }
 }
