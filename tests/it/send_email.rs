@@ -304,10 +304,7 @@ async fn smtp_delivers_the_rendered_message_with_bcc_only_in_the_envelope() {
     );
     let data = message["data"].as_str().expect("data");
     let headers = headers(data);
-    assert_eq!(
-        header(&headers, "from"),
-        ["Alerts <alerts@example.com>"]
-    );
+    assert_eq!(header(&headers, "from"), ["Alerts <alerts@example.com>"]);
     assert_eq!(header(&headers, "to"), ["owner@example.com"]);
     assert_eq!(header(&headers, "cc"), ["a@example.com"]);
     assert_eq!(header(&headers, "subject"), ["Order 42"]);
