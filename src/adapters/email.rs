@@ -30,8 +30,11 @@ const TRANSIENT_CODES: &[&str] = &[
     "RequestTimeout",
 ];
 
-/// How long one SMTP exchange may take (connect, each command).
+/// How long one SMTP read or write may take (connect, each command).
 const SMTP_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// How long a whole SMTP send may take, inside the step's worst case (30 s).
+const SMTP_SEND_TIMEOUT: Duration = Duration::from_secs(25);
 
 /// The sender `transport` names, or one that fails every send with a setup error.
 pub fn email_sender(
@@ -229,7 +232,16 @@ fn smtp_message(message: EmailMessage) -> Result<(lettre::Message, String), Emai
 impl EmailSender for SmtpEmailSender {
     async fn send(&self, message: EmailMessage) -> Result<String, EmailError> {
         let (message, message_id) = smtp_message(message)?;
-        match self.transport.send(message).await {
+        let sent = tokio::time::timeout(SMTP_SEND_TIMEOUT, self.transport.send(message)).await;
+        let Ok(sent) = sent else {
+            // The server may have taken the message before going silent: a retry may send it
+            // twice (as SNS and SES delivery may).
+            return Err(EmailError::Unavailable(format!(
+                "SMTP server {}: no answer within {SMTP_SEND_TIMEOUT:?}",
+                self.server
+            )));
+        };
+        match sent {
             Ok(_) => Ok(message_id),
             // 5xx: the server refused (bad recipient, authentication failed): the same next time.
             Err(e) if e.is_permanent() => Err(EmailError::Refused(format!(
