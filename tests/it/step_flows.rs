@@ -43,6 +43,10 @@ macro_rules! step_flows_for {
             step_flows_for!(@each $make, support::email::shared_sink().config(support::test_config());
                 send_email_sends_the_rendered_message_once_and_records_it,
                 send_email_with_a_line_break_in_its_subject_fails_and_sends_nothing,
+                a_redelivery_after_send_email_resumes_after_it_and_never_sends_again,
+            );
+            step_flows_for!(@each $make, unreachable_smtp_config();
+                send_email_to_an_unreachable_server_is_retried_on_a_later_delivery,
             );
             step_flows_for!(@each $make, support::test_config();
                 send_email_without_a_transport_fails_with_a_setup_error_not_retried,
@@ -1032,4 +1036,65 @@ async fn send_email_without_a_transport_fails_with_a_setup_error_not_retried(t: 
     let error = step(&done, "mail")["error"].as_str().unwrap_or_default();
     assert!(error.contains("send_email needs EMAIL_TRANSPORT"), "{done}");
     assert_eq!(t.worker.drain().await, 0, "a setup error is not retried");
+}
+
+async fn a_redelivery_after_send_email_resumes_after_it_and_never_sends_again(t: TestApp) {
+    let marker = ulid::Ulid::new().to_string();
+    let hook = Target::start(vec![Answer::status(503), Answer::json(200, json!({}))]).await;
+    let (wf, key) = t
+        .workflow_from_steps(json!([
+            {"id": "mail", "type": "send_email", "to": ["owner@example.com"],
+             "subject": "Order {{ trigger.body.id }}", "text": "t"},
+            {"id": "notify", "type": "http_request", "url": hook.url("/sent"),
+             "body": {"messageId": "{{ steps.mail.output.messageId }}"},
+             "retry": quick_retry(1)},
+        ]))
+        .await;
+    let id = accept(&t, wf.id.as_str(), &key, &json!({"id": marker})).await;
+
+    assert_eq!(t.worker.deliver_once().await, 1);
+    let waiting = t.execution(wf.id.as_str(), &id, &key).await;
+    assert_eq!(
+        step_statuses(&waiting),
+        pairs(&[("mail", "succeeded"), ("notify", "retrying")]),
+        "{waiting}"
+    );
+    assert_eq!(t.worker.deliver_once().await, 1);
+    let done = t.execution(wf.id.as_str(), &id, &key).await;
+    assert_eq!(done["status"], "succeeded", "{done}");
+    assert_eq!(mail_with(&marker).len(), 1, "the message went out twice");
+    let message_id = step(&done, "mail")["output"]["messageId"].clone();
+    assert_eq!(hook.count(), 2);
+    assert_eq!(hook.received()[1].json(), json!({"messageId": message_id}));
+}
+
+/// `EMAIL_TRANSPORT` on a loopback port nobody listens on.
+fn unreachable_smtp_config() -> Config {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    drop(listener);
+    Config {
+        email_transport: Some(
+            webhook_trigger::config::EmailTransport::parse(&format!("smtp://127.0.0.1:{port}"))
+                .expect("a transport"),
+        ),
+        email_from: Some("alerts@example.com".into()),
+        ..support::test_config()
+    }
+}
+
+async fn send_email_to_an_unreachable_server_is_retried_on_a_later_delivery(t: TestApp) {
+    let (wf, key) = t
+        .workflow_from_steps(json!([
+            {"id": "mail", "type": "send_email", "to": ["owner@example.com"],
+             "subject": "s", "text": "t"},
+        ]))
+        .await;
+    let id = accept(&t, wf.id.as_str(), &key, &json!({})).await;
+    assert_eq!(t.worker.deliver_once().await, 1);
+    let waiting = t.execution(wf.id.as_str(), &id, &key).await;
+    assert_eq!(waiting["status"], "queued", "{waiting}");
+    assert_eq!(step_statuses(&waiting), pairs(&[("mail", "retrying")]));
+    let error = step(&waiting, "mail")["error"].as_str().unwrap_or_default();
+    assert!(error.contains("SMTP server 127.0.0.1:"), "{waiting}");
 }
