@@ -248,6 +248,12 @@ impl EmailSender for SmtpEmailSender {
                 "SMTP server {} refused the message: {e}",
                 self.server
             ))),
+            // The client cannot go on with this server (credentials set but no AUTH mechanism
+            // in common, ...): a setting to fix, which retrying does not.
+            Err(e) if e.is_client() => Err(EmailError::Setup(format!(
+                "SMTP server {}: {e} (check EMAIL_TRANSPORT)",
+                self.server
+            ))),
             // 4xx, timeouts, connection and TLS failures.
             Err(e) => Err(EmailError::Unavailable(format!(
                 "SMTP server {}: {e}",
