@@ -42,6 +42,129 @@ pub struct Config {
     /// default 100); later ones are labelled `other`, which bounds the number of series (and,
     /// on CloudWatch, of billed custom metrics).
     pub metrics_workflow_limit: usize,
+    /// The sender of a `send_email` step that names none (`EMAIL_FROM`, an address such as
+    /// `alerts@example.com` or `Alerts <alerts@example.com>`). Unset: such a step fails.
+    pub email_from: Option<String>,
+    /// How `send_email` steps send (`EMAIL_TRANSPORT`: `ses`, `smtp://...` or `smtps://...`).
+    /// Unset: they fail with a setup error.
+    pub email_transport: Option<EmailTransport>,
+}
+
+/// Where `send_email` steps send their messages.
+#[derive(Clone, PartialEq, Eq)]
+pub enum EmailTransport {
+    /// Amazon SES v2, on the AWS SDK's configuration (region, credentials, endpoint).
+    Ses,
+    /// An SMTP server: `smtp://` upgrades with STARTTLS when the server offers it, `smtps://`
+    /// speaks TLS from the start.
+    Smtp {
+        implicit_tls: bool,
+        host: String,
+        port: u16,
+        credentials: Option<SmtpCredentials>,
+    },
+}
+
+/// A user name and password for SMTP AUTH. Its `Debug` never shows the password.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SmtpCredentials {
+    pub user: String,
+    pub password: String,
+}
+
+impl std::fmt::Debug for SmtpCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SmtpCredentials")
+            .field("user", &self.user)
+            .field("password", &"[redacted]")
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for EmailTransport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Ses => f.write_str("Ses"),
+            Self::Smtp {
+                implicit_tls,
+                host,
+                port,
+                credentials,
+            } => f
+                .debug_struct("Smtp")
+                .field("implicit_tls", implicit_tls)
+                .field("host", host)
+                .field("port", port)
+                .field("credentials", credentials)
+                .finish(),
+        }
+    }
+}
+
+impl EmailTransport {
+    /// `ses`, or `smtp://[user:password@]host:port` / `smtps://...` (user and password
+    /// percent-encoded). An error never holds the password.
+    pub fn parse(raw: &str) -> Result<Self, ConfigError> {
+        let bad = |value: String| ConfigError {
+            name: "EMAIL_TRANSPORT",
+            value,
+            expected: "ses, smtp://[user:password@]host:port or smtps://[user:password@]host:port",
+        };
+        let raw = raw.trim();
+        if raw.eq_ignore_ascii_case("ses") {
+            return Ok(Self::Ses);
+        }
+        let Ok(url) = url::Url::parse(raw) else {
+            return Err(bad(redact_userinfo(raw)));
+        };
+        let shown = || redact_userinfo(raw);
+        let implicit_tls = match url.scheme() {
+            "smtp" => false,
+            "smtps" => true,
+            _ => return Err(bad(shown())),
+        };
+        let (Some(host), Some(port)) = (url.host_str(), url.port()) else {
+            return Err(bad(shown()));
+        };
+        if !matches!(url.path(), "" | "/") || url.query().is_some() || url.fragment().is_some() {
+            return Err(bad(shown()));
+        }
+        let decode = |s: &str| {
+            percent_encoding::percent_decode_str(s)
+                .decode_utf8()
+                .map(|s| s.into_owned())
+        };
+        let credentials = match (url.username(), url.password()) {
+            ("", None) => None,
+            (user, Some(password)) if !user.is_empty() => Some(SmtpCredentials {
+                user: decode(user).map_err(|_| bad(shown()))?,
+                password: decode(password).map_err(|_| bad(shown()))?,
+            }),
+            _ => return Err(bad(shown())),
+        };
+        Ok(Self::Smtp {
+            implicit_tls,
+            host: host
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .to_owned(),
+            port,
+            credentials,
+        })
+    }
+}
+
+/// `scheme://user:secret@host` → `scheme://[redacted]@host`, for text that is not a URL.
+fn redact_userinfo(raw: &str) -> String {
+    match raw.rfind('@') {
+        Some(at) => match raw.find("://") {
+            Some(start) if start + 3 <= at => {
+                format!("{}[redacted]{}", &raw[..start + 3], &raw[at..])
+            }
+            _ => format!("[redacted]{}", &raw[at..]),
+        },
+        None => raw.to_owned(),
+    }
 }
 
 impl Default for Config {
@@ -58,6 +181,8 @@ impl Default for Config {
             rejection_flush: Duration::from_secs(10),
             metrics_workflow_dimension: true,
             metrics_workflow_limit: 100,
+            email_from: None,
+            email_transport: None,
         }
     }
 }
@@ -159,8 +284,28 @@ impl Config {
                 1,
             )?
             .min(u64::from(u32::MAX)) as usize,
+            email_from: email_from(&lookup)?,
+            email_transport: lookup("EMAIL_TRANSPORT")
+                .filter(|v| !v.trim().is_empty())
+                .map(|raw| EmailTransport::parse(&raw))
+                .transpose()?,
         })
     }
+}
+
+/// `EMAIL_FROM`: one address, as a `send_email` step's `from` would be.
+fn email_from(lookup: &impl Fn(&str) -> Option<String>) -> Result<Option<String>, ConfigError> {
+    let Some(raw) = lookup("EMAIL_FROM").filter(|v| !v.trim().is_empty()) else {
+        return Ok(None);
+    };
+    if raw.contains(['\r', '\n']) || raw.trim().parse::<lettre::message::Mailbox>().is_err() {
+        return Err(ConfigError {
+            name: "EMAIL_FROM",
+            value: raw,
+            expected: "an email address (a@example.com or Name <a@example.com>)",
+        });
+    }
+    Ok(Some(raw.trim().to_owned()))
 }
 
 /// `on` or `off` (any case); unset or empty is the default.
@@ -293,6 +438,77 @@ mod tests {
         let err = Config::from_lookup(|n| (n == "AWS_ENDPOINT_URL").then(|| "not a url".into()))
             .unwrap_err();
         assert_eq!(err.name, "AWS_ENDPOINT_URL");
+    }
+
+    #[test]
+    fn email_settings_are_read_and_checked() {
+        let d = Config::from_lookup(|_| None).unwrap();
+        assert_eq!(d.email_from, None);
+        assert_eq!(d.email_transport, None);
+        let c = Config::from_lookup(|n| match n {
+            "EMAIL_FROM" => Some(" Alerts <alerts@example.com> ".into()),
+            "EMAIL_TRANSPORT" => Some("SES".into()),
+            _ => None,
+        })
+        .unwrap();
+        assert_eq!(c.email_from.as_deref(), Some("Alerts <alerts@example.com>"));
+        assert_eq!(c.email_transport, Some(EmailTransport::Ses));
+        for (name, value) in [
+            ("EMAIL_FROM", "not an address"),
+            ("EMAIL_FROM", "a@example.com\nBcc: b@example.com"),
+            ("EMAIL_TRANSPORT", "sendmail"),
+            ("EMAIL_TRANSPORT", "http://mail.example.com:25"),
+            ("EMAIL_TRANSPORT", "smtp://mail.example.com"),
+            ("EMAIL_TRANSPORT", "smtp://user@mail.example.com:25"),
+            ("EMAIL_TRANSPORT", "smtp://mail.example.com:25/path"),
+        ] {
+            let err =
+                Config::from_lookup(|n| (n == name).then(|| value.to_string())).expect_err(value);
+            assert_eq!(err.name, name);
+        }
+    }
+
+    #[test]
+    fn smtp_transports_are_parsed() {
+        assert_eq!(
+            EmailTransport::parse("smtp://127.0.0.1:2525").unwrap(),
+            EmailTransport::Smtp {
+                implicit_tls: false,
+                host: "127.0.0.1".into(),
+                port: 2525,
+                credentials: None
+            }
+        );
+        assert_eq!(
+            EmailTransport::parse("smtps://me%40example.com:p%3Ass@mail.example.com:465").unwrap(),
+            EmailTransport::Smtp {
+                implicit_tls: true,
+                host: "mail.example.com".into(),
+                port: 465,
+                credentials: Some(SmtpCredentials {
+                    user: "me@example.com".into(),
+                    password: "p:ss".into()
+                })
+            }
+        );
+    }
+
+    #[test]
+    fn the_smtp_password_is_never_shown() {
+        let parsed = EmailTransport::parse("smtp://me:hunter2@mail.example.com:587").unwrap();
+        assert!(!format!("{parsed:?}").contains("hunter2"));
+        for raw in [
+            "smtp://me:hunter2@mail.example.com",
+            "smtp://me:hunter2@mail.example.com:587/x",
+            "ftp://me:hunter2@mail.example.com:21",
+            "smtp://me:hunter2@:25",
+            "me:hunter2@mail.example.com:25",
+        ] {
+            let err = EmailTransport::parse(raw).expect_err(raw);
+            assert_eq!(err.name, "EMAIL_TRANSPORT");
+            assert!(!err.to_string().contains("hunter2"), "{err}");
+            assert!(!format!("{err:?}").contains("hunter2"), "{err:?}");
+        }
     }
 
     #[test]

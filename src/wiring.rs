@@ -20,13 +20,18 @@ use crate::worker::{Worker, WorkerDeps};
 pub struct WiringError(String);
 
 /// The guarded HTTP client (honouring `HTTP_STEP_ALLOW_CIDRS`), the SNS publisher on the
-/// given SDK configuration, and the template engine.
-pub fn step_deps(sdk: &aws_config::SdkConfig) -> Result<StepDeps, WiringError> {
+/// given SDK configuration, the email sender `EMAIL_TRANSPORT` names (with `EMAIL_FROM`), and
+/// the template engine.
+pub fn step_deps(config: &Config, sdk: &aws_config::SdkConfig) -> Result<StepDeps, WiringError> {
     let http = GuardedHttpClient::from_env().map_err(|e| WiringError(e.to_string()))?;
     let sns = SnsTopicPublisher::new(aws_sdk_sns::Client::new(sdk));
+    let email = crate::adapters::email::email_sender(config.email_transport.as_ref(), sdk)
+        .map_err(WiringError)?;
     Ok(StepDeps {
         http: Arc::new(http),
         sns: Arc::new(sns),
+        email,
+        email_from: config.email_from.clone(),
         templates: Arc::new(TemplateEngine::new()),
     })
 }
@@ -57,7 +62,7 @@ pub fn worker(
 ) -> Result<Worker, WiringError> {
     Ok(Worker::new(WorkerDeps {
         store,
-        steps: step_deps(sdk)?,
+        steps: step_deps(config, sdk)?,
         lease: config.worker_lease,
         workflow_ttl: config.cache_ttl,
         budget: crate::domain::WORKER_STEP_BUDGET,

@@ -1,8 +1,9 @@
 //! Implementations of the ports: SQLite for local use; DynamoDB and SQS on AWS; outbound HTTP
-//! and SNS publishing for workflow steps.
+//! SNS publishing and email (SES v2, SMTP) for workflow steps.
 
 pub mod aws;
 pub mod dynamodb;
+pub mod email;
 pub mod outbound_http;
 mod record;
 pub mod sns_publish;

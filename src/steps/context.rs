@@ -6,13 +6,16 @@ use std::sync::Arc;
 use serde_json::{Map, Value, json};
 
 use crate::domain::{StepRecord, TemplateContext, TemplateEngine, TemplateValue};
-use crate::ports::{HttpSender, SnsPublisher};
+use crate::ports::{EmailSender, HttpSender, SnsPublisher};
 
 /// What running a step needs from the process; built once and shared.
 #[derive(Clone)]
 pub struct StepDeps {
     pub http: Arc<dyn HttpSender>,
     pub sns: Arc<dyn SnsPublisher>,
+    pub email: Arc<dyn EmailSender>,
+    /// The `from` of a `send_email` step that names none (`EMAIL_FROM`).
+    pub email_from: Option<String>,
     pub templates: Arc<TemplateEngine>,
 }
 

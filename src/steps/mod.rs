@@ -25,6 +25,7 @@ pub mod filter;
 pub mod for_each;
 pub mod http_request;
 mod outcome;
+pub mod send_email;
 pub mod sns_publish;
 pub mod stop;
 #[cfg(test)]
@@ -41,6 +42,7 @@ pub use http_request::{
     redacted_request,
 };
 pub use outcome::{StepRun, StepStatus};
+pub use send_email::SendEmailStep;
 pub use sns_publish::SnsPublishStep;
 pub use stop::StopStep;
 pub use transform::TransformStep;
@@ -94,6 +96,8 @@ pub enum Step {
     Transform(TransformStep),
     HttpRequest(HttpRequestStep),
     SnsPublish(SnsPublishStep),
+    /// One email message (SES v2, or SMTP when serving locally).
+    SendEmail(SendEmailStep),
     /// The first case whose `when` holds names the next step; `default` when none does.
     Branch(BranchStep),
     /// Ends the execution `succeeded`, outcome `stopped`, with a rendered `reason`.
@@ -116,6 +120,7 @@ macro_rules! with_step_type {
             Step::Transform($s) => $body,
             Step::HttpRequest($s) => $body,
             Step::SnsPublish($s) => $body,
+            Step::SendEmail($s) => $body,
             Step::Branch($s) => $body,
             Step::Stop($s) => $body,
             Step::ForEach($s) => $body,
@@ -134,13 +139,14 @@ impl Step {
     }
 
     /// Every type's name, for messages.
-    pub const KINDS: [&'static str; 9] = [
+    pub const KINDS: [&'static str; 10] = [
         echo::Echo::KIND,
         FailStep::KIND,
         FilterStep::KIND,
         TransformStep::KIND,
         HttpRequestStep::KIND,
         SnsPublishStep::KIND,
+        SendEmailStep::KIND,
         BranchStep::KIND,
         StopStep::KIND,
         ForEachStep::KIND,

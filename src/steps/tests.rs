@@ -86,6 +86,8 @@ fn deps(http: Arc<ScriptedHttp>, sns: Arc<RecordingSns>) -> StepDeps {
     StepDeps {
         http,
         sns,
+        email: Arc::new(crate::ports::NoEmailTransport),
+        email_from: None,
         templates: Arc::new(TemplateEngine::new()),
     }
 }

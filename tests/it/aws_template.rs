@@ -244,6 +244,7 @@ fn policies_are_least_privilege() {
             "dynamodb:GetItem",
             "dynamodb:PutItem",
             "dynamodb:Query",
+            "ses:SendEmail",
             "sns:Publish",
             "sqs:SendMessage"
         ])
@@ -275,6 +276,40 @@ fn policies_are_least_privilege() {
     let worker = at(resource(&t, "WorkerFunction"), &["Properties", "Policies"]);
     let text = serde_json::to_string(worker).unwrap_or_default();
     assert!(text.contains("PublishTopicArns"), "{text}");
+    // ses:SendEmail only on the one identity the stack was given, in its own account and
+    // region: never "*", never a wildcard identity.
+    let ses: Vec<&Value> = worker
+        .as_sequence()
+        .expect("Policies list")
+        .iter()
+        .flat_map(|policy| {
+            at(policy, &["Statement"])
+                .as_sequence()
+                .expect("Statements")
+        })
+        .filter(|statement| {
+            matches!(at(statement, &["Action"]), Value::String(a) if a.starts_with("ses:"))
+        })
+        .collect();
+    assert_eq!(ses.len(), 1, "{text}");
+    let Value::Tagged(sub) = at(ses[0], &["Resource"]) else {
+        panic!("ses:SendEmail's resource is a !Sub: {:?}", ses[0]);
+    };
+    assert_eq!(sub.tag.to_string(), "!Sub");
+    let arn = self::text(&sub.value);
+    assert_eq!(
+        arn,
+        "arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:identity/${EmailIdentity}"
+    );
+    let env = at(
+        resource(&t, "WorkerFunction"),
+        &["Properties", "Environment", "Variables"],
+    );
+    assert_eq!(self::text(at(env, &["EMAIL_TRANSPORT"])), "ses");
+    let Value::Tagged(from) = at(env, &["EMAIL_FROM"]) else {
+        panic!("EMAIL_FROM is a !Ref");
+    };
+    assert_eq!(self::text(&from.value), "EmailFrom");
 }
 
 #[test]

@@ -50,6 +50,12 @@ macro_rules! examples_for {
             }
 
             #[tokio::test]
+            async fn order_confirmation_email() {
+                let config = support::email::shared_sink().config(support::test_config());
+                super::order_confirmation_email($make(config).await).await;
+            }
+
+            #[tokio::test]
             async fn demo_workflow_filters_out_a_body_without_a_type() {
                 super::demo_workflow_filters_out_a_body_without_a_type(
                     $make(support::test_config()).await,
@@ -542,4 +548,44 @@ async fn received_messages(
         }
     }
     messages
+}
+
+async fn order_confirmation_email(t: TestApp) {
+    let (wf, key) = create(&t, "order-confirmation-email.yaml", &[]).await;
+    let order = ulid::Ulid::new().to_string();
+    let id = post(
+        &t,
+        &wf,
+        &key,
+        "order",
+        json!({"id": order, "total": 120, "customer": {"name": "Ada", "email": "ada@example.com"}}),
+    )
+    .await;
+    assert_eq!(t.worker.drain().await, 1);
+    let done = t.execution(wf.id.as_str(), &id, &key).await;
+    assert_eq!(done["status"], "succeeded", "{done}");
+    let received: Vec<Value> = support::email::shared_sink()
+        .received()
+        .into_iter()
+        .filter(|m| m["data"].as_str().unwrap_or_default().contains(&order))
+        .collect();
+    assert_eq!(received.len(), 1, "{received:?}");
+    let data = received[0]["data"].as_str().unwrap_or_default();
+    let headers = support::email::headers(data);
+    assert_eq!(
+        support::email::header(&headers, "subject"),
+        [format!("Your order {order}")]
+    );
+    assert_eq!(support::email::header(&headers, "to"), ["ada@example.com"]);
+    assert_eq!(
+        support::email::header(&headers, "cc"),
+        ["sales@example.com"]
+    );
+    assert_eq!(
+        support::email::header(&headers, "from"),
+        ["Alerts <alerts@example.com>"]
+    );
+    assert!(data.contains("multipart/alternative"), "{data}");
+    assert!(data.contains("Thank you, Ada."), "{data}");
+    assert!(data.contains("<b>"), "{data}");
 }

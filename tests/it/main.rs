@@ -30,6 +30,7 @@ mod local_worker;
 mod log_redaction;
 mod panics;
 mod path_flows;
+mod send_email;
 mod serve_binary;
 mod serve_limits;
 mod signatures;

@@ -40,6 +40,17 @@ macro_rules! step_flows_for {
             step_flows_for!(@each $make, short_lease_config();
                 takeover_after_a_stale_lease_resumes_after_the_finished_step,
             );
+            step_flows_for!(@each $make, support::email::shared_sink().config(support::test_config());
+                send_email_sends_the_rendered_message_once_and_records_it,
+                send_email_with_a_line_break_in_its_subject_fails_and_sends_nothing,
+                a_redelivery_after_send_email_resumes_after_it_and_never_sends_again,
+            );
+            step_flows_for!(@each $make, unreachable_smtp_config();
+                send_email_to_an_unreachable_server_is_retried_on_a_later_delivery,
+            );
+            step_flows_for!(@each $make, support::test_config();
+                send_email_without_a_transport_fails_with_a_setup_error_not_retried,
+            );
         }
     };
     (@each $make:path, $config:expr; $($flow:ident),* $(,)?) => {
@@ -903,4 +914,187 @@ async fn sns_publish_step_delivers_a_templated_message_to_a_subscribed_queue() {
     let message: Value =
         serde_json::from_str(envelope["Message"].as_str().expect("Message")).expect("JSON");
     assert_eq!(message, json!({"order": 42, "note": AWKWARD_NOTE}));
+}
+
+// 12. send_email ------------------------------------------------------------------------------
+
+/// The messages the shared sink received whose subject holds `marker`.
+fn mail_with(marker: &str) -> Vec<Value> {
+    support::email::shared_sink()
+        .received()
+        .into_iter()
+        .filter(|m| m["data"].as_str().unwrap_or_default().contains(marker))
+        .collect()
+}
+
+fn mail_steps(subject: &str) -> Value {
+    json!([
+        {"id": "mail", "type": "send_email",
+         "to": ["{{ trigger.body.owner }}"],
+         "bcc": ["audit@example.com"],
+         "subject": subject,
+         "text": "Order {{ trigger.body.id }} is in."},
+        {"id": "after", "type": "transform", "output": "{{ steps.mail.output.messageId }}"},
+    ])
+}
+
+async fn send_email_sends_the_rendered_message_once_and_records_it(t: TestApp) {
+    let marker = ulid::Ulid::new().to_string();
+    let (wf, key) = t
+        .workflow_from_steps(mail_steps("Order {{ trigger.body.id }}"))
+        .await;
+    let id = accept(
+        &t,
+        wf.id.as_str(),
+        &key,
+        &json!({"id": marker, "owner": "owner@example.com"}),
+    )
+    .await;
+    assert_eq!(t.worker.drain().await, 1);
+    let done = t.execution(wf.id.as_str(), &id, &key).await;
+    assert_eq!(done["status"], "succeeded", "{done}");
+    let mail = step(&done, "mail");
+    let message_id = mail["output"]["messageId"].as_str().expect("an id");
+    assert_eq!(step(&done, "after")["output"], message_id, "{done}");
+    assert_eq!(
+        mail["request"]["to"],
+        json!(["owner@example.com"]),
+        "{done}"
+    );
+    assert_eq!(
+        mail["request"]["bcc"],
+        json!(["audit@example.com"]),
+        "{done}"
+    );
+    assert_eq!(
+        mail["request"]["from"], "Alerts <alerts@example.com>",
+        "{done}"
+    );
+    assert_eq!(
+        mail["request"]["subject"],
+        format!("Order {marker}"),
+        "{done}"
+    );
+
+    // Nothing more is queued: the message went out once.
+    assert_eq!(t.worker.drain().await, 0);
+    let received = mail_with(&marker);
+    assert_eq!(received.len(), 1, "{received:?}");
+    let data = received[0]["data"].as_str().expect("data");
+    let headers = support::email::headers(data);
+    assert_eq!(
+        support::email::header(&headers, "subject"),
+        [format!("Order {marker}")]
+    );
+    assert_eq!(
+        support::email::header(&headers, "to"),
+        ["owner@example.com"]
+    );
+    assert_eq!(support::email::header(&headers, "message-id"), [message_id]);
+    assert!(support::email::header(&headers, "bcc").is_empty(), "{data}");
+    assert_eq!(
+        received[0]["rcpt_tos"],
+        json!(["owner@example.com", "audit@example.com"])
+    );
+}
+
+async fn send_email_with_a_line_break_in_its_subject_fails_and_sends_nothing(t: TestApp) {
+    let marker = ulid::Ulid::new().to_string();
+    let (wf, key) = t
+        .workflow_from_steps(mail_steps("Order {{ trigger.body.id }}"))
+        .await;
+    let id = accept(
+        &t,
+        wf.id.as_str(),
+        &key,
+        &json!({"id": format!("{marker}\r\nBcc: evil@example.com"), "owner": "owner@example.com"}),
+    )
+    .await;
+    assert_eq!(t.worker.drain().await, 1);
+    let done = t.execution(wf.id.as_str(), &id, &key).await;
+    assert_eq!(done["status"], "failed", "{done}");
+    let error = step(&done, "mail")["error"].as_str().unwrap_or_default();
+    assert!(
+        error.contains("subject") && error.contains("line break"),
+        "{done}"
+    );
+    assert_eq!(t.worker.drain().await, 0, "a refusal is not retried");
+    assert!(mail_with(&marker).is_empty());
+}
+
+async fn send_email_without_a_transport_fails_with_a_setup_error_not_retried(t: TestApp) {
+    let (wf, key) = t
+        .workflow_from_steps(json!([
+            {"id": "mail", "type": "send_email", "from": "alerts@example.com",
+             "to": ["{{ trigger.body.owner }}"], "subject": "s", "text": "t"},
+        ]))
+        .await;
+    let id = accept(&t, wf.id.as_str(), &key, &json!({"owner": "o@example.com"})).await;
+    assert_eq!(t.worker.drain().await, 1);
+    let done = t.execution(wf.id.as_str(), &id, &key).await;
+    assert_eq!(done["status"], "failed", "{done}");
+    let error = step(&done, "mail")["error"].as_str().unwrap_or_default();
+    assert!(error.contains("send_email needs EMAIL_TRANSPORT"), "{done}");
+    assert_eq!(t.worker.drain().await, 0, "a setup error is not retried");
+}
+
+async fn a_redelivery_after_send_email_resumes_after_it_and_never_sends_again(t: TestApp) {
+    let marker = ulid::Ulid::new().to_string();
+    let hook = Target::start(vec![Answer::status(503), Answer::json(200, json!({}))]).await;
+    let (wf, key) = t
+        .workflow_from_steps(json!([
+            {"id": "mail", "type": "send_email", "to": ["owner@example.com"],
+             "subject": "Order {{ trigger.body.id }}", "text": "t"},
+            {"id": "notify", "type": "http_request", "url": hook.url("/sent"),
+             "body": {"messageId": "{{ steps.mail.output.messageId }}"},
+             "retry": quick_retry(1)},
+        ]))
+        .await;
+    let id = accept(&t, wf.id.as_str(), &key, &json!({"id": marker})).await;
+
+    assert_eq!(t.worker.deliver_once().await, 1);
+    let waiting = t.execution(wf.id.as_str(), &id, &key).await;
+    assert_eq!(
+        step_statuses(&waiting),
+        pairs(&[("mail", "succeeded"), ("notify", "retrying")]),
+        "{waiting}"
+    );
+    assert_eq!(t.worker.deliver_once().await, 1);
+    let done = t.execution(wf.id.as_str(), &id, &key).await;
+    assert_eq!(done["status"], "succeeded", "{done}");
+    assert_eq!(mail_with(&marker).len(), 1, "the message went out twice");
+    let message_id = step(&done, "mail")["output"]["messageId"].clone();
+    assert_eq!(hook.count(), 2);
+    assert_eq!(hook.received()[1].json(), json!({"messageId": message_id}));
+}
+
+/// `EMAIL_TRANSPORT` on a loopback port nobody listens on.
+fn unreachable_smtp_config() -> Config {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    drop(listener);
+    Config {
+        email_transport: Some(
+            webhook_trigger::config::EmailTransport::parse(&format!("smtp://127.0.0.1:{port}"))
+                .expect("a transport"),
+        ),
+        email_from: Some("alerts@example.com".into()),
+        ..support::test_config()
+    }
+}
+
+async fn send_email_to_an_unreachable_server_is_retried_on_a_later_delivery(t: TestApp) {
+    let (wf, key) = t
+        .workflow_from_steps(json!([
+            {"id": "mail", "type": "send_email", "to": ["owner@example.com"],
+             "subject": "s", "text": "t"},
+        ]))
+        .await;
+    let id = accept(&t, wf.id.as_str(), &key, &json!({})).await;
+    assert_eq!(t.worker.deliver_once().await, 1);
+    let waiting = t.execution(wf.id.as_str(), &id, &key).await;
+    assert_eq!(waiting["status"], "queued", "{waiting}");
+    assert_eq!(step_statuses(&waiting), pairs(&[("mail", "retrying")]));
+    let error = step(&waiting, "mail")["error"].as_str().unwrap_or_default();
+    assert!(error.contains("SMTP server 127.0.0.1:"), "{waiting}");
 }

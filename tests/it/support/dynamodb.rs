@@ -245,7 +245,7 @@ pub async fn dynamodb_app_with_budget(config: Config, budget: std::time::Duratio
     let driver = SqsDriver::new(
         f.sqs.clone(),
         f.queues.queue_url.clone(),
-        crate::support::test_worker_with_budget(store.clone(), config.worker_lease, budget),
+        crate::support::test_worker_with_budget(store.clone(), &config, budget),
     );
     build(store, Arc::new(f.queue), Box::new(driver), config, None)
 }

@@ -4,6 +4,7 @@
 pub mod binary;
 pub mod child_process;
 pub mod dynamodb;
+pub mod email;
 pub mod logs;
 pub mod sns_peer;
 pub mod target;
@@ -63,25 +64,47 @@ pub fn test_step_deps() -> StepDeps {
         sns: Arc::new(SnsTopicPublisher::new(aws_sdk_sns::Client::new(
             &offline_sdk_config(),
         ))),
+        email: Arc::new(webhook_trigger::ports::NoEmailTransport),
+        email_from: None,
         templates: Arc::new(TemplateEngine::new()),
     }
 }
 
 pub fn test_worker(store: Arc<dyn Store>, lease: chrono::Duration) -> Worker {
-    test_worker_with_budget(store, lease, webhook_trigger::domain::WORKER_STEP_BUDGET)
+    let config = Config {
+        worker_lease: lease,
+        ..Config::default()
+    };
+    test_worker_with_budget(store, &config, webhook_trigger::domain::WORKER_STEP_BUDGET)
 }
 
-/// `test_worker` whose deliveries hand an execution on after `budget` (production's is
-/// `WORKER_STEP_BUDGET`), to see a long run carried over several deliveries.
+/// `test_step_deps` with the email sender `config` names (`email_transport`, `email_from`;
+/// SES goes to the offline SDK configuration, i.e. moto when it is set up).
+pub fn test_step_deps_for(config: &Config) -> StepDeps {
+    let email = webhook_trigger::adapters::email::email_sender(
+        config.email_transport.as_ref(),
+        &offline_sdk_config(),
+    )
+    .expect("the email transport of the test's configuration");
+    StepDeps {
+        email,
+        email_from: config.email_from.clone(),
+        ..test_step_deps()
+    }
+}
+
+/// A worker for `config` (its lease, its email settings) whose deliveries hand an execution on
+/// after `budget` (production's is `WORKER_STEP_BUDGET`), to see a long run carried over
+/// several deliveries.
 pub fn test_worker_with_budget(
     store: Arc<dyn Store>,
-    lease: chrono::Duration,
+    config: &Config,
     budget: std::time::Duration,
 ) -> Worker {
     Worker::new(WorkerDeps {
         store,
-        steps: test_step_deps(),
-        lease,
+        steps: test_step_deps_for(config),
+        lease: config.worker_lease,
         workflow_ttl: std::time::Duration::ZERO,
         budget,
     })
@@ -239,7 +262,7 @@ async fn sqlite_app_parts_with_budget(
     let queue = store.queue();
     let shared: Arc<dyn Store> = Arc::new(store.clone());
     let driver = SqliteDriver {
-        worker: test_worker_with_budget(shared.clone(), config.worker_lease, budget),
+        worker: test_worker_with_budget(shared.clone(), &config, budget),
         queue: queue.clone(),
     };
     let app = build(
