@@ -47,3 +47,26 @@ fn sdk_config_loader() -> aws_config::ConfigLoader {
             .build(),
     )
 }
+
+/// What a failed AWS call means to a step that made it: whether trying again may help, and
+/// what to say. A service's answer is transient when `service_error_is_transient` says so
+/// (given the error and the HTTP status); a request that could not be built never is;
+/// timeouts, connection failures and unreadable answers always are. The text is the service's
+/// error alone: the SDK's full context would add the raw response.
+pub fn sdk_failure<E: std::error::Error + 'static>(
+    error: &aws_sdk_sqs::error::SdkError<E, aws_sdk_sqs::config::http::HttpResponse>,
+    service_error_is_transient: impl FnOnce(&E, u16) -> bool,
+) -> (bool, String) {
+    use aws_sdk_sqs::error::{DisplayErrorContext, SdkError};
+    match error {
+        SdkError::ServiceError(context) => {
+            let status = context.raw().status().as_u16();
+            (
+                service_error_is_transient(context.err(), status),
+                format!("HTTP {status}: {}", DisplayErrorContext(context.err())),
+            )
+        }
+        SdkError::ConstructionFailure(_) => (false, DisplayErrorContext(error).to_string()),
+        _ => (true, DisplayErrorContext(error).to_string()),
+    }
+}

@@ -7,7 +7,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use aws_sdk_sesv2::Client;
 use aws_sdk_sesv2::config::http::HttpResponse;
-use aws_sdk_sesv2::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_sesv2::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_sesv2::operation::send_email::SendEmailError;
 use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message};
 use lettre::message::header::ContentType;
@@ -100,17 +100,9 @@ impl EmailSender for SesEmailSender {
 }
 
 fn classify(error: SdkError<SendEmailError, HttpResponse>) -> EmailError {
-    let (transient, detail) = match &error {
-        SdkError::ServiceError(context) => {
-            let status = context.raw().status().as_u16();
-            (
-                service_error_is_transient(context.err(), Some(status)),
-                format!("HTTP {status}: {}", DisplayErrorContext(context.err())),
-            )
-        }
-        SdkError::ConstructionFailure(_) => (false, DisplayErrorContext(&error).to_string()),
-        _ => (true, DisplayErrorContext(&error).to_string()),
-    };
+    let (transient, detail) = super::aws::sdk_failure(&error, |e, status| {
+        service_error_is_transient(e, Some(status))
+    });
     let text = format!("SES SendEmail failed: {detail}");
     if transient {
         EmailError::Unavailable(text)

@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use aws_sdk_sns::Client;
 use aws_sdk_sns::config::http::HttpResponse;
-use aws_sdk_sns::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_sns::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_sns::operation::publish::PublishError as SdkPublishError;
 use aws_sdk_sns::types::MessageAttributeValue;
 
@@ -65,20 +65,9 @@ impl SnsPublisher for SnsTopicPublisher {
 }
 
 fn classify(error: SdkError<SdkPublishError, HttpResponse>) -> PublishError {
-    let (transient, detail) = match &error {
-        SdkError::ServiceError(context) => {
-            let status = context.raw().status().as_u16();
-            (
-                service_error_is_transient(context.err(), Some(status)),
-                // The error alone: the SDK's full context would add the raw response.
-                format!("HTTP {status}: {}", DisplayErrorContext(context.err())),
-            )
-        }
-        // The request could not be built from what the step rendered: trying again won't help.
-        SdkError::ConstructionFailure(_) => (false, DisplayErrorContext(&error).to_string()),
-        // Timeouts, connection failures, unreadable answers.
-        _ => (true, DisplayErrorContext(&error).to_string()),
-    };
+    let (transient, detail) = super::aws::sdk_failure(&error, |e, status| {
+        service_error_is_transient(e, Some(status))
+    });
     let text = format!("SNS Publish failed: {detail}");
     if transient {
         PublishError::Unavailable(text)

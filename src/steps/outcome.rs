@@ -65,4 +65,20 @@ impl StepRun {
             next: None,
         }
     }
+
+    /// One send answered with a message id (an SNS publish, an email): `{"messageId"}`, or
+    /// the error and whether it may pass (`transient`); `request` is what was sent, as
+    /// recorded.
+    pub(crate) fn of_send(result: Result<String, (String, bool)>, request: Value) -> Self {
+        let mut run = match result {
+            Ok(message_id) => Self::succeeded(serde_json::json!({ "messageId": message_id })),
+            Err((error, transient)) => Self {
+                transient,
+                ..Self::failed(error)
+            },
+        };
+        run.attempts = 1;
+        run.request = Some(request);
+        run
+    }
 }

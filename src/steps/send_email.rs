@@ -249,16 +249,11 @@ fn render_email(
 
 async fn send(message: EmailMessage, sender: &dyn EmailSender) -> StepRun {
     let recorded = recorded_email(&message);
-    let mut run = match sender.send(message).await {
-        Ok(message_id) => StepRun::succeeded(json!({ "messageId": message_id })),
-        Err(error) => StepRun {
-            transient: error.is_transient(),
-            ..StepRun::failed(error.to_string())
-        },
-    };
-    run.attempts = 1;
-    run.request = Some(recorded);
-    run
+    let result = sender
+        .send(message)
+        .await
+        .map_err(|e| (e.to_string(), e.is_transient()));
+    StepRun::of_send(result, recorded)
 }
 
 /// At most `MAX_RECORDED_EMAIL_BODY` bytes of `body`, cut at a character boundary.

@@ -186,16 +186,11 @@ fn render_sns(
 
 async fn publish(request: SnsPublishRequest, publisher: &dyn SnsPublisher) -> StepRun {
     let recorded = recorded_sns(&request);
-    let mut run = match publisher.publish(request).await {
-        Ok(message_id) => StepRun::succeeded(json!({ "messageId": message_id })),
-        Err(error) => StepRun {
-            transient: error.is_transient(),
-            ..StepRun::failed(error.to_string())
-        },
-    };
-    run.attempts = 1;
-    run.request = Some(recorded);
-    run
+    let result = publisher
+        .publish(request)
+        .await
+        .map_err(|e| (e.to_string(), e.is_transient()));
+    StepRun::of_send(result, recorded)
 }
 
 fn recorded_sns(request: &SnsPublishRequest) -> Value {
