@@ -48,6 +48,10 @@ pub struct Config {
     /// How `send_email` steps send (`EMAIL_TRANSPORT`: `ses`, `smtp://...` or `smtps://...`).
     /// Unset: they fail with a setup error.
     pub email_transport: Option<EmailTransport>,
+    /// Where this service is reached from outside (`WEBHOOK_BASE_URL`, e.g. the API stage's
+    /// URL): resume URLs of `approval` and `callback` steps start with it. `serve` defaults it
+    /// to its own address; unset on AWS, such steps fail with a setup error.
+    pub base_url: Option<String>,
 }
 
 /// Where `send_email` steps send their messages.
@@ -183,6 +187,7 @@ impl Default for Config {
             metrics_workflow_limit: 100,
             email_from: None,
             email_transport: None,
+            base_url: None,
         }
     }
 }
@@ -289,7 +294,25 @@ impl Config {
                 .filter(|v| !v.trim().is_empty())
                 .map(|raw| EmailTransport::parse(&raw))
                 .transpose()?,
+            base_url: base_url(&lookup)?,
         })
+    }
+}
+
+/// `WEBHOOK_BASE_URL`: an http(s) URL, kept without a trailing slash.
+fn base_url(lookup: &impl Fn(&str) -> Option<String>) -> Result<Option<String>, ConfigError> {
+    let Some(raw) = lookup("WEBHOOK_BASE_URL").filter(|v| !v.trim().is_empty()) else {
+        return Ok(None);
+    };
+    match url::Url::parse(raw.trim()) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {
+            Ok(Some(raw.trim().trim_end_matches('/').to_owned()))
+        }
+        _ => Err(ConfigError {
+            name: "WEBHOOK_BASE_URL",
+            value: raw,
+            expected: "an http(s) URL such as https://abc.execute-api.us-east-1.amazonaws.com/Prod",
+        }),
     }
 }
 
@@ -444,6 +467,14 @@ mod tests {
     fn email_settings_are_read_and_checked() {
         let d = Config::from_lookup(|_| None).unwrap();
         assert_eq!(d.email_from, None);
+        assert_eq!(d.base_url, None);
+        let c = Config::from_lookup(|n| {
+            (n == "WEBHOOK_BASE_URL").then(|| "https://h.example/Prod/".to_owned())
+        })
+        .unwrap();
+        assert_eq!(c.base_url.as_deref(), Some("https://h.example/Prod"));
+        let bad = Config::from_lookup(|n| (n == "WEBHOOK_BASE_URL").then(|| "ftp://x".to_owned()));
+        assert_eq!(bad.map(|_| ()).unwrap_err().name, "WEBHOOK_BASE_URL");
         assert_eq!(d.email_transport, None);
         let c = Config::from_lookup(|n| match n {
             "EMAIL_FROM" => Some(" Alerts <alerts@example.com> ".into()),

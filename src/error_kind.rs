@@ -10,6 +10,8 @@ pub enum ErrorKind {
     /// Understood and refused (a forged or disallowed SNS message).
     Forbidden,
     NotFound,
+    /// Existed, and is no longer usable (a used or expired resume URL).
+    Gone,
     Conflict,
     PayloadTooLarge,
     /// The client did not send the body within the time allowed (local `serve` only).

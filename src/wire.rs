@@ -486,6 +486,23 @@ pub struct ExecutionView {
     /// with what became of it: the status of its record when it is on the path, `skipped`
     /// when the run went past it or ended before it, `pending` while it may still run.
     pub plan: Vec<PlanStepView>,
+    /// While `waiting`: the step, what it waits for and until when.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub waiting: Option<WaitingView>,
+}
+
+/// What a waiting execution waits for. Never the resume URL or its token.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WaitingView {
+    pub step: String,
+    /// `wait`, `approval` or `callback`.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// When it wakes: the wait's end, the timeout, or (once decided) the decision's time.
+    pub wake_at: DateTime<Utc>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<DateTime<Utc>>,
 }
 
 /// One step of the definition and what became of it.
@@ -546,6 +563,9 @@ pub struct StepRecordView {
     /// It failed, and the workflow went on because the step says `continue_on_error`.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub continued: bool,
+    /// Where its outcome sent the run (an approval's `on_deny`, a timeout's `on_timeout`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next: Option<String>,
 }
 
 impl From<&StepRecord> for StepRecordView {
@@ -563,6 +583,7 @@ impl From<&StepRecord> for StepRecordView {
             output: r.output.clone(),
             error: r.error.clone(),
             continued: r.continued,
+            next: r.next.clone(),
         }
     }
 }
@@ -665,6 +686,16 @@ impl ExecutionView {
             expires_at: e.expires_at,
             steps: e.steps.iter().map(StepRecordView::from).collect(),
             plan: e.plan(current).iter().map(PlanStepView::from).collect(),
+            waiting: e
+                .waiting
+                .as_ref()
+                .filter(|_| e.status == ExecutionStatus::Waiting)
+                .map(|w| WaitingView {
+                    step: w.step.clone(),
+                    kind: w.kind.as_str(),
+                    wake_at: w.wake_at,
+                    expires_at: w.expires_at,
+                }),
         }
     }
 }
@@ -1168,6 +1199,7 @@ steps:
             output: None,
             error: Some("no answer within 10s".into()),
             continued: false,
+            next: None,
         };
         let view = serde_json::to_value(StepRecordView::from(&record)).unwrap();
         assert_eq!(view["durationMs"], 250);
@@ -1192,6 +1224,7 @@ steps:
             request: None,
             output: Some(output),
             error: None,
+            next: None,
             continued: false,
         }
     }

@@ -33,6 +33,8 @@ pub fn step_deps(config: &Config, sdk: &aws_config::SdkConfig) -> Result<StepDep
         email,
         email_from: config.email_from.clone(),
         templates: Arc::new(TemplateEngine::new()),
+        callbacks: None,
+        base_url: config.base_url.clone(),
     })
 }
 
@@ -60,9 +62,11 @@ pub fn worker(
     config: &Config,
     sdk: &aws_config::SdkConfig,
 ) -> Result<Worker, WiringError> {
+    let mut steps = step_deps(config, sdk)?;
+    steps.callbacks = Some(store.clone() as Arc<dyn crate::ports::CallbackStore>);
     Ok(Worker::new(WorkerDeps {
         store,
-        steps: step_deps(config, sdk)?,
+        steps,
         lease: config.worker_lease,
         workflow_ttl: config.cache_ttl,
         budget: crate::domain::WORKER_STEP_BUDGET,

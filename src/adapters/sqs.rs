@@ -6,7 +6,7 @@ use aws_sdk_sqs::Client;
 use aws_sdk_sqs::error::DisplayErrorContext;
 use aws_sdk_sqs::types::QueueAttributeName;
 
-use crate::ports::{QueueError, Redelivery, WorkItem, WorkQueue};
+use crate::ports::{DelayedQueue, MAX_QUEUE_DELAY, QueueError, Redelivery, WorkItem, WorkQueue};
 
 /// After this many receives without success a message moves to the dead-letter queue. The
 /// same number is in `template.yaml` (a test checks it).
@@ -51,6 +51,35 @@ impl WorkQueue for SqsQueue {
             .map_err(|e| {
                 QueueError::Unavailable(format!(
                     "SQS SendMessage failed: {}",
+                    DisplayErrorContext(e)
+                ))
+            })?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl DelayedQueue for SqsQueue {
+    async fn enqueue_after(
+        &self,
+        item: &WorkItem,
+        delay: std::time::Duration,
+    ) -> Result<(), QueueError> {
+        // Whole seconds, rounded up: a wake-up a little late is fine, one early is wasted.
+        let seconds = delay
+            .as_secs_f64()
+            .ceil()
+            .clamp(0.0, MAX_QUEUE_DELAY.as_secs_f64()) as i32;
+        self.client
+            .send_message()
+            .queue_url(&self.queue_url)
+            .message_body(item.to_json())
+            .delay_seconds(seconds)
+            .send()
+            .await
+            .map_err(|e| {
+                QueueError::Unavailable(format!(
+                    "SQS SendMessage (delayed) failed: {}",
                     DisplayErrorContext(e)
                 ))
             })?;

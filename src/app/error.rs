@@ -39,6 +39,16 @@ pub enum AppError {
     StepNotFound(String),
     #[error("{0} not found")]
     NotFound(String),
+    /// No resume URL with this token (never issued, or removed with its execution).
+    #[error("no such callback URL")]
+    CallbackNotFound,
+    #[error("this callback URL was already used: each one decides once")]
+    CallbackUsed,
+    #[error("this callback URL has expired")]
+    CallbackExpired,
+    /// The execution is not waiting (for an operator's approve, deny or cancel).
+    #[error("{0}")]
+    NotWaiting(String),
     #[error("{0} already exists")]
     AlreadyExists(String),
     /// The record is in a state that does not allow the change (a third secret, say).
@@ -102,7 +112,10 @@ impl AppError {
             Self::WorkflowNotFound
             | Self::ExecutionNotFound
             | Self::StepNotFound(_)
-            | Self::NotFound(_) => K::NotFound,
+            | Self::NotFound(_)
+            | Self::CallbackNotFound => K::NotFound,
+            Self::CallbackUsed | Self::CallbackExpired => K::Gone,
+            Self::NotWaiting(_) => K::Conflict,
             Self::AlreadyExists(_) | Self::Conflict(_) => K::Conflict,
             Self::AmbiguousApiKey
             | Self::InvalidJson(_)
@@ -135,6 +148,10 @@ impl AppError {
             Self::ExecutionNotFound => "execution_not_found",
             Self::StepNotFound(_) => "step_not_found",
             Self::NotFound(_) => "not_found",
+            Self::CallbackNotFound => "callback_not_found",
+            Self::CallbackUsed => "callback_used",
+            Self::CallbackExpired => "callback_expired",
+            Self::NotWaiting(_) => "not_waiting",
             Self::AlreadyExists(_) => "already_exists",
             Self::Conflict(_) => "conflict",
             Self::InvalidJson(_) => "invalid_json",
@@ -168,6 +185,10 @@ impl AppError {
             | Self::ExecutionNotFound
             | Self::StepNotFound(_)
             | Self::NotFound(_)
+            | Self::CallbackNotFound
+            | Self::CallbackUsed
+            | Self::CallbackExpired
+            | Self::NotWaiting(_)
             | Self::AlreadyExists(_)
             | Self::Conflict(_)
             | Self::InvalidJson(_)

@@ -4,6 +4,7 @@
 mod accept;
 mod admin;
 mod auth;
+mod callbacks;
 mod console;
 mod error;
 mod executions;
@@ -14,6 +15,7 @@ mod sweep;
 use std::sync::Arc;
 
 pub use accept::{Accepted, GenericRequest};
+pub use callbacks::{Answer, CallbackPage, MAX_COMMENT_CHARS};
 pub use admin::{ApiKeyListing, CreatedApiKey, NewWorkflow, RotatedApiKey, SecretChange};
 pub use console::{
     ACTIVITY_SCAN_LIMIT, ACTIVITY_WINDOW_HOURS, Activity, RejectionActivity, StatusCounts,

@@ -4,6 +4,11 @@
 //! finds those (the store's sparse index of executions no worker has taken) once they have
 //! waited longer than any send can take, and sends them again. The worker's conditional
 //! transitions make a second message for one execution harmless.
+//!
+//! It also wakes waiting executions whose time has come (`wait`s longer than SQS can delay
+//! a message, approval and callback timeouts, decisions whose own message was lost): the same
+//! index holds them by wake-up time, so a wait of seven days costs one stored record and no
+//! invocation until the sweep that finds it due.
 
 use std::sync::Arc;
 
@@ -25,6 +30,11 @@ pub enum SweepError {
 #[serde(rename_all = "camelCase")]
 pub struct SweepReport {
     pub resent: usize,
+    /// Waiting executions sent a wake-up.
+    pub woken: usize,
+    /// How long past its wake-up time the oldest due execution was (0 when none was due):
+    /// the alarm on a stalled wake-up engine watches it.
+    pub oldest_overdue_seconds: u64,
 }
 
 pub struct Sweeper {
@@ -67,6 +77,15 @@ impl Sweeper {
             tracing::warn!(execution_id = %item.execution_id, workflow_id = %item.workflow_id, "re-sent an execution whose queue message was missing");
             self.pending.mark_resent(&item, now).await?;
             report.resent += 1;
+        }
+        let due = self.pending.due_wakeups(now, self.batch).await?;
+        if let Some((_, oldest)) = due.first() {
+            report.oldest_overdue_seconds = (now - *oldest).num_seconds().max(0) as u64;
+        }
+        for (item, _) in due {
+            self.queue.enqueue(&item).await?;
+            tracing::info!(execution_id = %item.execution_id, workflow_id = %item.workflow_id, "woke a waiting execution");
+            report.woken += 1;
         }
         Ok(report)
     }

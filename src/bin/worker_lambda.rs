@@ -10,7 +10,8 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let worker = wiring::worker(parts.store, &parts.config, &parts.sdk)?;
     let mut function = WorkerFunction::new(worker);
     function.redelivery = Some(parts.queue.clone());
-    function.continuation = Some(parts.queue);
+    function.continuation = Some(parts.queue.clone());
+    function.wakeups = Some(parts.queue);
     function.metrics = Some(lambda::emf_metrics()?);
     if let Ok(raw) = lambda::env("MAX_RECEIVES") {
         function.max_receives = raw

@@ -27,10 +27,6 @@ pub async fn serve(backend: Backend, config: Config, options: ServeOptions) -> R
         .map_err(|e| format!("cannot start metrics: {e}"))?;
     crate::measure::configure(&config);
     crate::measure::register();
-    let sdk = crate::adapters::aws::local_sdk_config().await;
-    let worker =
-        crate::wiring::worker(backend.store.clone(), &config, &sdk).map_err(|e| e.to_string())?;
-    let app = crate::wiring::app(backend.store.clone(), backend.queue.clone(), config);
     let listener = tokio::net::TcpListener::bind(options.addr)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", options.addr))?;
@@ -38,6 +34,15 @@ pub async fn serve(backend: Backend, config: Config, options: ServeOptions) -> R
     let base_url = options
         .base_url
         .unwrap_or_else(|| format!("http://{bound}"));
+    // Resume URLs of approval and callback steps point here unless told otherwise.
+    let mut config = config;
+    config
+        .base_url
+        .get_or_insert_with(|| base_url.trim_end_matches('/').to_owned());
+    let sdk = crate::adapters::aws::local_sdk_config().await;
+    let worker =
+        crate::wiring::worker(backend.store.clone(), &config, &sdk).map_err(|e| e.to_string())?;
+    let app = crate::wiring::app(backend.store.clone(), backend.queue.clone(), config);
 
     let (stop, stopped) = watch::channel(false);
     let worker_thread = match backend.local {

@@ -1,5 +1,6 @@
 //! Executions: one accepted webhook, its payload and its way through
-//! `queued → running → succeeded | failed`.
+//! `queued → running → succeeded | failed`, with `running → waiting → running` while a
+//! `wait`, `approval` or `callback` step holds it.
 
 use std::fmt;
 use std::str::FromStr;
@@ -17,17 +18,26 @@ use super::request::RequestMeta;
 pub enum ExecutionStatus {
     Queued,
     Running,
+    /// A `wait`, `approval` or `callback` step holds it until `Execution::waiting` says.
+    Waiting,
     Succeeded,
     Failed,
 }
 
 impl ExecutionStatus {
-    pub const ALL: [Self; 4] = [Self::Queued, Self::Running, Self::Succeeded, Self::Failed];
+    pub const ALL: [Self; 5] = [
+        Self::Queued,
+        Self::Running,
+        Self::Waiting,
+        Self::Succeeded,
+        Self::Failed,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Queued => "queued",
             Self::Running => "running",
+            Self::Waiting => "waiting",
             Self::Succeeded => "succeeded",
             Self::Failed => "failed",
         }
@@ -51,7 +61,9 @@ impl FromStr for ExecutionStatus {
             .into_iter()
             .find(|status| status.as_str() == s)
             .ok_or_else(|| {
-                format!("unknown status {s:?} (expected queued, running, succeeded or failed)")
+                format!(
+                    "unknown status {s:?} (expected queued, running, waiting, succeeded or failed)"
+                )
             })
     }
 }
@@ -119,6 +131,50 @@ pub struct Execution {
     /// workflow's current steps.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub definition: Option<Definition>,
+    /// What a `waiting` execution waits for; kept through the claim that wakes it, so the
+    /// step it waited in can read it, and cleared when that step's record is final.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waiting: Option<Waiting>,
+}
+
+/// What kind of step an execution waits in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WaitKind {
+    /// A `wait` step: a time.
+    Wait,
+    /// An `approval` step: a person's decision, or its timeout.
+    Approval,
+    /// A `callback` step: a POST to its resume URL, or its timeout.
+    Callback,
+}
+
+impl WaitKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Wait => "wait",
+            Self::Approval => "approval",
+            Self::Callback => "callback",
+        }
+    }
+}
+
+/// Why a `waiting` execution waits, and until when.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Waiting {
+    /// The id of the step it waits in (a top-level step: waits are not allowed in loops).
+    pub step: String,
+    pub kind: WaitKind,
+    /// When it wakes: a `wait`'s end, an approval's or callback's timeout, or the moment a
+    /// decision arrived (the resume URL brings the wake-up forward).
+    pub wake_at: DateTime<Utc>,
+    /// An approval's or callback's end of validity: a decision after it is refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<DateTime<Utc>>,
+    /// SHA-256 (hex) of the resume URL's token; the token itself is never stored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_hash: Option<String>,
 }
 
 fn is_default<T: Default + PartialEq>(value: &T) -> bool {
@@ -137,6 +193,9 @@ pub enum StepStatus {
     /// Failed for a reason that may pass (a timeout, a 503); the step runs again when the
     /// message comes back.
     Retrying,
+    /// A `wait`, `approval` or `callback` step that has started and not yet ended: the
+    /// execution is `waiting`, and the step's final record replaces this one on wake-up.
+    Waiting,
 }
 
 impl StepStatus {
@@ -147,6 +206,7 @@ impl StepStatus {
             Self::Filtered => "filtered",
             Self::Stopped => "stopped",
             Self::Retrying => "retrying",
+            Self::Waiting => "waiting",
         }
     }
 }
@@ -176,12 +236,16 @@ pub struct StepRecord {
     /// The step failed but said `continue_on_error`, so the run went on.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub continued: bool,
+    /// Where the step sent the run when its outcome chose (an approval's `on_deny` or
+    /// `on_timeout`, a callback's `on_timeout`); a branch keeps its choice in its output.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next: Option<String>,
 }
 
 impl StepRecord {
     /// Finished for good: a redelivery must not run it again.
     pub fn is_final(&self) -> bool {
-        self.status != StepStatus::Retrying
+        !matches!(self.status, StepStatus::Retrying | StepStatus::Waiting)
     }
 }
 
@@ -195,6 +259,10 @@ pub enum TransitionError {
     NotRunning(ExecutionStatus),
     #[error("execution was claimed again by a later attempt")]
     Superseded,
+    /// A wake-up came before the execution's time (a duplicate, or a timer that fired
+    /// early): nothing changes.
+    #[error("execution waits until {0}")]
+    NotDue(DateTime<Utc>),
 }
 
 impl Execution {
@@ -228,6 +296,7 @@ impl Execution {
             request: RequestMeta::default(),
             steps: Vec::new(),
             definition: None,
+            waiting: None,
         }
     }
 
@@ -279,9 +348,15 @@ impl Execution {
             .filter(|r| r.id != record.id)
             .cloned()
             .collect();
+        // The step an execution waited in has ended: what it waited for is history.
+        let waiting = match &self.waiting {
+            Some(w) if w.step == record.id && record.is_final() => None,
+            other => other.clone(),
+        };
         steps.push(record);
         Ok(Self {
             steps,
+            waiting,
             ..self.clone()
         })
     }
@@ -294,6 +369,54 @@ impl Execution {
             status: ExecutionStatus::Queued,
             ..self.clone()
         })
+    }
+
+    /// Parks a running execution in a step that waits: no worker holds it until `waiting`'s
+    /// wake-up time (or a decision) comes. The step's `Waiting` record goes with it.
+    pub fn wait(
+        &self,
+        attempt: u32,
+        record: StepRecord,
+        waiting: Waiting,
+    ) -> Result<Self, TransitionError> {
+        let recorded = self.record_step(attempt, record)?;
+        Ok(Self {
+            status: ExecutionStatus::Waiting,
+            waiting: Some(waiting),
+            ..recorded
+        })
+    }
+
+    /// Brings a waiting execution's wake-up forward to `now` (a decision arrived at its resume
+    /// URL), so whichever wake-up comes first, the sweeper's or a message's, takes it.
+    pub fn wake_now(&self, now: DateTime<Utc>) -> Option<Self> {
+        let waiting = self.waiting.as_ref()?;
+        if self.status != ExecutionStatus::Waiting || waiting.wake_at <= now {
+            return None;
+        }
+        Some(Self {
+            waiting: Some(Waiting {
+                wake_at: now,
+                ..waiting.clone()
+            }),
+            ..self.clone()
+        })
+    }
+
+    /// Ends a waiting execution from outside (an operator's cancel): failed with `error`.
+    pub fn cancel(&self, error: String, now: DateTime<Utc>) -> Result<Self, TransitionError> {
+        match self.status {
+            ExecutionStatus::Waiting => Ok(Self {
+                status: ExecutionStatus::Failed,
+                finished_at: Some(now),
+                result: None,
+                error: Some(error),
+                waiting: None,
+                ..self.clone()
+            }),
+            done if done.is_final() => Err(TransitionError::AlreadyFinished(done)),
+            other => Err(TransitionError::NotRunning(other)),
+        }
     }
 
     /// A fresh execution that runs the same payload again.
@@ -310,9 +433,17 @@ impl Execution {
     /// A worker takes the execution. A queued one can be taken; so can a running one whose
     /// worker has been silent for longer than `lease` (it died: SQS or the local queue will
     /// have delivered the message again), otherwise a crash mid-run would strand it.
+    /// A `waiting` one can be taken once its wake-up time has come; before, the claim is
+    /// refused with `NotDue` and nothing changes.
     pub fn claim(&self, now: DateTime<Utc>, lease: Duration) -> Result<Self, TransitionError> {
         match self.status {
             ExecutionStatus::Queued => {}
+            ExecutionStatus::Waiting => match &self.waiting {
+                Some(waiting) if waiting.wake_at > now => {
+                    return Err(TransitionError::NotDue(waiting.wake_at));
+                }
+                _ => {}
+            },
             ExecutionStatus::Running => {
                 let stale = self.started_at.is_none_or(|started| started + lease <= now);
                 if !stale {
@@ -498,6 +629,7 @@ mod tests {
             output: Some(json!(1)),
             error: None,
             continued: false,
+            next: None,
         }
     }
 
@@ -570,6 +702,64 @@ mod tests {
         let meta: TriggerMeta = serde_json::from_value(stored.clone()).unwrap();
         assert_eq!(meta, TriggerMeta::ReplayOf { original: id });
         assert_eq!(serde_json::to_value(&meta).unwrap(), stored);
+    }
+
+    fn waiting_for(step: &str, wake_at: DateTime<Utc>) -> Waiting {
+        Waiting {
+            step: step.into(),
+            kind: WaitKind::Wait,
+            wake_at,
+            expires_at: None,
+            token_hash: None,
+        }
+    }
+
+    #[test]
+    fn a_waiting_execution_is_claimed_only_once_due_and_then_forgets_the_wait() {
+        let now = Utc::now();
+        let running = queued().claim(now, lease()).unwrap();
+        let wake = now + Duration::minutes(10);
+        let waiting = running
+            .wait(1, record("w", StepStatus::Waiting), waiting_for("w", wake))
+            .unwrap();
+        assert_eq!(waiting.status, ExecutionStatus::Waiting);
+        assert_eq!(waiting.finished_steps(), 0);
+        assert_eq!(
+            waiting.claim(now + Duration::minutes(9), lease()),
+            Err(TransitionError::NotDue(wake))
+        );
+        let woken = waiting.claim(wake, lease()).unwrap();
+        assert_eq!(woken.status, ExecutionStatus::Running);
+        assert_eq!(woken.attempts, 2);
+        assert!(woken.waiting.is_some(), "the step reads what it waited for");
+        let done = woken
+            .record_step(2, record("w", StepStatus::Succeeded))
+            .unwrap();
+        assert_eq!(done.waiting, None);
+        assert_eq!(done.steps.len(), 1);
+    }
+
+    #[test]
+    fn a_decision_brings_the_wake_up_forward_and_a_cancel_fails_it() {
+        let now = Utc::now();
+        let running = queued().claim(now, lease()).unwrap();
+        let waiting = running
+            .wait(
+                1,
+                record("a", StepStatus::Waiting),
+                waiting_for("a", now + Duration::hours(1)),
+            )
+            .unwrap();
+        let woken = waiting.wake_now(now).unwrap();
+        assert!(woken.claim(now, lease()).is_ok());
+        assert_eq!(woken.wake_now(now), None, "already due");
+        assert_eq!(running.wake_now(now), None, "not waiting");
+        let cancelled = waiting.cancel("cancelled".into(), now).unwrap();
+        assert_eq!(cancelled.status, ExecutionStatus::Failed);
+        assert_eq!(
+            running.cancel("x".into(), now),
+            Err(TransitionError::NotRunning(ExecutionStatus::Running))
+        );
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 pub mod admin_key;
 pub mod api_key;
+pub mod callback;
 pub mod definition;
 pub mod execution;
 pub mod ids;
@@ -19,9 +20,10 @@ pub mod workflow_file;
 
 pub use admin_key::AdminKey;
 pub use api_key::{ApiKey, ApiKeyName, KeyRotationError, KeySecret, KeyUsage, PreviousKey};
+pub use callback::{Callback, CallbackRefusal, CallbackToken, Decision, DecisionKind};
 pub use definition::Definition;
 pub use execution::{
-    Execution, ExecutionStatus, StepRecord, StepStatus, TransitionError, TriggerMeta,
+    Execution, ExecutionStatus, StepRecord, StepStatus, TransitionError, TriggerMeta, WaitKind, Waiting,
 };
 pub use ids::{ExecutionId, InvalidId, WorkflowId};
 pub use item::{ItemRecord, ItemStatus};

@@ -121,6 +121,7 @@ mod tests {
                 output: Some(output.clone()),
                 error: None,
                 continued: false,
+            next: None,
             })
             .collect();
         e

@@ -136,3 +136,73 @@ pub async fn replay(
     );
     Ok((StatusCode::ACCEPTED, Json(AcceptedView::from(&accepted))))
 }
+
+/// `{"comment"}`, optional, for an operator's approve or deny.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DecisionBody {
+    #[serde(default)]
+    pub comment: Option<String>,
+}
+
+fn decision_body(raw: &axum::body::Bytes) -> Result<DecisionBody, ApiError> {
+    if raw.iter().all(u8::is_ascii_whitespace) {
+        return Ok(DecisionBody::default());
+    }
+    serde_json::from_slice(raw).map_err(|e| AppError::InvalidJson(e.to_string()).into())
+}
+
+async fn decide(
+    operator: Operator,
+    app: App,
+    workflow_id: String,
+    execution_id: String,
+    raw: axum::body::Bytes,
+    approve: bool,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let body = decision_body(&raw)?;
+    let workflow = app.workflow(&workflow_id).await?;
+    let kind = app
+        .decide_as_operator(
+            &workflow.id,
+            &execution_id,
+            approve,
+            body.comment,
+            operator.key_name.as_str(),
+        )
+        .await?;
+    Ok(Json(serde_json::json!({ "decision": kind.as_str() })))
+}
+
+/// Approves a waiting approval, as its link would (the decision names the admin key).
+pub async fn approve(
+    operator: Operator,
+    State(app): State<App>,
+    Path((workflow_id, execution_id)): Path<(String, String)>,
+    raw: axum::body::Bytes,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    decide(operator, app, workflow_id, execution_id, raw, true).await
+}
+
+/// Denies a waiting approval.
+pub async fn deny(
+    operator: Operator,
+    State(app): State<App>,
+    Path((workflow_id, execution_id)): Path<(String, String)>,
+    raw: axum::body::Bytes,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    decide(operator, app, workflow_id, execution_id, raw, false).await
+}
+
+/// Ends a waiting execution (failed, naming the admin key).
+pub async fn cancel(
+    operator: Operator,
+    State(app): State<App>,
+    Path((workflow_id, execution_id)): Path<(String, String)>,
+) -> Result<Json<ExecutionView>, ApiError> {
+    let workflow = app.workflow(&workflow_id).await?;
+    let cancelled = app
+        .cancel_waiting(&workflow.id, &execution_id, operator.key_name.as_str())
+        .await?;
+    Ok(Json(ExecutionView::new(&cancelled, &workflow.steps)))
+}

@@ -30,6 +30,16 @@ impl ApiError {
     }
 }
 
+impl ApiError {
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
 pub fn status_of(kind: ErrorKind) -> StatusCode {
     use StatusCode as S;
     match kind {
@@ -37,6 +47,7 @@ pub fn status_of(kind: ErrorKind) -> StatusCode {
         ErrorKind::Unauthorized => S::UNAUTHORIZED,
         ErrorKind::Forbidden => S::FORBIDDEN,
         ErrorKind::NotFound => S::NOT_FOUND,
+        ErrorKind::Gone => S::GONE,
         ErrorKind::Conflict => S::CONFLICT,
         ErrorKind::PayloadTooLarge => S::PAYLOAD_TOO_LARGE,
         ErrorKind::RequestTimeout => S::REQUEST_TIMEOUT,

@@ -2,6 +2,7 @@
 //! on AWS.
 
 mod admin;
+mod callbacks;
 mod console;
 mod error;
 mod executions;
@@ -53,6 +54,10 @@ pub fn router(app: App) -> Router {
             "/workflows/{workflow_id}/executions/{execution_id}/steps/{step_id}/items",
             get(executions::items),
         )
+        .route(
+            "/callbacks/{token}",
+            get(callbacks::page).post(callbacks::answer),
+        )
         .route("/console", get(console::index))
         .route("/console/app.js", get(console::script))
         .route("/console/app.css", get(console::stylesheet))
@@ -77,6 +82,18 @@ pub fn router(app: App) -> Router {
         .route(
             "/admin/workflows/{workflow_id}/executions/{execution_id}/replay",
             post(admin::replay),
+        )
+        .route(
+            "/admin/workflows/{workflow_id}/executions/{execution_id}/approve",
+            post(admin::approve),
+        )
+        .route(
+            "/admin/workflows/{workflow_id}/executions/{execution_id}/deny",
+            post(admin::deny),
+        )
+        .route(
+            "/admin/workflows/{workflow_id}/executions/{execution_id}/cancel",
+            post(admin::cancel),
         )
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

@@ -57,7 +57,12 @@ impl From<SweepError> for Diagnostic {
 /// One scheduled run.
 pub async fn handle(sweeper: &Sweeper, _event: Value) -> Result<SweepReport, SweepError> {
     let report = sweeper.sweep(chrono::Utc::now()).await?;
-    tracing::info!(resent = report.resent, "sweep done");
+    tracing::info!(
+        resent = report.resent,
+        woken = report.woken,
+        oldest_overdue_seconds = report.oldest_overdue_seconds,
+        "sweep done"
+    );
     Ok(report)
 }
 

@@ -11,7 +11,7 @@ use tracing::Instrument;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::ports::{Redelivery, WorkItem, WorkQueue};
+use crate::ports::{DelayedQueue, MAX_QUEUE_DELAY, Redelivery, WorkItem, WorkQueue};
 use crate::worker::{DeliveryCount, Outcome, Worker, WorkerError};
 
 /// The worker and what it needs from its queue, built once per execution environment.
@@ -26,6 +26,9 @@ pub struct WorkerFunction {
     /// the record is reported failed and comes back after its visibility timeout, which
     /// counts a receive.
     pub continuation: Option<Arc<dyn WorkQueue>>,
+    /// Where a short wait (up to 15 minutes) gets its delayed wake-up message. Longer waits,
+    /// and any wait without it, are woken by the sweeper within about a minute of their time.
+    pub wakeups: Option<Arc<dyn DelayedQueue>>,
     /// The queue's `maxReceiveCount`.
     pub max_receives: u32,
     pub retry_delay: Duration,
@@ -39,6 +42,7 @@ impl WorkerFunction {
             worker,
             redelivery: None,
             continuation: None,
+            wakeups: None,
             max_receives: crate::adapters::sqs::MAX_RECEIVE_COUNT,
             retry_delay: Duration::from_secs(30),
             metrics: None,
@@ -122,6 +126,24 @@ async fn process_record(function: &WorkerFunction, record: &SqsMessage) -> bool 
                     tracing::warn!(execution_id = %item.execution_id, error = %err, "could not queue the execution's next delivery; this record comes back instead");
                     false
                 }
+            }
+        }
+        Ok(Outcome::Waiting { until }) => {
+            let delay = (until - chrono::Utc::now()).to_std().unwrap_or_default();
+            match &function.wakeups {
+                Some(queue) if delay <= MAX_QUEUE_DELAY => {
+                    match queue.enqueue_after(&item, delay).await {
+                        Ok(()) => true,
+                        Err(err) => {
+                            // This record comes back after its visibility timeout and sends
+                            // the wake-up then; the sweeper wakes it in any case.
+                            tracing::warn!(execution_id = %item.execution_id, error = %err, "could not send the wake-up message");
+                            false
+                        }
+                    }
+                }
+                // The sweeper reads waiting executions by wake-up time.
+                _ => true,
             }
         }
         Ok(outcome) => {

@@ -12,9 +12,9 @@ pub use outbound::{
     SnsPublishRequest, SnsPublisher,
 };
 
-pub use queue::{QueueError, Redelivery, WorkItem, WorkQueue};
+pub use queue::{DelayedQueue, MAX_QUEUE_DELAY, QueueError, Redelivery, WorkItem, WorkQueue};
 pub use store::{
-    AdminKeyStore, ApiKeyStore, ExecutionQuery, ExecutionStore, ItemStore, KeyUsageStore, Outbox,
+    AdminKeyStore, CallbackStore, ApiKeyStore, ExecutionQuery, ExecutionStore, ItemStore, KeyUsageStore, Outbox,
     PendingDispatch, Recorded, RejectionStore, SecretStore, Store, StoreError, SubscriptionStore,
     WorkflowStore,
 };

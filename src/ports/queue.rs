@@ -43,3 +43,18 @@ pub trait Redelivery: Send + Sync {
     /// Hides the message `receipt` identifies for `delay` before it is delivered again.
     async fn postpone(&self, receipt: &str, delay: std::time::Duration) -> Result<(), QueueError>;
 }
+
+/// Sends a work item that becomes visible only after a delay: the wake-up of an execution
+/// that waits a short time (SQS `DelaySeconds`, at most [`MAX_QUEUE_DELAY`]).
+#[async_trait]
+pub trait DelayedQueue: Send + Sync {
+    async fn enqueue_after(
+        &self,
+        item: &WorkItem,
+        delay: std::time::Duration,
+    ) -> Result<(), QueueError>;
+}
+
+/// The longest delay SQS gives a message (15 minutes). A longer wait is woken by the
+/// sweeper, which reads waiting executions by wake-up time.
+pub const MAX_QUEUE_DELAY: std::time::Duration = std::time::Duration::from_secs(900);

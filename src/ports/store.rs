@@ -3,7 +3,7 @@ use chrono::{DateTime, Utc};
 
 use super::queue::WorkItem;
 use crate::domain::{
-    AdminKey, ApiKey, ApiKeyName, Execution, ExecutionId, ExecutionStatus, ItemRecord, KeyUsage,
+    AdminKey, Callback, Decision, ApiKey, ApiKeyName, Execution, ExecutionId, ExecutionStatus, ItemRecord, KeyUsage,
     RejectionCounts, SnsSubscription, Workflow, WorkflowId, WorkflowSecrets,
 };
 
@@ -155,6 +155,15 @@ pub trait PendingDispatch: Send + Sync {
     /// threshold (a long queue backlog must not be answered with more copies every sweep).
     /// Does nothing when a worker has taken it meanwhile.
     async fn mark_resent(&self, item: &WorkItem, at: DateTime<Utc>) -> Result<(), StoreError>;
+    /// Up to `limit` waiting executions whose wake-up time is before `now`, oldest first,
+    /// each with that time. Their wake-up may be a delayed message still on its way, or
+    /// nothing at all (a wait longer than a queue can delay): the sweeper sends one, and a
+    /// second one for the same wake-up does nothing.
+    async fn due_wakeups(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<(WorkItem, DateTime<Utc>)>, StoreError>;
 }
 
 #[async_trait]
@@ -215,6 +224,22 @@ pub trait ItemStore: Send + Sync {
     ) -> Result<Vec<ItemRecord>, StoreError>;
 }
 
+/// The records of resume URLs (`approval` and `callback` steps), by the hash of their token.
+/// Kept until `retain_until` (their execution's own retention).
+#[async_trait]
+pub trait CallbackStore: Send + Sync {
+    /// `AlreadyExists` when the hash is taken (a 256-bit token: never, in practice).
+    async fn insert_callback(&self, callback: &Callback) -> Result<(), StoreError>;
+    async fn get_callback(&self, token_hash: &str) -> Result<Option<Callback>, StoreError>;
+    /// Records `decision` only if none was made yet: the one decision a link gets. Returns
+    /// false, writing nothing, when another came first (or there is no such record).
+    async fn decide_callback(
+        &self,
+        token_hash: &str,
+        decision: &Decision,
+    ) -> Result<bool, StoreError>;
+}
+
 /// Everything the service keeps. Each backend implements the parts.
 pub trait Store:
     ApiKeyStore
@@ -226,6 +251,7 @@ pub trait Store:
     + AdminKeyStore
     + RejectionStore
     + ItemStore
+    + CallbackStore
 {
 }
 
@@ -238,7 +264,8 @@ impl<
         + KeyUsageStore
         + AdminKeyStore
         + RejectionStore
-        + ItemStore,
+        + ItemStore
+        + CallbackStore,
 > Store for T
 {
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use serde_json::{Map, Value, json};
 
 use crate::domain::{StepRecord, TemplateContext, TemplateEngine, TemplateValue};
-use crate::ports::{EmailSender, HttpSender, SnsPublisher};
+use crate::ports::{CallbackStore, EmailSender, HttpSender, SnsPublisher};
 
 /// What running a step needs from the process; built once and shared.
 #[derive(Clone)]
@@ -17,6 +17,12 @@ pub struct StepDeps {
     /// The `from` of a `send_email` step that names none (`EMAIL_FROM`).
     pub email_from: Option<String>,
     pub templates: Arc<TemplateEngine>,
+    /// Where `approval` and `callback` steps keep their resume URLs' records; `None` where
+    /// no step may wait (the dry-run, unit tests of other steps).
+    pub callbacks: Option<Arc<dyn CallbackStore>>,
+    /// The service's URL as seen from outside (`WEBHOOK_BASE_URL`), no trailing slash: resume
+    /// URLs start with it.
+    pub base_url: Option<String>,
 }
 
 /// The execution a step runs in, as templates see it under `execution`.
@@ -100,6 +106,14 @@ impl StepContext {
             }),
         );
         child.path_prefix = format!("{loop_id}[{index}].");
+        child
+    }
+
+    /// This context with `value` visible to templates as `name` (a waiting step's
+    /// `approval` or `callback` variables while its notification renders).
+    pub fn with_local(&self, name: &str, value: Value) -> Self {
+        let mut child = self.clone();
+        child.locals.insert(name.to_owned(), value);
         child
     }
 

@@ -533,6 +533,7 @@ pub(crate) async fn send_http(
                     transient,
                     retry_after: asked.map(|d| d.min(MAX_RETRY_AFTER)),
                     next: None,
+                    suspend: None,
                 };
                 if !transient {
                     break run;

@@ -15,9 +15,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::domain::template::join_path;
+use crate::domain::step::Target;
 use crate::domain::{InvalidDefinition, TemplateEngine, TemplateError, WorkflowStep};
 
+pub mod approval;
 pub mod branch;
+pub mod callback;
 mod context;
 pub mod echo;
 pub mod fail;
@@ -25,14 +28,19 @@ pub mod filter;
 pub mod for_each;
 pub mod http_request;
 mod outcome;
+pub mod resume_url;
 pub mod send_email;
 pub mod sns_publish;
+pub mod span;
 pub mod stop;
 #[cfg(test)]
 mod tests;
 pub mod transform;
+pub mod wait;
 
+pub use approval::ApprovalStep;
 pub use branch::{BranchCase, BranchStep};
+pub use callback::CallbackStep;
 pub use context::{ExecutionInfo, StepContext, StepDeps};
 pub use fail::FailStep;
 pub use filter::FilterStep;
@@ -41,11 +49,14 @@ pub use http_request::{
     ExpectStatus, HttpRequestStep, RetryPolicy, StatusMatch, check_literal_url, parse_retry_after,
     redacted_request,
 };
-pub use outcome::{StepRun, StepStatus};
+pub use outcome::{StepRun, StepStatus, Suspend};
+pub use resume_url::Notify;
+pub use span::Span;
 pub use send_email::SendEmailStep;
 pub use sns_publish::SnsPublishStep;
 pub use stop::StopStep;
 pub use transform::TransformStep;
+pub use wait::WaitStep;
 
 /// What every step type provides.
 #[async_trait]
@@ -104,6 +115,12 @@ pub enum Step {
     Stop(StopStep),
     /// Runs its own steps once per item of a list.
     ForEach(ForEachStep),
+    /// Holds the execution for a time, with no worker.
+    Wait(WaitStep),
+    /// Asks a person (approve / deny links) and waits for the answer.
+    Approval(ApprovalStep),
+    /// Waits for an outside system to call its URL.
+    Callback(CallbackStep),
 }
 
 /// Binds the step type's definition inside a [`Step`] to `$s` and evaluates `$body` with it:
@@ -124,6 +141,9 @@ macro_rules! with_step_type {
             Step::Branch($s) => $body,
             Step::Stop($s) => $body,
             Step::ForEach($s) => $body,
+            Step::Wait($s) => $body,
+            Step::Approval($s) => $body,
+            Step::Callback($s) => $body,
         }
     };
 }
@@ -139,7 +159,7 @@ impl Step {
     }
 
     /// Every type's name, for messages.
-    pub const KINDS: [&'static str; 10] = [
+    pub const KINDS: [&'static str; 13] = [
         echo::Echo::KIND,
         FailStep::KIND,
         FilterStep::KIND,
@@ -150,6 +170,9 @@ impl Step {
         BranchStep::KIND,
         StopStep::KIND,
         ForEachStep::KIND,
+        WaitStep::KIND,
+        ApprovalStep::KIND,
+        CallbackStep::KIND,
     ];
 
     /// See [`StepType::check`].
@@ -160,6 +183,24 @@ impl Step {
     /// See [`StepType::worst_case`]; for a `for_each`, one item.
     pub fn worst_case(&self) -> Duration {
         with_step_type!(self, s => s.worst_case())
+    }
+
+    /// Whether it makes the execution wait (and so may not sit inside a `for_each`).
+    pub fn waits(&self) -> bool {
+        matches!(self, Self::Wait(_) | Self::Approval(_) | Self::Callback(_))
+    }
+
+    /// The targets a step names besides `next` and `on_error`, with their field: an
+    /// approval's `on_deny` and `on_timeout`, a callback's `on_timeout`.
+    pub fn decision_targets(&self) -> Vec<(&'static str, &Target)> {
+        match self {
+            Self::Approval(a) => [("on_deny", &a.on_deny), ("on_timeout", &a.on_timeout)]
+                .into_iter()
+                .filter_map(|(field, t)| t.as_ref().map(|t| (field, t)))
+                .collect(),
+            Self::Callback(c) => c.on_timeout.iter().map(|t| ("on_timeout", t)).collect(),
+            _ => Vec::new(),
+        }
     }
 
     /// See [`StepType::reaches_outside`]. A loop stores its items' records itself.
@@ -191,6 +232,21 @@ pub fn preview_step(
 ) -> Result<Value, String> {
     let key = idempotency_key(execution_id, ctx, &step.id);
     with_step_type!(&step.action, s => s.preview(ctx, &key, templates))
+}
+
+/// Ends the wait of a woken `wait`, `approval` or `callback` step: its final run (or, when
+/// the wake-up came early, a run that waits on).
+pub async fn resume_step(
+    step: &WorkflowStep,
+    waiting: &crate::domain::Waiting,
+    deps: &StepDeps,
+) -> StepRun {
+    match &step.action {
+        Step::Wait(s) => s.resume(waiting),
+        Step::Approval(s) => s.resume(&step.id, waiting, deps).await,
+        Step::Callback(s) => s.resume(&step.id, waiting, deps).await,
+        other => StepRun::failed(format!("a {} step does not wait", other.kind())),
+    }
 }
 
 /// `<execution>:<path>`: every item of a loop gets its own key, so a receiver that honours

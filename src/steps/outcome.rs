@@ -6,6 +6,9 @@ use std::time::Duration;
 use serde::Serialize;
 use serde_json::Value;
 
+use chrono::{DateTime, Utc};
+
+use crate::domain::WaitKind;
 use crate::domain::step::Target;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -19,6 +22,20 @@ pub enum StepStatus {
     /// A `stop` step: the execution ends `succeeded` with outcome `stopped` (inside a
     /// `for_each`, the item ends).
     Stopped,
+    /// A `wait`, `approval` or `callback` step has started: the execution waits as
+    /// `StepRun::suspend` says, and the step ends when it wakes.
+    Waiting,
+}
+
+/// What a step that waits waits for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Suspend {
+    pub kind: WaitKind,
+    pub wake_at: DateTime<Utc>,
+    /// An approval's or callback's timeout.
+    pub expires_at: Option<DateTime<Utc>>,
+    /// The hash of the resume URL's token.
+    pub token_hash: Option<String>,
 }
 
 /// What one step did, ready to be recorded on the execution.
@@ -35,8 +52,11 @@ pub struct StepRun {
     pub transient: bool,
     /// When a redelivery should come, if the server said or retries ran out waiting.
     pub retry_after: Option<Duration>,
-    /// Where a `branch` goes.
+    /// Where the run goes next when the step chose (a `branch`'s case, an approval's
+    /// `on_deny` or `on_timeout`).
     pub next: Option<Target>,
+    /// Set with status `Waiting`.
+    pub suspend: Option<Suspend>,
 }
 
 impl StepRun {
@@ -50,7 +70,31 @@ impl StepRun {
             transient: false,
             retry_after: None,
             next: None,
+            suspend: None,
         }
+    }
+
+    /// The step has started waiting: `output` is what its record shows meanwhile.
+    pub fn waiting(output: Value, suspend: Suspend) -> Self {
+        Self {
+            status: StepStatus::Waiting,
+            suspend: Some(suspend),
+            ..Self::succeeded(output)
+        }
+    }
+
+    /// A woken step whose wait is not over (a wake-up that came early): it waits on as
+    /// before.
+    pub fn waiting_again(waiting: &crate::domain::Waiting) -> Self {
+        Self::waiting(
+            serde_json::json!({ "expiresAt": waiting.expires_at, "waitingUntil": waiting.wake_at }),
+            Suspend {
+                kind: waiting.kind,
+                wake_at: waiting.expires_at.unwrap_or(waiting.wake_at),
+                expires_at: waiting.expires_at,
+                token_hash: waiting.token_hash.clone(),
+            },
+        )
     }
 
     pub fn failed(error: impl Into<String>) -> Self {
@@ -63,6 +107,7 @@ impl StepRun {
             transient: false,
             retry_after: None,
             next: None,
+            suspend: None,
         }
     }
 

@@ -191,6 +191,7 @@ impl Loop<'_> {
             output,
             error,
             continued: status == StepStatus::Failed && step.continue_on_error,
+            next: None,
         })
     }
 

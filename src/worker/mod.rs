@@ -29,6 +29,10 @@ pub enum Outcome {
     /// the caller sends a fresh message for it (at once) and then acknowledges this one, so
     /// that carrying on never counts toward the dead-letter limit.
     Continued,
+    /// The execution waits (a `wait`, `approval` or `callback` step) until `until`, or was
+    /// woken before its time (nothing changed). The caller arranges a wake-up at `until` and
+    /// is done with the message: a wait is not a failed delivery.
+    Waiting { until: chrono::DateTime<Utc> },
 }
 
 /// A message that should be delivered again later.
@@ -156,6 +160,11 @@ impl Worker {
                     retry_after,
                 });
             }
+            // A duplicate or early wake-up: the wait goes on, unchanged.
+            Err(TransitionError::NotDue(until)) => {
+                tracing::info!(execution_id = %queued.id, %until, "woken before its time; still waiting");
+                return Ok(Outcome::Waiting { until });
+            }
             Err(reason) => {
                 tracing::info!(execution_id = %queued.id, %reason, "nothing to do");
                 return Ok(Outcome::Skipped);
@@ -257,6 +266,7 @@ impl Worker {
                 Ok(Outcome::Skipped)
             }
             RunEnd::Continued => Ok(Outcome::Continued),
+            RunEnd::Waiting { until } => Ok(Outcome::Waiting { until }),
             RunEnd::Postponed { step, retry_after } => {
                 tracing::info!(execution_id = %running.id, step, "step will be retried on a later delivery");
                 Err(WorkerError::Postponed {

@@ -30,6 +30,10 @@ pub fn after(steps: &[WorkflowStep], index: usize, record: &StepRecord) -> Route
         None => Route::Complete,
     };
     match record.status {
+        // The step's outcome chose where to go (an approval denied, a timeout).
+        StepStatus::Succeeded if record.next.is_some() => {
+            to(steps, &Target::from_name(record.next.clone().unwrap_or_default()))
+        }
         StepStatus::Succeeded => match &step.action {
             Step::Branch(_) => {
                 let chosen = record
@@ -67,8 +71,9 @@ pub fn after(steps: &[WorkflowStep], index: usize, record: &StepRecord) -> Route
                 record.error.as_deref().unwrap_or_default()
             )),
         },
-        // The caller stops at a retrying record before asking where it leads.
+        // The caller stops at a retrying or waiting record before asking where it leads.
         StepStatus::Retrying => Route::Fail(format!("step {:?} is still to be retried", step.id)),
+        StepStatus::Waiting => Route::Fail(format!("step {:?} is still waiting", step.id)),
     }
 }
 
@@ -148,6 +153,7 @@ mod tests {
             output: Some(output),
             error: (status == StepStatus::Failed).then(|| "boom".into()),
             continued: false,
+            next: None,
         }
     }
 

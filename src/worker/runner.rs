@@ -19,7 +19,9 @@ use tokio::time::Instant;
 use super::for_each::{self, LoopEnd};
 use super::route::{self, Route};
 use super::steps::{self, ExecutionInfo, StepContext, StepDeps, StepRun};
-use crate::domain::{Execution, Step, StepRecord, StepStatus, Workflow, WorkflowStep};
+use crate::domain::{
+    Execution, Step, StepRecord, StepStatus, Waiting, Workflow, WorkflowStep,
+};
 use crate::ports::{Store, StoreError};
 
 /// Where a run stopped.
@@ -42,6 +44,9 @@ pub enum RunEnd {
     Continued,
     /// Another attempt took the execution over; this one stops without writing.
     Superseded,
+    /// A step started waiting: the execution is stored `waiting` and no worker holds it.
+    /// The caller arranges a wake-up at `until` (a delayed message, or the sweeper's index).
+    Waiting { until: chrono::DateTime<Utc> },
 }
 
 /// This delivery of the message: on the last one a transient failure is final.
@@ -98,8 +103,28 @@ impl StepRunner<'_> {
             if ran_any && !fits {
                 return self.hand_on(running, attempt).await;
             }
-            let (record, retry_after) = match &step.action {
-                Step::ForEach(each) => {
+            // The step this execution waited in, woken: it ends (or waits on) with what it
+            // waited for, instead of starting again.
+            let woken = running
+                .waiting
+                .as_ref()
+                .filter(|w| w.step == step.id && !ran_any)
+                .cloned();
+            let (record, retry_after) = match (&woken, &step.action) {
+                (Some(waiting), _) => {
+                    let started_at = running
+                        .steps
+                        .iter()
+                        .find(|r| r.id == step.id)
+                        .map_or_else(Utc::now, |r| r.started_at);
+                    let run = steps::resume_step(step, waiting, self.deps).await;
+                    if run.status == steps::StepStatus::Waiting {
+                        let record = record_of(step, &run, started_at, delivery);
+                        return self.park(running, attempt, record, &run).await;
+                    }
+                    (record_of(step, &run, started_at, delivery), run.retry_after)
+                }
+                (None, Step::ForEach(each)) => {
                     let looped = for_each::Loop {
                         store: self.store,
                         deps: self.deps,
@@ -118,6 +143,9 @@ impl StepRunner<'_> {
                 }
                 _ => {
                     let (record, run) = run_leaf(step, &ctx, self.deps, delivery).await;
+                    if run.status == steps::StepStatus::Waiting {
+                        return self.park(running, attempt, record, &run).await;
+                    }
                     (record, run.retry_after)
                 }
             };
@@ -163,6 +191,53 @@ impl StepRunner<'_> {
             }
         };
         Ok((running, end))
+    }
+
+    /// Stores the execution `waiting` in the step `record` is of, as `run.suspend` says. When
+    /// the step's resume URL was already used (a receiver that called back before this write),
+    /// the wake-up is brought forward to now.
+    async fn park(
+        &self,
+        running: Execution,
+        attempt: u32,
+        record: StepRecord,
+        run: &StepRun,
+    ) -> Result<(Execution, RunEnd), StoreError> {
+        let Some(suspend) = &run.suspend else {
+            return Ok((
+                running,
+                RunEnd::Failed(format!("step {:?} waits for nothing", record.id)),
+            ));
+        };
+        let waiting = Waiting {
+            step: record.id.clone(),
+            kind: suspend.kind,
+            wake_at: suspend.wake_at,
+            expires_at: suspend.expires_at,
+            token_hash: suspend.token_hash.clone(),
+        };
+        let Ok(parked) = running.wait(attempt, record, waiting) else {
+            return Ok((running, RunEnd::Superseded));
+        };
+        if !self.store.replace_execution(&running, &parked).await? {
+            return Ok((running, RunEnd::Superseded));
+        }
+        tracing::info!(execution_id = %parked.id, until = %suspend.wake_at, kind = suspend.kind.as_str(), "execution waiting");
+        let decided = match &suspend.token_hash {
+            Some(hash) => self
+                .store
+                .get_callback(hash)
+                .await?
+                .is_some_and(|c| c.decision.is_some()),
+            None => false,
+        };
+        let now = Utc::now();
+        if decided && let Some(woken) = parked.wake_now(now) {
+            if self.store.replace_execution(&parked, &woken).await? {
+                return Ok((woken, RunEnd::Waiting { until: now }));
+            }
+        }
+        Ok((parked, RunEnd::Waiting { until: suspend.wake_at }))
     }
 
     /// Gives the execution back with its progress, for a later delivery of the message.
@@ -235,6 +310,7 @@ fn record_of(
         steps::StepStatus::Succeeded => StepStatus::Succeeded,
         steps::StepStatus::Filtered => StepStatus::Filtered,
         steps::StepStatus::Stopped => StepStatus::Stopped,
+        steps::StepStatus::Waiting => StepStatus::Waiting,
         steps::StepStatus::Failed if run.transient && !delivery.is_last() => StepStatus::Retrying,
         steps::StepStatus::Failed => StepStatus::Failed,
     };
@@ -257,5 +333,10 @@ fn record_of(
         output: run.output.clone(),
         error,
         continued: status == StepStatus::Failed && step.continue_on_error,
+        // A branch keeps its choice in its output, as its records always have.
+        next: match (&step.action, &run.next) {
+            (Step::Branch(_), _) | (_, None) => None,
+            (_, Some(target)) => Some(target.as_str().to_owned()),
+        },
     }
 }

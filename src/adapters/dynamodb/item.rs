@@ -16,7 +16,7 @@ use super::schema::{
     UNDELIVERED_SINCE,
 };
 use crate::adapters::record::to_json;
-use crate::domain::{Execution, ExecutionId, ItemRecord, WorkflowId};
+use crate::domain::{Execution, ExecutionId, ExecutionStatus, ItemRecord, WorkflowId};
 use crate::ports::StoreError;
 
 pub(super) const RECORD: &str = "record";
@@ -193,15 +193,35 @@ pub(super) fn execution_item(execution: &Execution) -> Result<Item, StoreError> 
             n(execution.received_at.timestamp_millis()),
         );
     }
+    // A waiting execution is in the same index under its own shards, by wake-up time: the
+    // sweeper wakes whatever is due, however long it waited, with no schedule to clean up.
+    if execution.status == ExecutionStatus::Waiting
+        && let Some(waiting) = &execution.waiting
+    {
+        item.insert(UNDELIVERED_SHARD.into(), s(waiting_shard(&execution.id)));
+        item.insert(
+            UNDELIVERED_SINCE.into(),
+            n(waiting.wake_at.timestamp_millis()),
+        );
+    }
     Ok(item)
 }
 
 /// The index shard of an execution, from the random part of its id, so shards fill evenly.
 pub(super) fn undelivered_shard(id: &ExecutionId) -> String {
+    format!("U#{}", spread(id))
+}
+
+/// The index shard of a waiting execution.
+pub(super) fn waiting_shard(id: &ExecutionId) -> String {
+    format!("W#{}", spread(id))
+}
+
+fn spread(id: &ExecutionId) -> u32 {
     let spread = id.to_string().bytes().fold(0u32, |acc, b| {
         acc.wrapping_mul(31).wrapping_add(u32::from(b))
     });
-    format!("U#{}", spread % UNDELIVERED_SHARDS)
+    spread % UNDELIVERED_SHARDS
 }
 
 /// A `for_each` item's record in its execution's workflow partition, kept as long as the

@@ -16,6 +16,7 @@
 //! | API key usage | `APIKEY#{name}` | `USAGE` | `lastUsedAt`, written at most once a minute per key and process, never racing the key item |
 //! | admin key | `ADMINKEY#{name}` | `ADMINKEY` | the console's operator credential; the few there are are listed (`ADMINKEYS`) and cached |
 //! | `for_each` item record | `WORKFLOW#{id}` | `ITEM#{execution}#{step}#{index:010}` | one per item of a loop, apart from the execution (which would outgrow 400 KB); a step's items are one Query in index order, TTL as their execution's, and `ITEM#` sorts outside every `EXEC#` listing |
+//! | resume URL (approval, callback) | `CALLBACK#{sha256 of token}` | `CALLBACK` | one GetItem from the token a request carries; `decided` is the single-use condition; TTL as its execution's |
 //! | rejection counts | `WORKFLOW#{id}` | `REJECTED#{hour}` | refused requests per hour and reason, added to with `ADD` (no read), TTL 48 h; the console reads a day with one Query |
 //!
 //! Secrets and usage have listing copies too (`WORKFLOWSECRETS`, `APIKEYUSAGE`), as every
@@ -23,7 +24,9 @@
 //!
 //! One sparse index, `undelivered` (`undelivered_shard` / `undelivered_since`, keys only): only
 //! executions no worker has taken carry its attributes, so the sweeper finds those whose queue
-//! message was lost with one Query per shard (`schema::UNDELIVERED_INDEX`).
+//! message was lost with one Query per shard (`schema::UNDELIVERED_INDEX`). Waiting executions
+//! are in the same index under shards of their own (`W#{n}`, keyed by their wake-up time), so
+//! the same sweep wakes those whose time has come.
 //!
 //! Keys and workflows are written twice (the item the request path reads, and a copy in one
 //! fixed partition for listing) in one transaction, so the copies never disagree: the request
@@ -36,6 +39,7 @@
 //! filters need: `status` and `attempts` (compare-and-swap), `expires_at` (TTL, epoch seconds).
 //! The table's key schema, billing mode and TTL attribute are defined once in [`schema`].
 
+mod callbacks;
 mod executions;
 mod item;
 mod items;

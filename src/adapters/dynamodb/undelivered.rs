@@ -1,5 +1,7 @@
 //! The sparse `undelivered` index: executions written but not yet taken by a worker, read by
-//! the sweeper to re-send any whose queue message was lost between the write and the send.
+//! the sweeper to re-send any whose queue message was lost between the write and the send;
+//! and, under shards of their own, waiting executions by wake-up time, which the sweeper
+//! wakes once due.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -32,15 +34,16 @@ fn work_item(item: &Item) -> Result<WorkItem, StoreError> {
     })
 }
 
-#[async_trait]
-impl PendingDispatch for DynamoStore {
-    /// One Query per shard, oldest first, stopping at `limit` per shard; the shards' answers
-    /// are merged by age. The index is eventually consistent, which only delays a re-send.
-    async fn undelivered_before(
+impl DynamoStore {
+    /// The index entries of the shards `{prefix}#{n}` keyed before `cutoff`, oldest first, at
+    /// most `limit`: one Query per shard, stopping at `limit` per shard, the shards' answers
+    /// merged by key. The index is eventually consistent, which only delays a re-send.
+    async fn index_before(
         &self,
+        prefix: &str,
         cutoff: DateTime<Utc>,
         limit: usize,
-    ) -> Result<Vec<WorkItem>, StoreError> {
+    ) -> Result<Vec<(i64, WorkItem)>, StoreError> {
         let page = i32::try_from(limit).unwrap_or(i32::MAX).max(1);
         let mut found: Vec<(i64, WorkItem)> = Vec::new();
         for shard in 0..UNDELIVERED_SHARDS {
@@ -52,19 +55,44 @@ impl PendingDispatch for DynamoStore {
                 .key_condition_expression("#shard = :shard AND #since < :cutoff")
                 .expression_attribute_names("#shard", UNDELIVERED_SHARD)
                 .expression_attribute_names("#since", UNDELIVERED_SINCE)
-                .expression_attribute_values(":shard", s(format!("U#{shard}")))
+                .expression_attribute_values(":shard", s(format!("{prefix}#{shard}")))
                 .expression_attribute_values(":cutoff", n(cutoff.timestamp_millis()))
                 .scan_index_forward(true)
                 .limit(page)
                 .send()
                 .await
-                .map_err(|e| unavailable("Query (undelivered)", e))?;
+                .map_err(|e| unavailable("Query (sweeper index)", e))?;
             for item in out.items() {
                 found.push((number_attr(item, UNDELIVERED_SINCE)?, work_item(item)?));
             }
         }
         found.sort_by_key(|(since, _)| *since);
-        Ok(found.into_iter().take(limit).map(|(_, w)| w).collect())
+        found.truncate(limit);
+        Ok(found)
+    }
+}
+
+#[async_trait]
+impl PendingDispatch for DynamoStore {
+    async fn undelivered_before(
+        &self,
+        cutoff: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<WorkItem>, StoreError> {
+        let found = self.index_before("U", cutoff, limit).await?;
+        Ok(found.into_iter().map(|(_, w)| w).collect())
+    }
+
+    async fn due_wakeups(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<(WorkItem, DateTime<Utc>)>, StoreError> {
+        let found = self.index_before("W", now, limit).await?;
+        Ok(found
+            .into_iter()
+            .map(|(millis, w)| (w, DateTime::from_timestamp_millis(millis).unwrap_or(now)))
+            .collect())
     }
 
     async fn mark_resent(&self, item: &WorkItem, at: DateTime<Utc>) -> Result<(), StoreError> {

@@ -2,6 +2,7 @@
 //! item records of their `for_each` steps), SNS subscriptions and the work queue, so a local
 //! process survives restarts with nothing lost.
 
+mod callbacks;
 mod checkpointer;
 mod group_commit;
 mod items;

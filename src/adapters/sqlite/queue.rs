@@ -115,6 +115,23 @@ impl SqliteQueue {
             .await
     }
 
+    /// Keeps a received message for an execution that now waits: hidden until `delay` from
+    /// now, with its receive count back at zero, since a wait is not a failed delivery and
+    /// must never bring the message nearer the dead-letter table.
+    pub async fn defer(&self, id: i64, delay: Duration) -> Result<(), StoreError> {
+        let delay_ms = i64::try_from(delay.as_millis()).unwrap_or(i64::MAX);
+        self.db
+            .write_background(move |c| {
+                c.prepare_cached(
+                    "UPDATE queue SET visible_at = ?2 + ?3, receive_count = 0 WHERE id = ?1",
+                )
+                .and_then(|mut s| s.execute(params![id, now_millis(), delay_ms]))
+                .map(|_| ())
+                .map_err(unavailable)
+            })
+            .await
+    }
+
     pub async fn dead_letter_count(&self) -> Result<u64, StoreError> {
         self.count("dead_letters").await
     }

@@ -68,6 +68,14 @@ CREATE TABLE IF NOT EXISTS items (
 -- Items outnumber executions by the length of their loops, and the hourly purge runs in the
 -- writer (every webhook's commit waits behind it): it must find the expired rows, not scan.
 CREATE INDEX IF NOT EXISTS items_by_expiry ON items (expires_at);
+-- Resume URLs of approval and callback steps, by the SHA-256 of their token (never the token).
+CREATE TABLE IF NOT EXISTS callbacks (
+    token_hash TEXT PRIMARY KEY,
+    decided INTEGER NOT NULL,
+    retain_until INTEGER NOT NULL,
+    record TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS executions_waiting ON executions (status) WHERE status = 'waiting';
 CREATE TABLE IF NOT EXISTS queue (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     body TEXT NOT NULL,

@@ -288,6 +288,20 @@ impl SqliteStore {
     /// Deletes executions, dedup records, `for_each` item records and hourly rejection
     /// counts past their retention; what DynamoDB's TTL does on AWS. Returns how many
     /// executions went.
+    /// How many executions wait (the `workflow_executions_waiting` gauge), from the partial
+    /// index of waiting rows.
+    pub async fn waiting_count(&self) -> Result<u64, StoreError> {
+        self.with_conn(|c| {
+            c.query_row(
+                "SELECT COUNT(*) FROM executions WHERE status = 'waiting'",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(unavailable)
+        })
+        .await
+    }
+
     pub async fn purge_expired(&self) -> Result<usize, StoreError> {
         // One job of the writer, so the deletes are one unit (a job that fails is undone
         // whole, `group_commit::commit_batch`).
@@ -301,6 +315,8 @@ impl SqliteStore {
                 .map_err(unavailable)?;
             c.execute("DELETE FROM items WHERE expires_at <= ?1", [now])
                 .map_err(unavailable)?;
+            c.execute("DELETE FROM callbacks WHERE retain_until <= ?1", [now])
+                .map_err(unavailable)?;
             Self::purge_rejections(c, at)?;
             Ok(n)
         })
@@ -308,7 +324,7 @@ impl SqliteStore {
     }
 }
 
-fn select_one<T: DeserializeOwned, P: rusqlite::Params>(
+pub(super) fn select_one<T: DeserializeOwned, P: rusqlite::Params>(
     c: &rusqlite::Connection,
     sql: &str,
     params: P,

@@ -227,6 +227,16 @@ async fn handle(
             .await
         {
             Ok(Outcome::Succeeded | Outcome::Failed | Outcome::Skipped) => true,
+            Ok(Outcome::Waiting { until }) => {
+                // The message itself is the wake-up: hidden until the time, its receive count
+                // reset. A restart changes nothing (the row and its time are in the file).
+                let wait = (until - chrono::Utc::now()).to_std().unwrap_or_default();
+                if let Err(e) = queue.defer(message.id, wait).await {
+                    // It comes back after its visibility timeout and is deferred then.
+                    tracing::warn!(error = %e, "could not defer the waiting execution's message");
+                }
+                false
+            }
             Ok(Outcome::Continued) => match queue.enqueue(&item).await {
                 // A fresh message, visible at once; this one is done with.
                 Ok(()) => true,

@@ -24,6 +24,7 @@ pub use crate::steps::http_request::{
 };
 pub use crate::steps::sns_publish::SNS_PUBLISH_WORST_CASE;
 pub use crate::steps::{
+    ApprovalStep, CallbackStep, Notify, Span, WaitStep,
     BranchCase, BranchStep, ExpectStatus, FailStep, FilterStep, ForEachStep, HttpRequestStep,
     RetryPolicy, SnsPublishStep, StatusMatch, Step, StopStep, TransformStep, check_literal_url,
 };
@@ -276,6 +277,15 @@ fn validate_list<'a>(
                 "a for_each cannot sit inside another for_each",
             ));
         }
+        if in_loop && step.action.waits() {
+            return Err(InvalidDefinition::at(
+                format!("{path}.type"),
+                format!(
+                    "a {} step cannot sit inside a for_each (a loop's items run within one delivery); put it before or after the loop",
+                    step.action.kind()
+                ),
+            ));
+        }
         step.action.check(engine, &path)?;
         let worst = match &step.action {
             Step::ForEach(each) => {
@@ -353,6 +363,9 @@ fn validate_flow(
         }
         forward(on_error, format!("{path}.on_error"))?;
     }
+    for (field, target) in step.action.decision_targets() {
+        forward(target, format!("{path}.{field}"))?;
+    }
     if let Step::Branch(branch) = &step.action {
         for (i, case) in branch.cases.iter().enumerate() {
             forward(&case.next, format!("{path}.cases[{i}].next"))?;
@@ -377,7 +390,15 @@ pub fn successors(steps: &[WorkflowStep], index: usize) -> Vec<Option<usize>> {
             out.push(target::resolve(steps, &branch.default));
         }
         Step::Stop(_) | Step::Fail(_) => {}
-        _ => out.push(then()),
+        action => {
+            out.push(then());
+            out.extend(
+                action
+                    .decision_targets()
+                    .into_iter()
+                    .map(|(_, target)| target::resolve(steps, target)),
+            );
+        }
     }
     if let Some(on_error) = &step.on_error {
         out.push(target::resolve(steps, on_error));
