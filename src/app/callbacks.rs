@@ -31,8 +31,12 @@ pub struct CallbackPage {
 /// What a caller asks of a resume URL.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Answer {
-    Approve { comment: Option<String> },
-    Deny { comment: Option<String> },
+    Approve {
+        comment: Option<String>,
+    },
+    Deny {
+        comment: Option<String>,
+    },
     /// A callback step's JSON.
     Body(Value),
 }
@@ -186,7 +190,11 @@ impl App {
         let cancelled = execution
             .cancel(format!("cancelled by admin:{operator} while waiting"), now)
             .map_err(|e| AppError::NotWaiting(format!("execution {}: {e}", execution.id)))?;
-        if let Some(hash) = execution.waiting.as_ref().and_then(|w| w.token_hash.as_ref()) {
+        if let Some(hash) = execution
+            .waiting
+            .as_ref()
+            .and_then(|w| w.token_hash.as_ref())
+        {
             let closed = Decision {
                 by: Some(format!("admin:{operator}")),
                 ..Decision::new(DecisionKind::Cancelled, now)

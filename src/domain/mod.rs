@@ -23,7 +23,8 @@ pub use api_key::{ApiKey, ApiKeyName, KeyRotationError, KeySecret, KeyUsage, Pre
 pub use callback::{Callback, CallbackRefusal, CallbackToken, Decision, DecisionKind};
 pub use definition::Definition;
 pub use execution::{
-    Execution, ExecutionStatus, StepRecord, StepStatus, TransitionError, TriggerMeta, WaitKind, Waiting,
+    Execution, ExecutionStatus, StepRecord, StepStatus, TransitionError, TriggerMeta, WaitKind,
+    Waiting,
 };
 pub use ids::{ExecutionId, InvalidId, WorkflowId};
 pub use item::{ItemRecord, ItemStatus};

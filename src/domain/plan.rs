@@ -121,7 +121,7 @@ mod tests {
                 output: Some(output.clone()),
                 error: None,
                 continued: false,
-            next: None,
+                next: None,
             })
             .collect();
         e

@@ -112,9 +112,9 @@ async fn read_answer(
                 Err(err) => Err(err),
             }
         }
-        None if value.is_null() => Err(AppError::InvalidJson(
-            "the body is empty; send JSON".into(),
-        )),
+        None if value.is_null() => {
+            Err(AppError::InvalidJson("the body is empty; send JSON".into()))
+        }
         None => Ok(Answer::Body(value)),
     }
 }
@@ -160,7 +160,10 @@ fn error_page(err: AppError) -> Response {
     let api = ApiError::from(err);
     let status = api.status();
     let text = api.message().to_owned();
-    html(status, &document("Not available", &format!("<p>{}</p>", escape(&text))))
+    html(
+        status,
+        &document("Not available", &format!("<p>{}</p>", escape(&text))),
+    )
 }
 
 fn escape(text: &str) -> String {
@@ -194,7 +197,8 @@ fn render_page(page: &CallbackPage, suggested: Option<&str>) -> String {
         "<dl><dt>Workflow</dt><dd>{}</dd><dt>Step</dt><dd>{}</dd><dt>Valid until</dt><dd>{}</dd></dl>",
         escape(page.workflow_id.as_str()),
         escape(&page.step),
-        page.expires_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        page.expires_at
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
     );
     if let Some(closed) = &page.closed {
         return document(

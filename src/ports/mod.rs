@@ -14,7 +14,7 @@ pub use outbound::{
 
 pub use queue::{DelayedQueue, MAX_QUEUE_DELAY, QueueError, Redelivery, WorkItem, WorkQueue};
 pub use store::{
-    AdminKeyStore, CallbackStore, ApiKeyStore, ExecutionQuery, ExecutionStore, ItemStore, KeyUsageStore, Outbox,
-    PendingDispatch, Recorded, RejectionStore, SecretStore, Store, StoreError, SubscriptionStore,
-    WorkflowStore,
+    AdminKeyStore, ApiKeyStore, CallbackStore, ExecutionQuery, ExecutionStore, ItemStore,
+    KeyUsageStore, Outbox, PendingDispatch, Recorded, RejectionStore, SecretStore, Store,
+    StoreError, SubscriptionStore, WorkflowStore,
 };

@@ -3,8 +3,8 @@ use chrono::{DateTime, Utc};
 
 use super::queue::WorkItem;
 use crate::domain::{
-    AdminKey, Callback, Decision, ApiKey, ApiKeyName, Execution, ExecutionId, ExecutionStatus, ItemRecord, KeyUsage,
-    RejectionCounts, SnsSubscription, Workflow, WorkflowId, WorkflowSecrets,
+    AdminKey, ApiKey, ApiKeyName, Callback, Decision, Execution, ExecutionId, ExecutionStatus,
+    ItemRecord, KeyUsage, RejectionCounts, SnsSubscription, Workflow, WorkflowId, WorkflowSecrets,
 };
 
 #[derive(Debug, thiserror::Error)]

@@ -95,7 +95,9 @@ impl StepType for ApprovalStep {
     }
 
     fn worst_case(&self) -> Duration {
-        self.notify.as_ref().map_or(Duration::ZERO, Notify::worst_case)
+        self.notify
+            .as_ref()
+            .map_or(Duration::ZERO, Notify::worst_case)
     }
 
     fn reaches_outside(&self) -> bool {

@@ -14,8 +14,8 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::domain::template::join_path;
 use crate::domain::step::Target;
+use crate::domain::template::join_path;
 use crate::domain::{InvalidDefinition, TemplateEngine, TemplateError, WorkflowStep};
 
 pub mod approval;
@@ -51,9 +51,9 @@ pub use http_request::{
 };
 pub use outcome::{StepRun, StepStatus, Suspend};
 pub use resume_url::Notify;
-pub use span::Span;
 pub use send_email::SendEmailStep;
 pub use sns_publish::SnsPublishStep;
+pub use span::Span;
 pub use stop::StopStep;
 pub use transform::TransformStep;
 pub use wait::WaitStep;

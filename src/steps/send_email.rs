@@ -363,6 +363,8 @@ mod tests {
             email,
             email_from: from.map(str::to_owned),
             templates: Arc::new(TemplateEngine::new()),
+            callbacks: None,
+            base_url: None,
         }
     }
 

@@ -20,7 +20,9 @@ impl Span {
     pub fn parse(raw: &str) -> Result<Self, String> {
         let trimmed = raw.trim();
         let expected = || {
-            format!("{raw:?} is not a duration: a whole number and s, m, h or d (30s, 10m, 24h, 7d)")
+            format!(
+                "{raw:?} is not a duration: a whole number and s, m, h or d (30s, 10m, 24h, 7d)"
+            )
         };
         let unit_at = trimmed
             .find(|c: char| !c.is_ascii_digit())
@@ -87,10 +89,22 @@ mod tests {
 
     #[test]
     fn spans_read_units_and_refuse_what_is_out_of_range() {
-        assert_eq!(Span::parse("10m").unwrap().duration(), Duration::from_secs(600));
+        assert_eq!(
+            Span::parse("10m").unwrap().duration(),
+            Duration::from_secs(600)
+        );
         assert_eq!(Span::parse("7d").unwrap().duration(), MAX_WAIT);
         assert_eq!(Span::parse("1s").unwrap().to_string(), "1s");
-        for bad in ["0s", "8d", "10", "m", "1.5h", "10 m", "-1s", "99999999999999999999d"] {
+        for bad in [
+            "0s",
+            "8d",
+            "10",
+            "m",
+            "1.5h",
+            "10 m",
+            "-1s",
+            "99999999999999999999d",
+        ] {
             assert!(Span::parse(bad).is_err(), "{bad}");
         }
     }

@@ -89,6 +89,8 @@ fn deps(http: Arc<ScriptedHttp>, sns: Arc<RecordingSns>) -> StepDeps {
         email: Arc::new(crate::ports::NoEmailTransport),
         email_from: None,
         templates: Arc::new(TemplateEngine::new()),
+        callbacks: None,
+        base_url: None,
     }
 }
 

@@ -38,7 +38,9 @@ impl WaitStep {
                     .map_err(|e| format!("until: {e}"))?;
                 let at = DateTime::parse_from_rfc3339(rendered.trim())
                     .map_err(|_| {
-                        format!("until: {rendered:?} is not an RFC 3339 time (2026-12-24T09:00:00Z)")
+                        format!(
+                            "until: {rendered:?} is not an RFC 3339 time (2026-12-24T09:00:00Z)"
+                        )
                     })?
                     .with_timezone(&Utc);
                 let limit = now + chrono::Duration::from_std(MAX_WAIT).unwrap_or_default();

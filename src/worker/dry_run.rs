@@ -179,7 +179,7 @@ fn as_record(
         output,
         error,
         continued: status == StepStatus::Failed && step.continue_on_error,
-            next: None,
+        next: None,
     }
 }
 

@@ -32,7 +32,9 @@ pub enum Outcome {
     /// The execution waits (a `wait`, `approval` or `callback` step) until `until`, or was
     /// woken before its time (nothing changed). The caller arranges a wake-up at `until` and
     /// is done with the message: a wait is not a failed delivery.
-    Waiting { until: chrono::DateTime<Utc> },
+    Waiting {
+        until: chrono::DateTime<Utc>,
+    },
 }
 
 /// A message that should be delivered again later.

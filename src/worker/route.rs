@@ -31,9 +31,10 @@ pub fn after(steps: &[WorkflowStep], index: usize, record: &StepRecord) -> Route
     };
     match record.status {
         // The step's outcome chose where to go (an approval denied, a timeout).
-        StepStatus::Succeeded if record.next.is_some() => {
-            to(steps, &Target::from_name(record.next.clone().unwrap_or_default()))
-        }
+        StepStatus::Succeeded if record.next.is_some() => to(
+            steps,
+            &Target::from_name(record.next.clone().unwrap_or_default()),
+        ),
         StepStatus::Succeeded => match &step.action {
             Step::Branch(_) => {
                 let chosen = record

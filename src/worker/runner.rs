@@ -19,9 +19,7 @@ use tokio::time::Instant;
 use super::for_each::{self, LoopEnd};
 use super::route::{self, Route};
 use super::steps::{self, ExecutionInfo, StepContext, StepDeps, StepRun};
-use crate::domain::{
-    Execution, Step, StepRecord, StepStatus, Waiting, Workflow, WorkflowStep,
-};
+use crate::domain::{Execution, Step, StepRecord, StepStatus, Waiting, Workflow, WorkflowStep};
 use crate::ports::{Store, StoreError};
 
 /// Where a run stopped.
@@ -237,7 +235,12 @@ impl StepRunner<'_> {
                 return Ok((woken, RunEnd::Waiting { until: now }));
             }
         }
-        Ok((parked, RunEnd::Waiting { until: suspend.wake_at }))
+        Ok((
+            parked,
+            RunEnd::Waiting {
+                until: suspend.wake_at,
+            },
+        ))
     }
 
     /// Gives the execution back with its progress, for a later delivery of the message.

@@ -407,6 +407,29 @@ impl ItemStore for WritesElsewhere {
     }
 }
 
+#[async_trait]
+impl webhook_trigger::ports::CallbackStore for WritesElsewhere {
+    async fn insert_callback(
+        &self,
+        callback: &webhook_trigger::domain::Callback,
+    ) -> Result<(), StoreError> {
+        self.writes.insert_callback(callback).await
+    }
+    async fn get_callback(
+        &self,
+        token_hash: &str,
+    ) -> Result<Option<webhook_trigger::domain::Callback>, StoreError> {
+        self.reads.get_callback(token_hash).await
+    }
+    async fn decide_callback(
+        &self,
+        token_hash: &str,
+        decision: &webhook_trigger::domain::Decision,
+    ) -> Result<bool, StoreError> {
+        self.writes.decide_callback(token_hash, decision).await
+    }
+}
+
 /// Counts sends that reached the queue: what a burst of duplicates costs.
 struct CountingQueue {
     inner: Arc<dyn WorkQueue>,

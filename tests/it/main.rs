@@ -41,3 +41,4 @@ mod sns_verification;
 mod sqlite_durability;
 mod step_flows;
 mod store_contract;
+mod wait_flows;

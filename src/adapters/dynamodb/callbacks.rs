@@ -43,7 +43,8 @@ impl CallbackStore for DynamoStore {
             Err(err)
                 if err
                     .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) => {
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
                 Err(StoreError::AlreadyExists("callback".into()))
             }
             Err(err) => Err(unavailable("PutItem (callback)", err)),
@@ -96,7 +97,10 @@ impl CallbackStore for DynamoStore {
             Err(err)
                 if err
                     .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(false),
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
             Err(err) => Err(unavailable("UpdateItem (callback decision)", err)),
         }
     }

@@ -24,9 +24,9 @@ pub use crate::steps::http_request::{
 };
 pub use crate::steps::sns_publish::SNS_PUBLISH_WORST_CASE;
 pub use crate::steps::{
-    ApprovalStep, CallbackStep, Notify, Span, WaitStep,
-    BranchCase, BranchStep, ExpectStatus, FailStep, FilterStep, ForEachStep, HttpRequestStep,
-    RetryPolicy, SnsPublishStep, StatusMatch, Step, StopStep, TransformStep, check_literal_url,
+    ApprovalStep, BranchCase, BranchStep, CallbackStep, ExpectStatus, FailStep, FilterStep,
+    ForEachStep, HttpRequestStep, Notify, RetryPolicy, SnsPublishStep, Span, StatusMatch, Step,
+    StopStep, TransformStep, WaitStep, check_literal_url,
 };
 pub use target::{END, Target};
 

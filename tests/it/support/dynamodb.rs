@@ -124,7 +124,8 @@ impl SqsDriver {
         let mut function = WorkerFunction::new(worker);
         let queue = Arc::new(SqsQueue::new(sqs.clone(), queue_url.clone()));
         function.redelivery = Some(queue.clone());
-        function.continuation = Some(queue);
+        function.continuation = Some(queue.clone());
+        function.wakeups = Some(queue);
         Self {
             sqs,
             queue_url,

@@ -67,8 +67,13 @@ pub fn test_step_deps() -> StepDeps {
         email: Arc::new(webhook_trigger::ports::NoEmailTransport),
         email_from: None,
         templates: Arc::new(TemplateEngine::new()),
+        callbacks: None,
+        base_url: Some(TEST_BASE_URL.to_owned()),
     }
 }
+
+/// Where resume URLs point in tests: the test's router answers their paths.
+pub const TEST_BASE_URL: &str = "http://webhook-trigger.test";
 
 pub fn test_worker(store: Arc<dyn Store>, lease: chrono::Duration) -> Worker {
     let config = Config {
@@ -101,9 +106,11 @@ pub fn test_worker_with_budget(
     config: &Config,
     budget: std::time::Duration,
 ) -> Worker {
+    let mut steps = test_step_deps_for(config);
+    steps.callbacks = Some(store.clone() as Arc<dyn webhook_trigger::ports::CallbackStore>);
     Worker::new(WorkerDeps {
         store,
-        steps: test_step_deps_for(config),
+        steps,
         lease: config.worker_lease,
         workflow_ttl: std::time::Duration::ZERO,
         budget,
