@@ -482,3 +482,128 @@ async fn an_operator_approves_or_cancels_from_the_admin_api(t: TestApp) {
     let r = admin_post(&t, &format!("{base}/{second}/approve"), "").await;
     assert_error(&r, StatusCode::CONFLICT, "not_waiting");
 }
+
+// wake-ups that outlive a process or a queue's delay ----------------------------------------
+
+/// A wait longer than SQS can delay a message (15 minutes) gets no message: the sweeper finds
+/// it in the table's index once due, and its wake-up runs it. Time is moved by rewriting the
+/// stored wake-up into the past (the index is keyed by it), as 20 minutes passing would.
+#[tokio::test]
+async fn dynamodb_a_wait_past_the_queue_delay_is_woken_by_the_sweeper() {
+    use std::sync::Arc;
+    use webhook_trigger::app::Sweeper;
+    use webhook_trigger::ports::{PendingDispatch, Store};
+
+    let f = support::dynamodb::fixture().await;
+    let store: Arc<dyn Store> = Arc::new(f.store.clone());
+    let config = support::test_config();
+    let driver = support::dynamodb::SqsDriver::new(
+        f.sqs.clone(),
+        f.queues.queue_url.clone(),
+        support::test_worker(store.clone(), config.worker_lease),
+    );
+    let t = support::build(
+        store.clone(),
+        Arc::new(f.queue.clone()),
+        Box::new(driver),
+        config,
+        None,
+    );
+    let (wf, key) = t
+        .workflow_from_steps(json!([
+            {"id": "later", "type": "wait", "for": "20m"},
+            {"id": "after", "type": "transform", "output": {"woken": true}},
+        ]))
+        .await;
+    let id = accept(&t, wf.id.as_str(), &key, &json!({})).await;
+    t.worker.drain().await;
+    assert_eq!(t.worker.drain().await, 0, "no message waits on the queue");
+    let execution_id = webhook_trigger::domain::ExecutionId::parse(&id).expect("id");
+    let parked = store
+        .get_execution(&wf.id, &execution_id)
+        .await
+        .expect("read")
+        .expect("stored");
+    assert_eq!(parked.status.as_str(), "waiting");
+
+    let pending: Arc<dyn PendingDispatch> = Arc::new(f.store.clone());
+    let sweeper = Sweeper::new(
+        pending.clone(),
+        Arc::new(f.queue.clone()),
+        chrono::Duration::seconds(60),
+        100,
+    );
+    let early = sweeper.sweep(chrono::Utc::now()).await.expect("sweep");
+    assert_eq!(early.woken, 0, "not due yet");
+
+    let mut due = parked.clone();
+    if let Some(waiting) = due.waiting.as_mut() {
+        waiting.wake_at = chrono::Utc::now() - chrono::Duration::seconds(90);
+    }
+    assert!(store.replace_execution(&parked, &due).await.expect("cas"));
+    // The index is eventually consistent; moto's is immediate, a real table's within a sweep.
+    let swept = sweeper.sweep(chrono::Utc::now()).await.expect("sweep");
+    assert_eq!(swept.woken, 1, "{swept:?}");
+    assert!(swept.oldest_overdue_seconds >= 89, "{swept:?}");
+
+    let done = deliver_until(&t, &wf, &id, &key, "succeeded", 5).await;
+    assert_eq!(done["result"]["output"], json!({"woken": true}));
+    let after = sweeper.sweep(chrono::Utc::now()).await.expect("sweep");
+    assert_eq!(after.woken, 0, "a woken execution leaves the index");
+}
+
+/// `serve` stopped while an execution waits and started again on the same file: the wait
+/// goes on and ends on time, from the queue row the file kept.
+#[tokio::test]
+async fn sqlite_a_wait_survives_a_restart() {
+    use std::sync::Arc;
+    use webhook_trigger::adapters::sqlite::{SqliteStore, worker_loop};
+    use webhook_trigger::ports::Store;
+
+    let (t, store, path) = support::sqlite_app_parts(support::test_config()).await;
+    let (wf, key) = t
+        .workflow_from_steps(json!([
+            {"id": "pause", "type": "wait", "for": "2s"},
+            {"id": "after", "type": "transform", "output": {"n": "{{ trigger.body.n }}"}},
+        ]))
+        .await;
+    let id = accept(&t, wf.id.as_str(), &key, &json!({"n": 3})).await;
+    t.worker.drain().await;
+    assert_eq!(
+        t.execution(wf.id.as_str(), &id, &key).await["status"],
+        "waiting"
+    );
+    let guard = t._guard;
+    drop(t.app);
+    drop(t.worker);
+    drop(store);
+
+    let reopened = SqliteStore::open(&path).expect("reopen");
+    let queue = reopened.queue();
+    let shared: Arc<dyn Store> = Arc::new(reopened.clone());
+    let worker = support::test_worker(shared.clone(), chrono::Duration::seconds(30));
+    let config = worker_loop::LocalWorkerConfig::default();
+    let execution_id = webhook_trigger::domain::ExecutionId::parse(&id).expect("id");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        worker_loop::drain_once(&worker, &queue, &config).await;
+        let now = shared
+            .get_execution(&wf.id, &execution_id)
+            .await
+            .expect("read")
+            .expect("stored");
+        if now.status.as_str() == "succeeded" {
+            assert_eq!(
+                now.result,
+                Some(json!({"outcome": "completed", "output": {"n": 3}}))
+            );
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not woken after the restart: {now:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    drop(guard);
+}
