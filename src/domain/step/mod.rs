@@ -666,6 +666,57 @@ mod tests {
     }
 
     #[test]
+    fn waiting_steps_load_round_trip_and_refuse_what_cannot_run() {
+        let steps = check(json!([
+            {"id": "cool_down", "type": "wait", "for": "10m"},
+            {"id": "approve", "type": "approval", "timeout": "24h",
+             "notify": {"type": "send_email", "to": ["ops@example.com"],
+                        "subject": "Deploy {{ trigger.body.ref }}?",
+                        "text": "Approve: {{ approval.approveUrl }}"},
+             "on_deny": "stop_deploy", "on_timeout": "stop_deploy"},
+            {"id": "job", "type": "callback", "timeout": "2h", "next": "end",
+             "notify": {"type": "http_request", "url": "https://jobs.example.com/start",
+                        "body": {"resume": "{{ callback.url }}"}}},
+            {"id": "stop_deploy", "type": "stop"}
+        ]))
+        .unwrap();
+        let text = serde_json::to_value(&steps).unwrap();
+        assert_eq!(text[0]["for"], "10m", "kept as written");
+        let back: Vec<WorkflowStep> = serde_json::from_value(text).unwrap();
+        assert_eq!(back, steps);
+        // The decision routes count for reachability: stop_deploy is reached from them only.
+        assert!(successors(&steps, 1).contains(&Some(3)));
+
+        let cases = [
+            (json!([{"type": "wait"}]), "steps[0].for"),
+            (json!([{"type": "wait", "for": "1m", "until": "x"}]), "steps[0].until"),
+            (json!([{"type": "wait", "for": "8d"}]), "\"8d\" is outside 1s .. 7d"),
+            (json!([{"type": "approval", "timeout": "0s"}]), "\"0s\" is outside"),
+            (json!([{"id": "a", "type": "approval", "on_deny": "a"}]), "steps[0].on_deny"),
+            (json!([{"id": "a", "type": "approval", "on_timeout": "nope"}]), "steps[0].on_timeout"),
+            (json!([{"type": "callback"}]), "missing field `notify`"),
+            (
+                json!([{"type": "approval", "notify": {"type": "sns_publish", "topic_arn": "x"}}]),
+                "unknown variant `sns_publish`",
+            ),
+            (
+                json!([{"type": "for_each", "items": "trigger.body.x",
+                        "steps": [{"type": "wait", "for": "1m"}]}]),
+                "steps[0].steps[0].type",
+            ),
+        ];
+        // Load-time checks name the field's path; what serde refuses (the loader adds the
+        // path to those) says what is wrong.
+        for (steps, expected) in cases {
+            let err = refused(steps.clone());
+            assert!(
+                err.starts_with(expected) || err.contains(expected),
+                "{steps}: {err}"
+            );
+        }
+    }
+
+    #[test]
     fn defaults_of_a_loop() {
         let steps = check(
             json!([{"id": "l", "type": "for_each", "items": "trigger.body.x",
