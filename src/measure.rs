@@ -34,6 +34,14 @@ pub const EXECUTION_SECONDS: &str = "workflow_execution_seconds";
 /// Steps that failed, by step `type`.
 pub const STEP_FAILURES: &str = "workflow_step_failures_total";
 
+/// Executions waiting now (a `wait`, `approval` or `callback` step): a gauge.
+pub const WAITING: &str = "workflow_executions_waiting";
+/// Waiting executions the sweeper woke (on AWS; locally the queue wakes them).
+pub const WAKEUPS: &str = "workflow_wakeups_total";
+/// How long past its wake-up time the oldest due execution was at the last sweep: the alarm
+/// on a stalled wake-up engine watches it.
+pub const WAKEUP_OVERDUE_SECONDS: &str = "workflow_wakeup_overdue_seconds";
+
 /// [`ACCEPTED`] by `workflow`.
 pub const ACCEPTED_BY_WORKFLOW: &str = "webhook_accepted_by_workflow_total";
 /// [`DUPLICATE`] by `workflow`.
@@ -157,6 +165,16 @@ pub fn step_failed(workflow: &WorkflowId, kind: &'static str) {
     }
 }
 
+pub fn waiting(count: u64) {
+    metrics::gauge!(WAITING).set(count as f64);
+}
+
+/// What a sweep did to waiting executions.
+pub fn wakeups(woken: usize, overdue_seconds: u64) {
+    metrics::counter!(WAKEUPS).increment(woken as u64);
+    metrics::gauge!(WAKEUP_OVERDUE_SECONDS).set(overdue_seconds as f64);
+}
+
 /// The outcome label values of [`EXECUTIONS`].
 pub const OUTCOMES: [&str; 3] = ["succeeded", "failed", "filtered"];
 
@@ -170,6 +188,7 @@ pub fn register() {
     for name in [ACCEPTED, DUPLICATE, REJECTIONS] {
         metrics::counter!(name).increment(0);
     }
+    metrics::gauge!(WAITING).set(0.0);
     for outcome in OUTCOMES {
         metrics::counter!(EXECUTIONS, "outcome" => outcome).increment(0);
     }
@@ -197,6 +216,7 @@ mod tests {
             "webhook_accepted_total 0".to_owned(),
             "webhook_duplicate_total 0".to_owned(),
             "webhook_rejections_total 0".to_owned(),
+            "workflow_executions_waiting 0".to_owned(),
         ];
         lines.extend(
             OUTCOMES

@@ -110,6 +110,7 @@ pub struct MemoryStore {
     /// `for_each` item records by (workflow, execution, step, index): ordered, so a step's
     /// items are one range.
     items: Mutex<BTreeMap<ItemKey, ItemRecord>>,
+    callbacks: Mutex<HashMap<String, webhook_trigger::domain::Callback>>,
     outbox: Option<Arc<MemoryQueue>>,
 }
 
@@ -126,6 +127,7 @@ impl MemoryStore {
             rejections: Mutex::new(HashMap::new()),
             executions: Mutex::new(Executions::default()),
             items: Mutex::new(BTreeMap::new()),
+            callbacks: Mutex::new(HashMap::new()),
             outbox: None,
         }
     }
@@ -306,6 +308,41 @@ impl RejectionStore for MemoryStore {
             .collect();
         rows.sort_by_key(|(hour, _)| *hour);
         Ok(rows)
+    }
+}
+
+#[async_trait]
+impl webhook_trigger::ports::CallbackStore for MemoryStore {
+    async fn insert_callback(
+        &self,
+        callback: &webhook_trigger::domain::Callback,
+    ) -> Result<(), StoreError> {
+        let mut callbacks = lock(&self.callbacks);
+        if callbacks.contains_key(&callback.token_hash) {
+            return Err(StoreError::AlreadyExists("callback".into()));
+        }
+        callbacks.insert(callback.token_hash.clone(), callback.clone());
+        Ok(())
+    }
+    async fn get_callback(
+        &self,
+        token_hash: &str,
+    ) -> Result<Option<webhook_trigger::domain::Callback>, StoreError> {
+        Ok(lock(&self.callbacks).get(token_hash).cloned())
+    }
+    async fn decide_callback(
+        &self,
+        token_hash: &str,
+        decision: &webhook_trigger::domain::Decision,
+    ) -> Result<bool, StoreError> {
+        let mut callbacks = lock(&self.callbacks);
+        match callbacks.get_mut(token_hash) {
+            Some(callback) if callback.decision.is_none() => {
+                callback.decision = Some(decision.clone());
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
     }
 }
 

@@ -35,6 +35,8 @@ pub struct SweepReport {
     /// How long past its wake-up time the oldest due execution was (0 when none was due):
     /// the alarm on a stalled wake-up engine watches it.
     pub oldest_overdue_seconds: u64,
+    /// Executions waiting after the sweep.
+    pub waiting: u64,
 }
 
 pub struct Sweeper {
@@ -87,6 +89,9 @@ impl Sweeper {
             tracing::info!(execution_id = %item.execution_id, workflow_id = %item.workflow_id, "woke a waiting execution");
             report.woken += 1;
         }
+        report.waiting = self.pending.count_waiting().await?;
+        crate::measure::wakeups(report.woken, report.oldest_overdue_seconds);
+        crate::measure::waiting(report.waiting);
         Ok(report)
     }
 }

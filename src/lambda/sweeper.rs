@@ -67,10 +67,20 @@ pub async fn handle(sweeper: &Sweeper, _event: Value) -> Result<SweepReport, Swe
 }
 
 /// Serves scheduled events until the Lambda runtime stops the process.
-pub async fn run(sweeper: Arc<Sweeper>) -> Result<(), lambda_runtime::Error> {
+/// Every run, failed or not, ends with one EMF line of `metrics` (the wake-up figures and the
+/// waiting gauge); runs that stop happening leave none, which the stalled-wake-up alarm treats
+/// as breaching.
+pub async fn run(
+    sweeper: Arc<Sweeper>,
+    metrics: Option<&'static super::MetricsCollector>,
+) -> Result<(), lambda_runtime::Error> {
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         let sweeper = sweeper.clone();
-        async move { handle(&sweeper, event.payload).await }
+        async move {
+            let answer = handle(&sweeper, event.payload).await;
+            super::flush_metrics(metrics);
+            answer
+        }
     }))
     .await
 }

@@ -164,6 +164,8 @@ pub trait PendingDispatch: Send + Sync {
         now: DateTime<Utc>,
         limit: usize,
     ) -> Result<Vec<(WorkItem, DateTime<Utc>)>, StoreError>;
+    /// How many executions wait (due or not): the waiting gauge.
+    async fn count_waiting(&self) -> Result<u64, StoreError>;
 }
 
 #[async_trait]

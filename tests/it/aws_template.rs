@@ -244,6 +244,7 @@ fn policies_are_least_privilege() {
             "dynamodb:GetItem",
             "dynamodb:PutItem",
             "dynamodb:Query",
+            "dynamodb:UpdateItem",
             "ses:SendEmail",
             "sns:Publish",
             "sqs:SendMessage"
@@ -422,6 +423,11 @@ async fn api_events_and_router_routes_are_the_same() {
         "GET /admin/workflows/{workflowId}/executions/{executionId}",
         "GET /admin/workflows/{workflowId}/executions/{executionId}/steps/{stepId}/items",
         "POST /admin/workflows/{workflowId}/executions/{executionId}/replay",
+        "POST /admin/workflows/{workflowId}/executions/{executionId}/approve",
+        "POST /admin/workflows/{workflowId}/executions/{executionId}/deny",
+        "POST /admin/workflows/{workflowId}/executions/{executionId}/cancel",
+        "GET /callbacks/{token}",
+        "POST /callbacks/{token}",
     ]
     .into_iter()
     .map(String::from)
@@ -437,11 +443,17 @@ fn alarms_watch_the_metrics_the_functions_write() {
     for (alarm, metric) in [
         ("FailedExecutionsAlarm", measure::EXECUTIONS),
         ("RejectionSpikeAlarm", measure::REJECTIONS),
+        ("OverdueWakeupsAlarm", measure::WAKEUP_OVERDUE_SECONDS),
     ] {
         let p = at(resource(&t, alarm), &["Properties"]);
         assert_eq!(text(at(p, &["Namespace"])), METRICS_NAMESPACE, "{alarm}");
         assert_eq!(text(at(p, &["MetricName"])), metric, "{alarm}");
     }
+    // A wake-up engine that stops reporting is as broken as one that reports a backlog.
+    let overdue = at(resource(&t, "OverdueWakeupsAlarm"), &["Properties"]);
+    assert_eq!(text(at(overdue, &["TreatMissingData"])), "breaching");
+    let sweeper = at(resource(&t, "SweeperErrorsAlarm"), &["Properties"]);
+    assert_eq!(text(at(sweeper, &["MetricName"])), "Errors");
     // The dashboard is JSON under !Sub; with the substitutions blanked it must parse, and
     // name the metrics the code writes: the aggregates as they are, the per-workflow ones
     // through a SEARCH on their workflow dimension.

@@ -535,6 +535,7 @@ async fn dynamodb_a_wait_past_the_queue_delay_is_woken_by_the_sweeper() {
     );
     let early = sweeper.sweep(chrono::Utc::now()).await.expect("sweep");
     assert_eq!(early.woken, 0, "not due yet");
+    assert!(early.waiting >= 1, "the waiting gauge counts it: {early:?}");
 
     let mut due = parked.clone();
     if let Some(waiting) = due.waiting.as_mut() {
@@ -572,6 +573,11 @@ async fn sqlite_a_wait_survives_a_restart() {
     assert_eq!(
         t.execution(wf.id.as_str(), &id, &key).await["status"],
         "waiting"
+    );
+    assert_eq!(
+        store.waiting_count().await.expect("count"),
+        1,
+        "the waiting gauge"
     );
     let guard = t._guard;
     drop(t.app);

@@ -95,6 +95,35 @@ impl PendingDispatch for DynamoStore {
             .collect())
     }
 
+    /// A COUNT Query per waiting shard (pages of keys only, nothing returned).
+    async fn count_waiting(&self) -> Result<u64, StoreError> {
+        let mut total = 0u64;
+        for shard in 0..UNDELIVERED_SHARDS {
+            let mut start = None;
+            loop {
+                let out = self
+                    .client()
+                    .query()
+                    .table_name(self.table())
+                    .index_name(UNDELIVERED_INDEX)
+                    .key_condition_expression("#shard = :shard")
+                    .expression_attribute_names("#shard", UNDELIVERED_SHARD)
+                    .expression_attribute_values(":shard", s(format!("W#{shard}")))
+                    .select(aws_sdk_dynamodb::types::Select::Count)
+                    .set_exclusive_start_key(start)
+                    .send()
+                    .await
+                    .map_err(|e| unavailable("Query (waiting count)", e))?;
+                total += u64::try_from(out.count()).unwrap_or(0);
+                start = out.last_evaluated_key().cloned();
+                if start.is_none() {
+                    break;
+                }
+            }
+        }
+        Ok(total)
+    }
+
     async fn mark_resent(&self, item: &WorkItem, at: DateTime<Utc>) -> Result<(), StoreError> {
         let result = self
             .client()

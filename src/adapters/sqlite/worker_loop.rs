@@ -129,6 +129,7 @@ pub async fn run(
 ) {
     let ready = queue.ready();
     let mut last_purge = std::time::Instant::now() - Duration::from_secs(3600);
+    let mut last_gauge = std::time::Instant::now() - Duration::from_secs(1);
     let mut running = tokio::task::JoinSet::new();
     loop {
         if *shutdown.borrow() {
@@ -139,6 +140,14 @@ pub async fn run(
             last_purge = std::time::Instant::now();
             if let Err(e) = store.purge_expired().await {
                 tracing::warn!(error = %e, "could not purge expired executions");
+            }
+        }
+        // The waiting gauge, from the store (a restart must not reset it), once a second.
+        if last_gauge.elapsed() >= Duration::from_secs(1) {
+            last_gauge = std::time::Instant::now();
+            match store.waiting_count().await {
+                Ok(n) => crate::measure::waiting(n),
+                Err(e) => tracing::warn!(error = %e, "could not count waiting executions"),
             }
         }
         let free = config.batch.saturating_sub(running.len());

@@ -689,11 +689,26 @@ mod tests {
 
         let cases = [
             (json!([{"type": "wait"}]), "steps[0].for"),
-            (json!([{"type": "wait", "for": "1m", "until": "x"}]), "steps[0].until"),
-            (json!([{"type": "wait", "for": "8d"}]), "\"8d\" is outside 1s .. 7d"),
-            (json!([{"type": "approval", "timeout": "0s"}]), "\"0s\" is outside"),
-            (json!([{"id": "a", "type": "approval", "on_deny": "a"}]), "steps[0].on_deny"),
-            (json!([{"id": "a", "type": "approval", "on_timeout": "nope"}]), "steps[0].on_timeout"),
+            (
+                json!([{"type": "wait", "for": "1m", "until": "x"}]),
+                "steps[0].until",
+            ),
+            (
+                json!([{"type": "wait", "for": "8d"}]),
+                "\"8d\" is outside 1s .. 7d",
+            ),
+            (
+                json!([{"type": "approval", "timeout": "0s"}]),
+                "\"0s\" is outside",
+            ),
+            (
+                json!([{"id": "a", "type": "approval", "on_deny": "a"}]),
+                "steps[0].on_deny",
+            ),
+            (
+                json!([{"id": "a", "type": "approval", "on_timeout": "nope"}]),
+                "steps[0].on_timeout",
+            ),
             (json!([{"type": "callback"}]), "missing field `notify`"),
             (
                 json!([{"type": "approval", "notify": {"type": "sns_publish", "topic_arn": "x"}}]),
