@@ -135,14 +135,14 @@ pub enum CallbackRefusal {
 
 impl Callback {
     /// Whether a decision may still be made with it at `now`.
+    /// A link closed by its timeout is expired, whether or not the timeout was recorded yet.
     pub fn check_open(&self, now: DateTime<Utc>) -> Result<(), CallbackRefusal> {
-        if self.decision.is_some() {
-            return Err(CallbackRefusal::Used);
+        match &self.decision {
+            Some(d) if d.kind == DecisionKind::TimedOut => Err(CallbackRefusal::Expired),
+            Some(_) => Err(CallbackRefusal::Used),
+            None if now >= self.expires_at => Err(CallbackRefusal::Expired),
+            None => Ok(()),
         }
-        if now >= self.expires_at {
-            return Err(CallbackRefusal::Expired);
-        }
-        Ok(())
     }
 }
 
@@ -183,5 +183,7 @@ mod tests {
         );
         cb.decision = Some(Decision::new(DecisionKind::Approved, now));
         assert_eq!(cb.check_open(now), Err(CallbackRefusal::Used));
+        cb.decision = Some(Decision::new(DecisionKind::TimedOut, now));
+        assert_eq!(cb.check_open(now), Err(CallbackRefusal::Expired));
     }
 }

@@ -33,7 +33,12 @@ pub async fn page(
     match app.callback_page(&token).await {
         Ok(page) => {
             let suggested = query_decision(query.as_deref());
-            html(StatusCode::OK, &render_page(&page, suggested.as_deref()))
+            // A closed link still shows what it was for, under the status a POST would get.
+            let status = page
+                .closed
+                .as_ref()
+                .map_or(StatusCode::OK, |_| StatusCode::GONE);
+            html(status, &render_page(&page, suggested.as_deref()))
         }
         Err(err) => error_page(err),
     }
@@ -202,7 +207,7 @@ fn render_page(page: &CallbackPage, suggested: Option<&str>) -> String {
     );
     if let Some(closed) = &page.closed {
         return document(
-            "Already decided",
+            "No longer open",
             &format!("{facts}<p>{}</p>", escape(&closed.to_string())),
         );
     }

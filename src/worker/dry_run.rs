@@ -250,6 +250,51 @@ steps:
     }
 
     #[test]
+    fn a_dry_run_says_how_long_it_would_wait_and_shows_the_notice_with_placeholder_urls() {
+        let yaml = r#"
+name: preview
+api_key: k
+steps:
+  - id: cool_down
+    type: wait
+    for: 10m
+  - id: approve
+    type: approval
+    timeout: 2h
+    notify:
+      type: http_request
+      url: https://chat.example.com/hook
+      body: {text: "Deploy {{ trigger.body.id }}? {{ approval.approveUrl }}"}
+  - id: after
+    type: transform
+    output: {ok: true}
+"#;
+        let before = Utc::now();
+        let previews = dry_run(
+            &workflow(yaml),
+            &execution(json!({"id": 7})),
+            &TemplateEngine::new(),
+        );
+        let wait = previews[0].preview.as_ref().expect("wait preview");
+        let until: chrono::DateTime<Utc> =
+            serde_json::from_value(wait["wouldWaitUntil"].clone()).expect("a time");
+        assert!(until >= before + chrono::Duration::minutes(10));
+        let approval = previews[1].preview.as_ref().expect("approval preview");
+        assert_eq!(approval["timeout"], "2h");
+        let text = approval["notify"]["request"]["body"]["text"]
+            .as_str()
+            .unwrap_or_default();
+        assert!(
+            text.starts_with("Deploy 7? ") && text.contains("/callbacks/{token}?decision=approve"),
+            "{text}"
+        );
+        assert!(
+            !previews[2].not_reached,
+            "the dry-run takes the approved path"
+        );
+    }
+
+    #[test]
     fn a_missing_field_is_reported_per_step_and_a_failed_filter_marks_the_rest() {
         let yaml = r#"
 name: preview

@@ -128,3 +128,71 @@ async fn requests_with_secrets_are_logged_without_them() {
         assert!(!text.contains(secret), "{secret:?} appears in the logs");
     }
 }
+
+/// Resume URLs' tokens never reach the logs: not when the notification carrying them is sent,
+/// nor when the link is opened, used, used again, or refused.
+#[test]
+fn resume_url_tokens_never_reach_the_logs() {
+    support::child_process::run_in_own_process(
+        "log_redaction::resume_url_tokens_never_reach_the_logs",
+        &[],
+        || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime")
+                .block_on(resume_urls_are_logged_without_their_tokens())
+        },
+    );
+}
+
+async fn resume_urls_are_logged_without_their_tokens() {
+    let (logs, _guard) = support::logs::capture_trace();
+    let notify = support::target::Target::ok().await;
+    let t = support::sqlite_app(support::test_config()).await;
+    let (wf, key) = t
+        .workflow_from_steps(serde_json::json!([
+            {"id": "approve", "type": "approval", "timeout": "1h",
+             "notify": {"type": "http_request", "url": notify.url("/n"),
+                        "body": {"approve": "{{ approval.approveUrl }}"}}},
+        ]))
+        .await;
+    let r = t.post_webhook(wf.id.as_str(), Some(&key), "{}").await;
+    assert_eq!(r.status, StatusCode::ACCEPTED);
+    t.worker.drain().await;
+    notify.wait_for(1).await;
+    let url = notify.received()[0].json()["approve"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let path = url
+        .strip_prefix(support::TEST_BASE_URL)
+        .unwrap_or_default()
+        .to_owned();
+    let token = path
+        .trim_start_matches("/callbacks/")
+        .trim_end_matches("?decision=approve")
+        .to_owned();
+    assert!(token.len() >= 43, "{url}");
+    let post = |path: &str| {
+        Request::post(path)
+            .header("content-type", "application/json")
+            .body(Body::from(r#"{"decision": "approve"}"#))
+            .expect("request")
+    };
+    assert_eq!(t.get(&path, None).await.status, StatusCode::OK);
+    assert_eq!(t.send(post(&path)).await.status, StatusCode::OK);
+    assert_eq!(t.send(post(&path)).await.status, StatusCode::GONE);
+    t.worker.drain().await;
+
+    let text = logs.text();
+    assert!(
+        text.contains("/callbacks/{token}"),
+        "no request lines captured:\n{text}"
+    );
+    assert!(
+        text.contains("execution waiting"),
+        "no worker lines captured"
+    );
+    assert!(!text.contains(&token), "the token appears in the logs");
+}
