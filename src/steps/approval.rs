@@ -37,15 +37,13 @@ pub(super) fn timeout_of(timeout: &Option<Span>) -> Span {
 
 /// What the record of a decided wait shows.
 pub(super) fn decision_output(decision: &Decision) -> Value {
-    let mut output = json!({
+    // Every field always there (null when not given), so templates can read each of them.
+    json!({
         "decision": decision.kind.as_str(),
         "decidedAt": decision.decided_at,
         "comment": decision.comment,
-    });
-    if let Some(by) = &decision.by {
-        output["decidedBy"] = json!(by);
-    }
-    output
+        "decidedBy": decision.by,
+    })
 }
 
 impl ApprovalStep {

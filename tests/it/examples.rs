@@ -56,6 +56,12 @@ macro_rules! examples_for {
             }
 
             #[tokio::test]
+            async fn deploy_approval() {
+                let config = support::email::shared_sink().config(support::test_config());
+                super::deploy_approval($make(config).await).await;
+            }
+
+            #[tokio::test]
             async fn demo_workflow_filters_out_a_body_without_a_type() {
                 super::demo_workflow_filters_out_a_body_without_a_type(
                     $make(support::test_config()).await,
@@ -588,4 +594,107 @@ async fn order_confirmation_email(t: TestApp) {
     assert!(data.contains("multipart/alternative"), "{data}");
     assert!(data.contains("Thank you, Ada."), "{data}");
     assert!(data.contains("<b>"), "{data}");
+}
+
+/// The links of an email's plain-text body (quoted-printable soft breaks undone).
+fn links_in(data: &str) -> Vec<String> {
+    let text = data
+        .replace("=\r\n", "")
+        .replace("=\n", "")
+        .replace("=3D", "=");
+    text.split_whitespace()
+        .filter(|w| w.starts_with(support::TEST_BASE_URL))
+        .map(|w| w.trim_end_matches(['.', ',']).to_owned())
+        .collect()
+}
+
+async fn deploy_approval(t: TestApp) {
+    let deployer = Target::ok().await;
+    let (wf, key) = create(
+        &t,
+        "deploy-approval.yaml",
+        &[("https://deploy.example.com", &deployer.url(""))],
+    )
+    .await;
+    let mut runs = Vec::new();
+    // Unique per run: the mail sink is shared by every test of the binary.
+    let build = ulid::Ulid::new().to_string();
+    let approved_ref = format!("v1.4.2-{build}");
+    let denied_ref = format!("v1.4.3-{build}");
+    for (reference, decide) in [
+        (approved_ref.as_str(), "approve"),
+        (denied_ref.as_str(), "deny"),
+    ] {
+        let id = post(
+            &t,
+            &wf,
+            &key,
+            "deploy",
+            json!({"ref": reference, "service": "api", "requestedBy": "ci"}),
+        )
+        .await;
+        runs.push((id, reference, decide));
+    }
+    t.worker.drain().await;
+    for (id, reference, decide) in &runs {
+        let waiting = t.execution(wf.id.as_str(), id, &key).await;
+        assert_eq!(waiting["status"], "waiting", "{waiting}");
+        let mail: Vec<Value> = support::email::shared_sink()
+            .received()
+            .into_iter()
+            .filter(|m| m["data"].as_str().unwrap_or_default().contains(reference))
+            .collect();
+        assert_eq!(mail.len(), 1, "one approval email for {reference}");
+        let data = mail[0]["data"].as_str().unwrap_or_default();
+        let headers = support::email::headers(data);
+        assert_eq!(
+            support::email::header(&headers, "subject"),
+            [format!("Deploy api {reference}?")]
+        );
+        assert_eq!(
+            support::email::header(&headers, "to"),
+            ["oncall@example.com"]
+        );
+        let links = links_in(data);
+        let link = links
+            .iter()
+            .find(|l| l.ends_with(&format!("decision={decide}")))
+            .unwrap_or_else(|| panic!("no {decide} link in {data}"));
+        let path = link
+            .strip_prefix(support::TEST_BASE_URL)
+            .unwrap_or_default();
+        let request = Request::post(path)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(Body::from(format!(
+                "decision={decide}&comment=from+the+example"
+            )))
+            .expect("request");
+        assert_eq!(t.send(request).await.status, StatusCode::OK);
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let mut finished = Vec::new();
+    for (id, _, _) in &runs {
+        loop {
+            let now = t.execution(wf.id.as_str(), id, &key).await;
+            if matches!(now["status"].as_str(), Some("succeeded" | "failed")) {
+                finished.push(now);
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "not finished: {now}");
+            t.worker.deliver_once().await;
+        }
+    }
+    let approved = &finished[0];
+    assert_eq!(approved["status"], "succeeded", "{approved}");
+    let sent = deployer.only_request().json();
+    assert_eq!(sent["ref"], approved_ref);
+    assert_eq!(sent["approvedBy"], "link");
+    assert_eq!(sent["comment"], "from the example");
+    let denied = &finished[1];
+    assert_eq!(denied["status"], "succeeded", "{denied}");
+    assert_eq!(denied["result"]["outcome"], "stopped");
+    assert_eq!(
+        denied["result"]["reason"],
+        format!("deploy of {denied_ref} was denied")
+    );
 }
