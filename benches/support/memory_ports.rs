@@ -12,13 +12,13 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use webhook_trigger::domain::{
-    AdminKey, ApiKey, ApiKeyName, Execution, ExecutionId, ItemRecord, KeyUsage, RejectionCounts,
-    SnsSubscription, Workflow, WorkflowId, WorkflowSecrets,
+    AdminKey, ApiKey, ApiKeyName, Callback, Decision, Execution, ExecutionId, ItemRecord, KeyUsage,
+    RejectionCounts, SnsSubscription, Workflow, WorkflowId, WorkflowSecrets,
 };
 use webhook_trigger::ports::{
-    AdminKeyStore, ApiKeyStore, ExecutionQuery, ExecutionStore, ItemStore, KeyUsageStore, Outbox,
-    QueueError, Recorded, RejectionStore, SecretStore, StoreError, SubscriptionStore, WorkItem,
-    WorkQueue, WorkflowStore,
+    AdminKeyStore, ApiKeyStore, CallbackStore, ExecutionQuery, ExecutionStore, ItemStore,
+    KeyUsageStore, Outbox, QueueError, Recorded, RejectionStore, SecretStore, StoreError,
+    SubscriptionStore, WorkItem, WorkQueue, WorkflowStore,
 };
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -110,6 +110,8 @@ pub struct MemoryStore {
     /// `for_each` item records by (workflow, execution, step, index): ordered, so a step's
     /// items are one range.
     items: Mutex<BTreeMap<ItemKey, ItemRecord>>,
+    /// Resume-URL records by the hash of their token.
+    callbacks: Table<String, Callback>,
     outbox: Option<Arc<MemoryQueue>>,
 }
 
@@ -126,6 +128,7 @@ impl MemoryStore {
             rejections: Mutex::new(HashMap::new()),
             executions: Mutex::new(Executions::default()),
             items: Mutex::new(BTreeMap::new()),
+            callbacks: Table::new(),
             outbox: None,
         }
     }
@@ -306,6 +309,31 @@ impl RejectionStore for MemoryStore {
             .collect();
         rows.sort_by_key(|(hour, _)| *hour);
         Ok(rows)
+    }
+}
+
+#[async_trait]
+impl CallbackStore for MemoryStore {
+    async fn insert_callback(&self, callback: &Callback) -> Result<(), StoreError> {
+        self.callbacks.insert(&callback.token_hash, callback)
+    }
+    async fn get_callback(&self, token_hash: &str) -> Result<Option<Callback>, StoreError> {
+        Ok(self.callbacks.get(&token_hash.to_owned()))
+    }
+    async fn decide_callback(
+        &self,
+        token_hash: &str,
+        decision: &Decision,
+    ) -> Result<bool, StoreError> {
+        // Checked and written under one lock: a link takes one decision.
+        let mut callbacks = lock(&self.callbacks.0);
+        match callbacks.get_mut(token_hash) {
+            Some(callback) if callback.decision.is_none() => {
+                callback.decision = Some(decision.clone());
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
     }
 }
 

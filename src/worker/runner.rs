@@ -230,10 +230,11 @@ impl StepRunner<'_> {
             None => false,
         };
         let now = Utc::now();
-        if decided && let Some(woken) = parked.wake_now(now) {
-            if self.store.replace_execution(&parked, &woken).await? {
-                return Ok((woken, RunEnd::Waiting { until: now }));
-            }
+        if decided
+            && let Some(woken) = parked.wake_now(now)
+            && self.store.replace_execution(&parked, &woken).await?
+        {
+            return Ok((woken, RunEnd::Waiting { until: now }));
         }
         Ok((
             parked,
