@@ -2,8 +2,8 @@
 //! `make test` installs), driven over WebDriver against the real `serve` binary, on loopback
 //! only: sign in with an admin key, see the workflow, trigger a webhook, watch it succeed,
 //! see refused requests charted by reason, open it, see its steps, replay it; see the path a
-//! branch took and a loop's items, paged; a wrong key is refused; a hostile payload renders as
-//! text. With `WEBHOOK_CONSOLE_SCREENSHOTS=DIR` it also saves a PNG of each page there
+//! branch took and a loop's items, paged; approve a waiting execution and cancel another; a
+//! wrong key is refused; a hostile payload renders as text. With `WEBHOOK_CONSOLE_SCREENSHOTS=DIR` it also saves a PNG of each page there
 //! (`make screenshots` writes the ones in docs/).
 //!
 //! Never skipped: without the browser it fails, saying what to install.
@@ -126,6 +126,20 @@ async fn click(c: &Client, css: &str) {
     }
 }
 
+/// Types `text` into what `css` matches, retrying while a refresh replaces it.
+async fn type_into(c: &Client, css: &str, text: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Ok(el) = c.find(Locator::Css(css)).await
+            && el.send_keys(text).await.is_ok()
+        {
+            return;
+        }
+        assert!(Instant::now() < deadline, "could not type into {css}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 async fn screenshot(c: &Client, name: &str) {
     if let Some(dir) = std::env::var_os("WEBHOOK_CONSOLE_SCREENSHOTS") {
         let png = c.screenshot().await.expect("screenshot");
@@ -167,6 +181,183 @@ fn router_steps() -> Value {
          ]},
         {"id": "ignore", "type": "stop", "reason": "not routed"},
     ])
+}
+
+/// An approval before a last step, so an approved run has somewhere to go.
+fn approval_steps() -> Value {
+    json!([
+        {"id": "approve", "type": "approval", "timeout": "1h"},
+        {"id": "done", "type": "transform", "output": {"ok": true}},
+    ])
+}
+
+/// Accepts a webhook for `workflow_id`; returns its execution's id.
+async fn accept(http: &reqwest::Client, base: &str, workflow_id: &str, api_key: &str) -> String {
+    let accepted = http
+        .post(format!("{base}/webhooks/{workflow_id}"))
+        .header("x-api-key", api_key)
+        .header("content-type", "application/json")
+        .body("{}")
+        .send()
+        .await
+        .expect("webhook")
+        .bytes()
+        .await
+        .expect("body");
+    let accepted: Value = serde_json::from_slice(&accepted).expect("json");
+    accepted["executionId"]
+        .as_str()
+        .expect("execution id")
+        .to_owned()
+}
+
+/// One waiting execution approved from its page runs on to succeed; another, found through
+/// the list's `waiting` filter, is cancelled with a second click and fails; a third, decided
+/// behind the page's back, refuses the page's decision. The serve binary's own worker runs
+/// them, as it does the replay.
+async fn waiting_executions_are_approved_and_cancelled(
+    c: &Client,
+    http: &reqwest::Client,
+    base: &str,
+    workflow_id: &str,
+    keys: (&str, &str),
+) {
+    let (api_key, admin_key) = keys;
+    let approved = accept(http, base, workflow_id, api_key).await;
+    c.goto(&format!(
+        "{base}/console#/workflows/{workflow_id}/executions/{approved}"
+    ))
+    .await
+    .expect("open the execution");
+    wait_text(c, "#execution-id", &approved).await;
+    wait_text(c, "#execution-status", "waiting").await;
+    let waiting = text_of(c, "#waiting[data-type='approval']").await;
+    assert!(
+        waiting.contains("approve") && waiting.contains("approval") && waiting.contains("wakes"),
+        "{waiting}"
+    );
+    assert_eq!(
+        text_of(c, ".step[data-step='approve']")
+            .await
+            .split_whitespace()
+            .next(),
+        Some("waiting"),
+        "the approval's own record waits too"
+    );
+    type_into(c, "#decision-comment", "looks right").await;
+    // Longer than the page's refresh, which must not throw the comment away.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let comment: Value = c
+        .execute(
+            "return document.getElementById('decision-comment').value",
+            vec![],
+        )
+        .await
+        .expect("script");
+    assert_eq!(
+        comment,
+        json!("looks right"),
+        "a refresh cleared the comment"
+    );
+    screenshot(c, "console-waiting.png").await;
+    click(c, "#approve").await;
+    wait_text(c, "#execution-status", "succeeded").await;
+    assert!(
+        c.find(Locator::Css("#waiting")).await.is_err(),
+        "nothing waits any more"
+    );
+    wait_text(c, ".step[data-step='done'] .status", "succeeded").await;
+    let decided = text_of(c, ".step[data-step='approve']").await;
+    assert!(
+        decided.contains("looks right"),
+        "the comment is kept: {decided}"
+    );
+
+    let cancelled = accept(http, base, workflow_id, api_key).await;
+    c.goto(&format!(
+        "{base}/console#/workflows/{workflow_id}?status=waiting"
+    ))
+    .await
+    .expect("open the waiting executions");
+    let row = format!("tr[data-execution='{cancelled}'][data-status='waiting']");
+    text_of(c, &row).await;
+    let selected: Value = c
+        .execute(
+            "return document.getElementById('status-filter').value",
+            vec![],
+        )
+        .await
+        .expect("script");
+    assert_eq!(selected, json!("waiting"), "the filter knows waiting");
+    assert!(
+        c.find(Locator::Css(&format!("tr[data-execution='{approved}']")))
+            .await
+            .is_err(),
+        "the succeeded execution is filtered out"
+    );
+    click(c, &format!("{row} a.execution-link")).await;
+    wait_text(c, "#execution-id", &cancelled).await;
+    click(c, "#cancel").await;
+    wait_text(c, "#cancel[data-armed]", "Confirm cancel").await;
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    wait_text(c, "#cancel[data-armed]", "Confirm cancel").await;
+    assert_eq!(
+        text_of(c, "#execution-status").await,
+        "waiting",
+        "one click cancels nothing, and a refresh keeps the armed button"
+    );
+    click(c, "#cancel[data-armed]").await;
+    wait_text(c, "#execution-status", "failed").await;
+    let error = text_of(c, "#execution-error").await;
+    assert!(error.contains("cancelled by admin:ops"), "{error}");
+
+    // Decided elsewhere while the page shows it waiting (a comment being written holds the
+    // page's refresh): a second decision is refused, and the page says why.
+    let elsewhere = accept(http, base, workflow_id, api_key).await;
+    c.goto(&format!(
+        "{base}/console#/workflows/{workflow_id}/executions/{elsewhere}"
+    ))
+    .await
+    .expect("open the execution");
+    wait_text(c, "#execution-id", &elsewhere).await;
+    wait_text(c, "#execution-status", "waiting").await;
+    type_into(c, "#decision-comment", "too late").await;
+    let decided = http
+        .post(format!(
+            "{base}/admin/workflows/{workflow_id}/executions/{elsewhere}/approve"
+        ))
+        .header("x-admin-key", admin_key)
+        .send()
+        .await
+        .expect("approve");
+    assert_eq!(decided.status(), 200);
+    click(c, "#deny").await;
+    let error = text_of(c, "#error:not([hidden])").await;
+    assert!(
+        error.contains("callback_used") || error.contains("not_waiting"),
+        "{error}"
+    );
+    // The page shows the execution as it is now, and the refusal outlives its refreshes.
+    wait_text(c, "#execution-status", "succeeded").await;
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(text_of(c, "#error:not([hidden])").await, error);
+    let decided = text_of(c, ".step[data-step='approve']").await;
+    assert!(decided.contains("approved"), "{decided}");
+
+    c.goto(&format!("{base}/console#/workflows/{workflow_id}"))
+        .await
+        .expect("open the executions");
+    for (id, status) in [
+        (&approved, "succeeded"),
+        (&cancelled, "failed"),
+        (&elsewhere, "succeeded"),
+    ] {
+        text_of(
+            c,
+            &format!("tr[data-execution='{id}'][data-status='{status}']"),
+        )
+        .await;
+    }
 }
 
 /// More items than one page of the console (50), so it offers the rest.
@@ -336,6 +527,20 @@ async fn the_console_shows_runs_and_replays_an_execution_in_a_real_browser() {
         ],
     );
     let router_id = router["id"].as_str().expect("id").to_owned();
+    let approval = cli(
+        &db,
+        &[
+            "workflows",
+            "create",
+            "--name",
+            "Needs a yes",
+            "--api-key",
+            "partner",
+            "--steps",
+            &approval_steps().to_string(),
+        ],
+    );
+    let approval_id = approval["id"].as_str().expect("id").to_owned();
 
     let port = free_port();
     let _server = Killed(
@@ -509,6 +714,9 @@ async fn the_console_shows_runs_and_replays_an_execution_in_a_real_browser() {
         // A branch and a loop: the path in order with the case the branch matched, the steps
         // off it greyed, the loop's items a page at a time.
         the_path_and_a_loops_items(&c, &http, &base, &router_id, &api_key).await;
+
+        // Waiting executions: one approved from the console, one cancelled.
+        waiting_executions_are_approved_and_cancelled(&c, &http, &base, &approval_id, (&api_key, &admin_key)).await;
 
         // Signing out forgets the key.
         click(&c, "#sign-out").await;

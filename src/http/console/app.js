@@ -4,7 +4,7 @@
 
 (function () {
   const KEY = 'webhookTriggerAdminKey';
-  const STATUSES = ['queued', 'running', 'succeeded', 'failed'];
+  const STATUSES = ['queued', 'running', 'waiting', 'succeeded', 'failed'];
   // Why a request for a workflow started nothing (the admin API's rejections.counts keys).
   const REASONS = ['auth', 'size', 'signature', 'duplicate', 'other'];
   const REASON_TITLES = {
@@ -17,7 +17,15 @@
   // Where the service lives: /console under serve, /STAGE/console behind API Gateway.
   const BASE = location.pathname.replace(/console\/?$/, '');
   const REFRESH_MS = 2000;
+  // How long an armed Cancel waits for its second click before it is a plain Cancel again.
+  const CONFIRM_MS = 10000;
   let timer = null;
+  // Whether the operator has something unfinished on the page (a comment being written, an
+  // armed Cancel) that a refresh would throw away.
+  let busy = () => false;
+  // The error shown came from a refresh, so the next good refresh may take it away; an
+  // operator's failed action stays until they go elsewhere.
+  let refreshError = false;
 
   const $ = (id) => document.getElementById(id);
 
@@ -87,28 +95,31 @@
 
   class Refused extends Error {}
 
-  async function api(method, path) {
+  async function api(method, path, body) {
     const key = sessionStorage.getItem(KEY);
     if (!key) throw new Refused('sign in first');
+    const headers = { 'x-admin-key': key, accept: 'application/json' };
+    if (body !== undefined) headers['content-type'] = 'application/json';
     const response = await fetch(BASE + path, {
       method,
-      headers: { 'x-admin-key': key, accept: 'application/json' },
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
       cache: 'no-store',
       credentials: 'omit',
       referrerPolicy: 'no-referrer',
     });
-    let body = null;
-    try { body = await response.json(); } catch (_) { body = null; }
+    let answer = null;
+    try { answer = await response.json(); } catch (_) { answer = null; }
     if (response.status === 401) {
       sessionStorage.removeItem(KEY);
-      const msg = body && body.error ? body.error.message : 'refused';
+      const msg = answer && answer.error ? answer.error.message : 'refused';
       throw new Refused('The admin key was refused: ' + msg);
     }
     if (!response.ok) {
-      const msg = body && body.error ? body.error.code + ': ' + body.error.message : response.statusText;
+      const msg = answer && answer.error ? answer.error.code + ': ' + answer.error.message : response.statusText;
       throw new Error(msg);
     }
-    return body;
+    return answer;
   }
 
   function showLogin(message) {
@@ -272,7 +283,7 @@
       .map(([k, v]) => [el('dt', {}, k), el('dd', {}, v)]));
   }
 
-  async function executionPage(workflowId, executionId) {
+  async function executionPage(workflowId, executionId, refreshing) {
     const wid = encodeURIComponent(workflowId);
     const eid = encodeURIComponent(executionId);
     const e = await api('GET', `admin/workflows/${wid}/executions/${eid}`);
@@ -289,10 +300,16 @@
       }
     });
     const steps = await pathSteps(e, `admin/workflows/${wid}/executions/${eid}`);
+    // Checked right before rendering, in the same task: a refresh already on its way when
+    // the operator began typing must not clear the field either.
+    if (refreshing && busy()) return schedule();
+    const waiting = e.status === 'waiting' && e.waiting ? waitingPanel(e.waiting, `admin/workflows/${wid}/executions/${eid}`) : null;
+    busy = waiting ? () => operatorBusy(waiting) : () => false;
     render(
       el('p', {}, el('a', { href: `#/workflows/${wid}` }, '« Executions')),
       el('h1', {}, 'Execution ', el('code', { id: 'execution-id' }, e.id), ' ', el('span', { id: 'execution-status' }, statusBadge(e.status))),
       el('div', { class: 'toolbar' }, replay),
+      waiting ? section('Waiting', waiting) : [],
       ...section('Timeline', dl([['received', when(e.receivedAt)], ['started', when(e.startedAt)],
         ['finished', when(e.finishedAt)], ['attempts', String(e.attempts)], ['expires', when(e.expiresAt)]])),
       ...section('Trigger', dl([['type', type], ...Object.entries(source).map(([k, v]) => [k, pretty(v)])])),
@@ -307,7 +324,83 @@
         ? [el('p', { class: 'muted' }, 'The workflow\'s steps in order: those on the path this execution took with what they did, the others greyed.'),
           el('div', { id: 'steps' }, steps)]
         : el('p', { class: 'muted' }, 'no steps ran yet')));
-    if (e.status === 'queued' || e.status === 'running') schedule();
+    // A waiting execution can move on without this page (a wait ends, its link is used, it
+    // times out), so the page keeps looking at it too.
+    if (['queued', 'running', 'waiting'].includes(e.status)) schedule();
+  }
+
+  const WAIT_NOTES = {
+    wait: 'A wait step: the run goes on by itself when it wakes.',
+    approval: 'An approval: approve or deny here or at the link it sent; without a decision it times out when it wakes.',
+    callback: 'A callback: the run goes on when its resume URL is called, or times out when it wakes.',
+  };
+
+  // What a waiting execution waits for, with what an operator may do about it: decide an
+  // approval, or cancel any wait.
+  function waitingPanel(w, executionPath) {
+    const buttons = [];
+    const comment = w.type === 'approval'
+      ? el('input', { type: 'text', id: 'decision-comment', maxlength: 1000, placeholder: 'optional comment', autocomplete: 'off' })
+      : null;
+    const decide = (verb, label) => {
+      const button = el('button', { type: 'button', id: verb }, label);
+      button.addEventListener('click', () => act(buttons, () => {
+        const text = comment.value.trim();
+        return api('POST', `${executionPath}/${verb}`, text ? { comment: text } : {});
+      }));
+      buttons.push(button);
+      return button;
+    };
+    const decisions = w.type === 'approval'
+      ? [el('label', {}, 'Comment ', comment), decide('approve', 'Approve'), decide('deny', 'Deny')]
+      : [];
+    const cancel = cancelButton(() => act(buttons, () => api('POST', `${executionPath}/cancel`)));
+    buttons.push(cancel);
+    return el('div', { id: 'waiting', 'data-type': w.type },
+      el('p', { class: 'muted' }, WAIT_NOTES[w.type] || ''),
+      dl([['step', w.step], ['type', w.type], ['wakes', when(w.wakeAt)], ['link expires', when(w.expiresAt)]]),
+      el('div', { class: 'toolbar' }, decisions, cancel));
+  }
+
+  // Cancelling ends the run for good, so it takes a second click; the button disarms itself
+  // if that click does not come.
+  function cancelButton(onConfirm) {
+    const button = el('button', { type: 'button', id: 'cancel', class: 'danger' }, 'Cancel');
+    let disarm = null;
+    const reset = () => { delete button.dataset.armed; button.textContent = 'Cancel'; };
+    button.addEventListener('click', () => {
+      if (!button.dataset.armed) {
+        button.dataset.armed = 'true';
+        button.textContent = 'Confirm cancel';
+        disarm = setTimeout(reset, CONFIRM_MS);
+        return;
+      }
+      clearTimeout(disarm);
+      reset();
+      onConfirm();
+    });
+    return button;
+  }
+
+  // Runs an operator's action with its buttons held, then shows the execution as it is now.
+  async function act(buttons, call) {
+    for (const b of buttons) b.disabled = true;
+    try {
+      await call();
+    } catch (err) {
+      // Mostly it moved on meanwhile (409 not_waiting, 410 callback_used): show it as it is
+      // now, and why the action was refused.
+      await route(false);
+      return fail(err);
+    }
+    await route(false);
+  }
+
+  function operatorBusy(panel) {
+    if (!panel.isConnected) return false;
+    const comment = panel.querySelector('#decision-comment');
+    return Boolean((comment && (comment.value || document.activeElement === comment))
+      || panel.querySelector('#cancel[data-armed]'));
   }
 
   // One step that ran: status, timing, request, output or error; a branch's case; a loop's
@@ -318,7 +411,7 @@
       el('h3', {}, statusBadge(s.status), ' ', s.id, ' ', el('span', { class: 'muted' }, s.type),
         choice ? [' ', el('span', { class: 'branch-choice' }, choice)] : null),
       dl([['attempts', String(s.attempts)], ['started', when(s.startedAt)], ['duration', s.durationMs + ' ms'],
-        ['continued', s.continued ? 'yes (continue_on_error)' : '']]),
+        ['continued', s.continued ? 'yes (continue_on_error)' : ''], ['next', s.next]]),
       items || null,
       s.request !== undefined ? [el('h4', {}, 'Request'), el('pre', { class: 'step-request' }, pretty(s.request))] : null,
       s.output !== undefined ? [el('h4', {}, 'Output'), el('pre', { class: 'step-output' }, pretty(s.output))] : null,
@@ -428,17 +521,24 @@
     if (!sessionStorage.getItem(KEY)) return showLogin('');
     $('login').hidden = true;
     $('sign-out').hidden = false;
-    if (!refreshing) showError('');
+    if (!refreshing) {
+      showError('');
+      refreshError = false;
+    }
     const [path, qs] = location.hash.replace(/^#/, '').split('?');
     const params = new URLSearchParams(qs || '');
     const parts = (path || '/').split('/').filter(Boolean).map(decodeURIComponent);
     try {
-      if (parts[0] === 'workflows' && parts.length === 4 && parts[2] === 'executions') await executionPage(parts[1], parts[3]);
+      if (parts[0] === 'workflows' && parts.length === 4 && parts[2] === 'executions') await executionPage(parts[1], parts[3], refreshing);
       else if (parts[0] === 'workflows' && parts.length === 2) await executionsPage(parts[1], params);
       else await workflowsPage();
-      if (refreshing) showError('');
+      if (refreshing && refreshError) {
+        showError('');
+        refreshError = false;
+      }
     } catch (err) {
       fail(err);
+      if (refreshing) refreshError = true;
     }
   }
 
