@@ -65,7 +65,7 @@ pub struct ExecutionBriefView {
     pub received_at: DateTime<Utc>,
 }
 
-/// Counts by status (`queued`, `running`, `succeeded`, `failed`: the status names, which are
+/// Counts by status (`queued`, `running`, `waiting`, `succeeded`, `failed`: the status names, which are
 /// values of this API, not field names) over the last 24 h, and per hour for the chart.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]

@@ -176,7 +176,7 @@ async fn workflows_are_listed_with_their_last_24_hours(t: TestApp) {
     let activity = &listed["activity"];
     assert_eq!(
         activity["counts"],
-        json!({"queued": 1, "running": 0, "succeeded": 3, "failed": 0})
+        json!({"queued": 1, "running": 0, "waiting": 0, "succeeded": 3, "failed": 0})
     );
     assert_eq!(activity["lastExecution"]["id"], last_id.as_str());
     assert_eq!(activity["lastExecution"]["status"], "queued");
