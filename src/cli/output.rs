@@ -372,6 +372,17 @@ impl Output {
         writeln!(out, "Execution {} ({})", view.id, view.status)?;
         writeln!(out, "  received:  {}", view.received_at)?;
         writeln!(out, "  attempts:  {}", view.attempts)?;
+        if let Some(waiting) = &view.waiting {
+            let until = waiting
+                .expires_at
+                .map(|at| format!(", valid until {at}"))
+                .unwrap_or_default();
+            writeln!(
+                out,
+                "  waiting:   in {} ({}), wakes at {}{until}",
+                waiting.step, waiting.kind, waiting.wake_at
+            )?;
+        }
         if let Some(error) = &view.error {
             writeln!(out, "  error:     {error}")?;
         }

@@ -110,3 +110,70 @@ impl StepType for WaitStep {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::steps::ExecutionInfo;
+
+    fn ctx(body: Value) -> StepContext {
+        StepContext::new(
+            json!({ "body": body }),
+            ExecutionInfo {
+                id: "e".into(),
+                workflow_id: "w".into(),
+                attempt: 1,
+            },
+        )
+    }
+
+    fn until(template: &str) -> WaitStep {
+        WaitStep {
+            duration: None,
+            until: Some(template.into()),
+        }
+    }
+
+    #[test]
+    fn until_renders_a_time_at_most_seven_days_ahead_and_a_past_one_does_not_wait() {
+        let engine = TemplateEngine::new();
+        let now = Utc::now();
+        let at = (now + chrono::Duration::hours(3)).to_rfc3339();
+        let step = until("{{ trigger.body.at }}");
+        let woken = step
+            .wake_at(&ctx(json!({ "at": at })), &engine, now)
+            .unwrap();
+        assert_eq!(woken.to_rfc3339(), at);
+        let past = (now - chrono::Duration::hours(3)).to_rfc3339();
+        assert_eq!(
+            step.wake_at(&ctx(json!({ "at": past })), &engine, now),
+            Ok(now),
+            "a moment already past is now"
+        );
+        let far = (now + chrono::Duration::days(8)).to_rfc3339();
+        let err = step
+            .wake_at(&ctx(json!({ "at": far })), &engine, now)
+            .unwrap_err();
+        assert!(err.contains("more than 7 days ahead"), "{err}");
+        let err = step
+            .wake_at(&ctx(json!({ "at": "tomorrow" })), &engine, now)
+            .unwrap_err();
+        assert!(err.contains("not an RFC 3339 time"), "{err}");
+        let err = step.wake_at(&ctx(json!({})), &engine, now).unwrap_err();
+        assert!(err.starts_with("until: "), "names the field: {err}");
+    }
+
+    #[test]
+    fn a_duration_counts_from_now() {
+        let engine = TemplateEngine::new();
+        let now = Utc::now();
+        let step = WaitStep {
+            duration: Some(Span::parse("10m").unwrap()),
+            until: None,
+        };
+        assert_eq!(
+            step.wake_at(&ctx(json!({})), &engine, now),
+            Ok(now + chrono::Duration::minutes(10))
+        );
+    }
+}

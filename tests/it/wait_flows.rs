@@ -150,6 +150,13 @@ async fn a_wait_parks_the_execution_and_wakes_after_its_time(t: TestApp) {
         .await;
     let id = accept(&t, wf.id.as_str(), &key, &json!({"n": 7})).await;
     t.worker.drain().await;
+    // Its wake-up is hidden until its time (a deferred row; a message with DelaySeconds), not
+    // a message handed out again and again while it waits.
+    assert_eq!(
+        t.worker.drain().await,
+        0,
+        "nothing to deliver while it waits"
+    );
     let waiting = t.execution(wf.id.as_str(), &id, &key).await;
     assert_eq!(waiting["status"], "waiting", "{waiting}");
     assert_eq!(waiting["waiting"]["step"], "pause");
