@@ -10,7 +10,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::app::{
-    Accepted, Activity, ApiKeyListing, CreatedApiKey, ExecutionPage, ItemPage, RejectionActivity,
+    Accepted, Activity, ApiKeyListing, ApiKeyOverview, CreatedApiKey, ExecutionPage, ItemPage, RejectionActivity,
     RotatedApiKey, SecretChange, SnsOutcome, StatusCounts,
 };
 use crate::domain::signature::{Algorithm, Encoding};
@@ -224,6 +224,27 @@ impl From<&ApiKeyListing> for ApiKeyView {
         Self {
             last_used_at: listing.last_used_at,
             ..Self::from(&listing.key)
+        }
+    }
+}
+
+/// A key as the console's Settings page lists it (`GET /admin/api-keys`): never its value,
+/// with whether it is revoked and which workflows name it.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AdminApiKeyView {
+    #[serde(flatten)]
+    pub key: ApiKeyView,
+    pub revoked: bool,
+    pub used_by: Vec<String>,
+}
+
+impl From<&ApiKeyOverview> for AdminApiKeyView {
+    fn from(overview: &ApiKeyOverview) -> Self {
+        Self {
+            key: ApiKeyView::from(&overview.listing),
+            revoked: overview.listing.key.revoked_at.is_some(),
+            used_by: overview.used_by.iter().map(ToString::to_string).collect(),
         }
     }
 }
