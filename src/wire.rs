@@ -10,8 +10,8 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::app::{
-    Accepted, Activity, ApiKeyListing, ApiKeyOverview, CreatedApiKey, ExecutionPage, ItemPage, RejectionActivity,
-    RotatedApiKey, SecretChange, SnsOutcome, StatusCounts,
+    Accepted, Activity, ApiKeyListing, ApiKeyOverview, CreatedApiKey, ExecutionPage, ItemPage,
+    RejectionActivity, RotatedApiKey, SecretChange, SnsOutcome, StatusCounts,
 };
 use crate::domain::signature::{Algorithm, Encoding};
 use crate::domain::{

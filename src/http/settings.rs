@@ -87,10 +87,7 @@ pub async fn create_key(
     let body: NewKeyBody = required_json(&raw)?;
     let created = app.create_api_key(&body.name).await?;
     tracing::info!(admin_key = %operator.key_name, api_key = %created.key.name, "API key created");
-    Ok((
-        StatusCode::CREATED,
-        Json(CreatedApiKeyView::from(&created)),
-    ))
+    Ok((StatusCode::CREATED, Json(CreatedApiKeyView::from(&created))))
 }
 
 pub async fn rotate_key(
