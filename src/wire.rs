@@ -1119,6 +1119,35 @@ mod tests {
     }
 
     #[test]
+    fn the_consoles_key_listing_names_its_workflows_and_never_the_value() {
+        let (mut key, secret) = ApiKey::generate(ApiKeyName::parse("ops").unwrap(), Utc::now());
+        key.revoke(Utc::now());
+        let overview = ApiKeyOverview {
+            listing: ApiKeyListing {
+                key,
+                last_used_at: Some(Utc::now()),
+            },
+            used_by: vec![WorkflowId::parse("wf_a").unwrap()],
+        };
+        let view = serde_json::to_value(AdminApiKeyView::from(&overview)).unwrap();
+        assert_eq!(
+            keys(&view),
+            sorted(vec![
+                "name",
+                "prefix",
+                "createdAt",
+                "revokedAt",
+                "lastUsedAt",
+                "revoked",
+                "usedBy"
+            ])
+        );
+        assert_eq!(view["usedBy"], json!(["wf_a"]));
+        assert_eq!(view["revoked"], true);
+        assert!(!view.to_string().contains(secret.expose()));
+    }
+
+    #[test]
     fn steps_show_camel_case_fields_and_the_authors_values_as_written() {
         let file = crate::domain::WorkflowFile::parse(
             r#"

@@ -671,8 +671,9 @@
     $('login').hidden = true;
     $('sign-out').hidden = false;
     $('menu').hidden = false;
-    $('settings-menu').open = false;
     if (!refreshing) {
+      // Gone somewhere: the menu that led here folds away (a refresh leaves an open one be).
+      $('settings-menu').open = false;
       showError('');
       refreshError = false;
     }
