@@ -10,8 +10,8 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::app::{
-    Accepted, Activity, ApiKeyListing, CreatedApiKey, ExecutionPage, ItemPage, RejectionActivity,
-    RotatedApiKey, SecretChange, SnsOutcome, StatusCounts,
+    Accepted, Activity, ApiKeyListing, ApiKeyOverview, CreatedApiKey, ExecutionPage, ItemPage,
+    RejectionActivity, RotatedApiKey, SecretChange, SnsOutcome, StatusCounts,
 };
 use crate::domain::signature::{Algorithm, Encoding};
 use crate::domain::{
@@ -224,6 +224,27 @@ impl From<&ApiKeyListing> for ApiKeyView {
         Self {
             last_used_at: listing.last_used_at,
             ..Self::from(&listing.key)
+        }
+    }
+}
+
+/// A key as the console's Settings page lists it (`GET /admin/api-keys`): never its value,
+/// with whether it is revoked and which workflows name it.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AdminApiKeyView {
+    #[serde(flatten)]
+    pub key: ApiKeyView,
+    pub revoked: bool,
+    pub used_by: Vec<String>,
+}
+
+impl From<&ApiKeyOverview> for AdminApiKeyView {
+    fn from(overview: &ApiKeyOverview) -> Self {
+        Self {
+            key: ApiKeyView::from(&overview.listing),
+            revoked: overview.listing.key.revoked_at.is_some(),
+            used_by: overview.used_by.iter().map(ToString::to_string).collect(),
         }
     }
 }
@@ -1095,6 +1116,35 @@ mod tests {
         let text = view.to_string();
         assert!(!text.contains(&key.hash));
         assert!(!text.contains(secret.expose()));
+    }
+
+    #[test]
+    fn the_consoles_key_listing_names_its_workflows_and_never_the_value() {
+        let (mut key, secret) = ApiKey::generate(ApiKeyName::parse("ops").unwrap(), Utc::now());
+        key.revoke(Utc::now());
+        let overview = ApiKeyOverview {
+            listing: ApiKeyListing {
+                key,
+                last_used_at: Some(Utc::now()),
+            },
+            used_by: vec![WorkflowId::parse("wf_a").unwrap()],
+        };
+        let view = serde_json::to_value(AdminApiKeyView::from(&overview)).unwrap();
+        assert_eq!(
+            keys(&view),
+            sorted(vec![
+                "name",
+                "prefix",
+                "createdAt",
+                "revokedAt",
+                "lastUsedAt",
+                "revoked",
+                "usedBy"
+            ])
+        );
+        assert_eq!(view["usedBy"], json!(["wf_a"]));
+        assert_eq!(view["revoked"], true);
+        assert!(!view.to_string().contains(secret.expose()));
     }
 
     #[test]

@@ -26,6 +26,13 @@ pub struct ApiKeyListing {
     pub last_used_at: Option<chrono::DateTime<Utc>>,
 }
 
+/// A key as the console lists it: its listing, and the workflows that name it (so an operator
+/// sees what a revocation would break).
+pub struct ApiKeyOverview {
+    pub listing: ApiKeyListing,
+    pub used_by: Vec<WorkflowId>,
+}
+
 /// A workflow's secrets after a change; `generated` holds a value made by the service, to be
 /// shown this once.
 pub struct SecretChange {
@@ -108,6 +115,27 @@ impl App {
             .map(|key| ApiKeyListing {
                 last_used_at: usage.get(&key.name).copied(),
                 key,
+            })
+            .collect())
+    }
+
+    /// Every key with its usage and the ids of the workflows whose `api_key` names it.
+    pub async fn api_key_overview(&self) -> Result<Vec<ApiKeyOverview>, AppError> {
+        let listings = self.list_api_keys_with_usage().await?;
+        let mut by_key: std::collections::HashMap<ApiKeyName, Vec<WorkflowId>> =
+            std::collections::HashMap::new();
+        for workflow in self.list_workflows().await? {
+            by_key
+                .entry(workflow.api_key_name)
+                .or_default()
+                .push(workflow.id);
+        }
+        Ok(listings
+            .into_iter()
+            .map(|listing| {
+                let mut used_by = by_key.remove(&listing.key.name).unwrap_or_default();
+                used_by.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+                ApiKeyOverview { listing, used_by }
             })
             .collect())
     }

@@ -15,7 +15,9 @@ mod sweep;
 use std::sync::Arc;
 
 pub use accept::{Accepted, GenericRequest};
-pub use admin::{ApiKeyListing, CreatedApiKey, NewWorkflow, RotatedApiKey, SecretChange};
+pub use admin::{
+    ApiKeyListing, ApiKeyOverview, CreatedApiKey, NewWorkflow, RotatedApiKey, SecretChange,
+};
 pub use callbacks::{Answer, CallbackPage, MAX_COMMENT_CHARS};
 pub use console::{
     ACTIVITY_SCAN_LIMIT, ACTIVITY_WINDOW_HOURS, Activity, RejectionActivity, StatusCounts,

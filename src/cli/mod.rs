@@ -514,27 +514,9 @@ fn secret_value(args: &SecretValueArgs) -> Result<Option<String>, CliError> {
     Ok(Some(value.to_owned()))
 }
 
-/// `90s`, `30m`, `24h`, `7d`: a whole number and a unit, at most a year.
+/// `--retire-after`, read as the admin API reads `retireAfter`.
 fn parse_duration(raw: &str) -> Result<chrono::Duration, String> {
-    let raw = raw.trim();
-    let split = raw
-        .find(|c: char| !c.is_ascii_digit())
-        .ok_or_else(|| format!("{raw:?} needs a unit: s, m, h or d"))?;
-    let (number, unit) = raw.split_at(split);
-    let n: i64 = number
-        .parse()
-        .map_err(|_| format!("{raw:?} does not start with a number"))?;
-    let seconds = match unit {
-        "s" => n,
-        "m" => n.saturating_mul(60),
-        "h" => n.saturating_mul(3600),
-        "d" => n.saturating_mul(86_400),
-        _ => return Err(format!("unknown unit {unit:?}: use s, m, h or d")),
-    };
-    if !(1..=366 * 86_400).contains(&seconds) {
-        return Err("must be between 1s and 366d".into());
-    }
-    Ok(chrono::Duration::seconds(seconds))
+    crate::domain::parse_duration(raw).map_err(|e| e.to_string())
 }
 
 /// Reads and checks a workflow file; errors name the file and the offending field.

@@ -5,6 +5,7 @@ pub mod admin_key;
 pub mod api_key;
 pub mod callback;
 pub mod definition;
+pub mod duration;
 pub mod execution;
 pub mod ids;
 pub mod item;
@@ -22,6 +23,7 @@ pub use admin_key::AdminKey;
 pub use api_key::{ApiKey, ApiKeyName, KeyRotationError, KeySecret, KeyUsage, PreviousKey};
 pub use callback::{Callback, CallbackRefusal, CallbackToken, Decision, DecisionKind};
 pub use definition::Definition;
+pub use duration::{InvalidDuration, parse_duration};
 pub use execution::{
     Execution, ExecutionStatus, StepRecord, StepStatus, TransitionError, TriggerMeta, WaitKind,
     Waiting,

@@ -40,6 +40,17 @@ pub async fn index() -> Response {
     asset("text/html; charset=utf-8", INDEX_HTML)
 }
 
+/// The page at `/console/`: its asset links are relative to `/console`, so here they drop
+/// the folder they are already in (a `<base>` element would do it, but the CSP forbids one).
+pub async fn index_in_folder() -> Response {
+    static PAGE: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        INDEX_HTML
+            .replace("src=\"console/", "src=\"")
+            .replace("href=\"console/", "href=\"")
+    });
+    asset("text/html; charset=utf-8", PAGE.as_str())
+}
+
 pub async fn script() -> Response {
     asset("text/javascript; charset=utf-8", APP_JS)
 }
@@ -61,6 +72,25 @@ mod tests {
         assert!(!lower.contains(" onclick") && !lower.contains(" onload"));
         assert!(!lower.contains("style="));
         assert!(!lower.contains("<style"));
+    }
+
+    #[test]
+    fn the_page_in_its_folder_loads_the_same_assets() {
+        let page = index_in_folder_text();
+        assert!(page.contains("<script src=\"app.js\""), "{page}");
+        assert!(page.contains("href=\"app.css\""), "{page}");
+        assert!(!page.contains("console/app."));
+    }
+
+    fn index_in_folder_text() -> String {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("runtime");
+        let response = runtime.block_on(index_in_folder());
+        let bytes = runtime
+            .block_on(axum::body::to_bytes(response.into_body(), usize::MAX))
+            .expect("body");
+        String::from_utf8(bytes.to_vec()).expect("utf-8")
     }
 
     #[test]

@@ -9,10 +9,11 @@ mod executions;
 mod refusals;
 mod request;
 pub mod server;
+mod settings;
 mod webhooks;
 
 use axum::Router;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post, put};
 use tower_http::catch_panic::CatchPanicLayer;
 
 pub use admin::ADMIN_KEY;
@@ -59,6 +60,7 @@ pub fn router(app: App) -> Router {
             get(callbacks::page).post(callbacks::answer),
         )
         .route("/console", get(console::index))
+        .route("/console/", get(console::index_in_folder))
         .route("/console/app.js", get(console::script))
         .route("/console/app.css", get(console::stylesheet))
         .route("/admin/workflows", get(admin::workflows))
@@ -94,6 +96,25 @@ pub fn router(app: App) -> Router {
         .route(
             "/admin/workflows/{workflow_id}/executions/{execution_id}/cancel",
             post(admin::cancel),
+        )
+        .route(
+            "/admin/api-keys",
+            get(settings::list_keys).post(settings::create_key),
+        )
+        .route("/admin/api-keys/{name}", delete(settings::revoke_key))
+        .route("/admin/api-keys/{name}/rotate", post(settings::rotate_key))
+        .route("/admin/api-keys/{name}/retire", post(settings::retire_key))
+        .route(
+            "/admin/workflows/{workflow_id}/secret",
+            put(settings::set_secret),
+        )
+        .route(
+            "/admin/workflows/{workflow_id}/secret/rotate",
+            post(settings::rotate_secret),
+        )
+        .route(
+            "/admin/workflows/{workflow_id}/secret/retire",
+            post(settings::retire_secret),
         )
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

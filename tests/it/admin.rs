@@ -9,8 +9,9 @@ use axum::http::{Request, StatusCode};
 use serde_json::{Value, json};
 
 use support::{Response, TestApp, assert_error};
+use webhook_trigger::app::NewWorkflow;
 use webhook_trigger::config::Config;
-use webhook_trigger::domain::Step;
+use webhook_trigger::domain::{Step, Workflow, WorkflowFile};
 
 macro_rules! admin_for {
     ($backend:ident, $make:path) => {
@@ -22,6 +23,9 @@ macro_rules! admin_for {
                 executions_are_paged_filtered_shown_and_replayed,
                 admin_documents_are_camel_case_and_hold_no_key_value,
                 an_admin_key_in_a_webhook_is_never_kept,
+                api_keys_are_created_listed_rotated_retired_and_revoked,
+                settings_routes_refuse_without_an_admin_key_and_a_taken_name,
+                signing_secrets_show_a_generated_value_once_and_fingerprints_only,
             );
         }
     };
@@ -79,6 +83,371 @@ async fn admin(t: &TestApp, method: &str, uri: &str, key: Option<&str>) -> Respo
         request = request.header("x-admin-key", key);
     }
     t.send(request.body(Body::empty()).expect("request")).await
+}
+
+/// An admin request with a JSON body.
+async fn admin_json(
+    t: &TestApp,
+    method: &str,
+    uri: &str,
+    key: Option<&str>,
+    body: Value,
+) -> Response {
+    let mut request = Request::builder()
+        .method(method)
+        .uri(uri)
+        .header("content-type", "application/json");
+    if let Some(key) = key {
+        request = request.header("x-admin-key", key);
+    }
+    t.send(request.body(Body::from(body.to_string())).expect("request"))
+        .await
+}
+
+fn unique_name(prefix: &str) -> String {
+    format!("{prefix}{}", ulid::Ulid::new().to_string().to_lowercase())
+}
+
+/// A workflow whose `api_key` names `key_name`, from a workflow file as `workflows create
+/// --file` reads one.
+async fn workflow_naming(t: &TestApp, key_name: &str, extra: Value) -> Workflow {
+    let mut file = json!({"name": "keyed", "api_key": key_name, "steps": [{"type": "echo"}]});
+    if let (Some(file), Some(extra)) = (file.as_object_mut(), extra.as_object()) {
+        file.extend(extra.clone());
+    }
+    let file = WorkflowFile::parse(&file.to_string()).expect("workflow file");
+    t.app
+        .create_workflow(NewWorkflow::from(file))
+        .await
+        .expect("workflow")
+}
+
+/// The key `name` in `GET /admin/api-keys`, which must not hold `values` anywhere.
+async fn listed_key(t: &TestApp, admin_key: &str, name: &str, values: &[&str]) -> Value {
+    let r = admin(t, "GET", "/admin/api-keys", Some(admin_key)).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    let text = r.body.to_string();
+    for value in values {
+        assert!(!text.contains(value), "a key value is listed: {text}");
+    }
+    assert!(
+        webhook_trigger::wire::non_camel_case_keys(&r.body, &[]).is_empty(),
+        "{text}"
+    );
+    r.body
+        .as_array()
+        .expect("a list")
+        .iter()
+        .find(|k| k["name"] == name)
+        .cloned()
+        .unwrap_or_else(|| panic!("{name} is not listed: {text}"))
+}
+
+#[track_caller]
+fn assert_keys_of(doc: &Value, expected: &[&str]) {
+    let mut keys: Vec<&str> = doc
+        .as_object()
+        .expect("an object")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    keys.sort_unstable();
+    let mut expected = expected.to_vec();
+    expected.sort_unstable();
+    assert_eq!(keys, expected, "{doc}");
+}
+
+async fn api_keys_are_created_listed_rotated_retired_and_revoked(t: TestApp) {
+    let admin_key = admin_key(&t).await;
+    let name = unique_name("partner");
+    let created = admin_json(
+        &t,
+        "POST",
+        "/admin/api-keys",
+        Some(&admin_key),
+        json!({ "name": name }),
+    )
+    .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{:?}", created.body);
+    assert_keys_of(&created.body, &["name", "prefix", "createdAt", "value"]);
+    assert_eq!(created.body["name"], name.as_str());
+    let first = created.body["value"].as_str().expect("value").to_owned();
+    let prefix = created.body["prefix"].as_str().expect("prefix").to_owned();
+    assert!(first.starts_with(&prefix) && first.len() > prefix.len());
+
+    // The value is a webhook key for a workflow that names the key.
+    let wf = workflow_naming(&t, &name, json!({})).await;
+    let r = t.post_webhook(wf.id.as_str(), Some(&first), "{}").await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{:?}", r.body);
+
+    let listed = listed_key(&t, &admin_key, &name, &[&first]).await;
+    assert_eq!(listed["prefix"], prefix.as_str());
+    assert_eq!(listed["createdAt"], created.body["createdAt"]);
+    assert_eq!(listed["usedBy"], json!([wf.id.as_str()]));
+    assert_eq!(listed["revoked"], false);
+    assert!(listed["lastUsedAt"].is_string(), "{listed}");
+    assert!(listed.get("previous").is_none() && listed.get("value").is_none());
+
+    // A bad duration is refused before anything changes.
+    let uri = format!("/admin/api-keys/{name}/rotate");
+    let bad = admin_json(
+        &t,
+        "POST",
+        &uri,
+        Some(&admin_key),
+        json!({"retireAfter": "5w"}),
+    )
+    .await;
+    assert_error(&bad, StatusCode::BAD_REQUEST, "invalid_request");
+    assert!(
+        bad.error_message().contains("retireAfter"),
+        "{:?}",
+        bad.body
+    );
+
+    let rotated = admin_json(
+        &t,
+        "POST",
+        &uri,
+        Some(&admin_key),
+        json!({"retireAfter": "24h"}),
+    )
+    .await;
+    assert_eq!(rotated.status, StatusCode::OK, "{:?}", rotated.body);
+    let second = rotated.body["value"]
+        .as_str()
+        .expect("new value")
+        .to_owned();
+    assert_ne!(second, first);
+    assert_eq!(rotated.body["previous"]["prefix"], prefix.as_str());
+    let retire_at: chrono::DateTime<chrono::Utc> = rotated.body["previous"]["retireAt"]
+        .as_str()
+        .expect("retireAt")
+        .parse()
+        .expect("a time");
+    let in_a_day = chrono::Utc::now() + chrono::Duration::hours(24);
+    assert!(
+        (in_a_day - retire_at).num_seconds().abs() < 60,
+        "{retire_at}"
+    );
+    for value in [&first, &second] {
+        let r = t.post_webhook(wf.id.as_str(), Some(value), "{}").await;
+        assert_eq!(r.status, StatusCode::ACCEPTED, "both work until retired");
+    }
+    let listed = listed_key(&t, &admin_key, &name, &[&first, &second]).await;
+    assert_eq!(
+        listed["previous"]["retireAt"],
+        rotated.body["previous"]["retireAt"]
+    );
+
+    let retire = format!("/admin/api-keys/{name}/retire");
+    let retired = admin(&t, "POST", &retire, Some(&admin_key)).await;
+    assert_eq!(retired.status, StatusCode::OK, "{:?}", retired.body);
+    assert!(retired.body.get("previous").is_none(), "{:?}", retired.body);
+    assert!(!retired.body.to_string().contains(&second));
+    let old = t.post_webhook(wf.id.as_str(), Some(&first), "{}").await;
+    assert_error(&old, StatusCode::UNAUTHORIZED, "invalid_api_key");
+    let again = admin(&t, "POST", &retire, Some(&admin_key)).await;
+    assert_error(&again, StatusCode::CONFLICT, "conflict");
+
+    let revoked = admin(
+        &t,
+        "DELETE",
+        &format!("/admin/api-keys/{name}"),
+        Some(&admin_key),
+    )
+    .await;
+    assert_eq!(revoked.status, StatusCode::OK, "{:?}", revoked.body);
+    assert!(revoked.body["revokedAt"].is_string(), "{:?}", revoked.body);
+    let r = t.post_webhook(wf.id.as_str(), Some(&second), "{}").await;
+    assert_error(&r, StatusCode::UNAUTHORIZED, "invalid_api_key");
+    let listed = listed_key(&t, &admin_key, &name, &[&first, &second]).await;
+    assert_eq!(listed["revoked"], true);
+    assert!(listed["revokedAt"].is_string());
+
+    for (method, uri) in [
+        ("POST", "/admin/api-keys/nobody/rotate"),
+        ("POST", "/admin/api-keys/nobody/retire"),
+        ("DELETE", "/admin/api-keys/nobody"),
+    ] {
+        let r = admin(&t, method, uri, Some(&admin_key)).await;
+        assert_error(&r, StatusCode::NOT_FOUND, "not_found");
+    }
+    let r = admin_json(
+        &t,
+        "POST",
+        "/admin/api-keys",
+        Some(&admin_key),
+        json!({"name": "no spaces"}),
+    )
+    .await;
+    assert_error(&r, StatusCode::BAD_REQUEST, "invalid_request");
+    assert!(r.error_message().contains("API key name"), "{:?}", r.body);
+    let r = admin_json(&t, "POST", "/admin/api-keys", Some(&admin_key), json!({})).await;
+    assert_error(&r, StatusCode::BAD_REQUEST, "invalid_json");
+    assert!(r.error_message().contains("name"), "{:?}", r.body);
+}
+
+async fn settings_routes_refuse_without_an_admin_key_and_a_taken_name(t: TestApp) {
+    let admin_key = admin_key(&t).await;
+    let (wf, workflow_key) = t.workflow_with_key(vec![Step::Echo]).await;
+    let name = wf.api_key_name.to_string();
+    let routes = [
+        ("GET", "/admin/api-keys".to_owned()),
+        ("POST", "/admin/api-keys".to_owned()),
+        ("POST", format!("/admin/api-keys/{name}/rotate")),
+        ("POST", format!("/admin/api-keys/{name}/retire")),
+        ("DELETE", format!("/admin/api-keys/{name}")),
+        ("PUT", format!("/admin/workflows/{}/secret", wf.id)),
+        ("POST", format!("/admin/workflows/{}/secret/rotate", wf.id)),
+        ("POST", format!("/admin/workflows/{}/secret/retire", wf.id)),
+    ];
+    for (method, uri) in &routes {
+        let body = json!({"name": "intruder", "generate": true});
+        let r = admin_json(&t, method, uri, None, body.clone()).await;
+        assert_error(&r, StatusCode::UNAUTHORIZED, "missing_admin_key");
+        let r = admin_json(&t, method, uri, Some(&workflow_key), body).await;
+        assert_error(&r, StatusCode::UNAUTHORIZED, "invalid_admin_key");
+    }
+    // Nothing changed: the key still works and has not been rotated or revoked.
+    let r = t
+        .post_webhook(wf.id.as_str(), Some(&workflow_key), "{}")
+        .await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{:?}", r.body);
+    let listed = listed_key(&t, &admin_key, &name, &[&workflow_key]).await;
+    assert!(
+        listed.get("previous").is_none() && listed["revoked"] == false,
+        "{listed}"
+    );
+
+    let taken = admin_json(
+        &t,
+        "POST",
+        "/admin/api-keys",
+        Some(&admin_key),
+        json!({ "name": name }),
+    )
+    .await;
+    assert_error(&taken, StatusCode::CONFLICT, "already_exists");
+    let r = t
+        .post_webhook(wf.id.as_str(), Some(&workflow_key), "{}")
+        .await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "the taken key is untouched");
+}
+
+async fn signing_secrets_show_a_generated_value_once_and_fingerprints_only(t: TestApp) {
+    let admin_key = admin_key(&t).await;
+    let key_name = unique_name("k");
+    t.app.create_api_key(&key_name).await.expect("key");
+    let wf = workflow_naming(&t, &key_name, json!({"verify": {"scheme": "github"}})).await;
+    let base = format!("/admin/workflows/{}/secret", wf.id);
+
+    let neither = admin_json(&t, "PUT", &base, Some(&admin_key), json!({})).await;
+    assert_error(&neither, StatusCode::BAD_REQUEST, "invalid_request");
+    let both = admin_json(
+        &t,
+        "PUT",
+        &base,
+        Some(&admin_key),
+        json!({"value": "s3cret-one", "generate": true}),
+    )
+    .await;
+    assert_error(&both, StatusCode::BAD_REQUEST, "invalid_request");
+
+    let set = admin_json(
+        &t,
+        "PUT",
+        &base,
+        Some(&admin_key),
+        json!({"generate": true}),
+    )
+    .await;
+    assert_eq!(set.status, StatusCode::OK, "{:?}", set.body);
+    assert_keys_of(&set.body, &["workflowId", "secrets", "value"]);
+    let generated = set.body["value"]
+        .as_str()
+        .expect("generated value")
+        .to_owned();
+    let secrets = set.body["secrets"].as_array().expect("secrets");
+    assert_eq!(secrets.len(), 1);
+    assert_keys_of(&secrets[0], &["fingerprint", "addedAt"]);
+
+    let rotated = admin_json(
+        &t,
+        "POST",
+        &format!("{base}/rotate"),
+        Some(&admin_key),
+        json!({"value": "provider-secret-two"}),
+    )
+    .await;
+    assert_eq!(rotated.status, StatusCode::OK, "{:?}", rotated.body);
+    assert!(
+        rotated.body.get("value").is_none(),
+        "a given value is not shown back"
+    );
+    let text = rotated.body.to_string();
+    assert!(
+        !text.contains(&generated) && !text.contains("provider-secret-two"),
+        "{text}"
+    );
+    assert_eq!(
+        rotated.body["secrets"].as_array().expect("secrets").len(),
+        2
+    );
+    let third = admin_json(
+        &t,
+        "POST",
+        &format!("{base}/rotate"),
+        Some(&admin_key),
+        json!({"generate": true}),
+    )
+    .await;
+    assert_error(&third, StatusCode::CONFLICT, "conflict");
+
+    let retired = admin(&t, "POST", &format!("{base}/retire"), Some(&admin_key)).await;
+    assert_eq!(retired.status, StatusCode::OK, "{:?}", retired.body);
+    let left = retired.body["secrets"].as_array().expect("secrets");
+    assert_eq!(left.len(), 1);
+    assert_eq!(
+        left[0]["fingerprint"],
+        rotated.body["secrets"][1]["fingerprint"]
+    );
+
+    // The workflow's own page shows fingerprints, never a value.
+    let shown = admin(
+        &t,
+        "GET",
+        &format!("/admin/workflows/{}", wf.id),
+        Some(&admin_key),
+    )
+    .await;
+    let text = shown.body.to_string();
+    assert!(
+        !text.contains(&generated) && !text.contains("provider-secret-two"),
+        "{text}"
+    );
+
+    // Without a verify block there is nothing to sign with; an unknown workflow is 404.
+    let (plain, _) = t.workflow_with_key(vec![Step::Echo]).await;
+    let r = admin_json(
+        &t,
+        "PUT",
+        &format!("/admin/workflows/{}/secret", plain.id),
+        Some(&admin_key),
+        json!({"generate": true}),
+    )
+    .await;
+    assert_error(&r, StatusCode::BAD_REQUEST, "invalid_request");
+    assert!(r.error_message().contains("verify"), "{:?}", r.body);
+    let r = admin_json(
+        &t,
+        "PUT",
+        "/admin/workflows/wf_nope/secret",
+        Some(&admin_key),
+        json!({"generate": true}),
+    )
+    .await;
+    assert_error(&r, StatusCode::NOT_FOUND, "workflow_not_found");
 }
 
 async fn admin_routes_refuse_a_missing_wrong_revoked_or_workflow_key(t: TestApp) {

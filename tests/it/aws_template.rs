@@ -384,7 +384,8 @@ async fn api_events_and_router_routes_are_the_same() {
         let concrete = path
             .replace("{workflowId}", "wf_1")
             .replace("{executionId}", "01JD0000000000000000000000")
-            .replace("{stepId}", "chat");
+            .replace("{stepId}", "chat")
+            .replace("{name}", "partner");
         let response = router
             .clone()
             .oneshot(
@@ -426,6 +427,14 @@ async fn api_events_and_router_routes_are_the_same() {
         "POST /admin/workflows/{workflowId}/executions/{executionId}/approve",
         "POST /admin/workflows/{workflowId}/executions/{executionId}/deny",
         "POST /admin/workflows/{workflowId}/executions/{executionId}/cancel",
+        "GET /admin/api-keys",
+        "POST /admin/api-keys",
+        "DELETE /admin/api-keys/{name}",
+        "POST /admin/api-keys/{name}/rotate",
+        "POST /admin/api-keys/{name}/retire",
+        "PUT /admin/workflows/{workflowId}/secret",
+        "POST /admin/workflows/{workflowId}/secret/rotate",
+        "POST /admin/workflows/{workflowId}/secret/retire",
         "GET /callbacks/{token}",
         "POST /callbacks/{token}",
     ]

@@ -3,7 +3,8 @@
 //! only: sign in with an admin key, see the workflow, trigger a webhook, watch it succeed,
 //! see refused requests charted by reason, open it, see its steps, replay it; see the path a
 //! branch took and a loop's items, paged; approve a waiting execution and cancel another; a
-//! wrong key is refused; a hostile payload renders as text. With `WEBHOOK_CONSOLE_SCREENSHOTS=DIR` it also saves a PNG of each page there
+//! wrong key is refused; a hostile payload renders as text; add, rotate and revoke an API key
+//! in Settings. With `WEBHOOK_CONSOLE_SCREENSHOTS=DIR` it also saves a PNG of each page there
 //! (`make screenshots` writes the ones in docs/).
 //!
 //! Never skipped: without the browser it fails, saying what to install.
@@ -358,6 +359,153 @@ async fn waiting_executions_are_approved_and_cancelled(
         )
         .await;
     }
+}
+
+/// Posts an empty JSON webhook with `api_key`; returns the status.
+async fn webhook_status(
+    http: &reqwest::Client,
+    base: &str,
+    workflow_id: &str,
+    api_key: &str,
+) -> u16 {
+    http.post(format!("{base}/webhooks/{workflow_id}"))
+        .header("x-api-key", api_key)
+        .header("content-type", "application/json")
+        .body("{}")
+        .send()
+        .await
+        .expect("webhook")
+        .status()
+        .as_u16()
+}
+
+/// Settings → API keys: a key added in the page shows its value once, which a workflow
+/// naming the key accepts; a rotation shows the new value and when the old one retires; a
+/// revocation takes a second click. The page has its own URL, so back and reload work, and
+/// it is served at `/console/` too.
+async fn api_keys_are_added_rotated_and_revoked(
+    c: &Client,
+    http: &reqwest::Client,
+    base: &str,
+    db: &Path,
+) {
+    c.goto(&format!("{base}/console#/"))
+        .await
+        .expect("open the console");
+    text_of(c, "#workflows").await;
+    click(c, "#nav-settings").await;
+    click(c, "#nav-api-keys").await;
+    text_of(c, "#api-keys tr[data-key='partner']").await;
+    let url = c.current_url().await.expect("url");
+    assert_eq!(url.fragment(), Some("/settings/api-keys"), "{url}");
+
+    click(c, "#add-key").await;
+    type_into(c, "#new-key-name", "console-made").await;
+    click(c, "#save-key").await;
+    let value = text_of(c, "#key-value-panel[data-key='console-made'] #key-value").await;
+    assert!(value.starts_with("whk_"), "{value}");
+    let warning = text_of(c, "#value-warning").await;
+    assert!(warning.contains("will not be shown again"), "{warning}");
+    assert!(
+        c.find(Locator::Css("#copy-key-value")).await.is_ok(),
+        "a copy button"
+    );
+    let row = "tr[data-key='console-made']";
+    text_of(c, &format!("{row}[data-state='active']")).await;
+    screenshot(c, "console-api-keys.png").await;
+
+    // A workflow naming the key, made as the others are: the shown value opens it.
+    let workflow = cli(
+        db,
+        &[
+            "workflows",
+            "create",
+            "--name",
+            "Console key",
+            "--api-key",
+            "console-made",
+            "--steps",
+            r#"[{"type":"echo"}]"#,
+        ],
+    );
+    let workflow_id = workflow["id"].as_str().expect("id").to_owned();
+    assert_eq!(webhook_status(http, base, &workflow_id, &value).await, 202);
+
+    // Reloaded, the page lists who uses the key and when, and the value is gone for good.
+    c.refresh().await.expect("reload");
+    wait_text(c, &format!("{row} .used-by a"), &workflow_id).await;
+    assert_ne!(text_of(c, &format!("{row} .last-used")).await, "never");
+    let body = c
+        .find(Locator::Css("body"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!body.contains(&value), "the value was shown again");
+    assert!(c.find(Locator::Css("#key-value-panel")).await.is_err());
+
+    click(c, &format!("{row} button.rotate")).await;
+    let rotated = text_of(c, "#key-value-panel[data-key='console-made'] #key-value").await;
+    assert!(rotated.starts_with("whk_") && rotated != value, "{rotated}");
+    let retires = text_of(c, "#old-retires").await;
+    assert!(retires.contains("keeps working until"), "{retires}");
+    let retire_at: Value = c
+        .execute(
+            "return document.getElementById('old-retires').dataset.retireAt",
+            vec![],
+        )
+        .await
+        .expect("script");
+    assert!(
+        retire_at.as_str().is_some_and(|t| !t.is_empty()),
+        "{retire_at}: 24 h by default"
+    );
+    assert_eq!(
+        webhook_status(http, base, &workflow_id, &rotated).await,
+        202
+    );
+    assert_eq!(
+        webhook_status(http, base, &workflow_id, &value).await,
+        202,
+        "until it retires"
+    );
+
+    click(c, &format!("{row} button.revoke")).await;
+    wait_text(
+        c,
+        &format!("{row} button.revoke[data-armed]"),
+        "Confirm revoke",
+    )
+    .await;
+    assert!(
+        c.find(Locator::Css(&format!("{row}[data-state='active']")))
+            .await
+            .is_ok(),
+        "one click revokes nothing"
+    );
+    click(c, &format!("{row} button.revoke[data-armed]")).await;
+    let revoked = text_of(c, &format!("{row}[data-state='revoked'] .key-state")).await;
+    assert!(revoked.starts_with("revoked"), "{revoked}");
+    assert!(
+        c.find(Locator::Css(&format!("{row} button.rotate")))
+            .await
+            .is_err()
+    );
+    assert_eq!(
+        webhook_status(http, base, &workflow_id, &rotated).await,
+        401
+    );
+
+    // Back goes to the workflows, forward to the keys; /console/ serves the same page.
+    c.back().await.expect("back");
+    text_of(c, "#workflows").await;
+    c.forward().await.expect("forward");
+    text_of(c, &format!("{row}[data-state='revoked']")).await;
+    c.goto(&format!("{base}/console/#/settings/api-keys"))
+        .await
+        .expect("open /console/");
+    text_of(c, &format!("{row}[data-state='revoked']")).await;
 }
 
 /// More items than one page of the console (50), so it offers the rest.
@@ -717,6 +865,9 @@ async fn the_console_shows_runs_and_replays_an_execution_in_a_real_browser() {
 
         // Waiting executions: one approved from the console, one cancelled.
         waiting_executions_are_approved_and_cancelled(&c, &http, &base, &approval_id, (&api_key, &admin_key)).await;
+
+        // Settings → API keys: add, use, rotate and revoke a key.
+        api_keys_are_added_rotated_and_revoked(&c, &http, &base, &db).await;
 
         // Signing out forgets the key.
         click(&c, "#sign-out").await;

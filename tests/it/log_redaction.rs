@@ -196,3 +196,127 @@ async fn resume_urls_are_logged_without_their_tokens() {
     );
     assert!(!text.contains(&token), "the token appears in the logs");
 }
+
+/// The admin API's key and secret values (made, rotated, given, refused) never reach the logs.
+#[test]
+fn admin_key_and_secret_values_never_reach_the_logs() {
+    support::child_process::run_in_own_process(
+        "log_redaction::admin_key_and_secret_values_never_reach_the_logs",
+        &[],
+        || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime")
+                .block_on(settings_changes_are_logged_without_values())
+        },
+    );
+}
+
+async fn admin_request(
+    t: &support::TestApp,
+    method: &str,
+    uri: &str,
+    admin_key: &str,
+    body: serde_json::Value,
+) -> support::Response {
+    let request = Request::builder()
+        .method(method)
+        .uri(uri)
+        .header("content-type", "application/json")
+        .header("x-admin-key", admin_key)
+        .body(Body::from(body.to_string()))
+        .expect("request");
+    t.send(request).await
+}
+
+async fn settings_changes_are_logged_without_values() {
+    use serde_json::json;
+    let (logs, _guard) = support::logs::capture_trace();
+    let t = support::sqlite_app(support::test_config()).await;
+    let admin_key = crate::admin::admin_key(&t).await;
+    let created = admin_request(
+        &t,
+        "POST",
+        "/admin/api-keys",
+        &admin_key,
+        json!({"name": "logged"}),
+    )
+    .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{:?}", created.body);
+    let first = created.body["value"].as_str().expect("value").to_owned();
+    let file = webhook_trigger::domain::WorkflowFile::parse(
+        r#"{"name": "signed", "api_key": "logged", "verify": {"scheme": "github"}, "steps": [{"type": "echo"}]}"#,
+    )
+    .expect("workflow file");
+    let wf = t
+        .app
+        .create_workflow(webhook_trigger::app::NewWorkflow::from(file))
+        .await
+        .expect("workflow");
+    let rotated = admin_request(
+        &t,
+        "POST",
+        "/admin/api-keys/logged/rotate",
+        &admin_key,
+        json!({}),
+    )
+    .await;
+    let second = rotated.body["value"].as_str().expect("value").to_owned();
+    let secret_uri = format!("/admin/workflows/{}/secret", wf.id);
+    let set = admin_request(
+        &t,
+        "PUT",
+        &secret_uri,
+        &admin_key,
+        json!({"generate": true}),
+    )
+    .await;
+    let generated = set.body["value"].as_str().expect("generated").to_owned();
+    let given = "provider-given-secret-value";
+    let r = admin_request(
+        &t,
+        "POST",
+        &format!("{secret_uri}/rotate"),
+        &admin_key,
+        json!({"value": given}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    // Refused: a third secret, a taken name; their messages must not quote a value either.
+    let r = admin_request(
+        &t,
+        "POST",
+        &format!("{secret_uri}/rotate"),
+        &admin_key,
+        json!({"value": "third-secret-value"}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{:?}", r.body);
+    let r = admin_request(
+        &t,
+        "POST",
+        "/admin/api-keys",
+        &admin_key,
+        json!({"name": "logged"}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{:?}", r.body);
+    t.post_webhook(wf.id.as_str(), Some(&first), "{}").await;
+
+    let text = logs.text();
+    assert!(
+        text.contains("API key created") && text.contains("/admin/api-keys"),
+        "no lines captured:\n{text}"
+    );
+    for secret in [
+        admin_key.as_str(),
+        &first,
+        &second,
+        &generated,
+        given,
+        "third-secret-value",
+    ] {
+        assert!(!text.contains(secret), "{secret:?} appears in the logs");
+    }
+}

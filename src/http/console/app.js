@@ -126,6 +126,7 @@
     stopRefresh();
     $('login').hidden = false;
     $('sign-out').hidden = true;
+    $('menu').hidden = true;
     $('who').textContent = '';
     $('view').replaceChildren();
     showError(message);
@@ -188,14 +189,19 @@
         REASONS.map((k) => reasonBadge(k, (r.counts && r.counts[k]) || 0))));
   }
 
+  function copyButton(text, attrs) {
+    const button = el('button', { type: 'button', ...attrs }, 'Copy');
+    button.addEventListener('click', async () => {
+      try { await navigator.clipboard.writeText(text); button.textContent = 'Copied'; } catch (_) { button.textContent = 'Copy failed'; }
+    });
+    return button;
+  }
+
   async function workflowsPage() {
     const workflows = await api('GET', 'admin/workflows');
     const rows = workflows.map((w) => {
       const url = location.origin + BASE + w.webhookPath.replace(/^\//, '');
-      const copy = el('button', { type: 'button', class: 'copy', 'data-url': url }, 'Copy');
-      copy.addEventListener('click', async () => {
-        try { await navigator.clipboard.writeText(url); copy.textContent = 'Copied'; } catch (_) { copy.textContent = 'Copy failed'; }
-      });
+      const copy = copyButton(url, { class: 'copy', 'data-url': url });
       const last = w.activity.lastExecution;
       return el('tr', { 'data-workflow': w.id },
         el('td', {}, el('a', { href: '#/workflows/' + encodeURIComponent(w.id), class: 'workflow-link' }, w.name),
@@ -362,16 +368,21 @@
       el('div', { class: 'toolbar' }, decisions, cancel));
   }
 
-  // Cancelling ends the run for good, so it takes a second click; the button disarms itself
-  // if that click does not come.
+  // Cancelling ends the run for good, so it takes a second click.
   function cancelButton(onConfirm) {
-    const button = el('button', { type: 'button', id: 'cancel', class: 'danger' }, 'Cancel');
+    return confirmButton({ id: 'cancel', class: 'danger' }, 'Cancel', 'Confirm cancel', onConfirm);
+  }
+
+  // An action that cannot be undone: the first click arms the button (it reads
+  // `confirmLabel`), the second does it; the button disarms itself if that click does not come.
+  function confirmButton(attrs, label, confirmLabel, onConfirm) {
+    const button = el('button', { type: 'button', ...attrs }, label);
     let disarm = null;
-    const reset = () => { delete button.dataset.armed; button.textContent = 'Cancel'; };
+    const reset = () => { delete button.dataset.armed; button.textContent = label; };
     button.addEventListener('click', () => {
       if (!button.dataset.armed) {
         button.dataset.armed = 'true';
-        button.textContent = 'Confirm cancel';
+        button.textContent = confirmLabel;
         disarm = setTimeout(reset, CONFIRM_MS);
         return;
       }
@@ -506,6 +517,144 @@
     return panel;
   }
 
+  // Settings: the pages under #/settings.
+  function settingsPage() {
+    render(
+      el('h1', {}, 'Settings'),
+      el('ul', {}, el('li', {}, el('a', { href: '#/settings/api-keys', id: 'settings-api-keys' }, 'API keys'),
+        ' \u2014 the keys webhook senders present, which workflows use them, rotation and revocation')));
+  }
+
+  // How long the old value of a rotated key keeps working (the API's retireAfter).
+  const RETIRE_CHOICES = [['24h', 'old value works 24 h more'], ['1h', 'old value works 1 h more'],
+    ['7d', 'old value works 7 days more'], ['', 'old value works until retired']];
+
+  // A value just made (a new key, a rotation): shown this once, never stored by the page, gone
+  // when the operator goes elsewhere.
+  function valuePanel(shown) {
+    return el('div', { id: 'key-value-panel', 'data-key': shown.name },
+      el('h2', {}, shown.title),
+      el('p', { class: 'warning', id: 'value-warning' },
+        'Copy this value now: it will not be shown again. Only a hash of it is kept, so a lost value means rotating the key.'),
+      el('p', {}, el('code', { id: 'key-value' }, shown.value), ' ', copyButton(shown.value, { id: 'copy-key-value' })),
+      shown.note || null);
+  }
+
+  // When the value from before a rotation stops working, as a sentence.
+  function previousNote(key) {
+    const p = key.previous;
+    if (!p) return null;
+    return el('p', { id: 'old-retires', 'data-retire-at': p.retireAt || '' },
+      `The old value (${p.prefix}\u2026) keeps working until `,
+      p.retireAt ? when(p.retireAt) : 'you retire it (Retire old value)', '.');
+  }
+
+  function keyState(k) {
+    if (k.revoked) return el('span', { class: 'key-state' }, 'revoked ' + when(k.revokedAt));
+    if (!k.previous) return el('span', { class: 'key-state' }, 'active');
+    return el('span', { class: 'key-state' }, 'active; rotated ' + when(k.previous.rotatedAt) + ', old value ',
+      el('code', {}, k.previous.prefix + '\u2026'), ' works until ', k.previous.retireAt ? when(k.previous.retireAt) : 'retired');
+  }
+
+  function usedBy(ids) {
+    if (!ids.length) return el('span', { class: 'muted' }, 'no workflow');
+    return el('div', { class: 'used-by' },
+      ids.map((id) => el('a', { href: '#/workflows/' + encodeURIComponent(id), 'data-workflow': id }, el('code', {}, id))));
+  }
+
+  // Runs a change to the keys with the page's buttons held, then lists them again with what
+  // the change wants shown once.
+  async function keyAction(call) {
+    for (const b of $('view').querySelectorAll('button')) b.disabled = true;
+    let shown = null;
+    try {
+      shown = await call();
+    } catch (err) {
+      // Show the keys as they are now, and why the change was refused.
+      await route(false);
+      return fail(err);
+    }
+    showError('');
+    try { await apiKeysPage(shown); } catch (err) { fail(err); }
+  }
+
+  function keyRow(k, retireAfter) {
+    const name = encodeURIComponent(k.name);
+    const actions = [];
+    if (!k.revoked) {
+      const rotate = el('button', { type: 'button', class: 'rotate' }, 'Rotate');
+      rotate.addEventListener('click', () => keyAction(async () => {
+        const choice = retireAfter.value;
+        const r = await api('POST', `admin/api-keys/${name}/rotate`, choice ? { retireAfter: choice } : {});
+        return { name: k.name, title: `API key ${k.name} rotated: its new value`, value: r.value, note: previousNote(r) };
+      }));
+      actions.push(rotate);
+      if (k.previous) {
+        const retire = el('button', { type: 'button', class: 'retire' }, 'Retire old value');
+        retire.addEventListener('click', () => keyAction(async () => {
+          await api('POST', `admin/api-keys/${name}/retire`);
+          return null;
+        }));
+        actions.push(' ', retire);
+      }
+      actions.push(' ', confirmButton({ class: 'revoke danger' }, 'Revoke', 'Confirm revoke', () => keyAction(async () => {
+        await api('DELETE', `admin/api-keys/${name}`);
+        return null;
+      })));
+    }
+    return el('tr', { 'data-key': k.name, 'data-state': k.revoked ? 'revoked' : 'active' },
+      el('td', {}, el('code', { class: 'key-name' }, k.name)),
+      el('td', {}, el('code', { class: 'key-prefix' }, k.prefix + '\u2026')),
+      el('td', {}, when(k.createdAt)),
+      el('td', { class: 'last-used' }, k.lastUsedAt ? when(k.lastUsedAt) : el('span', { class: 'muted' }, 'never')),
+      el('td', {}, usedBy(k.usedBy || [])),
+      el('td', {}, keyState(k)),
+      el('td', { class: 'actions' }, actions));
+  }
+
+  // "Add new": a name, then Save; the answer's value is shown once above the list.
+  function newKeyForm() {
+    const name = el('input', { type: 'text', id: 'new-key-name', autocomplete: 'off', spellcheck: 'false', maxlength: 64,
+      placeholder: 'partner-acme', required: true });
+    const form = el('form', { id: 'new-key', hidden: true, autocomplete: 'off' },
+      el('label', {}, 'Name ', name), ' ', el('button', { type: 'submit', id: 'save-key' }, 'Save'),
+      el('p', { class: 'muted' }, 'Letters, digits, "_", "-" and "."; a workflow names its key in its api_key field.'));
+    form.addEventListener('submit', (event) => {
+      event.preventDefault();
+      const value = name.value.trim();
+      if (!value) return showError('Give the key a name.');
+      keyAction(async () => {
+        const created = await api('POST', 'admin/api-keys', { name: value });
+        return { name: created.name, title: `API key ${created.name} created: its value`, value: created.value };
+      });
+    });
+    return form;
+  }
+
+  async function apiKeysPage(shown) {
+    const keys = await api('GET', 'admin/api-keys');
+    const form = newKeyForm();
+    const add = el('button', { type: 'button', id: 'add-key' }, 'Add new');
+    add.addEventListener('click', () => {
+      form.hidden = false;
+      form.querySelector('input').focus();
+    });
+    const retireAfter = el('select', { id: 'retire-after' },
+      RETIRE_CHOICES.map(([value, label]) => el('option', { value }, label)));
+    render(
+      el('p', {}, el('a', { href: '#/settings' }, '\u00ab Settings')),
+      el('h1', {}, 'API keys'),
+      el('p', { class: 'muted' }, 'Webhook senders present a key in the x-api-key header; each workflow names the key it accepts. Values are shown once, when made.'),
+      el('div', { class: 'toolbar' }, add, el('label', {}, 'On rotation: ', retireAfter)),
+      form,
+      shown ? valuePanel(shown) : null,
+      keys.length
+        ? el('table', { id: 'api-keys' },
+          el('thead', {}, el('tr', {}, ['Name', 'Prefix', 'Created', 'Last used', 'Used by', 'State', ''].map((h) => el('th', {}, h)))),
+          el('tbody', {}, keys.map((k) => keyRow(k, retireAfter))))
+        : el('p', { id: 'no-keys' }, 'No API keys yet. Add one.'));
+  }
+
   function schedule() {
     stopRefresh();
     timer = setTimeout(() => route(true), REFRESH_MS);
@@ -521,7 +670,10 @@
     if (!sessionStorage.getItem(KEY)) return showLogin('');
     $('login').hidden = true;
     $('sign-out').hidden = false;
+    $('menu').hidden = false;
     if (!refreshing) {
+      // Gone somewhere: the menu that led here folds away (a refresh leaves an open one be).
+      $('settings-menu').open = false;
       showError('');
       refreshError = false;
     }
@@ -531,6 +683,8 @@
     try {
       if (parts[0] === 'workflows' && parts.length === 4 && parts[2] === 'executions') await executionPage(parts[1], parts[3], refreshing);
       else if (parts[0] === 'workflows' && parts.length === 2) await executionsPage(parts[1], params);
+      else if (parts[0] === 'settings' && parts[1] === 'api-keys' && parts.length === 2) await apiKeysPage(null);
+      else if (parts[0] === 'settings' && parts.length === 1) settingsPage();
       else await workflowsPage();
       if (refreshing && refreshError) {
         showError('');
