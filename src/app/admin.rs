@@ -64,7 +64,7 @@ impl From<WorkflowFile> for NewWorkflow {
     }
 }
 
-fn invalid(e: impl std::fmt::Display) -> AppError {
+pub(super) fn invalid(e: impl std::fmt::Display) -> AppError {
     AppError::InvalidRequest(e.to_string())
 }
 
@@ -230,70 +230,6 @@ impl App {
         Ok(SecretChange { secrets, generated })
     }
 
-    pub async fn create_workflow(&self, new: NewWorkflow) -> Result<Workflow, AppError> {
-        let key_name = ApiKeyName::parse(&new.api_key_name).map_err(invalid)?;
-        if self.store().get_api_key(&key_name).await?.is_none() {
-            return Err(AppError::InvalidRequest(format!(
-                "API key {key_name} does not exist; create it first with `api-keys create {key_name}`"
-            )));
-        }
-        let workflow = Workflow::new(
-            &new.name,
-            new.trigger,
-            key_name,
-            new.steps,
-            new.sns,
-            Utc::now(),
-        )
-        .map_err(invalid)?;
-        new.auth.check(workflow.trigger).map_err(invalid)?;
-        let workflow = Workflow {
-            auth: new.auth.mode,
-            verify: new.auth.verify,
-            ..workflow
-        };
-        self.store().insert_workflow(&workflow).await?;
-        Ok(workflow)
-    }
-
-    /// Replaces a workflow's definition (name, trigger, key, SNS options, steps), keeping its
-    /// id, so its webhook URL stays the same, and its enabled flag. Executions already queued
-    /// run the new steps.
-    pub async fn update_workflow(
-        &self,
-        raw_id: &str,
-        new: NewWorkflow,
-    ) -> Result<Workflow, AppError> {
-        let current = self.workflow(raw_id).await?;
-        let key_name = ApiKeyName::parse(&new.api_key_name).map_err(invalid)?;
-        if self.store().get_api_key(&key_name).await?.is_none() {
-            return Err(AppError::InvalidRequest(format!(
-                "API key {key_name} does not exist; create it first with `api-keys create {key_name}`"
-            )));
-        }
-        let checked = Workflow::new(
-            &new.name,
-            new.trigger,
-            key_name,
-            new.steps,
-            new.sns,
-            current.created_at,
-        )
-        .map_err(invalid)?;
-        new.auth.check(checked.trigger).map_err(invalid)?;
-        let updated = Workflow {
-            auth: new.auth.mode,
-            verify: new.auth.verify,
-            id: current.id.clone(),
-            enabled: current.enabled,
-            created_at: current.created_at,
-            ..checked
-        };
-        self.store().update_workflow(&updated).await?;
-        self.forget_workflow(&updated.id);
-        Ok(updated)
-    }
-
     pub async fn list_workflows(&self) -> Result<Vec<Workflow>, AppError> {
         Ok(self.store().list_workflows().await?)
     }
@@ -326,7 +262,9 @@ impl App {
     ) -> Result<Accepted, AppError> {
         let workflow = self.workflow(raw_workflow_id).await?;
         let original: Execution = self.get_execution(&workflow.id, raw_execution_id).await?;
-        let replay = original.replay(Utc::now(), self.config().retention);
+        let replay = original
+            .replay(Utc::now(), self.config().retention)
+            .of_version(workflow.version);
         self.record_and_dispatch(replay, None).await
     }
 

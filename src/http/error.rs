@@ -49,6 +49,7 @@ pub fn status_of(kind: ErrorKind) -> StatusCode {
         ErrorKind::NotFound => S::NOT_FOUND,
         ErrorKind::Gone => S::GONE,
         ErrorKind::Conflict => S::CONFLICT,
+        ErrorKind::PreconditionRequired => S::PRECONDITION_REQUIRED,
         ErrorKind::PayloadTooLarge => S::PAYLOAD_TOO_LARGE,
         ErrorKind::RequestTimeout => S::REQUEST_TIMEOUT,
         ErrorKind::UnsupportedMediaType => S::UNSUPPORTED_MEDIA_TYPE,
