@@ -14,7 +14,7 @@ use webhook_trigger::adapters::sqlite::SqliteStore;
 use webhook_trigger::domain::{
     ApiKey, ApiKeyName, Execution, ExecutionId, ExecutionStatus, ItemRecord, ItemStatus,
     RejectionCounts, RejectionReason, SnsOptions, SnsSubscription, Step, SubscriptionState,
-    Trigger, TriggerMeta, Workflow, WorkflowId, hour_of,
+    Trigger, TriggerMeta, Workflow, WorkflowId, WorkflowVersion, hour_of,
 };
 use webhook_trigger::ports::{ExecutionQuery, Recorded, Store, StoreError};
 
@@ -30,6 +30,7 @@ macro_rules! contracts_for {
                 executions_are_listed_newest_first_in_pages_and_by_status,
                 api_keys_are_unique_by_name_and_updated_only_when_present,
                 workflows_are_unique_by_id_and_updated_only_when_present,
+                workflow_saves_are_versioned_conditional_and_kept_after_a_delete,
                 subscriptions_are_upserted_and_listed_per_workflow,
                 rejection_counts_add_up_per_workflow_and_hour,
                 items_are_listed_by_index_and_a_later_put_replaces_one,
@@ -541,6 +542,135 @@ async fn workflows_are_unique_by_id_and_updated_only_when_present(store: Arc<dyn
         store.update_workflow(&ghost).await,
         Err(StoreError::NotFound(_))
     ));
+}
+
+async fn workflow_saves_are_versioned_conditional_and_kept_after_a_delete(store: Arc<dyn Store>) {
+    let now = Utc::now();
+    let first = Workflow::new(
+        "orders",
+        Trigger::GenericWebhook,
+        ApiKeyName::parse("ci").unwrap(),
+        vec![Step::Echo],
+        SnsOptions::default(),
+        now,
+    )
+    .unwrap();
+    let v1 = WorkflowVersion::of(&first, "cli", None, now);
+    store.save_workflow(&first, &v1).await.unwrap();
+    assert!(matches!(
+        store.save_workflow(&first, &v1).await,
+        Err(StoreError::AlreadyExists(_))
+    ));
+    let second = Workflow {
+        name: "orders v2".into(),
+        version: 2,
+        ..first.clone()
+    };
+    let v2 = WorkflowVersion::of(&second, "ops", Some("rename".into()), now);
+    store.save_workflow(&second, &v2).await.unwrap();
+    assert_eq!(
+        store.get_workflow(&first.id).await.unwrap(),
+        Some(second.clone())
+    );
+    assert_eq!(store.list_workflows().await.unwrap(), vec![second.clone()]);
+
+    // Another save based on version 1 lost the race: nothing of it is written.
+    let stale = Workflow {
+        name: "stale".into(),
+        ..second.clone()
+    };
+    let stale_version = WorkflowVersion::of(&stale, "other", None, now);
+    assert!(matches!(
+        store.save_workflow(&stale, &stale_version).await,
+        Err(StoreError::VersionConflict(_))
+    ));
+    assert_eq!(
+        store.get_workflow(&first.id).await.unwrap(),
+        Some(second.clone())
+    );
+    // A flag change between saves keeps the version the next save is conditional on.
+    let disabled = Workflow {
+        enabled: false,
+        ..second.clone()
+    };
+    store.update_workflow(&disabled).await.unwrap();
+    let third = Workflow {
+        version: 3,
+        ..disabled.clone()
+    };
+    store
+        .save_workflow(&third, &WorkflowVersion::of(&third, "ops", None, now))
+        .await
+        .unwrap();
+
+    let ghost = Workflow {
+        id: WorkflowId::generate(),
+        ..third.clone()
+    };
+    assert!(matches!(
+        store
+            .save_workflow(&ghost, &WorkflowVersion::of(&ghost, "ops", None, now))
+            .await,
+        Err(StoreError::NotFound(_))
+    ));
+    // A workflow stored before versions (no version record) is version 1.
+    let legacy = Workflow::new(
+        "legacy",
+        Trigger::GenericWebhook,
+        ApiKeyName::parse("ci").unwrap(),
+        vec![Step::Echo],
+        SnsOptions::default(),
+        now,
+    )
+    .unwrap();
+    store.insert_workflow(&legacy).await.unwrap();
+    let legacy_two = Workflow {
+        version: 2,
+        ..legacy.clone()
+    };
+    store
+        .save_workflow(
+            &legacy_two,
+            &WorkflowVersion::of(&legacy_two, "cli", None, now),
+        )
+        .await
+        .unwrap();
+
+    let numbers: Vec<u32> = store
+        .list_workflow_versions(&first.id)
+        .await
+        .unwrap()
+        .iter()
+        .map(|v| v.number)
+        .collect();
+    assert_eq!(numbers, [3, 2, 1]);
+    assert_eq!(
+        store.get_workflow_version(&first.id, 2).await.unwrap(),
+        Some(v2.clone())
+    );
+    assert_eq!(
+        store.get_workflow_version(&first.id, 9).await.unwrap(),
+        None
+    );
+
+    store.delete_workflow(&first.id).await.unwrap();
+    assert_eq!(store.get_workflow(&first.id).await.unwrap(), None);
+    assert!(
+        !store
+            .list_workflows()
+            .await
+            .unwrap()
+            .iter()
+            .any(|w| w.id == first.id)
+    );
+    assert!(matches!(
+        store.delete_workflow(&first.id).await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert_eq!(
+        store.list_workflow_versions(&first.id).await.unwrap().len(),
+        3
+    );
 }
 
 async fn subscriptions_are_upserted_and_listed_per_workflow(store: Arc<dyn Store>) {
