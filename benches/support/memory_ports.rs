@@ -241,6 +241,16 @@ impl WorkflowVersionStore for MemoryStore {
         versions.insert(key, version.clone());
         Ok(())
     }
+    async fn update_workflow_at_version(&self, workflow: &Workflow) -> Result<(), StoreError> {
+        let _versions = lock(&self.versions);
+        match self.workflows.get(&workflow.id) {
+            None => Err(StoreError::NotFound(workflow.id.to_string())),
+            Some(current) if current.version != workflow.version => {
+                Err(StoreError::VersionConflict(workflow.id.to_string()))
+            }
+            Some(_) => self.workflows.update(&workflow.id, workflow),
+        }
+    }
     async fn list_workflow_versions(
         &self,
         id: &WorkflowId,

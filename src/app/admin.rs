@@ -8,6 +8,7 @@ use crate::domain::{
     ApiKey, ApiKeyName, Execution, KeySecret, SecretValue, SenderAuth, SnsOptions, SnsSubscription,
     Trigger, Workflow, WorkflowFile, WorkflowId, WorkflowSecrets, WorkflowStep,
 };
+use crate::ports::StoreError;
 
 pub struct CreatedApiKey {
     pub key: ApiKey,
@@ -242,16 +243,26 @@ impl App {
             .ok_or(AppError::WorkflowNotFound)
     }
 
+    /// Not a new version; conditional on the version read, so it never writes back a
+    /// definition a concurrent save replaced (read again and retry: the flag does not depend
+    /// on the definition).
     pub async fn set_workflow_enabled(
         &self,
         raw_id: &str,
         enabled: bool,
     ) -> Result<Workflow, AppError> {
-        let mut workflow = self.workflow(raw_id).await?;
-        workflow.enabled = enabled;
-        self.store().update_workflow(&workflow).await?;
-        self.forget_workflow(&workflow.id);
-        Ok(workflow)
+        let mut attempts = 0;
+        loop {
+            let mut workflow = self.workflow(raw_id).await?;
+            workflow.enabled = enabled;
+            let written = self.store().update_workflow_at_version(&workflow).await;
+            self.forget_workflow(&workflow.id);
+            match written {
+                Ok(()) => return Ok(workflow),
+                Err(StoreError::VersionConflict(_)) if attempts < 3 => attempts += 1,
+                Err(e) => return Err(e.into()),
+            }
+        }
     }
 
     /// Runs an execution's payload again as a new execution, which is stored and queued.

@@ -57,6 +57,10 @@ pub trait WorkflowVersionStore: Send + Sync {
         workflow: &Workflow,
         version: &WorkflowVersion,
     ) -> Result<(), StoreError>;
+    /// Overwrites the workflow without a new version (the enabled flag), only if the stored
+    /// one is still at `workflow.version`: else `VersionConflict` (`NotFound` when there is
+    /// none), so a flag change never writes back a definition another save replaced.
+    async fn update_workflow_at_version(&self, workflow: &Workflow) -> Result<(), StoreError>;
     /// Newest first.
     async fn list_workflow_versions(
         &self,

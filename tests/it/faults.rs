@@ -281,6 +281,9 @@ impl WorkflowVersionStore for WritesElsewhere {
     ) -> Result<(), StoreError> {
         self.reads.save_workflow(workflow, version).await
     }
+    async fn update_workflow_at_version(&self, workflow: &Workflow) -> Result<(), StoreError> {
+        self.reads.update_workflow_at_version(workflow).await
+    }
     async fn list_workflow_versions(
         &self,
         id: &WorkflowId,

@@ -593,7 +593,20 @@ async fn workflow_saves_are_versioned_conditional_and_kept_after_a_delete(store:
         enabled: false,
         ..second.clone()
     };
-    store.update_workflow(&disabled).await.unwrap();
+    store.update_workflow_at_version(&disabled).await.unwrap();
+    assert_eq!(
+        store.get_workflow(&first.id).await.unwrap(),
+        Some(disabled.clone())
+    );
+    // ...and is refused when the workflow is no longer at the version it read.
+    let behind = Workflow {
+        version: 1,
+        ..disabled.clone()
+    };
+    assert!(matches!(
+        store.update_workflow_at_version(&behind).await,
+        Err(StoreError::VersionConflict(_))
+    ));
     let third = Workflow {
         version: 3,
         ..disabled.clone()
@@ -613,6 +626,10 @@ async fn workflow_saves_are_versioned_conditional_and_kept_after_a_delete(store:
             .await,
         Err(StoreError::NotFound(_))
     ));
+    assert!(matches!(
+        store.update_workflow_at_version(&ghost).await,
+        Err(StoreError::NotFound(_))
+    ));
     // A workflow stored before versions (no version record) is version 1.
     let legacy = Workflow::new(
         "legacy",
@@ -624,6 +641,7 @@ async fn workflow_saves_are_versioned_conditional_and_kept_after_a_delete(store:
     )
     .unwrap();
     store.insert_workflow(&legacy).await.unwrap();
+    store.update_workflow_at_version(&legacy).await.unwrap();
     let legacy_two = Workflow {
         version: 2,
         ..legacy.clone()

@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{Delete, Put, TransactWriteItem};
 
 use super::item::{WORKFLOW_PREFIX, key, n, record, record_item, records, workflow_pk};
-use super::request::{build_error, cancelled_by_condition};
+use super::request::{Written, build_error, cancelled_by_condition};
 use super::schema::PARTITION_KEY as PK;
 use super::{DynamoStore, Item, unavailable};
 use crate::adapters::record::to_json;
@@ -28,30 +28,47 @@ fn label(id: &WorkflowId) -> String {
     format!("workflow {id}")
 }
 
-/// Version 1 must not exist yet; any later one must find the version before it. Workflow
-/// items written before versions have no `version` attribute, and are version 1.
-fn save_condition(number: u32) -> &'static str {
-    match number {
-        1 => "attribute_not_exists(#pk)",
-        2 => "attribute_exists(#pk) AND (#version = :previous OR attribute_not_exists(#version))",
-        _ => "attribute_exists(#pk) AND #version = :previous",
+/// What a workflow put requires of the stored item: absent (`None`, a create), or at version
+/// `expected`. Workflow items written before versions have no `version` attribute, and are
+/// version 1.
+fn condition(expected: Option<u32>) -> &'static str {
+    match expected {
+        None => "attribute_not_exists(#pk)",
+        Some(1) => {
+            "attribute_exists(#pk) AND (#version = :expected OR attribute_not_exists(#version))"
+        }
+        Some(_) => "attribute_exists(#pk) AND #version = :expected",
     }
 }
 
+/// The workflow item, with the `version` attribute the conditions read.
+fn workflow_item(workflow: &Workflow, json: String) -> Item {
+    let mut item = record_item(workflow_pk(&workflow.id), WORKFLOW_SK, json);
+    item.insert(VERSION.into(), n(workflow.version));
+    item
+}
+
 impl DynamoStore {
-    fn workflow_put(&self, workflow: &Workflow, item: Item) -> Result<Put, StoreError> {
-        let number = workflow.version;
+    fn workflow_put(&self, item: Item, expected: Option<u32>) -> Result<Put, StoreError> {
         let mut put = Put::builder()
             .table_name(self.table())
             .set_item(Some(item))
-            .condition_expression(save_condition(number))
+            .condition_expression(condition(expected))
             .expression_attribute_names("#pk", PK);
-        if number > 1 {
+        if let Some(expected) = expected {
             put = put
                 .expression_attribute_names("#version", VERSION)
-                .expression_attribute_values(":previous", n(number - 1));
+                .expression_attribute_values(":expected", n(expected));
         }
         put.build().map_err(build_error)
+    }
+
+    /// After a failed condition on the workflow item: gone, or saved again since it was read.
+    async fn conflict_or_missing(&self, id: &WorkflowId) -> Result<StoreError, StoreError> {
+        Ok(match self.workflow_exists(id).await? {
+            true => StoreError::VersionConflict(label(id)),
+            false => StoreError::NotFound(label(id)),
+        })
     }
 }
 
@@ -64,16 +81,16 @@ impl WorkflowVersionStore for DynamoStore {
     ) -> Result<(), StoreError> {
         let pk = workflow_pk(&workflow.id);
         let json = to_json(workflow)?;
-        let mut main = record_item(pk.clone(), WORKFLOW_SK, json.clone());
-        main.insert(VERSION.into(), n(workflow.version));
+        let main = workflow_item(workflow, json.clone());
         let listing = record_item(WORKFLOW_LISTING, pk.clone(), json);
+        let expected = (workflow.version > 1).then(|| workflow.version - 1);
         let history = record_item(pk, version_sk(workflow.version), to_json(version)?);
         let result = self
             .client()
             .transact_write_items()
             .transact_items(
                 TransactWriteItem::builder()
-                    .put(self.workflow_put(workflow, main)?)
+                    .put(self.workflow_put(main, expected)?)
                     .build(),
             )
             .transact_items(
@@ -94,13 +111,22 @@ impl WorkflowVersionStore for DynamoStore {
         };
         match cancelled_by_condition(&err, 3) {
             Some(0) if workflow.version == 1 => Err(StoreError::AlreadyExists(label(&workflow.id))),
-            // Not at the version before: gone, or saved again since it was read.
-            Some(0) => match self.workflow_exists(&workflow.id).await? {
-                true => Err(StoreError::VersionConflict(label(&workflow.id))),
-                false => Err(StoreError::NotFound(label(&workflow.id))),
-            },
+            Some(0) => Err(self.conflict_or_missing(&workflow.id).await?),
             Some(_) => Err(StoreError::VersionConflict(label(&workflow.id))),
             None => Err(unavailable("TransactWriteItems (save workflow)", err)),
+        }
+    }
+
+    async fn update_workflow_at_version(&self, workflow: &Workflow) -> Result<(), StoreError> {
+        let json = to_json(workflow)?;
+        let listing = record_item(WORKFLOW_LISTING, workflow_pk(&workflow.id), json.clone());
+        let main = self.workflow_put(workflow_item(workflow, json), Some(workflow.version))?;
+        match self
+            .put_both(main, self.put(listing, None)?, "update workflow")
+            .await?
+        {
+            Written::Yes => Ok(()),
+            Written::ConditionFailed { .. } => Err(self.conflict_or_missing(&workflow.id).await?),
         }
     }
 

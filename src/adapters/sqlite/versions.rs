@@ -31,12 +31,17 @@ fn write_workflow(c: &Connection, id: &str, number: u32, record: &str) -> Result
                 }
             });
     }
+    update_at(c, id, number - 1, record)
+}
+
+/// Overwrites the workflow if it is still at version `expected`.
+fn update_at(c: &Connection, id: &str, expected: u32, record: &str) -> Result<(), StoreError> {
     let updated = c
         .prepare_cached(
             "UPDATE workflows SET record = ?2
              WHERE id = ?1 AND COALESCE(json_extract(record, '$.version'), 1) = ?3",
         )
-        .and_then(|mut s| s.execute(params![id, record, number - 1]))
+        .and_then(|mut s| s.execute(params![id, record, expected]))
         .map_err(unavailable)?;
     if updated == 1 {
         return Ok(());
@@ -78,6 +83,14 @@ impl WorkflowVersionStore for SqliteStore {
             })
         })
         .await
+    }
+
+    async fn update_workflow_at_version(&self, workflow: &Workflow) -> Result<(), StoreError> {
+        let id = workflow.id.to_string();
+        let version = workflow.version;
+        let record = to_json(workflow)?;
+        self.write(move |c| update_at(c, &id, version, &record))
+            .await
     }
 
     async fn list_workflow_versions(
