@@ -39,6 +39,7 @@ macro_rules! contracts_for {
                 items_never_appear_in_execution_listings,
             );
             contracts_for!(@backend $make;
+                a_workflow_stored_before_versions_is_version_1,
                 an_orphaned_dedup_key_can_be_used_again,
                 an_unreadable_item_record_is_reported_as_corrupt,
             );
@@ -80,6 +81,8 @@ trait BehindTheStore: Send + Sync {
     async fn delete_execution(&self, workflow: &WorkflowId, id: &ExecutionId);
     /// Overwrites a stored item record with text that is not JSON (a bug or a manual edit).
     async fn garble_item(&self, workflow: &WorkflowId, id: &ExecutionId, step: &str, index: u32);
+    /// Rewrites a workflow as stored before versions existed: no `version` anywhere.
+    async fn unversion_workflow(&self, workflow: &WorkflowId);
 }
 
 /// What a garbled record holds instead of JSON.
@@ -113,6 +116,17 @@ impl BehindTheStore for SqliteFile {
             )
             .expect("update");
         assert_eq!(updated, 1, "the item was there to garble");
+    }
+
+    async fn unversion_workflow(&self, workflow: &WorkflowId) {
+        let conn = rusqlite::Connection::open(self.dir.path().join("store.db")).expect("open");
+        let updated = conn
+            .execute(
+                "UPDATE workflows SET record = json_remove(record, '$.version') WHERE id = ?1",
+                [workflow.to_string()],
+            )
+            .expect("update");
+        assert_eq!(updated, 1, "the workflow was there to rewrite");
     }
 }
 
@@ -165,6 +179,41 @@ impl BehindTheStore for DynamoTable {
             .send()
             .await
             .expect("the item was there to garble");
+    }
+
+    async fn unversion_workflow(&self, workflow: &WorkflowId) {
+        let key = [
+            ("pk", format!("WORKFLOW#{workflow}")),
+            ("sk", "WORKFLOW".to_owned()),
+        ];
+        let item = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(key[0].0, AttributeValue::S(key[0].1.clone()))
+            .key(key[1].0, AttributeValue::S(key[1].1.clone()))
+            .send()
+            .await
+            .expect("GetItem")
+            .item
+            .expect("the workflow was there to rewrite");
+        let Some(AttributeValue::S(record)) = item.get("record") else {
+            panic!("a workflow item holds its record: {item:?}");
+        };
+        let mut record: serde_json::Value = serde_json::from_str(record).expect("JSON");
+        record.as_object_mut().unwrap().remove("version");
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key(key[0].0, AttributeValue::S(key[0].1.clone()))
+            .key(key[1].0, AttributeValue::S(key[1].1.clone()))
+            .update_expression("SET #record = :record REMOVE #version")
+            .expression_attribute_names("#record", "record")
+            .expression_attribute_names("#version", "version")
+            .expression_attribute_values(":record", AttributeValue::S(record.to_string()))
+            .send()
+            .await
+            .expect("UpdateItem");
     }
 }
 
@@ -689,6 +738,51 @@ async fn workflow_saves_are_versioned_conditional_and_kept_after_a_delete(store:
         store.list_workflow_versions(&first.id).await.unwrap().len(),
         3
     );
+}
+
+/// Records from before versions read as version 1, and both a flag change and a replace
+/// (which is conditional on version 1) work on them.
+async fn a_workflow_stored_before_versions_is_version_1(backend: &Backend) {
+    let store = &backend.store;
+    let now = Utc::now();
+    let workflow = Workflow::new(
+        "legacy",
+        Trigger::GenericWebhook,
+        ApiKeyName::parse("ci").unwrap(),
+        vec![Step::Echo],
+        SnsOptions::default(),
+        now,
+    )
+    .unwrap();
+    store.insert_workflow(&workflow).await.unwrap();
+    backend.raw.unversion_workflow(&workflow.id).await;
+    let read = store.get_workflow(&workflow.id).await.unwrap().unwrap();
+    assert_eq!(read.version, 1);
+    let disabled = Workflow {
+        enabled: false,
+        ..read
+    };
+    store.update_workflow_at_version(&disabled).await.unwrap();
+    backend.raw.unversion_workflow(&workflow.id).await;
+    let second = Workflow {
+        version: 2,
+        ..disabled
+    };
+    store
+        .save_workflow(&second, &WorkflowVersion::of(&second, "cli", None, now))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.get_workflow(&workflow.id).await.unwrap(),
+        Some(second.clone())
+    );
+    // Now versioned: a save based on 1 again conflicts.
+    assert!(matches!(
+        store
+            .save_workflow(&second, &WorkflowVersion::of(&second, "cli", None, now))
+            .await,
+        Err(StoreError::VersionConflict(_))
+    ));
 }
 
 async fn subscriptions_are_upserted_and_listed_per_workflow(store: Arc<dyn Store>) {
