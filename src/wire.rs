@@ -395,6 +395,8 @@ pub struct WorkflowView {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub verify: Option<VerifyView>,
     pub created_at: DateTime<Utc>,
+    /// The saved definition's number (see `GET /admin/workflows/{id}/versions`).
+    pub version: u32,
     pub webhook_url: String,
     /// For `amazon_sns`: the endpoint to give SNS, with the key in the query string (SNS
     /// cannot send headers).
@@ -453,6 +455,7 @@ impl WorkflowView {
                 }
             }),
             created_at: workflow.created_at,
+            version: workflow.version,
             webhook_url,
             subscription_url,
         }
@@ -1006,6 +1009,7 @@ mod tests {
                 "sns",
                 "auth",
                 "createdAt",
+                "version",
                 "webhookUrl",
                 "subscriptionUrl"
             ])

@@ -143,6 +143,14 @@ mod tests {
                 AppError::Sns(SnsError::Upstream("x".into())),
                 StatusCode::BAD_GATEWAY,
             ),
+            (
+                AppError::from(StoreError::VersionConflict("workflow wf".into())),
+                StatusCode::CONFLICT,
+            ),
+            (
+                AppError::PreconditionRequired("x".into()),
+                StatusCode::PRECONDITION_REQUIRED,
+            ),
         ];
         for (err, status) in cases {
             assert_eq!(ApiError::from(err).status, status);
