@@ -13,6 +13,8 @@ pub enum ErrorKind {
     /// Existed, and is no longer usable (a used or expired resume URL).
     Gone,
     Conflict,
+    /// A change that must say what it was based on did not (`If-Match`).
+    PreconditionRequired,
     PayloadTooLarge,
     /// The client did not send the body within the time allowed (local `serve` only).
     RequestTimeout,

@@ -17,8 +17,50 @@ use crate::domain::signature::{Algorithm, Encoding};
 use crate::domain::{
     ApiKey, AuthMode, Execution, ExecutionStatus, ItemRecord, ItemStatus, PlannedStep,
     RejectionCounts, Scheme, SigningSecret, SnsSubscription, StepRecord, StepStatus,
-    SubscriptionState, Trigger, TriggerMeta, Workflow, WorkflowSecrets, WorkflowStep,
+    SubscriptionState, Trigger, TriggerMeta, Workflow, WorkflowFile, WorkflowSecrets, WorkflowStep,
+    WorkflowVersion,
 };
+
+/// One saved version of a workflow, as `GET /admin/workflows/{id}/versions` lists it.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkflowVersionView {
+    pub number: u32,
+    pub created_at: DateTime<Utc>,
+    /// The admin key's name, or `cli`.
+    pub created_by: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+impl From<&WorkflowVersion> for WorkflowVersionView {
+    fn from(v: &WorkflowVersion) -> Self {
+        Self {
+            number: v.number,
+            created_at: v.created_at,
+            created_by: v.created_by.clone(),
+            note: v.note.clone(),
+        }
+    }
+}
+
+/// One version with its document (`GET …/versions/{n}`).
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkflowVersionDocumentView {
+    #[serde(flatten)]
+    pub version: WorkflowVersionView,
+    pub definition: WorkflowFile,
+}
+
+impl From<&WorkflowVersion> for WorkflowVersionDocumentView {
+    fn from(v: &WorkflowVersion) -> Self {
+        Self {
+            version: WorkflowVersionView::from(v),
+            definition: v.definition.clone(),
+        }
+    }
+}
 
 /// A workflow as the console lists it (`GET /admin/workflows`): what it is, where it is
 /// called, and what it did over the last 24 h. The webhook URL is given as a path, joined by
@@ -37,6 +79,11 @@ pub struct AdminWorkflowView {
     pub created_at: DateTime<Utc>,
     pub webhook_path: String,
     pub activity: ActivityView,
+    /// The current version: what a replace names in `If-Match` or `baseVersion`.
+    pub version: u32,
+    /// The workflow as a workflow file has it (snake_case fields, as `workflows create
+    /// --file` reads): sent back unchanged to `PUT`, it saves the same workflow.
+    pub definition: WorkflowFile,
 }
 
 impl AdminWorkflowView {
@@ -52,6 +99,8 @@ impl AdminWorkflowView {
             created_at: workflow.created_at,
             webhook_path: workflow.webhook_url(""),
             activity: ActivityView::from(activity),
+            version: workflow.version,
+            definition: WorkflowFile::from(workflow),
         }
     }
 }
@@ -367,6 +416,8 @@ pub struct WorkflowView {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub verify: Option<VerifyView>,
     pub created_at: DateTime<Utc>,
+    /// The saved definition's number (see `GET /admin/workflows/{id}/versions`).
+    pub version: u32,
     pub webhook_url: String,
     /// For `amazon_sns`: the endpoint to give SNS, with the key in the query string (SNS
     /// cannot send headers).
@@ -425,6 +476,7 @@ impl WorkflowView {
                 }
             }),
             created_at: workflow.created_at,
+            version: workflow.version,
             webhook_url,
             subscription_url,
         }
@@ -486,6 +538,10 @@ fn camel_case(snake: &str) -> String {
 pub struct ExecutionView {
     pub id: String,
     pub workflow_id: String,
+    /// The workflow's version it was accepted under (absent for executions from before
+    /// versions).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub workflow_version: Option<u32>,
     pub status: ExecutionStatus,
     pub received_at: DateTime<Utc>,
     pub trigger: TriggerOut,
@@ -691,6 +747,7 @@ impl ExecutionView {
         Self {
             id: e.id.to_string(),
             workflow_id: e.workflow_id.to_string(),
+            workflow_version: e.workflow_version,
             status: e.status,
             received_at: e.received_at,
             trigger: TriggerOut {
@@ -973,6 +1030,7 @@ mod tests {
                 "sns",
                 "auth",
                 "createdAt",
+                "version",
                 "webhookUrl",
                 "subscriptionUrl"
             ])

@@ -13,12 +13,12 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use webhook_trigger::domain::{
     AdminKey, ApiKey, ApiKeyName, Execution, ExecutionId, ItemRecord, KeyUsage, RejectionCounts,
-    SnsSubscription, Workflow, WorkflowId, WorkflowSecrets,
+    SnsSubscription, Workflow, WorkflowId, WorkflowSecrets, WorkflowVersion,
 };
 use webhook_trigger::ports::{
     AdminKeyStore, ApiKeyStore, ExecutionQuery, ExecutionStore, ItemStore, KeyUsageStore, Outbox,
     QueueError, Recorded, RejectionStore, SecretStore, StoreError, SubscriptionStore, WorkItem,
-    WorkQueue, WorkflowStore,
+    WorkQueue, WorkflowStore, WorkflowVersionStore,
 };
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -101,6 +101,7 @@ struct Executions {
 pub struct MemoryStore {
     api_keys: Table<ApiKeyName, ApiKey>,
     workflows: Table<WorkflowId, Workflow>,
+    versions: Mutex<BTreeMap<(WorkflowId, u32), WorkflowVersion>>,
     secrets: Table<WorkflowId, WorkflowSecrets>,
     key_usage: Table<ApiKeyName, KeyUsage>,
     admin_keys: Table<ApiKeyName, AdminKey>,
@@ -120,6 +121,7 @@ impl MemoryStore {
         Self {
             api_keys: Table::new(),
             workflows: Table::new(),
+            versions: Mutex::new(BTreeMap::new()),
             secrets: Table::new(),
             key_usage: Table::new(),
             admin_keys: Table::new(),
@@ -209,6 +211,70 @@ impl WorkflowStore for MemoryStore {
     }
     async fn update_workflow(&self, workflow: &Workflow) -> Result<(), StoreError> {
         self.workflows.update(&workflow.id, workflow)
+    }
+}
+
+#[async_trait]
+impl WorkflowVersionStore for MemoryStore {
+    async fn save_workflow(
+        &self,
+        workflow: &Workflow,
+        version: &WorkflowVersion,
+    ) -> Result<(), StoreError> {
+        // One lock over both maps' writes, as the backends write both in one transaction.
+        let mut versions = lock(&self.versions);
+        let key = (workflow.id.clone(), workflow.version);
+        if versions.contains_key(&key) {
+            return Err(StoreError::VersionConflict(workflow.id.to_string()));
+        }
+        if workflow.version == 1 {
+            self.workflows.insert(&workflow.id, workflow)?;
+        } else {
+            match self.workflows.get(&workflow.id) {
+                None => return Err(StoreError::NotFound(workflow.id.to_string())),
+                Some(current) if current.version + 1 != workflow.version => {
+                    return Err(StoreError::VersionConflict(workflow.id.to_string()));
+                }
+                Some(_) => self.workflows.update(&workflow.id, workflow)?,
+            }
+        }
+        versions.insert(key, version.clone());
+        Ok(())
+    }
+    async fn update_workflow_at_version(&self, workflow: &Workflow) -> Result<(), StoreError> {
+        let _versions = lock(&self.versions);
+        match self.workflows.get(&workflow.id) {
+            None => Err(StoreError::NotFound(workflow.id.to_string())),
+            Some(current) if current.version != workflow.version => {
+                Err(StoreError::VersionConflict(workflow.id.to_string()))
+            }
+            Some(_) => self.workflows.update(&workflow.id, workflow),
+        }
+    }
+    async fn list_workflow_versions(
+        &self,
+        id: &WorkflowId,
+    ) -> Result<Vec<WorkflowVersion>, StoreError> {
+        let versions = lock(&self.versions);
+        Ok(versions
+            .values()
+            .rev()
+            .filter(|v| &v.workflow_id == id)
+            .cloned()
+            .collect())
+    }
+    async fn get_workflow_version(
+        &self,
+        id: &WorkflowId,
+        number: u32,
+    ) -> Result<Option<WorkflowVersion>, StoreError> {
+        Ok(lock(&self.versions).get(&(id.clone(), number)).cloned())
+    }
+    async fn delete_workflow(&self, id: &WorkflowId) -> Result<(), StoreError> {
+        match lock(&self.workflows.0).remove(id) {
+            Some(_) => Ok(()),
+            None => Err(StoreError::NotFound(id.to_string())),
+        }
     }
 }
 

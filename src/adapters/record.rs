@@ -82,6 +82,11 @@ pub(crate) trait Record: Serialize + DeserializeOwned + Send + Sync + 'static {
     type Key: std::fmt::Display + Send + Sync + 'static;
     const KIND: RecordKind;
     fn key(&self) -> &Self::Key;
+    /// The version a conditional save compares, for records that have one (workflows):
+    /// every write of the record must keep it beside the record.
+    fn version(&self) -> Option<u32> {
+        None
+    }
 }
 
 impl Record for ApiKey {
@@ -97,6 +102,9 @@ impl Record for Workflow {
     const KIND: RecordKind = RecordKind::Workflow;
     fn key(&self) -> &WorkflowId {
         &self.id
+    }
+    fn version(&self) -> Option<u32> {
+        Some(self.version)
     }
 }
 

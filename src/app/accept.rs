@@ -69,7 +69,8 @@ impl App {
             Utc::now(),
             self.config().retention,
         )
-        .with_request(request.meta);
+        .with_request(request.meta)
+        .of_version(workflow.version);
         let dedup_key = idempotency_key.map(|k| format!("idem#{k}"));
         self.record_and_dispatch(execution, dedup_key.as_deref())
             .await

@@ -8,6 +8,7 @@ use crate::domain::{
     ApiKey, ApiKeyName, Execution, KeySecret, SecretValue, SenderAuth, SnsOptions, SnsSubscription,
     Trigger, Workflow, WorkflowFile, WorkflowId, WorkflowSecrets, WorkflowStep,
 };
+use crate::ports::StoreError;
 
 pub struct CreatedApiKey {
     pub key: ApiKey,
@@ -71,7 +72,7 @@ impl From<WorkflowFile> for NewWorkflow {
     }
 }
 
-fn invalid(e: impl std::fmt::Display) -> AppError {
+pub(super) fn invalid(e: impl std::fmt::Display) -> AppError {
     AppError::InvalidRequest(e.to_string())
 }
 
@@ -258,70 +259,6 @@ impl App {
         Ok(SecretChange { secrets, generated })
     }
 
-    pub async fn create_workflow(&self, new: NewWorkflow) -> Result<Workflow, AppError> {
-        let key_name = ApiKeyName::parse(&new.api_key_name).map_err(invalid)?;
-        if self.store().get_api_key(&key_name).await?.is_none() {
-            return Err(AppError::InvalidRequest(format!(
-                "API key {key_name} does not exist; create it first with `api-keys create {key_name}`"
-            )));
-        }
-        let workflow = Workflow::new(
-            &new.name,
-            new.trigger,
-            key_name,
-            new.steps,
-            new.sns,
-            Utc::now(),
-        )
-        .map_err(invalid)?;
-        new.auth.check(workflow.trigger).map_err(invalid)?;
-        let workflow = Workflow {
-            auth: new.auth.mode,
-            verify: new.auth.verify,
-            ..workflow
-        };
-        self.store().insert_workflow(&workflow).await?;
-        Ok(workflow)
-    }
-
-    /// Replaces a workflow's definition (name, trigger, key, SNS options, steps), keeping its
-    /// id, so its webhook URL stays the same, and its enabled flag. Executions already queued
-    /// run the new steps.
-    pub async fn update_workflow(
-        &self,
-        raw_id: &str,
-        new: NewWorkflow,
-    ) -> Result<Workflow, AppError> {
-        let current = self.workflow(raw_id).await?;
-        let key_name = ApiKeyName::parse(&new.api_key_name).map_err(invalid)?;
-        if self.store().get_api_key(&key_name).await?.is_none() {
-            return Err(AppError::InvalidRequest(format!(
-                "API key {key_name} does not exist; create it first with `api-keys create {key_name}`"
-            )));
-        }
-        let checked = Workflow::new(
-            &new.name,
-            new.trigger,
-            key_name,
-            new.steps,
-            new.sns,
-            current.created_at,
-        )
-        .map_err(invalid)?;
-        new.auth.check(checked.trigger).map_err(invalid)?;
-        let updated = Workflow {
-            auth: new.auth.mode,
-            verify: new.auth.verify,
-            id: current.id.clone(),
-            enabled: current.enabled,
-            created_at: current.created_at,
-            ..checked
-        };
-        self.store().update_workflow(&updated).await?;
-        self.forget_workflow(&updated.id);
-        Ok(updated)
-    }
-
     pub async fn list_workflows(&self) -> Result<Vec<Workflow>, AppError> {
         Ok(self.store().list_workflows().await?)
     }
@@ -334,16 +271,26 @@ impl App {
             .ok_or(AppError::WorkflowNotFound)
     }
 
+    /// Not a new version; conditional on the version read, so it never writes back a
+    /// definition a concurrent save replaced (read again and retry: the flag does not depend
+    /// on the definition).
     pub async fn set_workflow_enabled(
         &self,
         raw_id: &str,
         enabled: bool,
     ) -> Result<Workflow, AppError> {
-        let mut workflow = self.workflow(raw_id).await?;
-        workflow.enabled = enabled;
-        self.store().update_workflow(&workflow).await?;
-        self.forget_workflow(&workflow.id);
-        Ok(workflow)
+        let mut attempts = 0;
+        loop {
+            let mut workflow = self.workflow(raw_id).await?;
+            workflow.enabled = enabled;
+            let written = self.store().update_workflow_at_version(&workflow).await;
+            self.forget_workflow(&workflow.id);
+            match written {
+                Ok(()) => return Ok(workflow),
+                Err(StoreError::VersionConflict(_)) if attempts < 3 => attempts += 1,
+                Err(e) => return Err(e.into()),
+            }
+        }
     }
 
     /// Runs an execution's payload again as a new execution, which is stored and queued.
@@ -354,7 +301,9 @@ impl App {
     ) -> Result<Accepted, AppError> {
         let workflow = self.workflow(raw_workflow_id).await?;
         let original: Execution = self.get_execution(&workflow.id, raw_execution_id).await?;
-        let replay = original.replay(Utc::now(), self.config().retention);
+        let replay = original
+            .replay(Utc::now(), self.config().retention)
+            .of_version(workflow.version);
         self.record_and_dispatch(replay, None).await
     }
 

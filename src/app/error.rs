@@ -1,4 +1,4 @@
-use crate::domain::{RejectionReason, SignatureError};
+use crate::domain::{DefinitionError, RejectionReason, SignatureError};
 use crate::error_kind::ErrorKind;
 use crate::ports::{QueueError, StoreError};
 use crate::sns::SnsError;
@@ -54,6 +54,15 @@ pub enum AppError {
     /// The record is in a state that does not allow the change (a third secret, say).
     #[error("{0}")]
     Conflict(String),
+    /// A workflow document refused by its loader; the message names the field path.
+    #[error("{0}")]
+    InvalidDefinition(#[from] DefinitionError),
+    /// Another save of the workflow came first; read it again and redo the change.
+    #[error("{0}")]
+    VersionConflict(String),
+    /// A replace that does not say which version it was based on.
+    #[error("{0}")]
+    PreconditionRequired(String),
     #[error("the body is not valid JSON: {0}")]
     InvalidJson(String),
     #[error("{0}")]
@@ -93,6 +102,9 @@ impl From<StoreError> for AppError {
         match err {
             StoreError::AlreadyExists(what) => Self::AlreadyExists(what),
             StoreError::NotFound(what) => Self::NotFound(what),
+            StoreError::VersionConflict(what) => {
+                Self::VersionConflict(format!("{what} was changed by another save; read it again"))
+            }
             other => Self::Store(other),
         }
     }
@@ -116,8 +128,10 @@ impl AppError {
             | Self::CallbackNotFound => K::NotFound,
             Self::CallbackUsed | Self::CallbackExpired => K::Gone,
             Self::NotWaiting(_) => K::Conflict,
-            Self::AlreadyExists(_) | Self::Conflict(_) => K::Conflict,
+            Self::AlreadyExists(_) | Self::Conflict(_) | Self::VersionConflict(_) => K::Conflict,
+            Self::PreconditionRequired(_) => K::PreconditionRequired,
             Self::AmbiguousApiKey
+            | Self::InvalidDefinition(_)
             | Self::InvalidJson(_)
             | Self::InvalidRequest(_)
             | Self::WrongTrigger(_) => K::BadRequest,
@@ -154,6 +168,9 @@ impl AppError {
             Self::NotWaiting(_) => "not_waiting",
             Self::AlreadyExists(_) => "already_exists",
             Self::Conflict(_) => "conflict",
+            Self::VersionConflict(_) => "version_conflict",
+            Self::PreconditionRequired(_) => "precondition_required",
+            Self::InvalidDefinition(_) => "invalid_definition",
             Self::InvalidJson(_) => "invalid_json",
             Self::InvalidRequest(_) => "invalid_request",
             Self::WrongTrigger(_) => "wrong_trigger",
@@ -191,6 +208,9 @@ impl AppError {
             | Self::NotWaiting(_)
             | Self::AlreadyExists(_)
             | Self::Conflict(_)
+            | Self::VersionConflict(_)
+            | Self::PreconditionRequired(_)
+            | Self::InvalidDefinition(_)
             | Self::InvalidJson(_)
             | Self::InvalidRequest(_)
             | Self::WrongTrigger(_)

@@ -11,6 +11,7 @@ mod executions;
 mod rejections;
 mod sns;
 mod sweep;
+mod workflows;
 
 use std::sync::Arc;
 
@@ -29,6 +30,7 @@ pub use executions::{
 };
 pub use sns::{SnsOutcome, SnsRequest};
 pub use sweep::{SweepError, SweepReport, Sweeper};
+pub use workflows::Save;
 
 use crate::cache::TtlCache;
 use crate::config::Config;

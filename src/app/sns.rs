@@ -131,7 +131,8 @@ impl App {
             Utc::now(),
             self.config().retention,
         )
-        .with_request(meta);
+        .with_request(meta)
+        .of_version(workflow.version);
         let dedup_key = format!("sns#{}", message.message_id());
         self.record_and_dispatch(execution, Some(&dedup_key)).await
     }

@@ -156,6 +156,7 @@ pub async fn seed_sample_data(
         auth: Default::default(),
         verify: None,
         created_at: now,
+        version: 1,
     };
     let sns_workflow = Workflow {
         id: WorkflowId::parse(sample::SNS_WORKFLOW_ID).map_err(invalid)?,
@@ -171,6 +172,7 @@ pub async fn seed_sample_data(
         auth: Default::default(),
         verify: None,
         created_at: now,
+        version: 1,
     };
     let payload = json!({ "sample": true });
     let execution = Execution {

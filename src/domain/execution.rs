@@ -135,6 +135,10 @@ pub struct Execution {
     /// step it waited in can read it, and cleared when that step's record is final.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub waiting: Option<Waiting>,
+    /// The workflow's version when the execution was accepted; unknown for records stored
+    /// before versions existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workflow_version: Option<u32>,
 }
 
 /// What kind of step an execution waits in.
@@ -297,6 +301,15 @@ impl Execution {
             steps: Vec::new(),
             definition: None,
             waiting: None,
+            workflow_version: None,
+        }
+    }
+
+    /// The same execution, naming the workflow version it was accepted under.
+    pub fn of_version(self, version: u32) -> Self {
+        Self {
+            workflow_version: Some(version),
+            ..self
         }
     }
 

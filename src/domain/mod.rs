@@ -18,6 +18,7 @@ pub mod subscription;
 pub mod template;
 pub mod workflow;
 pub mod workflow_file;
+pub mod workflow_version;
 
 pub use admin_key::AdminKey;
 pub use api_key::{ApiKey, ApiKeyName, KeyRotationError, KeySecret, KeyUsage, PreviousKey};
@@ -45,3 +46,4 @@ pub use subscription::{SnsSubscription, SubscriptionState};
 pub use template::{TemplateContext, TemplateEngine, TemplateError, TemplateValue};
 pub use workflow::{InvalidWorkflow, SenderAuth, SnsOptions, Trigger, Workflow};
 pub use workflow_file::{DefinitionError, WorkflowFile};
+pub use workflow_version::{CLI_AUTHOR, MAX_NOTE_CHARS, WorkflowVersion};

@@ -81,6 +81,14 @@ pub struct Workflow {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verify: Option<VerifyOptions>,
     pub created_at: DateTime<Utc>,
+    /// Which saved definition this is (1 on create, +1 per replace). Records stored before
+    /// versions existed were never replaced through one, so they are version 1.
+    #[serde(default = "first_version")]
+    pub version: u32,
+}
+
+fn first_version() -> u32 {
+    1
 }
 
 /// The sender-authentication part of a workflow definition, checked together because each
@@ -151,6 +159,7 @@ impl Workflow {
             auth: AuthMode::ApiKey,
             verify: None,
             created_at: now,
+            version: 1,
         })
     }
 

@@ -2,12 +2,14 @@
 //! checked by the same rules as [`Workflow::new`](super::Workflow::new) so a bad definition is
 //! refused before anything is stored.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::api_key::ApiKeyName;
 use super::signature::{AuthMode, VerifyOptions};
 use super::step::{WorkflowStep, deserialize_numbered};
-use super::workflow::{InvalidWorkflow, SenderAuth, SnsOptions, Trigger, check_definition};
+use super::workflow::{
+    InvalidWorkflow, SenderAuth, SnsOptions, Trigger, Workflow, check_definition,
+};
 
 /// A workflow definition as written by its author.
 ///
@@ -22,7 +24,10 @@ use super::workflow::{InvalidWorkflow, SenderAuth, SnsOptions, Trigger, check_de
 ///   - { id: only-paid, type: filter, when: "trigger.body.status == 'paid'" }
 ///   - { id: notify, type: http_request, url: "https://example.com/hook" }
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+///
+/// It serializes back to the same form (defaults left out), which is how the admin API shows
+/// a workflow's `definition` and how versions store it: one spelling to read and to write.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WorkflowFile {
     pub name: String,
@@ -30,11 +35,11 @@ pub struct WorkflowFile {
     pub trigger: Trigger,
     /// Name of the API key that guards the webhook URL.
     pub api_key: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_default")]
     pub sns: SnsOptions,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_default")]
     pub auth: AuthMode,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verify: Option<VerifyOptions>,
     #[serde(default, deserialize_with = "deserialize_numbered")]
     pub steps: Vec<WorkflowStep>,
@@ -42,6 +47,25 @@ pub struct WorkflowFile {
 
 fn default_trigger() -> Trigger {
     Trigger::GenericWebhook
+}
+
+fn is_default<T: Default + PartialEq>(value: &T) -> bool {
+    *value == T::default()
+}
+
+/// A stored workflow as the file that would define it.
+impl From<&Workflow> for WorkflowFile {
+    fn from(workflow: &Workflow) -> Self {
+        Self {
+            name: workflow.name.clone(),
+            trigger: workflow.trigger,
+            api_key: workflow.api_key_name.to_string(),
+            sns: workflow.sns.clone(),
+            auth: workflow.auth,
+            verify: workflow.verify.clone(),
+            steps: workflow.steps.clone(),
+        }
+    }
 }
 
 /// Why a workflow file was refused: the field (`steps[2].url`), and the line when the parser
@@ -104,6 +128,17 @@ impl WorkflowFile {
         } else {
             parse_yaml(text)?
         };
+        file.validate()?;
+        Ok(file)
+    }
+
+    /// The same document already decoded as JSON (a field of a larger request body): the same
+    /// rules, with field paths and without lines.
+    pub fn from_value(value: serde_json::Value) -> Result<Self, DefinitionError> {
+        let file: WorkflowFile = serde_path_to_error::deserialize(value).map_err(|e| {
+            let path = path_of(e.path());
+            DefinitionError::at(&path, e.into_inner().to_string())
+        })?;
         file.validate()?;
         Ok(file)
     }
@@ -284,6 +319,29 @@ steps:
         let err =
             WorkflowFile::parse("name: x\napi_key: k\nverify:\n  scheme: paypal\n").unwrap_err();
         assert!(err.path.starts_with("verify"), "{err}");
+    }
+
+    #[test]
+    fn a_file_written_back_reads_the_same() {
+        let file = WorkflowFile::parse(YAML).unwrap();
+        let value = serde_json::to_value(&file).unwrap();
+        assert_eq!(WorkflowFile::from_value(value.clone()).unwrap(), file);
+        assert_eq!(
+            WorkflowFile::parse(&value.to_string()).unwrap(),
+            file,
+            "{value}"
+        );
+        assert!(value.get("sns").is_none(), "defaults are left out: {value}");
+    }
+
+    #[test]
+    fn a_decoded_document_is_refused_with_the_field_path() {
+        let value = serde_json::json!({"name": "x", "api_key": "k", "steps": [{"type": "echo"}, {"type": "http_request", "url": "ftp://x"}]});
+        let err = WorkflowFile::from_value(value).unwrap_err();
+        assert_eq!(err.path, "steps[1].url", "{err}");
+        let value = serde_json::json!({"name": "x", "api_key": "k", "steps": [{"type": "echo", "colour": 1}]});
+        let err = WorkflowFile::from_value(value).unwrap_err();
+        assert_eq!(err.path, "steps[0]", "{err}");
     }
 
     #[test]

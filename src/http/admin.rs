@@ -60,16 +60,6 @@ pub async fn workflows(
     Ok(Json(views))
 }
 
-pub async fn workflow(
-    _: Operator,
-    State(app): State<App>,
-    Path(workflow_id): Path<String>,
-) -> Result<Json<AdminWorkflowView>, ApiError> {
-    let workflow = app.workflow(&workflow_id).await?;
-    let activity = app.activity(&workflow).await?;
-    Ok(Json(AdminWorkflowView::new(&workflow, &activity)))
-}
-
 /// Counts by status over the last 24 h and per hour.
 pub async fn activity(
     _: Operator,
@@ -100,9 +90,11 @@ pub async fn execution(
     State(app): State<App>,
     Path((workflow_id, execution_id)): Path<(String, String)>,
 ) -> Result<Json<ExecutionView>, ApiError> {
-    let workflow = app.workflow(&workflow_id).await?;
-    let execution = app.get_execution(&workflow.id, &execution_id).await?;
-    Ok(Json(ExecutionView::new(&execution, &workflow.steps)))
+    // Still readable once its workflow is deleted, until its retention ends.
+    let (execution, steps) = app
+        .execution_with_steps(&workflow_id, &execution_id)
+        .await?;
+    Ok(Json(ExecutionView::new(&execution, &steps)))
 }
 
 /// A `for_each` step's items, a page at a time, as the workflow route answers them.

@@ -49,6 +49,7 @@ pub fn status_of(kind: ErrorKind) -> StatusCode {
         ErrorKind::NotFound => S::NOT_FOUND,
         ErrorKind::Gone => S::GONE,
         ErrorKind::Conflict => S::CONFLICT,
+        ErrorKind::PreconditionRequired => S::PRECONDITION_REQUIRED,
         ErrorKind::PayloadTooLarge => S::PAYLOAD_TOO_LARGE,
         ErrorKind::RequestTimeout => S::REQUEST_TIMEOUT,
         ErrorKind::UnsupportedMediaType => S::UNSUPPORTED_MEDIA_TYPE,
@@ -141,6 +142,14 @@ mod tests {
             (
                 AppError::Sns(SnsError::Upstream("x".into())),
                 StatusCode::BAD_GATEWAY,
+            ),
+            (
+                AppError::from(StoreError::VersionConflict("workflow wf".into())),
+                StatusCode::CONFLICT,
+            ),
+            (
+                AppError::PreconditionRequired("x".into()),
+                StatusCode::PRECONDITION_REQUIRED,
             ),
         ];
         for (err, status) in cases {

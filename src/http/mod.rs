@@ -2,6 +2,7 @@
 //! on AWS.
 
 mod admin;
+mod admin_workflows;
 mod callbacks;
 mod console;
 mod error;
@@ -14,6 +15,8 @@ mod webhooks;
 
 use axum::Router;
 use axum::routing::{delete, get, post, put};
+
+use admin_workflows as workflows;
 use tower_http::catch_panic::CatchPanicLayer;
 
 pub use admin::ADMIN_KEY;
@@ -63,8 +66,29 @@ pub fn router(app: App) -> Router {
         .route("/console/", get(console::index_in_folder))
         .route("/console/app.js", get(console::script))
         .route("/console/app.css", get(console::stylesheet))
-        .route("/admin/workflows", get(admin::workflows))
-        .route("/admin/workflows/{workflow_id}", get(admin::workflow))
+        .route(
+            "/admin/workflows",
+            get(admin::workflows).post(workflows::create),
+        )
+        .route(
+            "/admin/workflows/{workflow_id}",
+            get(workflows::show)
+                .put(workflows::replace)
+                .patch(workflows::patch)
+                .delete(workflows::delete),
+        )
+        .route(
+            "/admin/workflows/{workflow_id}/versions",
+            get(workflows::versions),
+        )
+        .route(
+            "/admin/workflows/{workflow_id}/versions/{version}",
+            get(workflows::version),
+        )
+        .route(
+            "/admin/workflows/{workflow_id}/versions/{version}/restore",
+            post(workflows::restore),
+        )
         .route(
             "/admin/workflows/{workflow_id}/activity",
             get(admin::activity),

@@ -16,5 +16,5 @@ pub use queue::{DelayedQueue, MAX_QUEUE_DELAY, QueueError, Redelivery, WorkItem,
 pub use store::{
     AdminKeyStore, ApiKeyStore, CallbackStore, ExecutionQuery, ExecutionStore, ItemStore,
     KeyUsageStore, Outbox, PendingDispatch, Recorded, RejectionStore, SecretStore, Store,
-    StoreError, SubscriptionStore, WorkflowStore,
+    StoreError, SubscriptionStore, WorkflowStore, WorkflowVersionStore,
 };

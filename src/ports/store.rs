@@ -5,6 +5,7 @@ use super::queue::WorkItem;
 use crate::domain::{
     AdminKey, ApiKey, ApiKeyName, Callback, Decision, Execution, ExecutionId, ExecutionStatus,
     ItemRecord, KeyUsage, RejectionCounts, SnsSubscription, Workflow, WorkflowId, WorkflowSecrets,
+    WorkflowVersion,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -20,6 +21,9 @@ pub enum StoreError {
     /// The record is bigger than the backend can hold in one item (DynamoDB: 400 KB).
     #[error("record too large: {0}")]
     TooLarge(String),
+    /// A versioned save lost to another save of the same record made after it read.
+    #[error("{0} was changed by another save")]
+    VersionConflict(String),
 }
 
 #[async_trait]
@@ -39,6 +43,37 @@ pub trait WorkflowStore: Send + Sync {
     async fn list_workflows(&self) -> Result<Vec<Workflow>, StoreError>;
     /// Overwrites an existing workflow; `NotFound` when there is none.
     async fn update_workflow(&self, workflow: &Workflow) -> Result<(), StoreError>;
+}
+
+/// Saves of a workflow's definition, each with its immutable version record.
+#[async_trait]
+pub trait WorkflowVersionStore: Send + Sync {
+    /// Writes `workflow` and `version` (whose number is `workflow.version`) as one atomic
+    /// write. Version 1 creates the workflow (`AlreadyExists` when the id is taken); any
+    /// later one replaces it only if the stored workflow is still at the version before,
+    /// else `VersionConflict` (`NotFound` when there is no workflow).
+    async fn save_workflow(
+        &self,
+        workflow: &Workflow,
+        version: &WorkflowVersion,
+    ) -> Result<(), StoreError>;
+    /// Overwrites the workflow without a new version (the enabled flag), only if the stored
+    /// one is still at `workflow.version`: else `VersionConflict` (`NotFound` when there is
+    /// none), so a flag change never writes back a definition another save replaced.
+    async fn update_workflow_at_version(&self, workflow: &Workflow) -> Result<(), StoreError>;
+    /// Newest first.
+    async fn list_workflow_versions(
+        &self,
+        id: &WorkflowId,
+    ) -> Result<Vec<WorkflowVersion>, StoreError>;
+    async fn get_workflow_version(
+        &self,
+        id: &WorkflowId,
+        number: u32,
+    ) -> Result<Option<WorkflowVersion>, StoreError>;
+    /// Removes the workflow (and its listing); `NotFound` when there is none. Its executions
+    /// stay until their retention ends, and its versions stay as history.
+    async fn delete_workflow(&self, id: &WorkflowId) -> Result<(), StoreError>;
 }
 
 /// A workflow's signing secrets: one record per workflow, never part of the workflow's own
@@ -246,6 +281,7 @@ pub trait CallbackStore: Send + Sync {
 pub trait Store:
     ApiKeyStore
     + WorkflowStore
+    + WorkflowVersionStore
     + ExecutionStore
     + SubscriptionStore
     + SecretStore
@@ -260,6 +296,7 @@ pub trait Store:
 impl<
     T: ApiKeyStore
         + WorkflowStore
+        + WorkflowVersionStore
         + ExecutionStore
         + SubscriptionStore
         + SecretStore

@@ -26,6 +26,11 @@ macro_rules! admin_for {
                 api_keys_are_created_listed_rotated_retired_and_revoked,
                 settings_routes_refuse_without_an_admin_key_and_a_taken_name,
                 signing_secrets_show_a_generated_value_once_and_fingerprints_only,
+                workflows_are_created_from_json_or_yaml_and_refused_with_the_field,
+                a_replace_is_a_new_version_and_a_stale_one_conflicts,
+                versions_are_listed_read_and_restored,
+                disabling_and_deleting_close_the_webhook_and_keep_executions,
+                workflow_routes_need_the_admin_key,
             );
         }
     };
@@ -679,6 +684,10 @@ async fn admin_documents_are_camel_case_and_hold_no_key_value(t: TestApp) {
         "/items/*/trigger/headers",
         "/items/*/result/output",
         "/items/*/steps/*/output",
+        // The workflow document in the one spelling a workflow file has (snake_case), so
+        // it can be sent back to PUT unchanged.
+        "/definition",
+        "/*/definition",
     ];
     for doc in &docs {
         assert!(non_camel_case_keys(doc, &user_data).is_empty(), "{doc}");
@@ -825,4 +834,371 @@ async fn refused_requests_are_counted_per_reason_and_written_in_one_flush(t: Tes
         .cloned()
         .expect("listed");
     assert_eq!(listed["activity"]["rejections"]["total"], 6);
+}
+
+/// An admin key as (name, value): the name is who a version says saved it.
+async fn named_admin_key(t: &TestApp) -> (String, String) {
+    let name = format!("ops{}", ulid::Ulid::new().to_string().to_lowercase());
+    let created = t.app.create_admin_key(&name).await.expect("admin key");
+    (name, created.secret.expose().to_owned())
+}
+
+async fn admin_send(
+    t: &TestApp,
+    method: &str,
+    uri: &str,
+    key: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> Response {
+    let mut request = Request::builder()
+        .method(method)
+        .uri(uri)
+        .header("x-admin-key", key);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    t.send(request.body(Body::from(body.to_owned())).expect("request"))
+        .await
+}
+
+async fn api_key_name(t: &TestApp) -> String {
+    let name = format!("k{}", ulid::Ulid::new().to_string().to_lowercase());
+    t.app.create_api_key(&name).await.expect("api key");
+    name
+}
+
+/// Creates a workflow through the API from a JSON document: (id, API key value).
+async fn created(t: &TestApp, key: &str) -> (String, String) {
+    let name = format!("k{}", ulid::Ulid::new().to_string().to_lowercase());
+    let api_key = t.app.create_api_key(&name).await.expect("api key");
+    let doc = json!({"name": "managed", "api_key": name, "steps": [{"id": "say", "type": "echo"}]});
+    let r = admin_send(t, "POST", "/admin/workflows", key, &[], &doc.to_string()).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    (
+        r.body["id"].as_str().expect("id").to_owned(),
+        api_key.secret.expose().to_owned(),
+    )
+}
+
+async fn workflows_are_created_from_json_or_yaml_and_refused_with_the_field(t: TestApp) {
+    let (_, key) = named_admin_key(&t).await;
+    let api_key = api_key_name(&t).await;
+    let doc = json!({
+        "name": "orders",
+        "api_key": api_key,
+        "steps": [
+            {"id": "only-paid", "type": "filter", "when": "trigger.body.status == 'paid'"},
+            {"type": "http_request", "url": "https://example.com/hook", "continue_on_error": true}
+        ]
+    });
+    let r = admin_send(&t, "POST", "/admin/workflows", &key, &[], &doc.to_string()).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    assert_eq!(r.body["version"], 1);
+    assert_eq!(r.body["name"], "orders");
+    assert_eq!(r.headers["etag"], "\"1\"");
+    // The definition is the file's spelling: snake_case, with the ids the loader gave.
+    let definition = &r.body["definition"];
+    assert_eq!(definition["api_key"], api_key.as_str());
+    assert_eq!(definition["steps"][1]["id"], "step2");
+    assert_eq!(definition["steps"][1]["continue_on_error"], true);
+    let id = r.body["id"].as_str().unwrap().to_owned();
+    assert!(t.app.workflow(&id).await.is_ok());
+
+    let yaml = format!("name: from yaml\napi_key: {api_key}\nsteps:\n  - type: echo\n");
+    let yaml_type = [("content-type", "application/yaml")];
+    let r = admin_send(&t, "POST", "/admin/workflows", &key, &yaml_type, &yaml).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    assert_eq!(r.body["name"], "from yaml");
+    assert_eq!(r.body["version"], 1);
+
+    // Refusals name the field, as `workflows create --file` does, in either syntax.
+    let bad = json!({"name": "x", "api_key": api_key, "steps": [{"type": "echo"}, {"type": "http_request", "url": "ftp://x"}]});
+    let r = admin_send(&t, "POST", "/admin/workflows", &key, &[], &bad.to_string()).await;
+    assert_error(&r, StatusCode::BAD_REQUEST, "invalid_definition");
+    let message = r.body["error"]["message"].as_str().unwrap();
+    assert!(message.starts_with("steps[1].url"), "{message}");
+    let bad = format!("name: x\napi_key: {api_key}\nsteps:\n  - type: echo\n    colour: red\n");
+    let r = admin_send(&t, "POST", "/admin/workflows", &key, &yaml_type, &bad).await;
+    assert_error(&r, StatusCode::BAD_REQUEST, "invalid_definition");
+    let message = r.body["error"]["message"].as_str().unwrap();
+    assert!(message.starts_with("steps[0]"), "{message}");
+    assert!(message.contains("colour"), "{message}");
+    // A key that does not exist is refused before anything is stored.
+    let r = admin_send(
+        &t,
+        "POST",
+        "/admin/workflows",
+        &key,
+        &[],
+        &json!({"name": "x", "api_key": "nobody"}).to_string(),
+    )
+    .await;
+    assert_error(&r, StatusCode::BAD_REQUEST, "invalid_request");
+    let r = admin_send(
+        &t,
+        "POST",
+        "/admin/workflows",
+        &key,
+        &[("content-type", "text/xml")],
+        "<x/>",
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{}", r.body);
+}
+
+async fn a_replace_is_a_new_version_and_a_stale_one_conflicts(t: TestApp) {
+    let (_, key) = named_admin_key(&t).await;
+    let (id, wkey) = created(&t, &key).await;
+    let uri = format!("/admin/workflows/{id}");
+    let r = admin(&t, "GET", &uri, Some(&key)).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.headers["etag"], "\"1\"");
+    let definition = r.body["definition"].clone();
+
+    // Without the version it was based on, a replace is refused.
+    let body = json!({"definition": definition}).to_string();
+    let r = admin_send(&t, "PUT", &uri, &key, &[], &body).await;
+    assert_error(
+        &r,
+        StatusCode::PRECONDITION_REQUIRED,
+        "precondition_required",
+    );
+
+    // GET's definition, sent back unchanged, saves the same workflow as version 2.
+    let body = json!({"definition": definition, "baseVersion": 1, "note": "same again"});
+    let r = admin_send(&t, "PUT", &uri, &key, &[], &body.to_string()).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["version"], 2);
+    assert_eq!(r.body["definition"], definition);
+    assert_eq!(r.headers["etag"], "\"2\"");
+
+    // Based on version 1, which is no longer current: another save came first.
+    let r = admin_send(
+        &t,
+        "PUT",
+        &uri,
+        &key,
+        &[("if-match", "\"1\"")],
+        &definition.to_string(),
+    )
+    .await;
+    assert_error(&r, StatusCode::CONFLICT, "version_conflict");
+    // The bare document with If-Match, and in YAML too.
+    let yaml = format!(
+        "name: renamed\napi_key: {}\nsteps:\n  - id: say\n    type: echo\n",
+        definition["api_key"].as_str().unwrap()
+    );
+    let r = admin_send(
+        &t,
+        "PUT",
+        &uri,
+        &key,
+        &[("if-match", "\"2\""), ("content-type", "application/yaml")],
+        &yaml,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["version"], 3);
+    assert_eq!(r.body["name"], "renamed");
+    // A refused replace saves nothing.
+    let bad = json!({"definition": {"name": "", "api_key": "x"}, "baseVersion": 3});
+    let r = admin_send(&t, "PUT", &uri, &key, &[], &bad.to_string()).await;
+    assert_error(&r, StatusCode::BAD_REQUEST, "invalid_definition");
+    assert!(
+        r.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("name")
+    );
+    assert_eq!(t.app.workflow(&id).await.unwrap().version, 3);
+
+    // The store's own condition: a save based on a version read before another save.
+    let stale = t.app.workflow(&id).await.unwrap();
+    t.app
+        .set_workflow_enabled(&id, true)
+        .await
+        .expect("a flag change is not a version");
+    let mut next = stale.clone();
+    next.version = 3;
+    let version =
+        webhook_trigger::domain::WorkflowVersion::of(&next, "test", None, chrono::Utc::now());
+    let err = t
+        .app
+        .store()
+        .save_workflow(&next, &version)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, webhook_trigger::ports::StoreError::VersionConflict(_)),
+        "{err}"
+    );
+
+    // Executions name the version they were accepted under.
+    let r = t.post_webhook(&id, Some(&wkey), r#"{"n":1}"#).await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.body);
+    let execution = r.execution_id();
+    let r = admin(
+        &t,
+        "GET",
+        &format!("/admin/workflows/{id}/executions/{execution}"),
+        Some(&key),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["workflowVersion"], 3);
+}
+
+async fn versions_are_listed_read_and_restored(t: TestApp) {
+    let (name, key) = named_admin_key(&t).await;
+    let (id, wkey) = created(&t, &key).await;
+    let uri = format!("/admin/workflows/{id}");
+    let first = admin(&t, "GET", &uri, Some(&key)).await.body["definition"].clone();
+    let mut second = first.clone();
+    second["name"] = json!("second");
+    let body = json!({"definition": second, "baseVersion": 1, "note": "rename"});
+    let r = admin_send(&t, "PUT", &uri, &key, &[], &body.to_string()).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+
+    let r = admin(&t, "GET", &format!("{uri}/versions"), Some(&key)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let listed = r.body.as_array().unwrap();
+    assert_eq!(listed.len(), 2, "{}", r.body);
+    assert_eq!(listed[0]["number"], 2, "newest first");
+    assert_eq!(listed[0]["createdBy"], name.as_str());
+    assert_eq!(listed[0]["note"], "rename");
+    assert!(listed[0]["createdAt"].is_string());
+    assert_eq!(listed[1]["number"], 1);
+    assert!(listed[1].get("note").is_none());
+    assert!(listed[1].get("definition").is_none(), "the list is brief");
+
+    let r = admin(&t, "GET", &format!("{uri}/versions/1"), Some(&key)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["number"], 1);
+    assert_eq!(r.body["definition"], first);
+    for missing in ["9", "nine"] {
+        let r = admin(&t, "GET", &format!("{uri}/versions/{missing}"), Some(&key)).await;
+        assert_error(&r, StatusCode::NOT_FOUND, "not_found");
+    }
+
+    // A restore is a new version equal to the old one.
+    let r = admin_send(
+        &t,
+        "POST",
+        &format!("{uri}/versions/1/restore"),
+        &key,
+        &[],
+        "",
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["version"], 3);
+    assert_eq!(r.body["definition"], first);
+    assert_eq!(r.body["name"], "managed");
+    let r = admin(&t, "GET", &format!("{uri}/versions/3"), Some(&key)).await;
+    assert_eq!(r.body["note"], "restored from version 1");
+    // Based on a stale version, a restore conflicts too.
+    let r = admin_send(
+        &t,
+        "POST",
+        &format!("{uri}/versions/2/restore"),
+        &key,
+        &[("if-match", "\"2\"")],
+        r#"{"note": "back"}"#,
+    )
+    .await;
+    assert_error(&r, StatusCode::CONFLICT, "version_conflict");
+    // The CLI's saves say so.
+    let file = webhook_trigger::domain::WorkflowFile::from_value(second).unwrap();
+    t.app
+        .update_workflow(&id, webhook_trigger::app::NewWorkflow::from(file))
+        .await
+        .unwrap();
+    let r = admin(&t, "GET", &format!("{uri}/versions"), Some(&key)).await;
+    assert_eq!(r.body[0]["number"], 4);
+    assert_eq!(r.body[0]["createdBy"], "cli");
+    let r = t.post_webhook(&id, Some(&wkey), "{}").await;
+    assert_eq!(r.status, StatusCode::ACCEPTED);
+}
+
+async fn disabling_and_deleting_close_the_webhook_and_keep_executions(t: TestApp) {
+    let (_, key) = named_admin_key(&t).await;
+    let (id, wkey) = created(&t, &key).await;
+    let uri = format!("/admin/workflows/{id}");
+    let r = admin_send(&t, "PATCH", &uri, &key, &[], r#"{"enabled": false}"#).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["enabled"], false);
+    assert_eq!(r.body["version"], 1, "a flag is not a new version");
+    let r = t.post_webhook(&id, Some(&wkey), "{}").await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.body);
+    let r = admin_send(&t, "PATCH", &uri, &key, &[], r#"{"enabled": true}"#).await;
+    assert_eq!(r.body["enabled"], true);
+    let r = t.post_webhook(&id, Some(&wkey), "{}").await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.body);
+    let execution = r.execution_id();
+    let r = admin_send(&t, "PATCH", &uri, &key, &[], r#"{"enabled": "yes"}"#).await;
+    assert_error(&r, StatusCode::BAD_REQUEST, "invalid_json");
+
+    let r = admin_send(&t, "DELETE", &uri, &key, &[], "").await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.body);
+    // At once: the cache of this process is told.
+    let r = t.post_webhook(&id, Some(&wkey), "{}").await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.body);
+    assert_error(
+        &admin(&t, "GET", &uri, Some(&key)).await,
+        StatusCode::NOT_FOUND,
+        "workflow_not_found",
+    );
+    let listed = admin(&t, "GET", "/admin/workflows", Some(&key)).await;
+    assert!(
+        !listed
+            .body
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|w| w["id"] == id.as_str()),
+        "{}",
+        listed.body
+    );
+    // Its execution stays readable until its retention ends.
+    let r = admin(
+        &t,
+        "GET",
+        &format!("{uri}/executions/{execution}"),
+        Some(&key),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["id"], execution.as_str());
+    assert_eq!(r.body["workflowVersion"], 1);
+    let r = admin_send(&t, "DELETE", &uri, &key, &[], "").await;
+    assert_error(&r, StatusCode::NOT_FOUND, "workflow_not_found");
+}
+
+async fn workflow_routes_need_the_admin_key(t: TestApp) {
+    let (_, key) = named_admin_key(&t).await;
+    let (id, wkey) = created(&t, &key).await;
+    let routes = [
+        ("POST", "/admin/workflows".to_owned()),
+        ("PUT", format!("/admin/workflows/{id}")),
+        ("PATCH", format!("/admin/workflows/{id}")),
+        ("DELETE", format!("/admin/workflows/{id}")),
+        ("GET", format!("/admin/workflows/{id}/versions")),
+        ("GET", format!("/admin/workflows/{id}/versions/1")),
+        ("POST", format!("/admin/workflows/{id}/versions/1/restore")),
+    ];
+    for (method, uri) in &routes {
+        for presented in [None, Some("wha_wrong"), Some(wkey.as_str())] {
+            let r = admin(&t, method, uri, presented).await;
+            assert_eq!(
+                r.status,
+                StatusCode::UNAUTHORIZED,
+                "{method} {uri}: {}",
+                r.body
+            );
+        }
+    }
+    // Nothing was changed by the refused requests.
+    let workflow = t.app.workflow(&id).await.unwrap();
+    assert_eq!((workflow.version, workflow.enabled), (1, true));
 }

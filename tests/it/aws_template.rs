@@ -230,6 +230,7 @@ fn policies_are_least_privilege() {
     assert_eq!(
         actions(&t, "ApiFunction"),
         set(&[
+            "dynamodb:DeleteItem",
             "dynamodb:GetItem",
             "dynamodb:PutItem",
             "dynamodb:Query",
@@ -385,7 +386,8 @@ async fn api_events_and_router_routes_are_the_same() {
             .replace("{workflowId}", "wf_1")
             .replace("{executionId}", "01JD0000000000000000000000")
             .replace("{stepId}", "chat")
-            .replace("{name}", "partner");
+            .replace("{name}", "partner")
+            .replace("{version}", "1");
         let response = router
             .clone()
             .oneshot(
@@ -418,7 +420,14 @@ async fn api_events_and_router_routes_are_the_same() {
         "GET /console/app.js",
         "GET /console/app.css",
         "GET /admin/workflows",
+        "POST /admin/workflows",
         "GET /admin/workflows/{workflowId}",
+        "PUT /admin/workflows/{workflowId}",
+        "PATCH /admin/workflows/{workflowId}",
+        "DELETE /admin/workflows/{workflowId}",
+        "GET /admin/workflows/{workflowId}/versions",
+        "GET /admin/workflows/{workflowId}/versions/{version}",
+        "POST /admin/workflows/{workflowId}/versions/{version}/restore",
         "GET /admin/workflows/{workflowId}/activity",
         "GET /admin/workflows/{workflowId}/executions",
         "GET /admin/workflows/{workflowId}/executions/{executionId}",

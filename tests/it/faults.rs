@@ -22,12 +22,12 @@ use webhook_trigger::app::Sweeper;
 use webhook_trigger::config::Config;
 use webhook_trigger::domain::{
     AdminKey, ApiKey, ApiKeyName, Execution, ExecutionId, ItemRecord, KeyUsage, RejectionCounts,
-    SnsSubscription, Step, Workflow, WorkflowId, WorkflowSecrets,
+    SnsSubscription, Step, Workflow, WorkflowId, WorkflowSecrets, WorkflowVersion,
 };
 use webhook_trigger::ports::{
     AdminKeyStore, ApiKeyStore, ExecutionQuery, ExecutionStore, ItemStore, KeyUsageStore,
     QueueError, Recorded, RejectionStore, SecretStore, Store, StoreError, SubscriptionStore,
-    WorkItem, WorkQueue, WorkflowStore,
+    WorkItem, WorkQueue, WorkflowStore, WorkflowVersionStore,
 };
 
 async fn post_keyed(t: &TestApp, workflow: &Workflow, key: &str, idem: &str) -> Response {
@@ -269,6 +269,36 @@ impl WorkflowStore for WritesElsewhere {
     }
     async fn update_workflow(&self, workflow: &Workflow) -> Result<(), StoreError> {
         self.reads.update_workflow(workflow).await
+    }
+}
+
+#[async_trait]
+impl WorkflowVersionStore for WritesElsewhere {
+    async fn save_workflow(
+        &self,
+        workflow: &Workflow,
+        version: &WorkflowVersion,
+    ) -> Result<(), StoreError> {
+        self.reads.save_workflow(workflow, version).await
+    }
+    async fn update_workflow_at_version(&self, workflow: &Workflow) -> Result<(), StoreError> {
+        self.reads.update_workflow_at_version(workflow).await
+    }
+    async fn list_workflow_versions(
+        &self,
+        id: &WorkflowId,
+    ) -> Result<Vec<WorkflowVersion>, StoreError> {
+        self.reads.list_workflow_versions(id).await
+    }
+    async fn get_workflow_version(
+        &self,
+        id: &WorkflowId,
+        number: u32,
+    ) -> Result<Option<WorkflowVersion>, StoreError> {
+        self.reads.get_workflow_version(id, number).await
+    }
+    async fn delete_workflow(&self, id: &WorkflowId) -> Result<(), StoreError> {
+        self.reads.delete_workflow(id).await
     }
 }
 

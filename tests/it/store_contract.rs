@@ -14,7 +14,7 @@ use webhook_trigger::adapters::sqlite::SqliteStore;
 use webhook_trigger::domain::{
     ApiKey, ApiKeyName, Execution, ExecutionId, ExecutionStatus, ItemRecord, ItemStatus,
     RejectionCounts, RejectionReason, SnsOptions, SnsSubscription, Step, SubscriptionState,
-    Trigger, TriggerMeta, Workflow, WorkflowId, hour_of,
+    Trigger, TriggerMeta, Workflow, WorkflowId, WorkflowVersion, hour_of,
 };
 use webhook_trigger::ports::{ExecutionQuery, Recorded, Store, StoreError};
 
@@ -30,6 +30,7 @@ macro_rules! contracts_for {
                 executions_are_listed_newest_first_in_pages_and_by_status,
                 api_keys_are_unique_by_name_and_updated_only_when_present,
                 workflows_are_unique_by_id_and_updated_only_when_present,
+                workflow_saves_are_versioned_conditional_and_kept_after_a_delete,
                 subscriptions_are_upserted_and_listed_per_workflow,
                 rejection_counts_add_up_per_workflow_and_hour,
                 items_are_listed_by_index_and_a_later_put_replaces_one,
@@ -38,6 +39,7 @@ macro_rules! contracts_for {
                 items_never_appear_in_execution_listings,
             );
             contracts_for!(@backend $make;
+                a_workflow_stored_before_versions_is_version_1,
                 an_orphaned_dedup_key_can_be_used_again,
                 an_unreadable_item_record_is_reported_as_corrupt,
             );
@@ -79,6 +81,8 @@ trait BehindTheStore: Send + Sync {
     async fn delete_execution(&self, workflow: &WorkflowId, id: &ExecutionId);
     /// Overwrites a stored item record with text that is not JSON (a bug or a manual edit).
     async fn garble_item(&self, workflow: &WorkflowId, id: &ExecutionId, step: &str, index: u32);
+    /// Rewrites a workflow as stored before versions existed: no `version` anywhere.
+    async fn unversion_workflow(&self, workflow: &WorkflowId);
 }
 
 /// What a garbled record holds instead of JSON.
@@ -112,6 +116,17 @@ impl BehindTheStore for SqliteFile {
             )
             .expect("update");
         assert_eq!(updated, 1, "the item was there to garble");
+    }
+
+    async fn unversion_workflow(&self, workflow: &WorkflowId) {
+        let conn = rusqlite::Connection::open(self.dir.path().join("store.db")).expect("open");
+        let updated = conn
+            .execute(
+                "UPDATE workflows SET record = json_remove(record, '$.version') WHERE id = ?1",
+                [workflow.to_string()],
+            )
+            .expect("update");
+        assert_eq!(updated, 1, "the workflow was there to rewrite");
     }
 }
 
@@ -164,6 +179,41 @@ impl BehindTheStore for DynamoTable {
             .send()
             .await
             .expect("the item was there to garble");
+    }
+
+    async fn unversion_workflow(&self, workflow: &WorkflowId) {
+        let key = [
+            ("pk", format!("WORKFLOW#{workflow}")),
+            ("sk", "WORKFLOW".to_owned()),
+        ];
+        let item = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(key[0].0, AttributeValue::S(key[0].1.clone()))
+            .key(key[1].0, AttributeValue::S(key[1].1.clone()))
+            .send()
+            .await
+            .expect("GetItem")
+            .item
+            .expect("the workflow was there to rewrite");
+        let Some(AttributeValue::S(record)) = item.get("record") else {
+            panic!("a workflow item holds its record: {item:?}");
+        };
+        let mut record: serde_json::Value = serde_json::from_str(record).expect("JSON");
+        record.as_object_mut().unwrap().remove("version");
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key(key[0].0, AttributeValue::S(key[0].1.clone()))
+            .key(key[1].0, AttributeValue::S(key[1].1.clone()))
+            .update_expression("SET #record = :record REMOVE #version")
+            .expression_attribute_names("#record", "record")
+            .expression_attribute_names("#version", "version")
+            .expression_attribute_values(":record", AttributeValue::S(record.to_string()))
+            .send()
+            .await
+            .expect("UpdateItem");
     }
 }
 
@@ -540,6 +590,198 @@ async fn workflows_are_unique_by_id_and_updated_only_when_present(store: Arc<dyn
     assert!(matches!(
         store.update_workflow(&ghost).await,
         Err(StoreError::NotFound(_))
+    ));
+}
+
+async fn workflow_saves_are_versioned_conditional_and_kept_after_a_delete(store: Arc<dyn Store>) {
+    let now = Utc::now();
+    let first = Workflow::new(
+        "orders",
+        Trigger::GenericWebhook,
+        ApiKeyName::parse("ci").unwrap(),
+        vec![Step::Echo],
+        SnsOptions::default(),
+        now,
+    )
+    .unwrap();
+    let v1 = WorkflowVersion::of(&first, "cli", None, now);
+    store.save_workflow(&first, &v1).await.unwrap();
+    assert!(matches!(
+        store.save_workflow(&first, &v1).await,
+        Err(StoreError::AlreadyExists(_))
+    ));
+    let second = Workflow {
+        name: "orders v2".into(),
+        version: 2,
+        ..first.clone()
+    };
+    let v2 = WorkflowVersion::of(&second, "ops", Some("rename".into()), now);
+    store.save_workflow(&second, &v2).await.unwrap();
+    assert_eq!(
+        store.get_workflow(&first.id).await.unwrap(),
+        Some(second.clone())
+    );
+    assert_eq!(store.list_workflows().await.unwrap(), vec![second.clone()]);
+
+    // Another save based on version 1 lost the race: nothing of it is written.
+    let stale = Workflow {
+        name: "stale".into(),
+        ..second.clone()
+    };
+    let stale_version = WorkflowVersion::of(&stale, "other", None, now);
+    assert!(matches!(
+        store.save_workflow(&stale, &stale_version).await,
+        Err(StoreError::VersionConflict(_))
+    ));
+    assert_eq!(
+        store.get_workflow(&first.id).await.unwrap(),
+        Some(second.clone())
+    );
+    // A flag change between saves keeps the version the next save is conditional on.
+    let disabled = Workflow {
+        enabled: false,
+        ..second.clone()
+    };
+    store.update_workflow_at_version(&disabled).await.unwrap();
+    assert_eq!(
+        store.get_workflow(&first.id).await.unwrap(),
+        Some(disabled.clone())
+    );
+    // ...and is refused when the workflow is no longer at the version it read.
+    let behind = Workflow {
+        version: 1,
+        ..disabled.clone()
+    };
+    assert!(matches!(
+        store.update_workflow_at_version(&behind).await,
+        Err(StoreError::VersionConflict(_))
+    ));
+    let third = Workflow {
+        version: 3,
+        ..disabled.clone()
+    };
+    store
+        .save_workflow(&third, &WorkflowVersion::of(&third, "ops", None, now))
+        .await
+        .unwrap();
+
+    let ghost = Workflow {
+        id: WorkflowId::generate(),
+        ..third.clone()
+    };
+    assert!(matches!(
+        store
+            .save_workflow(&ghost, &WorkflowVersion::of(&ghost, "ops", None, now))
+            .await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(matches!(
+        store.update_workflow_at_version(&ghost).await,
+        Err(StoreError::NotFound(_))
+    ));
+    // A workflow stored before versions (no version record) is version 1.
+    let legacy = Workflow::new(
+        "legacy",
+        Trigger::GenericWebhook,
+        ApiKeyName::parse("ci").unwrap(),
+        vec![Step::Echo],
+        SnsOptions::default(),
+        now,
+    )
+    .unwrap();
+    store.insert_workflow(&legacy).await.unwrap();
+    store.update_workflow_at_version(&legacy).await.unwrap();
+    let legacy_two = Workflow {
+        version: 2,
+        ..legacy.clone()
+    };
+    store
+        .save_workflow(
+            &legacy_two,
+            &WorkflowVersion::of(&legacy_two, "cli", None, now),
+        )
+        .await
+        .unwrap();
+
+    let numbers: Vec<u32> = store
+        .list_workflow_versions(&first.id)
+        .await
+        .unwrap()
+        .iter()
+        .map(|v| v.number)
+        .collect();
+    assert_eq!(numbers, [3, 2, 1]);
+    assert_eq!(
+        store.get_workflow_version(&first.id, 2).await.unwrap(),
+        Some(v2.clone())
+    );
+    assert_eq!(
+        store.get_workflow_version(&first.id, 9).await.unwrap(),
+        None
+    );
+
+    store.delete_workflow(&first.id).await.unwrap();
+    assert_eq!(store.get_workflow(&first.id).await.unwrap(), None);
+    assert!(
+        !store
+            .list_workflows()
+            .await
+            .unwrap()
+            .iter()
+            .any(|w| w.id == first.id)
+    );
+    assert!(matches!(
+        store.delete_workflow(&first.id).await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert_eq!(
+        store.list_workflow_versions(&first.id).await.unwrap().len(),
+        3
+    );
+}
+
+/// Records from before versions read as version 1, and both a flag change and a replace
+/// (which is conditional on version 1) work on them.
+async fn a_workflow_stored_before_versions_is_version_1(backend: &Backend) {
+    let store = &backend.store;
+    let now = Utc::now();
+    let workflow = Workflow::new(
+        "legacy",
+        Trigger::GenericWebhook,
+        ApiKeyName::parse("ci").unwrap(),
+        vec![Step::Echo],
+        SnsOptions::default(),
+        now,
+    )
+    .unwrap();
+    store.insert_workflow(&workflow).await.unwrap();
+    backend.raw.unversion_workflow(&workflow.id).await;
+    let read = store.get_workflow(&workflow.id).await.unwrap().unwrap();
+    assert_eq!(read.version, 1);
+    let disabled = Workflow {
+        enabled: false,
+        ..read
+    };
+    store.update_workflow_at_version(&disabled).await.unwrap();
+    backend.raw.unversion_workflow(&workflow.id).await;
+    let second = Workflow {
+        version: 2,
+        ..disabled
+    };
+    store
+        .save_workflow(&second, &WorkflowVersion::of(&second, "cli", None, now))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.get_workflow(&workflow.id).await.unwrap(),
+        Some(second.clone())
+    );
+    // Now versioned: a save based on 1 again conflicts.
+    assert!(matches!(
+        store
+            .save_workflow(&second, &WorkflowVersion::of(&second, "cli", None, now))
+            .await,
+        Err(StoreError::VersionConflict(_))
     ));
 }
 

@@ -9,6 +9,7 @@
 //! | API key, listing copy | `APIKEYS` | `APIKEY#{name}` | only the CLI lists keys: one Query, no Scan |
 //! | workflow | `WORKFLOW#{id}` | `WORKFLOW` | read by every webhook and every worker run: one GetItem, in its own partition |
 //! | workflow, listing copy | `WORKFLOWS` | `WORKFLOW#{id}` | the CLI's `workflows list`: one Query |
+//! | workflow version | `WORKFLOW#{id}` | `VERSION#{n:010}` | immutable, written in one TransactWriteItems with the workflow item, which is conditional on its `version` attribute (so a stale save is a failed condition, `409`); the history is one Query in version order and outlives a deleted workflow |
 //! | execution | `WORKFLOW#{id}` | `EXEC#{ulid}` | ULIDs sort by time, so newest first is one Query with `ScanIndexForward=false` |
 //! | dedup record | `WORKFLOW#{id}` | `DEDUP#{key}` | written in the same transaction as its execution, conditional on not existing |
 //! | SNS subscription | `WORKFLOW#{id}` | `SNSSUB#{topicArn}` | one Query per workflow |
@@ -36,7 +37,8 @@
 //!
 //! Each record is stored whole as JSON in `record` (the same serde form as the SQLite store,
 //! so both backends hold identical data); beside it are only the attributes that conditions and
-//! filters need: `status` and `attempts` (compare-and-swap), `expires_at` (TTL, epoch seconds).
+//! filters need: `status` and `attempts` (compare-and-swap), `expires_at` (TTL, epoch seconds),
+//! `version` on workflow items (the versioned save's condition).
 //! The table's key schema, billing mode and TTL attribute are defined once in [`schema`].
 
 mod callbacks;
@@ -48,6 +50,7 @@ mod rejections;
 mod request;
 pub mod schema;
 mod undelivered;
+mod versions;
 
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -73,7 +73,10 @@ impl DynamoStore {
         let layout = LAYOUTS.of(R::KIND);
         let pk = format!("{}{}", layout.prefix, value.key());
         let json = to_json(value)?;
-        let main = record_item(pk.clone(), layout.sort_key, json.clone());
+        let mut main = record_item(pk.clone(), layout.sort_key, json.clone());
+        if let Some(version) = value.version() {
+            main.insert(super::versions::VERSION.into(), super::item::n(version));
+        }
         let listing = record_item(layout.listing, pk, json);
         let written = self
             .put_both(

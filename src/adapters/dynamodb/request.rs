@@ -34,6 +34,15 @@ fn condition_failed(reasons: &[CancellationReason], index: usize) -> bool {
         .is_some_and(|code| code == CONDITIONAL_CHECK_FAILED)
 }
 
+/// Which item's condition cancelled a transaction of `items` items, if that is why it failed.
+pub(super) fn cancelled_by_condition<R>(
+    err: &aws_sdk_dynamodb::error::SdkError<TransactWriteItemsError, R>,
+    items: usize,
+) -> Option<usize> {
+    let reasons = cancellation_reasons(err.as_service_error()?)?;
+    (0..items).find(|&i| condition_failed(reasons, i))
+}
+
 /// How a conditional transaction of two puts ended.
 pub(super) enum Written {
     Yes,

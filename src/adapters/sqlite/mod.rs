@@ -10,6 +10,7 @@ mod queue;
 mod rejections;
 mod schema;
 mod store;
+mod versions;
 pub mod worker_loop;
 
 use std::path::Path;

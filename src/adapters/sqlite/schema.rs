@@ -11,6 +11,13 @@ CREATE TABLE IF NOT EXISTS workflows (
     id TEXT PRIMARY KEY,
     record TEXT NOT NULL
 ) WITHOUT ROWID;
+-- Every saved definition of a workflow, immutable; kept after the workflow is deleted.
+CREATE TABLE IF NOT EXISTS workflow_versions (
+    workflow_id TEXT NOT NULL,
+    number INTEGER NOT NULL,
+    record TEXT NOT NULL,
+    PRIMARY KEY (workflow_id, number)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS workflow_secrets (
     workflow_id TEXT PRIMARY KEY,
     record TEXT NOT NULL
