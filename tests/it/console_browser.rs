@@ -508,6 +508,273 @@ async fn api_keys_are_added_rotated_and_revoked(
     text_of(c, &format!("{row}[data-state='revoked']")).await;
 }
 
+/// Chooses `label` in the `<select>` that `css` matches, as a user would.
+async fn choose(c: &Client, css: &str, label: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Ok(el) = c.find(Locator::Css(css)).await
+            && el.select_by_label(label).await.is_ok()
+        {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "could not choose {label} in {css}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The text of everything `css` matches, one after another.
+async fn all_text(c: &Client, css: &str) -> String {
+    let text: Value = c
+        .execute(
+            "return [...document.querySelectorAll(arguments[0])].map(e => e.textContent).join('')",
+            vec![json!(css)],
+        )
+        .await
+        .expect("script");
+    text.as_str().unwrap_or_default().to_owned()
+}
+
+/// The page fits the 1280-px window: nothing to scroll sideways.
+async fn fits_the_window(c: &Client, page: &str) {
+    let widths: Value = c
+        .execute(
+            "return [document.documentElement.scrollWidth, document.documentElement.clientWidth]",
+            vec![],
+        )
+        .await
+        .expect("script");
+    assert!(
+        widths[0].as_u64() <= widths[1].as_u64(),
+        "{page} scrolls sideways: {widths}"
+    );
+}
+
+/// What the current URL's fragment has between `prefix` and `suffix`, once it has them.
+async fn fragment_between(c: &Client, prefix: &str, suffix: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let url = c.current_url().await.expect("url");
+        if let Some(middle) = url
+            .fragment()
+            .and_then(|f| f.strip_prefix(prefix))
+            .and_then(|f| f.strip_suffix(suffix))
+        {
+            return middle.to_owned();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the URL is {url}, not #{prefix}…{suffix}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Posts `{}` to `url` with `api_key`, as a sender would: the status and the answer.
+async fn send(http: &reqwest::Client, url: &str, api_key: &str) -> (u16, Value) {
+    let response = http
+        .post(url)
+        .header("x-api-key", api_key)
+        .header("content-type", "application/json")
+        .body(r#"{"hello":"world"}"#)
+        .send()
+        .await
+        .expect("webhook");
+    let status = response.status().as_u16();
+    let body = response.bytes().await.expect("body");
+    (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
+}
+
+/// The Executions page lists `execution_id` as succeeded, under workflow version `version`.
+async fn listed_succeeded(c: &Client, execution_id: &str, version: u32) {
+    click(c, "#nav-executions").await;
+    let row =
+        format!("#all-executions tr[data-execution='{execution_id}'][data-status='succeeded']");
+    text_of(c, &row).await;
+    assert_eq!(
+        text_of(c, &format!("{row} td.workflow-version")).await,
+        format!("v{version}")
+    );
+    fits_the_window(c, "Executions").await;
+}
+
+/// The docs' journey, literally: a key made in Settings, a workflow made with it in
+/// Workflows → New workflow, its URL read off the trigger panel and called, the run seen
+/// under Executions; switched off and on; its steps replaced (there is no step editor: by
+/// the admin API), which a stale key change in the page refuses as a conflict; the versions
+/// listed, one viewed with its diff, and restored.
+async fn the_docs_journey(c: &Client, http: &reqwest::Client, base: &str, admin_key: &str) {
+    c.goto(&format!("{base}/console#/"))
+        .await
+        .expect("open the console");
+    text_of(c, "#workflows").await;
+    fits_the_window(c, "Workflows").await;
+    click(c, "#nav-settings").await;
+    click(c, "#nav-api-keys").await;
+    click(c, "#add-key").await;
+    type_into(c, "#new-key-name", "journey").await;
+    click(c, "#save-key").await;
+    let value = text_of(c, "#key-value-panel[data-key='journey'] #key-value").await;
+    assert!(value.starts_with("whk_"), "{value}");
+
+    click(c, "#nav-workflows").await;
+    click(c, "#new-workflow").await;
+    type_into(c, "#wf-name", "Journey").await;
+    choose(c, "#wf-trigger", "Generic Webhook").await;
+    choose(c, "#wf-key", "journey").await;
+    fits_the_window(c, "New workflow").await;
+    screenshot(c, "console-new-workflow.png").await;
+    click(c, "#create-workflow").await;
+    let workflow_id = fragment_between(c, "/workflows/", "/trigger").await;
+    let url = text_of(c, "#trigger-url").await;
+    assert_eq!(url, format!("{base}/webhooks/{workflow_id}"));
+    assert_eq!(text_of(c, "#trigger-key-name").await, "journey");
+    let curl = text_of(c, "#curl").await;
+    assert!(
+        curl.contains(&url) && curl.contains("$API_KEY") && !curl.contains(&value),
+        "{curl}"
+    );
+    fits_the_window(c, "the trigger panel").await;
+    screenshot(c, "console-trigger.png").await;
+
+    let (status, accepted) = send(http, &url, &value).await;
+    assert_eq!(status, 202, "{accepted}");
+    let first = accepted["executionId"].as_str().expect("id").to_owned();
+    listed_succeeded(c, &first, 1).await;
+    screenshot(c, "console-all-executions.png").await;
+
+    // Off: the URL is not found; on again: accepted.
+    click(
+        c,
+        &format!("#all-executions tr[data-execution='{first}'] td:nth-child(2) a"),
+    )
+    .await;
+    click(c, "#tab-trigger").await;
+    click(c, "#enabled").await;
+    wait_text(c, "#workflow-state", "disabled").await;
+    assert_eq!(send(http, &url, &value).await.0, 404);
+    click(c, "#enabled").await;
+    wait_text(c, "#workflow-state", "enabled").await;
+    assert_eq!(send(http, &url, &value).await.0, 202);
+
+    // The steps replaced behind the page's back: its key change, based on version 1, is
+    // refused as a conflict, and the page shows version 2.
+    let admin = |r: reqwest::RequestBuilder| r.header("x-admin-key", admin_key);
+    let shown: Value = admin(http.get(format!("{base}/admin/workflows/{workflow_id}")))
+        .send()
+        .await
+        .expect("GET")
+        .bytes()
+        .await
+        .map(|b| serde_json::from_slice(&b).expect("json"))
+        .expect("body");
+    let mut definition = shown["definition"].clone();
+    definition["steps"] = json!([{"id": "say", "type": "transform", "output": {"version": 2}}]);
+    let replaced = admin(http.put(format!("{base}/admin/workflows/{workflow_id}")))
+        .header("if-match", "\"1\"")
+        .header("content-type", "application/json")
+        .body(definition.to_string())
+        .send()
+        .await
+        .expect("PUT");
+    assert_eq!(replaced.status(), 200);
+    choose(c, "#trigger-key", "partner").await;
+    click(c, "#change-key").await;
+    let error = text_of(c, "#error:not([hidden])").await;
+    assert!(error.contains("version conflict"), "{error}");
+    wait_text(c, "#workflow-version", "2").await;
+    assert_eq!(text_of(c, "#trigger-key-name").await, "journey");
+
+    let (status, accepted) = send(http, &url, &value).await;
+    assert_eq!(status, 202, "{accepted}");
+    let second = accepted["executionId"].as_str().expect("id").to_owned();
+    listed_succeeded(c, &second, 2).await;
+
+    // Versions: 2 and 1 listed; version 1 shows what 2 took away; restoring it saves 3.
+    click(
+        c,
+        &format!("#all-executions tr[data-execution='{second}'] td:nth-child(2) a"),
+    )
+    .await;
+    click(c, "#tab-versions").await;
+    text_of(c, "#versions tr[data-version='2']").await;
+    text_of(c, "#versions tr[data-version='1']").await;
+    fits_the_window(c, "Versions").await;
+    click(c, "#versions tr[data-version='1'] a.version-link").await;
+    wait_text(c, "#version-title", "Version 1").await;
+    let removed = all_text(c, "#version-diff .diff-del").await;
+    let added = all_text(c, "#version-diff .diff-add").await;
+    assert!(
+        removed.contains("\"echo\"") && added.contains("\"transform\""),
+        "{removed} / {added}"
+    );
+    assert!(
+        text_of(c, "#version-definition")
+            .await
+            .contains("\"type\": \"echo\"")
+    );
+    fits_the_window(c, "a version").await;
+    screenshot(c, "console-version.png").await;
+    click(c, "#restore").await;
+    let restored = text_of(c, "#versions tr[data-version='3'] td.note").await;
+    assert!(restored.contains("version 1"), "{restored}");
+    wait_text(c, "#workflow-version", "3").await;
+    screenshot(c, "console-versions.png").await;
+    let version = |n: u32| {
+        admin(http.get(format!("{base}/admin/workflows/{workflow_id}/versions/{n}"))).send()
+    };
+    let one = version(1).await.expect("v1").bytes().await.expect("v1");
+    let three = version(3).await.expect("v3").bytes().await.expect("v3");
+    let (one, three): (Value, Value) = (
+        serde_json::from_slice(&one).expect("json"),
+        serde_json::from_slice(&three).expect("json"),
+    );
+    assert_eq!(one["definition"], three["definition"]);
+    click(c, "#versions tr[data-version='1'] a.version-link").await;
+    text_of(c, "#version-same").await;
+
+    // Back retraces the pages; forward returns.
+    c.back().await.expect("back");
+    text_of(c, "#versions tr[data-version='3']").await;
+    c.back().await.expect("back");
+    wait_text(c, "#version-title", "Version 1").await;
+    c.forward().await.expect("forward");
+    text_of(c, "#versions tr[data-version='3']").await;
+
+    a_key_made_with_an_sns_workflow(c).await;
+}
+
+/// Amazon SNS with a key made on the spot: its value in the subscription endpoint this once,
+/// a placeholder after.
+async fn a_key_made_with_an_sns_workflow(c: &Client) {
+    click(c, "#nav-workflows").await;
+    click(c, "#new-workflow").await;
+    type_into(c, "#wf-name", "From SNS").await;
+    choose(c, "#wf-trigger", "Amazon SNS").await;
+    choose(c, "#wf-key", "Create a new key…").await;
+    type_into(c, "#wf-new-key-name", "sns-inline").await;
+    click(c, "#create-workflow").await;
+    let value = text_of(c, "#key-value-panel[data-key='sns-inline'] #key-value").await;
+    let endpoint = text_of(c, "#subscription-url").await;
+    let url = text_of(c, "#trigger-url").await;
+    assert_eq!(endpoint, format!("{url}?x-api-key={value}"));
+    assert!(text_of(c, "#curl").await.contains(&value));
+    assert_eq!(text_of(c, "#topics").await, "any topic");
+    c.refresh().await.expect("reload");
+    wait_text(
+        c,
+        "#subscription-url",
+        &format!("{url}?x-api-key=YOUR_API_KEY"),
+    )
+    .await;
+    assert!(
+        c.find(Locator::Css("#key-value")).await.is_err(),
+        "the value is shown once"
+    );
+}
+
 /// More items than one page of the console (50), so it offers the rest.
 const ALERTS: usize = 53;
 
@@ -868,6 +1135,10 @@ async fn the_console_shows_runs_and_replays_an_execution_in_a_real_browser() {
 
         // Settings → API keys: add, use, rotate and revoke a key.
         api_keys_are_added_rotated_and_revoked(&c, &http, &base, &db).await;
+
+        // The docs' journey: a key, a workflow with it, its URL called, switched off and on,
+        // replaced, and a version restored.
+        the_docs_journey(&c, &http, &base, &admin_key).await;
 
         // Signing out forgets the key.
         click(&c, "#sign-out").await;

@@ -95,10 +95,20 @@
 
   class Refused extends Error {}
 
-  async function api(method, path, body) {
+  // A refusal other than the admin key's, with its status, so a caller can tell a conflict
+  // (409) from the rest.
+  class Failed extends Error {
+    constructor(message, status, code) {
+      super(message);
+      this.status = status;
+      this.code = code;
+    }
+  }
+
+  async function api(method, path, body, extraHeaders) {
     const key = sessionStorage.getItem(KEY);
     if (!key) throw new Refused('sign in first');
-    const headers = { 'x-admin-key': key, accept: 'application/json' };
+    const headers = { ...(extraHeaders || {}), 'x-admin-key': key, accept: 'application/json' };
     if (body !== undefined) headers['content-type'] = 'application/json';
     const response = await fetch(BASE + path, {
       method,
@@ -117,7 +127,7 @@
     }
     if (!response.ok) {
       const msg = answer && answer.error ? answer.error.code + ': ' + answer.error.message : response.statusText;
-      throw new Error(msg);
+      throw new Failed(msg, response.status, answer && answer.error ? answer.error.code : '');
     }
     return answer;
   }
@@ -208,7 +218,7 @@
           el('div', { class: 'muted' }, el('code', {}, w.id))),
         el('td', {}, w.trigger),
         el('td', {}, w.enabled ? 'yes' : 'no'),
-        el('td', {}, el('code', { class: 'webhook-url' }, url), ' ', copy),
+        el('td', { class: 'url-cell' }, el('code', { class: 'webhook-url' }, url), ' ', copy),
         el('td', {}, last
           ? [el('a', { href: `#/workflows/${encodeURIComponent(w.id)}/executions/${encodeURIComponent(last.id)}` }, statusBadge(last.status)), ' ', when(last.receivedAt)]
           : el('span', { class: 'muted' }, 'none')),
@@ -217,11 +227,12 @@
     });
     render(
       el('h1', {}, 'Workflows'),
+      el('div', { class: 'toolbar' }, el('a', { href: '#/workflows/new', id: 'new-workflow', class: 'button' }, 'New workflow')),
       rows.length
         ? el('table', { id: 'workflows' },
           el('thead', {}, el('tr', {}, ['Name', 'Trigger', 'Enabled', 'Webhook URL', 'Last execution', 'Last 24 h'].map((h) => el('th', {}, h)))),
           el('tbody', {}, rows))
-        : el('p', {}, 'No workflows yet. Create one with webhook-trigger workflows create.'));
+        : el('p', {}, 'No workflows yet: New workflow makes one (or webhook-trigger workflows create).'));
   }
 
   async function executionsPage(workflowId, params) {
@@ -250,6 +261,7 @@
       el('td', {}, when(e.receivedAt)),
       el('td', {}, e.finishedAt ? when(e.finishedAt) : ''),
       el('td', {}, e.trigger.type),
+      el('td', { class: 'workflow-version' }, versionLabel(e.workflowVersion)),
       el('td', {}, String(e.steps.length)),
       el('td', {}, String(e.attempts))));
     const nav = el('div', { class: 'toolbar' });
@@ -261,8 +273,8 @@
     }
     render(
       el('p', {}, el('a', { href: '#/' }, '« Workflows')),
-      el('h1', {}, workflow.name),
-      el('p', { class: 'muted' }, el('code', {}, workflow.id), ' · ', workflow.trigger, ' · ', workflow.enabled ? 'enabled' : 'disabled', ' · last 24 h: ', counts(workflow.activity.counts)),
+      workflowHeading(workflow, 'executions'),
+      el('p', { class: 'muted' }, 'last 24 h: ', counts(workflow.activity.counts)),
       el('h2', {}, 'Executions per hour, last 24 h'),
       chart(workflow.activity),
       el('h2', {}, 'Refused requests per hour, last 24 h'),
@@ -272,7 +284,7 @@
       el('div', { class: 'toolbar' }, el('label', {}, 'Status ', filter), el('label', {}, auto, ' auto-refresh')),
       rows.length
         ? el('table', { id: 'executions' },
-          el('thead', {}, el('tr', {}, ['Execution', 'Status', 'Received', 'Finished', 'Trigger', 'Steps', 'Attempts'].map((h) => el('th', {}, h)))),
+          el('thead', {}, el('tr', {}, ['Execution', 'Status', 'Received', 'Finished', 'Trigger', 'Version', 'Steps', 'Attempts'].map((h) => el('th', {}, h)))),
           el('tbody', {}, rows))
         : el('p', { id: 'no-executions' }, 'No executions' + (status ? ' with status ' + status : '') + '.'),
       nav);
@@ -517,6 +529,343 @@
     return panel;
   }
 
+  function versionLabel(n) {
+    return n === undefined || n === null ? '' : 'v' + n;
+  }
+
+  // A workflow's name and state, with its tabs: executions, trigger, versions.
+  function workflowHeading(workflow, active) {
+    const id = encodeURIComponent(workflow.id);
+    const tab = (name, href, label) => el('a', { href, id: 'tab-' + name, class: name === active ? 'tab active' : 'tab', 'aria-current': name === active ? 'page' : null }, label);
+    return [
+      el('h1', {}, workflow.name),
+      el('p', { class: 'muted', id: 'workflow-meta' }, el('code', {}, workflow.id), ' · ', TRIGGER_LABELS[workflow.trigger] || workflow.trigger,
+        ' · ', el('span', { id: 'workflow-state' }, workflow.enabled ? 'enabled' : 'disabled'), ' · version ',
+        el('span', { id: 'workflow-version' }, String(workflow.version))),
+      el('nav', { class: 'tabs' },
+        tab('executions', `#/workflows/${id}`, 'Executions'),
+        tab('trigger', `#/workflows/${id}/trigger`, 'Trigger'),
+        tab('versions', `#/workflows/${id}/versions`, 'Versions')),
+    ];
+  }
+
+  const TRIGGER_LABELS = { generic_webhook: 'Generic Webhook', amazon_sns: 'Amazon SNS' };
+  // Stands in for a key value the page does not have (only a hash is kept). The curl line
+  // reads it from the shell; SNS gets the CLI's placeholder, to replace by hand.
+  const CURL_KEY = '$API_KEY';
+  const SNS_KEY = 'YOUR_API_KEY';
+  // A key made inline with a new workflow: its value is shown on that workflow's trigger
+  // panel the one time the page is shown after creating it, then dropped (never stored).
+  let justCreated = null;
+
+  // Every executions list, newest first across the workflows (the API lists per workflow).
+  async function allExecutionsPage() {
+    const workflows = await api('GET', 'admin/workflows');
+    const pages = await Promise.all(workflows.map((w) =>
+      api('GET', `admin/workflows/${encodeURIComponent(w.id)}/executions?limit=20`).then((p) => p.items.map((e) => ({ e, w })))));
+    const rows = pages.flat()
+      .sort((a, b) => String(b.e.receivedAt).localeCompare(String(a.e.receivedAt)))
+      .slice(0, 50)
+      .map(({ e, w }) => {
+        const id = encodeURIComponent(w.id);
+        return el('tr', { 'data-execution': e.id, 'data-status': e.status, 'data-workflow': w.id },
+          el('td', {}, el('a', { href: `#/workflows/${id}/executions/${encodeURIComponent(e.id)}`, class: 'execution-link' }, el('code', {}, e.id))),
+          el('td', {}, el('a', { href: `#/workflows/${id}` }, w.name)),
+          el('td', {}, statusBadge(e.status)),
+          el('td', {}, when(e.receivedAt)),
+          el('td', { class: 'workflow-version' }, versionLabel(e.workflowVersion)),
+          el('td', {}, e.trigger.type));
+      });
+    render(
+      el('h1', {}, 'Executions'),
+      el('p', { class: 'muted' }, 'The newest executions of every workflow (up to 20 each, 50 in all); refreshed every 2 s.'),
+      rows.length
+        ? el('table', { id: 'all-executions' },
+          el('thead', {}, el('tr', {}, ['Execution', 'Workflow', 'Status', 'Received', 'Version', 'Trigger'].map((h) => el('th', {}, h)))),
+          el('tbody', {}, rows))
+        : el('p', { id: 'no-executions' }, 'No executions yet.'));
+    schedule();
+  }
+
+  const NEW_KEY = '\u0000new';
+
+  // Workflows → New workflow: a name, a trigger, a key (or a new one), and a first step
+  // (echo) to edit later; Create saves version 1 and opens its trigger panel.
+  async function newWorkflowPage() {
+    const keys = (await api('GET', 'admin/api-keys')).filter((k) => !k.revoked);
+    const name = el('input', { type: 'text', id: 'wf-name', autocomplete: 'off', maxlength: 200, required: true, placeholder: 'Orders from the shop' });
+    const trigger = el('select', { id: 'wf-trigger' },
+      Object.entries(TRIGGER_LABELS).map(([value, label]) => el('option', { value }, label)));
+    const key = el('select', { id: 'wf-key' },
+      keys.map((k) => el('option', { value: k.name }, k.name)),
+      el('option', { value: NEW_KEY, selected: !keys.length }, 'Create a new key\u2026'));
+    const keyName = el('input', { type: 'text', id: 'wf-new-key-name', autocomplete: 'off', spellcheck: 'false', maxlength: 64, placeholder: 'partner-acme' });
+    const newKey = el('label', { id: 'wf-new-key', hidden: key.value !== NEW_KEY }, 'New key name ', keyName);
+    key.addEventListener('change', () => { newKey.hidden = key.value !== NEW_KEY; });
+    const shown = el('div', {});
+    const form = el('form', { id: 'new-workflow-form', class: 'panel', autocomplete: 'off' },
+      el('p', {}, el('label', {}, 'Name ', name)),
+      el('p', {}, el('label', {}, 'Trigger ', trigger)),
+      el('p', {}, el('label', {}, 'API key ', key), ' ', newKey),
+      el('p', { class: 'muted' }, 'Senders present the key in the x-api-key header (Amazon SNS: in the subscription URL). The workflow starts with one echo step, which answers with what it received.'),
+      el('button', { type: 'submit', id: 'create-workflow' }, 'Create'));
+    form.addEventListener('submit', (event) => {
+      event.preventDefault();
+      createWorkflow({ form, name, trigger, key, keyName, shown });
+    });
+    render(
+      el('p', {}, el('a', { href: '#/workflows' }, '\u00ab Workflows')),
+      el('h1', {}, 'New workflow'),
+      shown,
+      form);
+    name.focus();
+  }
+
+  async function createWorkflow({ form, name, trigger, key, keyName, shown }) {
+    const title = name.value.trim();
+    if (!title) return showError('Give the workflow a name.');
+    let apiKey = key.value;
+    if (apiKey === NEW_KEY && !keyName.value.trim()) return showError('Name the new key.');
+    const button = form.querySelector('button');
+    button.disabled = true;
+    showError('');
+    let created = null;
+    try {
+      if (apiKey === NEW_KEY) {
+        created = await api('POST', 'admin/api-keys', { name: keyName.value.trim() });
+        apiKey = created.name;
+        // The key exists now whatever happens next: offer it, and show its value this once.
+        key.prepend(el('option', { value: apiKey }, apiKey));
+        key.value = apiKey;
+        key.dispatchEvent(new Event('change'));
+        shown.replaceChildren(valuePanel({ name: apiKey, title: `API key ${apiKey} created: its value`, value: created.value }));
+      }
+      const workflow = await api('POST', 'admin/workflows', {
+        name: title, trigger: trigger.value, api_key: apiKey, steps: [{ id: 'echo', type: 'echo' }],
+      });
+      justCreated = created ? { workflowId: workflow.id, name: created.name, value: created.value } : null;
+      location.hash = `#/workflows/${encodeURIComponent(workflow.id)}/trigger`;
+    } catch (err) {
+      button.disabled = false;
+      fail(err);
+    }
+  }
+
+  // Shows what an action on the trigger panel answered, after the panel is drawn again.
+  async function triggerAction(workflowId, call) {
+    for (const b of $('view').querySelectorAll('button, select, input')) b.disabled = true;
+    let shown = null;
+    let error = null;
+    try { shown = await call(); } catch (err) { error = err; }
+    showError('');
+    try { await triggerPage(workflowId, shown); } catch (err) { return fail(err); }
+    if (error) fail(conflictExplained(error));
+  }
+
+  function conflictExplained(err) {
+    if (!(err instanceof Failed) || err.status !== 409 || err.code !== 'version_conflict') return err;
+    return new Failed('Not saved: someone saved this workflow after this page read it (version conflict). '
+      + 'The page now shows the current version; make the change again.', 409, err.code);
+  }
+
+  function curlLine(url, keyValue) {
+    const header = keyValue ? `'x-api-key: ${keyValue}'` : `"x-api-key: ${CURL_KEY}"`;
+    return `curl -X POST '${url}' -H ${header} -H 'content-type: application/json' -d '{"hello": "world"}'`;
+  }
+
+  // The trigger panel: where senders call, with which key, whether it is on, and how it checks
+  // signatures.
+  async function triggerPage(workflowId, shown) {
+    const id = encodeURIComponent(workflowId);
+    const [workflow, keys] = await Promise.all([api('GET', `admin/workflows/${id}`), api('GET', 'admin/api-keys')]);
+    const fresh = justCreated && justCreated.workflowId === workflow.id && justCreated.name === workflow.apiKeyName ? justCreated : null;
+    justCreated = null;
+    const url = location.origin + BASE + workflow.webhookPath.replace(/^\//, '');
+    const curl = curlLine(url, fresh && fresh.value);
+    render(
+      el('p', {}, el('a', { href: '#/workflows' }, '\u00ab Workflows')),
+      workflowHeading(workflow, 'trigger'),
+      fresh ? valuePanel({ name: fresh.name, title: `API key ${fresh.name}: its value`, value: fresh.value }) : null,
+      shown || null,
+      el('div', { id: 'trigger-panel', class: 'panel', 'data-version': workflow.version },
+        dl([
+          ['Trigger', TRIGGER_LABELS[workflow.trigger] || workflow.trigger],
+          ['Enabled', enabledToggle(workflow)],
+          ['API key', keyChooser(workflow, keys)],
+          ['Webhook URL', [el('code', { id: 'trigger-url' }, url), ' ', copyButton(url, { id: 'copy-url' })]],
+          ['curl', [el('code', { id: 'curl' }, curl), ' ', copyButton(curl, { id: 'copy-curl' })]],
+        ]),
+        fresh ? null : el('p', { class: 'muted' }, `Set ${CURL_KEY} to the key's value (shown once, when the key was made) before running the line.`),
+        workflow.trigger === 'amazon_sns' ? snsPanel(workflow, url, fresh) : null),
+      el('h2', {}, 'Signature check'),
+      verifyPanel(workflow));
+  }
+
+  function enabledToggle(workflow) {
+    const box = el('input', { type: 'checkbox', id: 'enabled', checked: workflow.enabled });
+    box.addEventListener('change', () => triggerAction(workflow.id, async () => {
+      await api('PATCH', `admin/workflows/${encodeURIComponent(workflow.id)}`, { enabled: box.checked });
+      return null;
+    }));
+    return el('label', {}, box, ' ', workflow.enabled ? 'on: the webhook URL starts executions' : 'off: the webhook URL answers 404');
+  }
+
+  // Changing the key is a new version of the definition, based on the version this page read.
+  function keyChooser(workflow, keys) {
+    const names = keys.filter((k) => !k.revoked || k.name === workflow.apiKeyName).map((k) => k.name);
+    if (!names.includes(workflow.apiKeyName)) names.unshift(workflow.apiKeyName);
+    const select = el('select', { id: 'trigger-key' },
+      names.map((n) => el('option', { value: n, selected: n === workflow.apiKeyName }, n)));
+    const change = el('button', { type: 'button', id: 'change-key', disabled: true }, 'Change key');
+    select.addEventListener('change', () => { change.disabled = select.value === workflow.apiKeyName; });
+    change.addEventListener('click', () => triggerAction(workflow.id, async () => {
+      const definition = { ...workflow.definition, api_key: select.value };
+      await api('PUT', `admin/workflows/${encodeURIComponent(workflow.id)}`, definition, { 'if-match': `"${workflow.version}"` });
+      return null;
+    }));
+    return [el('code', { id: 'trigger-key-name' }, workflow.apiKeyName), ' ', select, ' ', change];
+  }
+
+  function snsPanel(workflow, url, fresh) {
+    const endpoint = url + '?x-api-key=' + encodeURIComponent(fresh ? fresh.value : SNS_KEY);
+    const topics = (workflow.definition.sns && workflow.definition.sns.allowed_topic_arns) || [];
+    return el('div', { id: 'sns' },
+      el('h2', {}, 'Amazon SNS'),
+      dl([
+        ['Subscription endpoint', [el('code', { id: 'subscription-url' }, endpoint), ' ', copyButton(endpoint, { id: 'copy-subscription-url' })]],
+        ['Topic allowlist', topics.length
+          ? el('ul', { id: 'topics' }, topics.map((t) => el('li', {}, el('code', {}, t))))
+          : el('span', { id: 'topics', class: 'muted' }, 'any topic')],
+        ['Subscriptions', el('span', { class: 'muted' }, 'not listed here: webhook-trigger workflows subscriptions ' + workflow.id)],
+      ]),
+      fresh ? null : el('p', { class: 'muted' }, `Replace ${SNS_KEY} with the key's value: SNS cannot send headers, so the key travels in the query string.`));
+  }
+
+  // The verify block as saved (changed with the definition), and the secrets' buttons.
+  function verifyPanel(workflow) {
+    const verify = workflow.definition.verify;
+    if (!verify) return el('p', { id: 'verify', class: 'muted' }, 'None: this workflow checks no signature (add a verify block to its definition).');
+    const id = encodeURIComponent(workflow.id);
+    const value = el('input', { type: 'password', id: 'secret-value', autocomplete: 'off', placeholder: "provider's secret, or empty to generate one" });
+    const secretCall = (path, label) => {
+      const button = el('button', { type: 'button', id: 'secret-' + label.toLowerCase() }, label);
+      button.addEventListener('click', () => triggerAction(workflow.id, async () => {
+        const body = label === 'Retire' ? undefined : value.value ? { value: value.value } : { generate: true };
+        return secretsShown(await api(label === 'Set' ? 'PUT' : 'POST', `admin/workflows/${id}/${path}`, body));
+      }));
+      return button;
+    };
+    return el('div', { id: 'verify' },
+      dl(Object.entries(verify).map(([k, v]) => [k, typeof v === 'object' ? pretty(v) : String(v)])),
+      el('div', { class: 'toolbar' }, value, secretCall('secret', 'Set'), secretCall('secret/rotate', 'Rotate'), secretCall('secret/retire', 'Retire')),
+      el('p', { class: 'muted' }, 'Set replaces every secret; Rotate adds one, the older staying valid until Retire. A generated value is shown once.'));
+  }
+
+  function secretsShown(answer) {
+    const fingerprints = el('p', { id: 'secret-fingerprints' }, 'Secrets now: ',
+      answer.secrets.map((s) => el('code', { class: 'fingerprint' }, s.fingerprint + ' ')));
+    if (!answer.value) return fingerprints;
+    return el('div', {}, valuePanel({ name: 'secret', title: 'The generated signing secret', value: answer.value }), fingerprints);
+  }
+
+  // Versions: newest first, each viewable and restorable.
+  async function versionsPage(workflowId) {
+    const id = encodeURIComponent(workflowId);
+    const [workflow, versions] = await Promise.all([api('GET', `admin/workflows/${id}`), api('GET', `admin/workflows/${id}/versions`)]);
+    const rows = versions.map((v) => el('tr', { 'data-version': v.number },
+      el('td', {}, el('a', { href: `#/workflows/${id}/versions/${v.number}`, class: 'version-link' }, 'v' + v.number),
+        v.number === workflow.version ? el('span', { class: 'muted' }, ' (current)') : null),
+      el('td', {}, when(v.createdAt)),
+      el('td', {}, v.createdBy),
+      el('td', { class: 'note' }, v.note || ''),
+      el('td', {}, v.number === workflow.version ? null : restoreButton(workflow.id, v.number, { class: 'restore' }))));
+    render(
+      el('p', {}, el('a', { href: '#/workflows' }, '\u00ab Workflows')),
+      workflowHeading(workflow, 'versions'),
+      rows.length
+        ? el('table', { id: 'versions' },
+          el('thead', {}, el('tr', {}, ['Version', 'Saved', 'By', 'Note', ''].map((h) => el('th', {}, h)))),
+          el('tbody', {}, rows))
+        : el('p', { class: 'muted' }, 'No version records: this workflow was stored before versions.'));
+  }
+
+  // Restoring saves a new version with the old document; the list shows it after.
+  function restoreButton(workflowId, n, attrs) {
+    const button = el('button', { type: 'button', ...attrs }, 'Restore');
+    button.addEventListener('click', async () => {
+      button.disabled = true;
+      const id = encodeURIComponent(workflowId);
+      try {
+        await api('POST', `admin/workflows/${id}/versions/${n}/restore`);
+        const target = `#/workflows/${id}/versions`;
+        if (location.hash === target) await route(false); else location.hash = target;
+      } catch (err) {
+        button.disabled = false;
+        fail(err);
+      }
+    });
+    return button;
+  }
+
+  function definitionText(definition) {
+    return JSON.stringify(definition, null, 2);
+  }
+
+  // A line diff by longest common subsequence: [{op: ' ' | '-' | '+', line}], `before`'s lines
+  // marked '-', `after`'s '+'. Quadratic, which workflow documents are small enough for.
+  function lineDiff(before, after) {
+    const a = before.split('\n');
+    const b = after.split('\n');
+    const lcs = Array.from({ length: a.length + 1 }, () => new Array(b.length + 1).fill(0));
+    for (let i = a.length - 1; i >= 0; i--) {
+      for (let j = b.length - 1; j >= 0; j--) {
+        lcs[i][j] = a[i] === b[j] ? lcs[i + 1][j + 1] + 1 : Math.max(lcs[i + 1][j], lcs[i][j + 1]);
+      }
+    }
+    const out = [];
+    let i = 0, j = 0;
+    while (i < a.length && j < b.length) {
+      if (a[i] === b[j]) { out.push({ op: ' ', line: a[i] }); i++; j++; }
+      else if (lcs[i + 1][j] >= lcs[i][j + 1]) out.push({ op: '-', line: a[i++] });
+      else out.push({ op: '+', line: b[j++] });
+    }
+    while (i < a.length) out.push({ op: '-', line: a[i++] });
+    while (j < b.length) out.push({ op: '+', line: b[j++] });
+    return out;
+  }
+
+  const DIFF_CLASSES = { ' ': 'diff-same', '-': 'diff-del', '+': 'diff-add' };
+
+  function diffView(changes) {
+    return el('pre', { id: 'version-diff', class: 'diff' },
+      changes.map((c) => el('span', { class: DIFF_CLASSES[c.op] }, c.op + ' ' + c.line + '\n')));
+  }
+
+  async function versionPage(workflowId, n) {
+    const id = encodeURIComponent(workflowId);
+    const [workflow, version] = await Promise.all([
+      api('GET', `admin/workflows/${id}`),
+      api('GET', `admin/workflows/${id}/versions/${encodeURIComponent(n)}`),
+    ]);
+    const text = definitionText(version.definition);
+    const changes = lineDiff(text, definitionText(workflow.definition));
+    const same = changes.every((c) => c.op === ' ');
+    render(
+      el('p', {}, el('a', { href: `#/workflows/${id}/versions` }, '\u00ab Versions')),
+      workflowHeading(workflow, 'versions'),
+      el('h2', { id: 'version-title', 'data-version': version.number }, `Version ${version.number}`),
+      dl([['saved', when(version.createdAt)], ['by', version.createdBy], ['note', version.note]]),
+      version.number === workflow.version ? el('p', { class: 'muted' }, 'This is the current version.')
+        : el('div', { class: 'toolbar' }, restoreButton(workflow.id, version.number, { id: 'restore' })),
+      el('h2', {}, `Changes from version ${version.number} to the current one (version ${workflow.version})`),
+      same ? el('p', { id: 'version-same', class: 'muted' }, 'None: the same definition.') : null,
+      el('p', { class: 'muted legend' }, el('span', { class: 'diff-del' }, '- only in version ' + version.number), ' ',
+        el('span', { class: 'diff-add' }, '+ only in the current version')),
+      diffView(changes),
+      el('h2', {}, 'Definition'),
+      el('pre', { id: 'version-definition' }, text));
+  }
+
   // Settings: the pages under #/settings.
   function settingsPage() {
     render(
@@ -681,8 +1030,13 @@
     const params = new URLSearchParams(qs || '');
     const parts = (path || '/').split('/').filter(Boolean).map(decodeURIComponent);
     try {
-      if (parts[0] === 'workflows' && parts.length === 4 && parts[2] === 'executions') await executionPage(parts[1], parts[3], refreshing);
+      if (parts[0] === 'workflows' && parts.length === 2 && parts[1] === 'new') await newWorkflowPage();
+      else if (parts[0] === 'workflows' && parts.length === 4 && parts[2] === 'executions') await executionPage(parts[1], parts[3], refreshing);
+      else if (parts[0] === 'workflows' && parts.length === 4 && parts[2] === 'versions') await versionPage(parts[1], parts[3]);
+      else if (parts[0] === 'workflows' && parts.length === 3 && parts[2] === 'versions') await versionsPage(parts[1]);
+      else if (parts[0] === 'workflows' && parts.length === 3 && parts[2] === 'trigger') await triggerPage(parts[1], null);
       else if (parts[0] === 'workflows' && parts.length === 2) await executionsPage(parts[1], params);
+      else if (parts[0] === 'executions' && parts.length === 1) await allExecutionsPage();
       else if (parts[0] === 'settings' && parts[1] === 'api-keys' && parts.length === 2) await apiKeysPage(null);
       else if (parts[0] === 'settings' && parts.length === 1) settingsPage();
       else await workflowsPage();
