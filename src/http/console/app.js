@@ -5,6 +5,7 @@
 (function () {
   const KEY = 'webhookTriggerAdminKey';
   const STATUSES = ['queued', 'running', 'waiting', 'succeeded', 'failed'];
+  const TRIGGER_LABELS = { generic_webhook: 'Generic Webhook', amazon_sns: 'Amazon SNS' };
   // Why a request for a workflow started nothing (the admin API's rejections.counts keys).
   const REASONS = ['auth', 'size', 'signature', 'duplicate', 'other'];
   const REASON_TITLES = {
@@ -216,7 +217,7 @@
       return el('tr', { 'data-workflow': w.id },
         el('td', {}, el('a', { href: '#/workflows/' + encodeURIComponent(w.id), class: 'workflow-link' }, w.name),
           el('div', { class: 'muted' }, el('code', {}, w.id))),
-        el('td', {}, w.trigger),
+        el('td', {}, TRIGGER_LABELS[w.trigger] || w.trigger),
         el('td', {}, w.enabled ? 'yes' : 'no'),
         el('td', { class: 'url-cell' }, el('code', { class: 'webhook-url' }, url), ' ', copy),
         el('td', {}, last
@@ -549,7 +550,6 @@
     ];
   }
 
-  const TRIGGER_LABELS = { generic_webhook: 'Generic Webhook', amazon_sns: 'Amazon SNS' };
   // Stands in for a key value the page does not have (only a hash is kept). The curl line
   // reads it from the shell; SNS gets the CLI's placeholder, to replace by hand.
   const CURL_KEY = '$API_KEY';
