@@ -4,7 +4,9 @@
 //! see refused requests charted by reason, open it, see its steps, replay it; see the path a
 //! branch took and a loop's items, paged; approve a waiting execution and cancel another; a
 //! wrong key is refused; a hostile payload renders as text; add, rotate and revoke an API key
-//! in Settings. With `WEBHOOK_CONSOLE_SCREENSHOTS=DIR` it also saves a PNG of each page there
+//! in Settings; and the docs' journey: a key, a new workflow with it, its URL from the
+//! trigger panel called, switched off and on, replaced, a version viewed and restored. With
+//! `WEBHOOK_CONSOLE_SCREENSHOTS=DIR` it also saves a PNG of each page there
 //! (`make screenshots` writes the ones in docs/).
 //!
 //! Never skipped: without the browser it fails, saying what to install.
