@@ -745,7 +745,81 @@ async fn the_docs_journey(c: &Client, http: &reqwest::Client, base: &str, admin_
     c.forward().await.expect("forward");
     text_of(c, "#versions tr[data-version='3']").await;
 
+    // A key change based on the current version is saved as the next one.
+    click(c, "#tab-trigger").await;
+    choose(c, "#trigger-key", "partner").await;
+    click(c, "#change-key").await;
+    wait_text(c, "#trigger-key-name", "partner").await;
+    wait_text(c, "#workflow-version", "4").await;
+    assert_eq!(
+        send(http, &url, &value).await.0,
+        401,
+        "the old key is refused"
+    );
+
     a_key_made_with_an_sns_workflow(c).await;
+    signing_secrets_from_the_trigger_panel(c, http, base, admin_key).await;
+}
+
+/// Waits until `css` matches `n` elements.
+async fn wait_count(c: &Client, css: &str, n: u64) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let found: Value = c
+            .execute(
+                "return document.querySelectorAll(arguments[0]).length",
+                vec![json!(css)],
+            )
+            .await
+            .expect("script");
+        if found == json!(n) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{found} of {css}, not {n}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// A signed workflow's trigger panel: its verify block read-only, a generated secret shown
+/// once, a rotation's two fingerprints, a retirement's one.
+async fn signing_secrets_from_the_trigger_panel(
+    c: &Client,
+    http: &reqwest::Client,
+    base: &str,
+    admin_key: &str,
+) {
+    let document = json!({"name": "Signed", "api_key": "partner", "auth": "signature",
+        "verify": {"scheme": "github"}, "steps": [{"type": "echo"}]});
+    let created = http
+        .post(format!("{base}/admin/workflows"))
+        .header("x-admin-key", admin_key)
+        .header("content-type", "application/json")
+        .body(document.to_string())
+        .send()
+        .await
+        .expect("POST")
+        .bytes()
+        .await
+        .expect("body");
+    let created: Value = serde_json::from_slice(&created).expect("json");
+    let id = created["id"].as_str().expect("id");
+    c.goto(&format!("{base}/console#/workflows/{id}/trigger"))
+        .await
+        .expect("open the trigger panel");
+    wait_text(c, "#view h1", "Signed").await;
+    assert!(text_of(c, "#verify").await.contains("github"));
+    click(c, "#secret-set").await;
+    let secret = text_of(c, "#key-value-panel[data-key='secret'] #key-value").await;
+    assert!(!secret.is_empty());
+    wait_count(c, "#secret-fingerprints .fingerprint", 1).await;
+    click(c, "#secret-rotate").await;
+    wait_count(c, "#secret-fingerprints .fingerprint", 2).await;
+    click(c, "#secret-retire").await;
+    wait_count(c, "#secret-fingerprints .fingerprint", 1).await;
+    assert!(
+        c.find(Locator::Css("#key-value")).await.is_err(),
+        "a retirement shows no value"
+    );
 }
 
 /// Amazon SNS with a key made on the spot: its value in the subscription endpoint this once,

@@ -550,6 +550,12 @@
     ];
   }
 
+  // What a sender must present (the workflow's `auth`).
+  const AUTH_LABELS = {
+    api_key: 'the API key (x-api-key)',
+    signature: 'a signature only (see Signature check); the key guards reading executions',
+    both: 'the API key and a signature',
+  };
   // Stands in for a key value the page does not have (only a hash is kept). The curl line
   // reads it from the shell; SNS gets the CLI's placeholder, to replace by hand.
   const CURL_KEY = '$API_KEY';
@@ -691,6 +697,7 @@
         dl([
           ['Trigger', TRIGGER_LABELS[workflow.trigger] || workflow.trigger],
           ['Enabled', enabledToggle(workflow)],
+          ['Sender auth', AUTH_LABELS[workflow.auth] || workflow.auth],
           ['API key', keyChooser(workflow, keys)],
           ['Webhook URL', [el('code', { id: 'trigger-url' }, url), ' ', copyButton(url, { id: 'copy-url' })]],
           ['curl', [el('code', { id: 'curl' }, curl), ' ', copyButton(curl, { id: 'copy-curl' })]],
@@ -765,7 +772,8 @@
     const fingerprints = el('p', { id: 'secret-fingerprints' }, 'Secrets now: ',
       answer.secrets.map((s) => el('code', { class: 'fingerprint' }, s.fingerprint + ' ')));
     if (!answer.value) return fingerprints;
-    return el('div', {}, valuePanel({ name: 'secret', title: 'The generated signing secret', value: answer.value }), fingerprints);
+    return el('div', {}, valuePanel({ name: 'secret', title: 'The generated signing secret', value: answer.value,
+      warning: 'Copy this value now and give it to the sender: it will not be shown again (only its fingerprint is).' }), fingerprints);
   }
 
   // Versions: newest first, each viewable and restorable.
@@ -883,7 +891,7 @@
   function valuePanel(shown) {
     return el('div', { id: 'key-value-panel', 'data-key': shown.name },
       el('h2', {}, shown.title),
-      el('p', { class: 'warning', id: 'value-warning' },
+      el('p', { class: 'warning', id: 'value-warning' }, shown.warning ||
         'Copy this value now: it will not be shown again. Only a hash of it is kept, so a lost value means rotating the key.'),
       el('p', {}, el('code', { id: 'key-value' }, shown.value), ' ', copyButton(shown.value, { id: 'copy-key-value' })),
       shown.note || null);
@@ -1014,6 +1022,13 @@
     else showError(String(err.message || err));
   }
 
+  // The menu entry of the section shown (its first path segment).
+  function markMenu(section) {
+    for (const [id, name] of [['nav-workflows', 'workflows'], ['nav-executions', 'executions'], ['nav-settings', 'settings']]) {
+      if (section === name) $(id).setAttribute('aria-current', 'page'); else $(id).removeAttribute('aria-current');
+    }
+  }
+
   async function route(refreshing) {
     stopRefresh();
     if (!sessionStorage.getItem(KEY)) return showLogin('');
@@ -1029,6 +1044,7 @@
     const [path, qs] = location.hash.replace(/^#/, '').split('?');
     const params = new URLSearchParams(qs || '');
     const parts = (path || '/').split('/').filter(Boolean).map(decodeURIComponent);
+    markMenu(parts[0] || 'workflows');
     try {
       if (parts[0] === 'workflows' && parts.length === 2 && parts[1] === 'new') await newWorkflowPage();
       else if (parts[0] === 'workflows' && parts.length === 4 && parts[2] === 'executions') await executionPage(parts[1], parts[3], refreshing);
