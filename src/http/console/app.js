@@ -593,7 +593,8 @@
     schedule();
   }
 
-  const NEW_KEY = '\u0000new';
+  // The key select's "Create a new key…" (a key's name is never empty).
+  const NEW_KEY = '';
 
   // Workflows → New workflow: a name, a trigger, a key (or a new one), and a first step
   // (echo) to edit later; Create saves version 1 and opens its trigger panel.
