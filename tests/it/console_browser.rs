@@ -406,6 +406,7 @@ async fn api_keys_are_added_rotated_and_revoked(
     click(c, "#save-key").await;
     let value = text_of(c, "#key-value-panel[data-key='console-made'] #key-value").await;
     assert!(value.starts_with("whk_"), "{value}");
+    fits_the_window(c, "API keys").await;
     let warning = text_of(c, "#value-warning").await;
     assert!(warning.contains("will not be shown again"), "{warning}");
     assert!(
@@ -653,6 +654,16 @@ async fn the_docs_journey(c: &Client, http: &reqwest::Client, base: &str, admin_
         &format!("#all-executions tr[data-execution='{first}'] td:nth-child(2) a"),
     )
     .await;
+    text_of(c, "#executions").await;
+    fits_the_window(c, "a workflow's executions").await;
+    click(
+        c,
+        &format!("#executions tr[data-execution='{first}'] a.execution-link"),
+    )
+    .await;
+    wait_text(c, "#execution-id", &first).await;
+    fits_the_window(c, "an execution").await;
+    c.back().await.expect("back");
     click(c, "#tab-trigger").await;
     click(c, "#enabled").await;
     wait_text(c, "#workflow-state", "disabled").await;
