@@ -216,7 +216,9 @@ pub struct ErrorBody {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ErrorDetail {
+    /// Stable and machine-readable (`workflow_not_found`): what a client branches on.
     pub code: &'static str,
+    /// For people; its wording may change.
     pub message: String,
 }
 

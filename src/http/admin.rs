@@ -9,6 +9,7 @@ use axum::http::request::Parts;
 
 use super::ApiError;
 use super::executions::{ItemParams, ListParams, item_params};
+use super::openapi::AdminErrors;
 use crate::app::{App, AppError, ListExecutions};
 use crate::domain::ApiKeyName;
 use crate::wire::{
@@ -55,9 +56,7 @@ impl FromRequestParts<App> for Operator {
     tag = "admin",
     responses(
         (status = 200, description = "Every workflow", body = Vec<AdminWorkflowView>),
-        (status = 400, description = "The x-admin-key header sent twice, or a bad query string or body", body = ErrorBody),
-        (status = 401, description = "No admin key, or not a valid one (`missing_admin_key`, `invalid_admin_key`)", body = ErrorBody),
-        (status = 503, description = "The store or the queue is unavailable; retry after `Retry-After`", body = ErrorBody),
+        AdminErrors,
     ),
     security(("admin_key" = []))
 )]
@@ -83,10 +82,8 @@ pub async fn workflows(
     params(("workflow_id" = String, Path, description = "The workflow's id")),
     responses(
         (status = 200, description = "The last 24 h", body = ActivityView),
-        (status = 400, description = "The x-admin-key header sent twice, or a bad query string or body", body = ErrorBody),
-        (status = 401, description = "No admin key, or not a valid one (`missing_admin_key`, `invalid_admin_key`)", body = ErrorBody),
+        AdminErrors,
         (status = 404, description = "No such workflow (`workflow_not_found`, `not_found`)", body = ErrorBody),
-        (status = 503, description = "The store or the queue is unavailable; retry after `Retry-After`", body = ErrorBody),
     ),
     security(("admin_key" = []))
 )]
@@ -109,10 +106,8 @@ pub async fn activity(
     params(("workflow_id" = String, Path, description = "The workflow's id"), ListParams),
     responses(
         (status = 200, description = "A page of executions", body = ExecutionPageView),
-        (status = 400, description = "The x-admin-key header sent twice, or a bad query string or body", body = ErrorBody),
-        (status = 401, description = "No admin key, or not a valid one (`missing_admin_key`, `invalid_admin_key`)", body = ErrorBody),
+        AdminErrors,
         (status = 404, description = "No such workflow (`workflow_not_found`, `not_found`)", body = ErrorBody),
-        (status = 503, description = "The store or the queue is unavailable; retry after `Retry-After`", body = ErrorBody),
     ),
     security(("admin_key" = []))
 )]
@@ -139,10 +134,8 @@ pub async fn executions(
     params(("workflow_id" = String, Path, description = "The workflow's id"), ("execution_id" = String, Path, description = "The execution's id")),
     responses(
         (status = 200, description = "The execution", body = ExecutionView),
-        (status = 400, description = "The x-admin-key header sent twice, or a bad query string or body", body = ErrorBody),
-        (status = 401, description = "No admin key, or not a valid one (`missing_admin_key`, `invalid_admin_key`)", body = ErrorBody),
+        AdminErrors,
         (status = 404, description = "No such workflow or execution", body = ErrorBody),
-        (status = 503, description = "The store or the queue is unavailable; retry after `Retry-After`", body = ErrorBody),
     ),
     security(("admin_key" = []))
 )]
@@ -167,10 +160,8 @@ pub async fn execution(
     params(("workflow_id" = String, Path, description = "The workflow's id"), ("execution_id" = String, Path, description = "The execution's id"), ("step_id" = String, Path, description = "A `for_each` step's id"), ItemParams),
     responses(
         (status = 200, description = "A page of items", body = ItemPageView),
-        (status = 400, description = "The x-admin-key header sent twice, or a bad query string or body", body = ErrorBody),
-        (status = 401, description = "No admin key, or not a valid one (`missing_admin_key`, `invalid_admin_key`)", body = ErrorBody),
+        AdminErrors,
         (status = 404, description = "No such workflow, execution or `for_each` step", body = ErrorBody),
-        (status = 503, description = "The store or the queue is unavailable; retry after `Retry-After`", body = ErrorBody),
     ),
     security(("admin_key" = []))
 )]
@@ -197,10 +188,8 @@ pub async fn items(
     params(("workflow_id" = String, Path, description = "The workflow's id"), ("execution_id" = String, Path, description = "The execution's id")),
     responses(
         (status = 202, description = "The new execution, queued", body = AcceptedView),
-        (status = 400, description = "The x-admin-key header sent twice, or a bad query string or body", body = ErrorBody),
-        (status = 401, description = "No admin key, or not a valid one (`missing_admin_key`, `invalid_admin_key`)", body = ErrorBody),
+        AdminErrors,
         (status = 404, description = "No such workflow or execution", body = ErrorBody),
-        (status = 503, description = "The store or the queue is unavailable; retry after `Retry-After`", body = ErrorBody),
     ),
     security(("admin_key" = []))
 )]
@@ -269,11 +258,9 @@ async fn decide(
     request_body(content = Option<DecisionBody>, description = "Optional: an empty body is no comment"),
     responses(
         (status = 200, description = "Approved", body = DecisionView),
-        (status = 400, description = "The x-admin-key header sent twice, or a bad query string or body", body = ErrorBody),
-        (status = 401, description = "No admin key, or not a valid one (`missing_admin_key`, `invalid_admin_key`)", body = ErrorBody),
+        AdminErrors,
         (status = 404, description = "No such workflow or execution", body = ErrorBody),
         (status = 409, description = "The execution is not waiting for this (`not_waiting`)", body = ErrorBody),
-        (status = 503, description = "The store or the queue is unavailable; retry after `Retry-After`", body = ErrorBody),
     ),
     security(("admin_key" = []))
 )]
@@ -296,11 +283,9 @@ pub async fn approve(
     request_body(content = Option<DecisionBody>, description = "Optional: an empty body is no comment"),
     responses(
         (status = 200, description = "Denied", body = DecisionView),
-        (status = 400, description = "The x-admin-key header sent twice, or a bad query string or body", body = ErrorBody),
-        (status = 401, description = "No admin key, or not a valid one (`missing_admin_key`, `invalid_admin_key`)", body = ErrorBody),
+        AdminErrors,
         (status = 404, description = "No such workflow or execution", body = ErrorBody),
         (status = 409, description = "The execution is not waiting for this (`not_waiting`)", body = ErrorBody),
-        (status = 503, description = "The store or the queue is unavailable; retry after `Retry-After`", body = ErrorBody),
     ),
     security(("admin_key" = []))
 )]
@@ -322,11 +307,9 @@ pub async fn deny(
     params(("workflow_id" = String, Path, description = "The workflow's id"), ("execution_id" = String, Path, description = "The execution's id")),
     responses(
         (status = 200, description = "The execution, now failed", body = ExecutionView),
-        (status = 400, description = "The x-admin-key header sent twice, or a bad query string or body", body = ErrorBody),
-        (status = 401, description = "No admin key, or not a valid one (`missing_admin_key`, `invalid_admin_key`)", body = ErrorBody),
+        AdminErrors,
         (status = 404, description = "No such workflow or execution", body = ErrorBody),
         (status = 409, description = "The execution is not waiting for this (`not_waiting`)", body = ErrorBody),
-        (status = 503, description = "The store or the queue is unavailable; retry after `Retry-After`", body = ErrorBody),
     ),
     security(("admin_key" = []))
 )]

@@ -12,6 +12,7 @@ use serde_json::Value;
 
 use super::ApiError;
 use super::admin::Operator;
+use super::openapi::AdminErrors;
 use crate::app::{App, AppError, NewWorkflow, Save};
 use crate::domain::{Workflow, WorkflowFile};
 use crate::wire::{AdminWorkflowView, ErrorBody, WorkflowVersionDocumentView, WorkflowVersionView};
@@ -62,7 +63,7 @@ fn document(syntax: Syntax, text: &str) -> Result<WorkflowFile, AppError> {
 /// `PUT`'s JSON envelope: the document under `definition`, with what the save was based on.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct Replace {
+pub struct ReplaceBody {
     /// The workflow document.
     #[schema(value_type = Object)]
     definition: Value,
@@ -84,7 +85,7 @@ fn replacement(
         let value: Value =
             serde_json::from_str(text).map_err(|e| AppError::InvalidJson(e.to_string()))?;
         if value.get("definition").is_some() {
-            let envelope: Replace = serde_json::from_value(value)
+            let envelope: ReplaceBody = serde_json::from_value(value)
                 .map_err(|e| AppError::InvalidRequest(e.to_string()))?;
             let file = WorkflowFile::from_value(envelope.definition)?;
             return Ok((file, envelope.base_version, envelope.note));
@@ -151,14 +152,16 @@ fn saved_by(operator: &Operator) -> Save {
     path = "/admin/workflows",
     operation_id = "adminCreateWorkflow",
     tag = "admin",
-    request_body(content((Object = "application/json"), (String = "application/yaml")), description = "A workflow document, as a workflow file has it (snake_case fields), in JSON or YAML"),
+    request_body(
+        content((Object = "application/json"), (String = "application/yaml")),
+        description = "A workflow document, as a workflow file has it (snake_case fields), in \
+                       JSON or YAML"
+    ),
     responses(
         (status = 201, description = "Created, at version 1", body = AdminWorkflowView, headers(("ETag" = String, description = "The version, as `If-Match` takes it: `\"3\"`"))),
-        (status = 400, description = "The x-admin-key header sent twice, or a bad query string or body", body = ErrorBody),
-        (status = 401, description = "No admin key, or not a valid one (`missing_admin_key`, `invalid_admin_key`)", body = ErrorBody),
+        AdminErrors,
         (status = 409, description = "A workflow with this id exists (`already_exists`)", body = ErrorBody),
         (status = 415, description = "Neither JSON nor YAML (`unsupported_media_type`)", body = ErrorBody),
-        (status = 503, description = "The store or the queue is unavailable; retry after `Retry-After`", body = ErrorBody),
     ),
     security(("admin_key" = []))
 )]
@@ -185,10 +188,8 @@ pub async fn create(
     params(("workflow_id" = String, Path, description = "The workflow's id")),
     responses(
         (status = 200, description = "The workflow", body = AdminWorkflowView, headers(("ETag" = String, description = "The version, as `If-Match` takes it: `\"3\"`"))),
-        (status = 400, description = "The x-admin-key header sent twice, or a bad query string or body", body = ErrorBody),
-        (status = 401, description = "No admin key, or not a valid one (`missing_admin_key`, `invalid_admin_key`)", body = ErrorBody),
+        AdminErrors,
         (status = 404, description = "No such workflow (`workflow_not_found`, `not_found`)", body = ErrorBody),
-        (status = 503, description = "The store or the queue is unavailable; retry after `Retry-After`", body = ErrorBody),
     ),
     security(("admin_key" = []))
 )]
@@ -209,16 +210,18 @@ pub async fn show(
     operation_id = "adminReplaceWorkflow",
     tag = "admin",
     params(("workflow_id" = String, Path, description = "The workflow's id"), ("If-Match" = Option<String>, Header, description = "The version the change is based on, as `ETag` gave it")),
-    request_body(content((Replace = "application/json"), (String = "application/yaml")), description = "The whole document again: in JSON under `definition` with `baseVersion` and `note`, or bare (JSON or YAML) with `If-Match`"),
+    request_body(
+        content((ReplaceBody = "application/json"), (String = "application/yaml")),
+        description = "The whole document again: in JSON under `definition` with `baseVersion` \
+                       and `note`, or bare (JSON or YAML) with `If-Match`"
+    ),
     responses(
         (status = 200, description = "Saved as a new version", body = AdminWorkflowView, headers(("ETag" = String, description = "The version, as `If-Match` takes it: `\"3\"`"))),
-        (status = 400, description = "The x-admin-key header sent twice, or a bad query string or body", body = ErrorBody),
-        (status = 401, description = "No admin key, or not a valid one (`missing_admin_key`, `invalid_admin_key`)", body = ErrorBody),
+        AdminErrors,
         (status = 404, description = "No such workflow (`workflow_not_found`, `not_found`)", body = ErrorBody),
         (status = 409, description = "Another save came first (`version_conflict`): read it again", body = ErrorBody),
         (status = 415, description = "Neither JSON nor YAML (`unsupported_media_type`)", body = ErrorBody),
         (status = 428, description = "Neither `If-Match` nor `baseVersion` says which version this replaces (`precondition_required`)", body = ErrorBody),
-        (status = 503, description = "The store or the queue is unavailable; retry after `Retry-After`", body = ErrorBody),
     ),
     security(("admin_key" = []))
 )]
@@ -265,10 +268,8 @@ pub struct EnabledBody {
     request_body(content = EnabledBody),
     responses(
         (status = 200, description = "The workflow, enabled or disabled", body = AdminWorkflowView, headers(("ETag" = String, description = "The version, as `If-Match` takes it: `\"3\"`"))),
-        (status = 400, description = "The x-admin-key header sent twice, or a bad query string or body", body = ErrorBody),
-        (status = 401, description = "No admin key, or not a valid one (`missing_admin_key`, `invalid_admin_key`)", body = ErrorBody),
+        AdminErrors,
         (status = 404, description = "No such workflow (`workflow_not_found`, `not_found`)", body = ErrorBody),
-        (status = 503, description = "The store or the queue is unavailable; retry after `Retry-After`", body = ErrorBody),
     ),
     security(("admin_key" = []))
 )]
@@ -294,10 +295,8 @@ pub async fn patch(
     params(("workflow_id" = String, Path, description = "The workflow's id")),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 400, description = "The x-admin-key header sent twice, or a bad query string or body", body = ErrorBody),
-        (status = 401, description = "No admin key, or not a valid one (`missing_admin_key`, `invalid_admin_key`)", body = ErrorBody),
+        AdminErrors,
         (status = 404, description = "No such workflow (`workflow_not_found`, `not_found`)", body = ErrorBody),
-        (status = 503, description = "The store or the queue is unavailable; retry after `Retry-After`", body = ErrorBody),
     ),
     security(("admin_key" = []))
 )]
@@ -320,10 +319,8 @@ pub async fn delete(
     params(("workflow_id" = String, Path, description = "The workflow's id")),
     responses(
         (status = 200, description = "Its versions", body = Vec<WorkflowVersionView>),
-        (status = 400, description = "The x-admin-key header sent twice, or a bad query string or body", body = ErrorBody),
-        (status = 401, description = "No admin key, or not a valid one (`missing_admin_key`, `invalid_admin_key`)", body = ErrorBody),
+        AdminErrors,
         (status = 404, description = "No such workflow (`workflow_not_found`, `not_found`)", body = ErrorBody),
-        (status = 503, description = "The store or the queue is unavailable; retry after `Retry-After`", body = ErrorBody),
     ),
     security(("admin_key" = []))
 )]
@@ -352,10 +349,8 @@ fn number(raw: &str, workflow_id: &str) -> Result<u32, AppError> {
     params(("workflow_id" = String, Path, description = "The workflow's id"), ("version" = u32, Path, description = "A version number, from 1")),
     responses(
         (status = 200, description = "The version", body = WorkflowVersionDocumentView),
-        (status = 400, description = "The x-admin-key header sent twice, or a bad query string or body", body = ErrorBody),
-        (status = 401, description = "No admin key, or not a valid one (`missing_admin_key`, `invalid_admin_key`)", body = ErrorBody),
+        AdminErrors,
         (status = 404, description = "No such workflow or version", body = ErrorBody),
-        (status = 503, description = "The store or the queue is unavailable; retry after `Retry-After`", body = ErrorBody),
     ),
     security(("admin_key" = []))
 )]
@@ -388,11 +383,9 @@ pub struct RestoreBody {
     request_body(content = Option<RestoreBody>, description = "Optional: an empty body is no note"),
     responses(
         (status = 200, description = "Saved as a new version with that document", body = AdminWorkflowView, headers(("ETag" = String, description = "The version, as `If-Match` takes it: `\"3\"`"))),
-        (status = 400, description = "The x-admin-key header sent twice, or a bad query string or body", body = ErrorBody),
-        (status = 401, description = "No admin key, or not a valid one (`missing_admin_key`, `invalid_admin_key`)", body = ErrorBody),
+        AdminErrors,
         (status = 404, description = "No such workflow or version", body = ErrorBody),
         (status = 409, description = "Another save came first (`version_conflict`)", body = ErrorBody),
-        (status = 503, description = "The store or the queue is unavailable; retry after `Retry-After`", body = ErrorBody),
     ),
     security(("admin_key" = []))
 )]

@@ -5,6 +5,7 @@ use axum::http::HeaderMap;
 use serde::Deserialize;
 
 use super::ApiError;
+use super::openapi::KeyErrors;
 use super::request::api_key;
 use crate::app::{App, AppError, ListExecutions, ListItems};
 use crate::wire::{ErrorBody, ExecutionPageView, ExecutionView, ItemPageView};
@@ -40,10 +41,8 @@ impl From<ListParams> for ListExecutions {
     params(("workflow_id" = String, Path, description = "The workflow's id"), ListParams),
     responses(
         (status = 200, description = "A page of executions", body = ExecutionPageView),
-        (status = 400, description = "A bad query string, or two different keys (`invalid_request`, `ambiguous_api_key`)", body = ErrorBody),
-        (status = 401, description = "No API key, or not this workflow's (`missing_api_key`, `invalid_api_key`)", body = ErrorBody),
+        KeyErrors,
         (status = 404, description = "No such workflow, or it is disabled (`workflow_not_found`)", body = ErrorBody),
-        (status = 503, description = "The store or the queue is unavailable; retry after `Retry-After`", body = ErrorBody),
     ),
     security(("api_key" = []), ("api_key_query" = []))
 )]
@@ -80,10 +79,8 @@ pub async fn list(
     ),
     responses(
         (status = 200, description = "The execution", body = ExecutionView),
-        (status = 400, description = "Two different keys (`ambiguous_api_key`)", body = ErrorBody),
-        (status = 401, description = "No API key, or not this workflow's (`missing_api_key`, `invalid_api_key`)", body = ErrorBody),
+        KeyErrors,
         (status = 404, description = "No such workflow or execution (`workflow_not_found`, `execution_not_found`)", body = ErrorBody),
-        (status = 503, description = "The store or the queue is unavailable; retry after `Retry-After`", body = ErrorBody),
     ),
     security(("api_key" = []), ("api_key_query" = []))
 )]
@@ -146,10 +143,8 @@ pub fn item_params(
     ),
     responses(
         (status = 200, description = "A page of items", body = ItemPageView),
-        (status = 400, description = "A bad query string, or two different keys (`invalid_request`, `ambiguous_api_key`)", body = ErrorBody),
-        (status = 401, description = "No API key, or not this workflow's (`missing_api_key`, `invalid_api_key`)", body = ErrorBody),
+        KeyErrors,
         (status = 404, description = "No such workflow, execution or `for_each` step", body = ErrorBody),
-        (status = 503, description = "The store or the queue is unavailable; retry after `Retry-After`", body = ErrorBody),
     ),
     security(("api_key" = []), ("api_key_query" = []))
 )]

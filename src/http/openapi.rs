@@ -9,6 +9,7 @@ use utoipa::openapi::{ContentBuilder, OpenApi as Document, Ref, ResponseBuilder}
 use utoipa::{Modify, OpenApi};
 
 use super::{ADMIN_KEY, admin, admin_workflows, callbacks, executions, settings, webhooks};
+use crate::wire::ErrorBody;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -71,6 +72,37 @@ use super::{ADMIN_KEY, admin, admin_workflows, callbacks, executions, settings, 
     )
 )]
 pub struct ApiDoc;
+
+/// The errors every `/admin` route may answer besides its own, named once rather than in each
+/// annotation. Only the description uses this type; handlers answer with `ApiError`.
+#[derive(utoipa::IntoResponses)]
+pub enum AdminErrors {
+    /// The x-admin-key header sent twice, or a bad query string or body (`invalid_request`,
+    /// `invalid_json`)
+    #[response(status = 400)]
+    BadRequest(ErrorBody),
+    /// No admin key, or not a valid one (`missing_admin_key`, `invalid_admin_key`)
+    #[response(status = 401)]
+    Unauthorized(ErrorBody),
+    /// The store or the queue is unavailable (`store_unavailable`, `queue_unavailable`); retry
+    /// after `Retry-After`
+    #[response(status = 503)]
+    Unavailable(ErrorBody),
+}
+
+/// The same for the routes guarded by a workflow's API key.
+#[derive(utoipa::IntoResponses)]
+pub enum KeyErrors {
+    /// A bad query string, or two different keys (`invalid_request`, `ambiguous_api_key`)
+    #[response(status = 400)]
+    BadRequest(ErrorBody),
+    /// No API key, or not this workflow's (`missing_api_key`, `invalid_api_key`)
+    #[response(status = 401)]
+    Unauthorized(ErrorBody),
+    /// The store is unavailable (`store_unavailable`); retry after `Retry-After`
+    #[response(status = 503)]
+    Unavailable(ErrorBody),
+}
 
 /// The credentials the operations name in `security`.
 struct Security;

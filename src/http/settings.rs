@@ -11,6 +11,7 @@ use serde::de::DeserializeOwned;
 
 use super::ApiError;
 use super::admin::Operator;
+use super::openapi::AdminErrors;
 use crate::app::{App, AppError};
 use crate::domain::parse_duration;
 use crate::wire::{
@@ -84,9 +85,7 @@ fn required_json<T: DeserializeOwned>(raw: &Bytes) -> Result<T, AppError> {
     tag = "admin",
     responses(
         (status = 200, description = "The keys", body = Vec<AdminApiKeyView>),
-        (status = 400, description = "The x-admin-key header sent twice, or a bad body", body = ErrorBody),
-        (status = 401, description = "No admin key, or not a valid one (`missing_admin_key`, `invalid_admin_key`)", body = ErrorBody),
-        (status = 503, description = "The store is unavailable; retry after `Retry-After`", body = ErrorBody),
+        AdminErrors,
     ),
     security(("admin_key" = []))
 )]
@@ -107,10 +106,8 @@ pub async fn list_keys(
     request_body(content = NewKeyBody),
     responses(
         (status = 201, description = "Created, with its value", body = CreatedApiKeyView),
-        (status = 400, description = "The x-admin-key header sent twice, or a bad body", body = ErrorBody),
-        (status = 401, description = "No admin key, or not a valid one (`missing_admin_key`, `invalid_admin_key`)", body = ErrorBody),
+        AdminErrors,
         (status = 409, description = "A key with this name exists (`already_exists`)", body = ErrorBody),
-        (status = 503, description = "The store is unavailable; retry after `Retry-After`", body = ErrorBody),
     ),
     security(("admin_key" = []))
 )]
@@ -135,11 +132,9 @@ pub async fn create_key(
     request_body(content = Option<RotateKeyBody>, description = "Optional: an empty body keeps the old value until retired"),
     responses(
         (status = 200, description = "Rotated, with the new value", body = RotatedApiKeyView),
-        (status = 400, description = "The x-admin-key header sent twice, or a bad body", body = ErrorBody),
-        (status = 401, description = "No admin key, or not a valid one (`missing_admin_key`, `invalid_admin_key`)", body = ErrorBody),
+        AdminErrors,
         (status = 404, description = "No such key (`not_found`)", body = ErrorBody),
         (status = 409, description = "The key cannot be rotated now; the message says why (`conflict`)", body = ErrorBody),
-        (status = 503, description = "The store is unavailable; retry after `Retry-After`", body = ErrorBody),
     ),
     security(("admin_key" = []))
 )]
@@ -170,11 +165,9 @@ pub async fn rotate_key(
     params(("name" = String, Path, description = "The key's name")),
     responses(
         (status = 200, description = "The key", body = ApiKeyView),
-        (status = 400, description = "The x-admin-key header sent twice, or a bad body", body = ErrorBody),
-        (status = 401, description = "No admin key, or not a valid one (`missing_admin_key`, `invalid_admin_key`)", body = ErrorBody),
+        AdminErrors,
         (status = 404, description = "No such key (`not_found`)", body = ErrorBody),
         (status = 409, description = "Nothing to retire (`conflict`)", body = ErrorBody),
-        (status = 503, description = "The store is unavailable; retry after `Retry-After`", body = ErrorBody),
     ),
     security(("admin_key" = []))
 )]
@@ -197,10 +190,8 @@ pub async fn retire_key(
     params(("name" = String, Path, description = "The key's name")),
     responses(
         (status = 200, description = "The key, revoked", body = ApiKeyView),
-        (status = 400, description = "The x-admin-key header sent twice, or a bad body", body = ErrorBody),
-        (status = 401, description = "No admin key, or not a valid one (`missing_admin_key`, `invalid_admin_key`)", body = ErrorBody),
+        AdminErrors,
         (status = 404, description = "No such key (`not_found`)", body = ErrorBody),
-        (status = 503, description = "The store is unavailable; retry after `Retry-After`", body = ErrorBody),
     ),
     security(("admin_key" = []))
 )]
@@ -224,10 +215,8 @@ pub async fn revoke_key(
     request_body(content = SecretBody),
     responses(
         (status = 200, description = "The secrets (a generated value this once)", body = SecretsView),
-        (status = 400, description = "The x-admin-key header sent twice, or a bad body", body = ErrorBody),
-        (status = 401, description = "No admin key, or not a valid one (`missing_admin_key`, `invalid_admin_key`)", body = ErrorBody),
+        AdminErrors,
         (status = 404, description = "No such workflow (`workflow_not_found`, `not_found`)", body = ErrorBody),
-        (status = 503, description = "The store is unavailable; retry after `Retry-After`", body = ErrorBody),
     ),
     security(("admin_key" = []))
 )]
@@ -253,11 +242,9 @@ pub async fn set_secret(
     request_body(content = SecretBody),
     responses(
         (status = 200, description = "The secrets (a generated value this once)", body = SecretsView),
-        (status = 400, description = "The x-admin-key header sent twice, or a bad body", body = ErrorBody),
-        (status = 401, description = "No admin key, or not a valid one (`missing_admin_key`, `invalid_admin_key`)", body = ErrorBody),
+        AdminErrors,
         (status = 404, description = "No such workflow (`workflow_not_found`, `not_found`)", body = ErrorBody),
         (status = 409, description = "The secrets cannot be rotated now; the message says why (`conflict`)", body = ErrorBody),
-        (status = 503, description = "The store is unavailable; retry after `Retry-After`", body = ErrorBody),
     ),
     security(("admin_key" = []))
 )]
@@ -282,11 +269,9 @@ pub async fn rotate_secret(
     params(("workflow_id" = String, Path, description = "The workflow's id")),
     responses(
         (status = 200, description = "The secrets", body = SecretsView),
-        (status = 400, description = "The x-admin-key header sent twice, or a bad body", body = ErrorBody),
-        (status = 401, description = "No admin key, or not a valid one (`missing_admin_key`, `invalid_admin_key`)", body = ErrorBody),
+        AdminErrors,
         (status = 404, description = "No such workflow (`workflow_not_found`, `not_found`)", body = ErrorBody),
         (status = 409, description = "Only one secret (`conflict`)", body = ErrorBody),
-        (status = 503, description = "The store is unavailable; retry after `Retry-After`", body = ErrorBody),
     ),
     security(("admin_key" = []))
 )]
