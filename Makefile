@@ -8,6 +8,8 @@ CFN_LINT_VERSION := 1.58.0
 CARGO_LAMBDA_VERSION := 1.9.2
 # The loopback SMTP sink of the send_email tests (tests/it/support/smtp_sink.py).
 AIOSMTPD_VERSION := 1.4.6
+# Checks GET /openapi.json against the OpenAPI specification (tests/it/openapi.rs).
+OPENAPI_SPEC_VALIDATOR_VERSION := 0.9.0
 
 .PHONY: run test build lint fmt clippy venv invoke bench fuzz clean screenshots
 
@@ -36,13 +38,13 @@ clippy:
 lint: fmt clippy venv
 	$(VENV)/bin/cfn-lint template.yaml
 
-venv: $(VENV)/.installed-$(MOTO_VERSION)-$(CFN_LINT_VERSION)-$(CARGO_LAMBDA_VERSION)-$(AIOSMTPD_VERSION)
+venv: $(VENV)/.installed-$(MOTO_VERSION)-$(CFN_LINT_VERSION)-$(CARGO_LAMBDA_VERSION)-$(AIOSMTPD_VERSION)-$(OPENAPI_SPEC_VALIDATOR_VERSION)
 
-$(VENV)/.installed-$(MOTO_VERSION)-$(CFN_LINT_VERSION)-$(CARGO_LAMBDA_VERSION)-$(AIOSMTPD_VERSION):
+$(VENV)/.installed-$(MOTO_VERSION)-$(CFN_LINT_VERSION)-$(CARGO_LAMBDA_VERSION)-$(AIOSMTPD_VERSION)-$(OPENAPI_SPEC_VALIDATOR_VERSION):
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check \
 		"moto[server]==$(MOTO_VERSION)" "cfn-lint==$(CFN_LINT_VERSION)" "cargo-lambda==$(CARGO_LAMBDA_VERSION)" \
-		"aiosmtpd==$(AIOSMTPD_VERSION)"
+		"aiosmtpd==$(AIOSMTPD_VERSION)" "openapi-spec-validator==$(OPENAPI_SPEC_VALIDATOR_VERSION)"
 	touch $@
 
 ## Run one events/ file through a function under cargo-lambda's emulator: make invoke EVENT=events/x.json

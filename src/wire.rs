@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::Value;
+use utoipa::ToSchema;
 
 use crate::app::{
     Accepted, Activity, ApiKeyListing, ApiKeyOverview, CreatedApiKey, ExecutionPage, ItemPage,
@@ -22,7 +23,7 @@ use crate::domain::{
 };
 
 /// One saved version of a workflow, as `GET /admin/workflows/{id}/versions` lists it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct WorkflowVersionView {
     pub number: u32,
@@ -45,11 +46,12 @@ impl From<&WorkflowVersion> for WorkflowVersionView {
 }
 
 /// One version with its document (`GET …/versions/{n}`).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct WorkflowVersionDocumentView {
     #[serde(flatten)]
     pub version: WorkflowVersionView,
+    #[schema(value_type = Object)]
     pub definition: WorkflowFile,
 }
 
@@ -65,7 +67,7 @@ impl From<&WorkflowVersion> for WorkflowVersionDocumentView {
 /// A workflow as the console lists it (`GET /admin/workflows`): what it is, where it is
 /// called, and what it did over the last 24 h. The webhook URL is given as a path, joined by
 /// the page to wherever it was served from (`serve`, or API Gateway with its stage).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AdminWorkflowView {
     pub id: String,
@@ -83,6 +85,7 @@ pub struct AdminWorkflowView {
     pub version: u32,
     /// The workflow as a workflow file has it (snake_case fields, as `workflows create
     /// --file` reads): sent back unchanged to `PUT`, it saves the same workflow.
+    #[schema(value_type = Object)]
     pub definition: WorkflowFile,
 }
 
@@ -106,7 +109,7 @@ impl AdminWorkflowView {
 }
 
 /// The newest execution, in brief.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ExecutionBriefView {
     pub id: String,
@@ -116,10 +119,11 @@ pub struct ExecutionBriefView {
 
 /// Counts by status (`queued`, `running`, `waiting`, `succeeded`, `failed`: the status names, which are
 /// values of this API, not field names) over the last 24 h, and per hour for the chart.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ActivityView {
     pub since: DateTime<Utc>,
+    #[schema(value_type = BTreeMap<String, u64>)]
     pub counts: StatusCounts,
     pub hourly: Vec<HourView>,
     pub truncated: bool,
@@ -128,10 +132,11 @@ pub struct ActivityView {
     pub rejections: RejectionsView,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct HourView {
     pub hour: DateTime<Utc>,
+    #[schema(value_type = BTreeMap<String, u64>)]
     pub counts: StatusCounts,
 }
 
@@ -145,18 +150,20 @@ fn reason_counts(counts: &RejectionCounts) -> ReasonCounts {
 
 /// Requests for the workflow that started nothing over the last 24 h, by reason, in total and
 /// per hour (the same hours as `hourly` of the executions).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RejectionsView {
     pub total: u64,
+    #[schema(value_type = BTreeMap<String, u64>)]
     pub counts: ReasonCounts,
     pub hourly: Vec<RejectionHourView>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RejectionHourView {
     pub hour: DateTime<Utc>,
+    #[schema(value_type = BTreeMap<String, u64>)]
     pub counts: ReasonCounts,
 }
 
@@ -202,14 +209,16 @@ impl From<&Activity> for ActivityView {
 }
 
 /// `{"error": {"code", "message"}}`, from the API and from the CLI with `--json`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct ErrorBody {
     pub error: ErrorDetail,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct ErrorDetail {
+    /// Stable and machine-readable (`workflow_not_found`): what a client branches on.
     pub code: &'static str,
+    /// For people; its wording may change.
     pub message: String,
 }
 
@@ -224,7 +233,7 @@ impl ErrorBody {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ApiKeyView {
     pub name: String,
@@ -241,7 +250,7 @@ pub struct ApiKeyView {
     pub last_used_at: Option<DateTime<Utc>>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PreviousKeyView {
     pub prefix: String,
@@ -279,7 +288,7 @@ impl From<&ApiKeyListing> for ApiKeyView {
 
 /// A key as the console's Settings page lists it (`GET /admin/api-keys`): never its value,
 /// with whether it is revoked and which workflows name it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AdminApiKeyView {
     #[serde(flatten)]
@@ -299,7 +308,7 @@ impl From<&ApiKeyOverview> for AdminApiKeyView {
 }
 
 /// The answer to `api-keys rotate`: the new value, shown this once.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RotatedApiKeyView {
     #[serde(flatten)]
@@ -317,7 +326,7 @@ impl From<&RotatedApiKey> for RotatedApiKeyView {
 }
 
 /// A signing secret as anyone may see it: its fingerprint, never its value.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SigningSecretView {
     pub fingerprint: String,
@@ -335,7 +344,7 @@ impl From<&SigningSecret> for SigningSecretView {
 
 /// The answer to `workflows secret set|rotate|retire`: the active secrets, oldest first, and
 /// a generated value this once.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SecretsView {
     pub workflow_id: String,
@@ -355,7 +364,7 @@ impl From<&SecretChange> for SecretsView {
 }
 
 /// A workflow's `verify` block, and the fingerprints of its secrets when they were loaded.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct VerifyView {
     pub scheme: Scheme,
@@ -380,7 +389,7 @@ pub struct VerifyView {
 }
 
 /// The one document that carries a key's value: the answer to creating it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CreatedApiKeyView {
     #[serde(flatten)]
@@ -401,7 +410,7 @@ impl From<&CreatedApiKey> for CreatedApiKeyView {
 /// shown once, at creation, and only a hash is kept).
 pub const API_KEY_PLACEHOLDER: &str = "YOUR_API_KEY";
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct WorkflowView {
     pub id: String,
@@ -409,6 +418,7 @@ pub struct WorkflowView {
     pub trigger: Trigger,
     pub api_key_name: String,
     pub enabled: bool,
+    #[schema(value_type = Vec<Object>)]
     pub steps: Vec<Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sns: Option<SnsOptionsView>,
@@ -425,7 +435,7 @@ pub struct WorkflowView {
     pub subscription_url: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SnsOptionsView {
     pub allowed_topic_arns: Vec<String>,
@@ -533,7 +543,7 @@ fn camel_case(snake: &str) -> String {
     out
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ExecutionView {
     pub id: String,
@@ -546,6 +556,7 @@ pub struct ExecutionView {
     pub received_at: DateTime<Utc>,
     pub trigger: TriggerOut,
     /// The request body as received (user data).
+    #[schema(value_type = Value)]
     pub payload: Value,
     pub attempts: u32,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -553,6 +564,7 @@ pub struct ExecutionView {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub finished_at: Option<DateTime<Utc>>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Value>)]
     pub result: Option<Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
@@ -569,7 +581,7 @@ pub struct ExecutionView {
 }
 
 /// What a waiting execution waits for. Never the resume URL or its token.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct WaitingView {
     pub step: String,
@@ -583,7 +595,7 @@ pub struct WaitingView {
 }
 
 /// One step of the definition and what became of it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PlanStepView {
     pub id: String,
@@ -606,7 +618,7 @@ impl From<&PlannedStep<'_>> for PlanStepView {
 
 /// Where an execution came from, and the request's headers and query (credentials removed;
 /// user data, names as sent).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct TriggerOut {
     #[serde(flatten)]
     pub source: TriggerView,
@@ -616,7 +628,7 @@ pub struct TriggerOut {
     pub query: BTreeMap<String, String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct StepRecordView {
     pub id: String,
@@ -632,8 +644,10 @@ pub struct StepRecordView {
     pub duration_ms: i64,
     /// What was sent (HTTP request or SNS message), secrets redacted.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
     pub request: Option<Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Value>)]
     pub output: Option<Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
@@ -666,7 +680,7 @@ impl From<&StepRecord> for StepRecordView {
 }
 
 /// Where an execution came from, by trigger type.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum TriggerView {
     #[serde(rename_all = "camelCase")]
@@ -686,6 +700,7 @@ pub enum TriggerView {
         timestamp: String,
         /// As SNS sent them (user data).
         #[serde(skip_serializing_if = "Option::is_none")]
+        #[schema(value_type = Option<Object>)]
         message_attributes: Option<Value>,
     },
     /// Started by `executions replay`: the execution whose payload it runs again.
@@ -778,7 +793,7 @@ impl ExecutionView {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ExecutionPageView {
     pub items: Vec<ExecutionView>,
@@ -802,7 +817,7 @@ impl ExecutionPageView {
 }
 
 /// What one item of a `for_each` did.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ItemRecordView {
     /// From 0, the item's place in the list.
@@ -810,6 +825,7 @@ pub struct ItemRecordView {
     pub status: ItemStatus,
     /// The item's last inner step's output, once it finished.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Value>)]
     pub output: Option<Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
@@ -832,7 +848,7 @@ impl From<&ItemRecord> for ItemRecordView {
 }
 
 /// A page of a `for_each` step's items, by index.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ItemPageView {
     pub items: Vec<ItemRecordView>,
@@ -851,7 +867,7 @@ impl From<&ItemPage> for ItemPageView {
 }
 
 /// The answer to a webhook (and to a replay): which execution, and whether it repeated one.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AcceptedView {
     pub execution_id: String,
@@ -869,7 +885,7 @@ impl From<&Accepted> for AcceptedView {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SubscriptionView {
     pub workflow_id: String,
@@ -893,7 +909,7 @@ impl From<&SnsSubscription> for SubscriptionView {
 }
 
 /// The answer to an SNS control message (a notification answers with [`AcceptedView`]).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SnsControlView {
     /// `subscription_confirmed` or `unsubscribed`.
@@ -928,9 +944,40 @@ impl From<&SnsOutcome> for SnsAnswer {
 }
 
 /// The answer to Slack's Request URL check: the challenge it sent, echoed.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct SlackChallengeView {
     pub challenge: String,
+}
+
+/// A webhook's `200` answers, one of them per request. Only the API's description names this
+/// type: the handler sends each case's own view, and the description must say all of them.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum WebhookAnswerView {
+    Accepted(AcceptedView),
+    SnsControl(SnsControlView),
+    SlackChallenge(SlackChallengeView),
+}
+
+/// The answer to an approval's decision, by its link or by an operator.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DecisionView {
+    /// `approved` or `denied`.
+    pub decision: &'static str,
+}
+
+/// The answer to a callback URL's JSON: taken, and the execution goes on.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CallbackReceivedView {
+    /// Always `accepted`.
+    pub status: &'static str,
+}
+
+/// `GET /health`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HealthView {
+    /// Always `ok`: the process answers; the store is not asked.
+    pub status: &'static str,
 }
 
 /// Checks that every object key in `value` is camelCase, except below the paths in

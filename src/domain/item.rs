@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use super::execution::StepRecord;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ItemStatus {
     /// Some inner steps finished (their records are kept), the rest have not run yet.

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::ids::WorkflowId;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SubscriptionState {
     Confirmed,

@@ -9,10 +9,12 @@ use axum::http::request::Parts;
 
 use super::ApiError;
 use super::executions::{ItemParams, ListParams, item_params};
+use super::openapi::AdminErrors;
 use crate::app::{App, AppError, ListExecutions};
 use crate::domain::ApiKeyName;
 use crate::wire::{
-    AcceptedView, ActivityView, AdminWorkflowView, ExecutionPageView, ExecutionView, ItemPageView,
+    AcceptedView, ActivityView, AdminWorkflowView, DecisionView, ErrorBody, ExecutionPageView,
+    ExecutionView, ItemPageView,
 };
 
 pub const ADMIN_KEY: &str = "x-admin-key";
@@ -47,6 +49,17 @@ impl FromRequestParts<App> for Operator {
 }
 
 /// Every workflow, enabled or not, with its last 24 h.
+#[utoipa::path(
+    get,
+    path = "/admin/workflows",
+    operation_id = "adminListWorkflows",
+    tag = "admin",
+    responses(
+        (status = 200, description = "Every workflow", body = Vec<AdminWorkflowView>),
+        AdminErrors,
+    ),
+    security(("admin_key" = []))
+)]
 pub async fn workflows(
     _: Operator,
     State(app): State<App>,
@@ -61,6 +74,19 @@ pub async fn workflows(
 }
 
 /// Counts by status over the last 24 h and per hour.
+#[utoipa::path(
+    get,
+    path = "/admin/workflows/{workflow_id}/activity",
+    operation_id = "adminGetActivity",
+    tag = "admin",
+    params(("workflow_id" = String, Path, description = "The workflow's id")),
+    responses(
+        (status = 200, description = "The last 24 h", body = ActivityView),
+        AdminErrors,
+        (status = 404, description = "No such workflow (`workflow_not_found`, `not_found`)", body = ErrorBody),
+    ),
+    security(("admin_key" = []))
+)]
 pub async fn activity(
     _: Operator,
     State(app): State<App>,
@@ -71,6 +97,20 @@ pub async fn activity(
     Ok(Json(ActivityView::from(&activity)))
 }
 
+/// The workflow's executions, newest first, as the workflow's own route lists them.
+#[utoipa::path(
+    get,
+    path = "/admin/workflows/{workflow_id}/executions",
+    operation_id = "adminListExecutions",
+    tag = "admin",
+    params(("workflow_id" = String, Path, description = "The workflow's id"), ListParams),
+    responses(
+        (status = 200, description = "A page of executions", body = ExecutionPageView),
+        AdminErrors,
+        (status = 404, description = "No such workflow (`workflow_not_found`, `not_found`)", body = ErrorBody),
+    ),
+    security(("admin_key" = []))
+)]
 pub async fn executions(
     _: Operator,
     State(app): State<App>,
@@ -85,6 +125,20 @@ pub async fn executions(
     Ok(Json(ExecutionPageView::new(&page, &workflow.steps)))
 }
 
+/// One execution, also once its workflow is deleted (until its retention ends).
+#[utoipa::path(
+    get,
+    path = "/admin/workflows/{workflow_id}/executions/{execution_id}",
+    operation_id = "adminGetExecution",
+    tag = "admin",
+    params(("workflow_id" = String, Path, description = "The workflow's id"), ("execution_id" = String, Path, description = "The execution's id")),
+    responses(
+        (status = 200, description = "The execution", body = ExecutionView),
+        AdminErrors,
+        (status = 404, description = "No such workflow or execution", body = ErrorBody),
+    ),
+    security(("admin_key" = []))
+)]
 pub async fn execution(
     _: Operator,
     State(app): State<App>,
@@ -98,6 +152,19 @@ pub async fn execution(
 }
 
 /// A `for_each` step's items, a page at a time, as the workflow route answers them.
+#[utoipa::path(
+    get,
+    path = "/admin/workflows/{workflow_id}/executions/{execution_id}/steps/{step_id}/items",
+    operation_id = "adminListExecutionItems",
+    tag = "admin",
+    params(("workflow_id" = String, Path, description = "The workflow's id"), ("execution_id" = String, Path, description = "The execution's id"), ("step_id" = String, Path, description = "A `for_each` step's id"), ItemParams),
+    responses(
+        (status = 200, description = "A page of items", body = ItemPageView),
+        AdminErrors,
+        (status = 404, description = "No such workflow, execution or `for_each` step", body = ErrorBody),
+    ),
+    security(("admin_key" = []))
+)]
 pub async fn items(
     _: Operator,
     State(app): State<App>,
@@ -113,6 +180,19 @@ pub async fn items(
 }
 
 /// Runs the execution's payload again as a new execution (`executions replay`).
+#[utoipa::path(
+    post,
+    path = "/admin/workflows/{workflow_id}/executions/{execution_id}/replay",
+    operation_id = "adminReplayExecution",
+    tag = "admin",
+    params(("workflow_id" = String, Path, description = "The workflow's id"), ("execution_id" = String, Path, description = "The execution's id")),
+    responses(
+        (status = 202, description = "The new execution, queued", body = AcceptedView),
+        AdminErrors,
+        (status = 404, description = "No such workflow or execution", body = ErrorBody),
+    ),
+    security(("admin_key" = []))
+)]
 pub async fn replay(
     operator: Operator,
     State(app): State<App>,
@@ -130,7 +210,7 @@ pub async fn replay(
 }
 
 /// `{"comment"}`, optional, for an operator's approve or deny.
-#[derive(Debug, Default, serde::Deserialize)]
+#[derive(Debug, Default, serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DecisionBody {
     #[serde(default)]
@@ -151,7 +231,7 @@ async fn decide(
     execution_id: String,
     raw: axum::body::Bytes,
     approve: bool,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<DecisionView>, ApiError> {
     let body = decision_body(&raw)?;
     let workflow = app.workflow(&workflow_id).await?;
     let kind = app
@@ -163,30 +243,76 @@ async fn decide(
             operator.key_name.as_str(),
         )
         .await?;
-    Ok(Json(serde_json::json!({ "decision": kind.as_str() })))
+    Ok(Json(DecisionView {
+        decision: kind.as_str(),
+    }))
 }
 
 /// Approves a waiting approval, as its link would (the decision names the admin key).
+#[utoipa::path(
+    post,
+    path = "/admin/workflows/{workflow_id}/executions/{execution_id}/approve",
+    operation_id = "adminApproveExecution",
+    tag = "admin",
+    params(("workflow_id" = String, Path, description = "The workflow's id"), ("execution_id" = String, Path, description = "The execution's id")),
+    request_body(content = Option<DecisionBody>, description = "Optional: an empty body is no comment"),
+    responses(
+        (status = 200, description = "Approved", body = DecisionView),
+        AdminErrors,
+        (status = 404, description = "No such workflow or execution", body = ErrorBody),
+        (status = 409, description = "The execution is not waiting for this (`not_waiting`)", body = ErrorBody),
+    ),
+    security(("admin_key" = []))
+)]
 pub async fn approve(
     operator: Operator,
     State(app): State<App>,
     Path((workflow_id, execution_id)): Path<(String, String)>,
     raw: axum::body::Bytes,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<DecisionView>, ApiError> {
     decide(operator, app, workflow_id, execution_id, raw, true).await
 }
 
 /// Denies a waiting approval.
+#[utoipa::path(
+    post,
+    path = "/admin/workflows/{workflow_id}/executions/{execution_id}/deny",
+    operation_id = "adminDenyExecution",
+    tag = "admin",
+    params(("workflow_id" = String, Path, description = "The workflow's id"), ("execution_id" = String, Path, description = "The execution's id")),
+    request_body(content = Option<DecisionBody>, description = "Optional: an empty body is no comment"),
+    responses(
+        (status = 200, description = "Denied", body = DecisionView),
+        AdminErrors,
+        (status = 404, description = "No such workflow or execution", body = ErrorBody),
+        (status = 409, description = "The execution is not waiting for this (`not_waiting`)", body = ErrorBody),
+    ),
+    security(("admin_key" = []))
+)]
 pub async fn deny(
     operator: Operator,
     State(app): State<App>,
     Path((workflow_id, execution_id)): Path<(String, String)>,
     raw: axum::body::Bytes,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<DecisionView>, ApiError> {
     decide(operator, app, workflow_id, execution_id, raw, false).await
 }
 
 /// Ends a waiting execution (failed, naming the admin key).
+#[utoipa::path(
+    post,
+    path = "/admin/workflows/{workflow_id}/executions/{execution_id}/cancel",
+    operation_id = "adminCancelExecution",
+    tag = "admin",
+    params(("workflow_id" = String, Path, description = "The workflow's id"), ("execution_id" = String, Path, description = "The execution's id")),
+    responses(
+        (status = 200, description = "The execution, now failed", body = ExecutionView),
+        AdminErrors,
+        (status = 404, description = "No such workflow or execution", body = ErrorBody),
+        (status = 409, description = "The execution is not waiting for this (`not_waiting`)", body = ErrorBody),
+    ),
+    security(("admin_key" = []))
+)]
 pub async fn cancel(
     operator: Operator,
     State(app): State<App>,

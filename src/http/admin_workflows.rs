@@ -12,9 +12,10 @@ use serde_json::Value;
 
 use super::ApiError;
 use super::admin::Operator;
+use super::openapi::AdminErrors;
 use crate::app::{App, AppError, NewWorkflow, Save};
 use crate::domain::{Workflow, WorkflowFile};
-use crate::wire::{AdminWorkflowView, WorkflowVersionDocumentView, WorkflowVersionView};
+use crate::wire::{AdminWorkflowView, ErrorBody, WorkflowVersionDocumentView, WorkflowVersionView};
 
 /// How the body is written: YAML only when it says so, JSON otherwise.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,12 +61,16 @@ fn document(syntax: Syntax, text: &str) -> Result<WorkflowFile, AppError> {
 }
 
 /// `PUT`'s JSON envelope: the document under `definition`, with what the save was based on.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct Replace {
+pub struct ReplaceBody {
+    /// The workflow document.
+    #[schema(value_type = Object)]
     definition: Value,
+    /// The version this replaces, if `If-Match` does not say it.
     #[serde(default)]
     base_version: Option<u32>,
+    /// Kept with the version.
     #[serde(default)]
     note: Option<String>,
 }
@@ -80,7 +85,7 @@ fn replacement(
         let value: Value =
             serde_json::from_str(text).map_err(|e| AppError::InvalidJson(e.to_string()))?;
         if value.get("definition").is_some() {
-            let envelope: Replace = serde_json::from_value(value)
+            let envelope: ReplaceBody = serde_json::from_value(value)
                 .map_err(|e| AppError::InvalidRequest(e.to_string()))?;
             let file = WorkflowFile::from_value(envelope.definition)?;
             return Ok((file, envelope.base_version, envelope.note));
@@ -142,6 +147,24 @@ fn saved_by(operator: &Operator) -> Save {
 }
 
 /// `POST /admin/workflows`: a workflow from a document, at version 1.
+#[utoipa::path(
+    post,
+    path = "/admin/workflows",
+    operation_id = "adminCreateWorkflow",
+    tag = "admin",
+    request_body(
+        content((Object = "application/json"), (String = "application/yaml")),
+        description = "A workflow document, as a workflow file has it (snake_case fields), in \
+                       JSON or YAML"
+    ),
+    responses(
+        (status = 201, description = "Created, at version 1", body = AdminWorkflowView, headers(("ETag" = String, description = "The version, as `If-Match` takes it: `\"3\"`"))),
+        AdminErrors,
+        (status = 409, description = "A workflow with this id exists (`already_exists`)", body = ErrorBody),
+        (status = 415, description = "Neither JSON nor YAML (`unsupported_media_type`)", body = ErrorBody),
+    ),
+    security(("admin_key" = []))
+)]
 pub async fn create(
     operator: Operator,
     State(app): State<App>,
@@ -157,6 +180,19 @@ pub async fn create(
 }
 
 /// `GET /admin/workflows/{id}`, with `ETag`.
+#[utoipa::path(
+    get,
+    path = "/admin/workflows/{workflow_id}",
+    operation_id = "adminGetWorkflow",
+    tag = "admin",
+    params(("workflow_id" = String, Path, description = "The workflow's id")),
+    responses(
+        (status = 200, description = "The workflow", body = AdminWorkflowView, headers(("ETag" = String, description = "The version, as `If-Match` takes it: `\"3\"`"))),
+        AdminErrors,
+        (status = 404, description = "No such workflow (`workflow_not_found`, `not_found`)", body = ErrorBody),
+    ),
+    security(("admin_key" = []))
+)]
 pub async fn show(
     _: Operator,
     State(app): State<App>,
@@ -168,6 +204,27 @@ pub async fn show(
 
 /// `PUT /admin/workflows/{id}`: the whole document again, saved as a new version if the
 /// version it names is still current.
+#[utoipa::path(
+    put,
+    path = "/admin/workflows/{workflow_id}",
+    operation_id = "adminReplaceWorkflow",
+    tag = "admin",
+    params(("workflow_id" = String, Path, description = "The workflow's id"), ("If-Match" = Option<String>, Header, description = "The version the change is based on, as `ETag` gave it")),
+    request_body(
+        content((ReplaceBody = "application/json"), (String = "application/yaml")),
+        description = "The whole document again: in JSON under `definition` with `baseVersion` \
+                       and `note`, or bare (JSON or YAML) with `If-Match`"
+    ),
+    responses(
+        (status = 200, description = "Saved as a new version", body = AdminWorkflowView, headers(("ETag" = String, description = "The version, as `If-Match` takes it: `\"3\"`"))),
+        AdminErrors,
+        (status = 404, description = "No such workflow (`workflow_not_found`, `not_found`)", body = ErrorBody),
+        (status = 409, description = "Another save came first (`version_conflict`): read it again", body = ErrorBody),
+        (status = 415, description = "Neither JSON nor YAML (`unsupported_media_type`)", body = ErrorBody),
+        (status = 428, description = "Neither `If-Match` nor `baseVersion` says which version this replaces (`precondition_required`)", body = ErrorBody),
+    ),
+    security(("admin_key" = []))
+)]
 pub async fn replace(
     operator: Operator,
     State(app): State<App>,
@@ -194,7 +251,7 @@ pub async fn replace(
     view(&app, &workflow, StatusCode::OK).await
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EnabledBody {
     enabled: bool,
@@ -202,6 +259,20 @@ pub struct EnabledBody {
 
 /// `PATCH /admin/workflows/{id}` `{"enabled": bool}`: not a new version (the document is
 /// unchanged).
+#[utoipa::path(
+    patch,
+    path = "/admin/workflows/{workflow_id}",
+    operation_id = "adminSetWorkflowEnabled",
+    tag = "admin",
+    params(("workflow_id" = String, Path, description = "The workflow's id")),
+    request_body(content = EnabledBody),
+    responses(
+        (status = 200, description = "The workflow, enabled or disabled", body = AdminWorkflowView, headers(("ETag" = String, description = "The version, as `If-Match` takes it: `\"3\"`"))),
+        AdminErrors,
+        (status = 404, description = "No such workflow (`workflow_not_found`, `not_found`)", body = ErrorBody),
+    ),
+    security(("admin_key" = []))
+)]
 pub async fn patch(
     operator: Operator,
     State(app): State<App>,
@@ -216,6 +287,19 @@ pub async fn patch(
 }
 
 /// `DELETE /admin/workflows/{id}`: `204`; executions stay until their retention ends.
+#[utoipa::path(
+    delete,
+    path = "/admin/workflows/{workflow_id}",
+    operation_id = "adminDeleteWorkflow",
+    tag = "admin",
+    params(("workflow_id" = String, Path, description = "The workflow's id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        AdminErrors,
+        (status = 404, description = "No such workflow (`workflow_not_found`, `not_found`)", body = ErrorBody),
+    ),
+    security(("admin_key" = []))
+)]
 pub async fn delete(
     operator: Operator,
     State(app): State<App>,
@@ -227,6 +311,19 @@ pub async fn delete(
 }
 
 /// Newest first.
+#[utoipa::path(
+    get,
+    path = "/admin/workflows/{workflow_id}/versions",
+    operation_id = "adminListWorkflowVersions",
+    tag = "admin",
+    params(("workflow_id" = String, Path, description = "The workflow's id")),
+    responses(
+        (status = 200, description = "Its versions", body = Vec<WorkflowVersionView>),
+        AdminErrors,
+        (status = 404, description = "No such workflow (`workflow_not_found`, `not_found`)", body = ErrorBody),
+    ),
+    security(("admin_key" = []))
+)]
 pub async fn versions(
     _: Operator,
     State(app): State<App>,
@@ -243,6 +340,20 @@ fn number(raw: &str, workflow_id: &str) -> Result<u32, AppError> {
         .map_err(|_| AppError::NotFound(format!("version {raw} of workflow {workflow_id}")))
 }
 
+/// One version with its document.
+#[utoipa::path(
+    get,
+    path = "/admin/workflows/{workflow_id}/versions/{version}",
+    operation_id = "adminGetWorkflowVersion",
+    tag = "admin",
+    params(("workflow_id" = String, Path, description = "The workflow's id"), ("version" = u32, Path, description = "A version number, from 1")),
+    responses(
+        (status = 200, description = "The version", body = WorkflowVersionDocumentView),
+        AdminErrors,
+        (status = 404, description = "No such workflow or version", body = ErrorBody),
+    ),
+    security(("admin_key" = []))
+)]
 pub async fn version(
     _: Operator,
     State(app): State<App>,
@@ -254,7 +365,7 @@ pub async fn version(
 }
 
 /// `{"note"}`, optional, for a restore.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RestoreBody {
     #[serde(default)]
@@ -263,6 +374,21 @@ pub struct RestoreBody {
 
 /// A new version with the document of version `n`; `If-Match` optional (without, it is
 /// based on the version current when it is read).
+#[utoipa::path(
+    post,
+    path = "/admin/workflows/{workflow_id}/versions/{version}/restore",
+    operation_id = "adminRestoreWorkflowVersion",
+    tag = "admin",
+    params(("workflow_id" = String, Path, description = "The workflow's id"), ("version" = u32, Path, description = "A version number, from 1"), ("If-Match" = Option<String>, Header, description = "The version the change is based on, as `ETag` gave it")),
+    request_body(content = Option<RestoreBody>, description = "Optional: an empty body is no note"),
+    responses(
+        (status = 200, description = "Saved as a new version with that document", body = AdminWorkflowView, headers(("ETag" = String, description = "The version, as `If-Match` takes it: `\"3\"`"))),
+        AdminErrors,
+        (status = 404, description = "No such workflow or version", body = ErrorBody),
+        (status = 409, description = "Another save came first (`version_conflict`)", body = ErrorBody),
+    ),
+    security(("admin_key" = []))
+)]
 pub async fn restore(
     operator: Operator,
     State(app): State<App>,

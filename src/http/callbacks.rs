@@ -13,17 +13,32 @@ use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::ApiError;
 use super::request::{body, header};
 use crate::app::{Answer, App, AppError, CallbackPage};
 use crate::domain::{CallbackToken, DecisionKind, WaitKind};
+use crate::wire::{CallbackReceivedView, DecisionView, ErrorBody};
 
 /// The console's policy, except that the page's form may post (back here only).
 const PAGE_POLICY: &str = "default-src 'none'; style-src 'self'; base-uri 'none'; \
      form-action 'self'; frame-ancestors 'none'";
 
+/// A page naming the workflow and step, with Approve / Deny for an approval. Looking
+/// decides nothing.
+#[utoipa::path(
+    get,
+    path = "/callbacks/{token}",
+    operation_id = "showCallbackPage",
+    tag = "callbacks",
+    params(("token" = String, Path, description = "The token of the resume URL (a credential: keep it out of logs)")),
+    responses(
+        (status = 200, description = "The page", body = String, content_type = "text/html"),
+        (status = 404, description = "No such callback URL", body = String, content_type = "text/html"),
+        (status = 410, description = "Already used or expired: the page says which", body = String, content_type = "text/html"),
+    )
+)]
 pub async fn page(
     State(app): State<App>,
     Path(token): Path<String>,
@@ -44,6 +59,32 @@ pub async fn page(
     }
 }
 
+/// Decides an approval (`{"decision": "approve" | "deny", "comment"}`, or the page's form), or
+/// hands a callback step its output (any other JSON). Each URL decides once.
+#[utoipa::path(
+    post,
+    path = "/callbacks/{token}",
+    operation_id = "answerCallback",
+    tag = "callbacks",
+    params(("token" = String, Path, description = "The token of the resume URL (a credential: keep it out of logs)")),
+    request_body(
+        description = "An approval's decision (JSON or the page's form; `?decision=` on the link \
+                       works too), or for a callback step any JSON, which becomes its output",
+        content(
+            (Value = "application/json"),
+            (DecisionForm = "application/x-www-form-urlencoded"),
+        )
+    ),
+    responses(
+        (status = 200, description = "The approval is decided (an HTML page for a form)", body = DecisionView),
+        (status = 202, description = "The callback's body is taken", body = CallbackReceivedView),
+        (status = 400, description = "Unreadable JSON or no decision (`invalid_json`, `invalid_request`)", body = ErrorBody),
+        (status = 404, description = "No such callback URL (`callback_not_found`)", body = ErrorBody),
+        (status = 410, description = "Already used or expired (`callback_used`, `callback_expired`)", body = ErrorBody),
+        (status = 413, description = "The body is over the limit (`payload_too_large`)", body = ErrorBody),
+        (status = 503, description = "The store is unavailable; retry after `Retry-After`", body = ErrorBody),
+    )
+)]
 pub async fn answer(
     State(app): State<App>,
     Path(token): Path<String>,
@@ -61,15 +102,31 @@ pub async fn answer(
     };
     match (result, form) {
         (Ok(kind), true) => html(StatusCode::OK, &render_done(kind)),
-        (Ok(DecisionKind::Received), false) => {
-            (StatusCode::ACCEPTED, Json(json!({ "status": "accepted" }))).into_response()
-        }
-        (Ok(kind), false) => {
-            (StatusCode::OK, Json(json!({ "decision": kind.as_str() }))).into_response()
-        }
+        (Ok(DecisionKind::Received), false) => (
+            StatusCode::ACCEPTED,
+            Json(CallbackReceivedView { status: "accepted" }),
+        )
+            .into_response(),
+        (Ok(kind), false) => (
+            StatusCode::OK,
+            Json(DecisionView {
+                decision: kind.as_str(),
+            }),
+        )
+            .into_response(),
         (Err(err), true) => error_page(err),
         (Err(err), false) => ApiError::from(err).into_response(),
     }
+}
+
+/// The approval page's form. Only the API description reads this type: the handler parses the
+/// form by hand, so that a form and JSON meet in one [`Answer`].
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct DecisionForm {
+    /// `approve` or `deny`.
+    decision: String,
+    comment: Option<String>,
 }
 
 async fn read_answer(

@@ -5,14 +5,20 @@ use axum::http::HeaderMap;
 use serde::Deserialize;
 
 use super::ApiError;
+use super::openapi::KeyErrors;
 use super::request::api_key;
 use crate::app::{App, AppError, ListExecutions, ListItems};
-use crate::wire::{ExecutionPageView, ExecutionView, ItemPageView};
+use crate::wire::{ErrorBody, ExecutionPageView, ExecutionView, ItemPageView};
 
-#[derive(Debug, Deserialize)]
+/// Strings, not numbers: a bad value is this API's `invalid_request`, not axum's rejection.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListParams {
+    /// Only executions with this status (`queued`, `running`, `waiting`, `succeeded`, `failed`).
     status: Option<String>,
+    /// How many, newest first (1 to 100; 20 when absent).
     limit: Option<String>,
+    /// The previous page's `nextCursor`.
     cursor: Option<String>,
 }
 
@@ -26,6 +32,20 @@ impl From<ListParams> for ListExecutions {
     }
 }
 
+/// The workflow's executions, newest first, a page at a time.
+#[utoipa::path(
+    get,
+    path = "/workflows/{workflow_id}/executions",
+    operation_id = "listExecutions",
+    tag = "executions",
+    params(("workflow_id" = String, Path, description = "The workflow's id"), ListParams),
+    responses(
+        (status = 200, description = "A page of executions", body = ExecutionPageView),
+        KeyErrors,
+        (status = 404, description = "No such workflow, or it is disabled (`workflow_not_found`)", body = ErrorBody),
+    ),
+    security(("api_key" = []), ("api_key_query" = []))
+)]
 pub async fn list(
     State(app): State<App>,
     Path(workflow_id): Path<String>,
@@ -47,6 +67,23 @@ pub async fn list(
     Ok(Json(ExecutionPageView::new(&page, &workflow.steps)))
 }
 
+/// One execution: its trigger, payload, steps and plan.
+#[utoipa::path(
+    get,
+    path = "/workflows/{workflow_id}/executions/{execution_id}",
+    operation_id = "getExecution",
+    tag = "executions",
+    params(
+        ("workflow_id" = String, Path, description = "The workflow's id"),
+        ("execution_id" = String, Path, description = "The execution's id"),
+    ),
+    responses(
+        (status = 200, description = "The execution", body = ExecutionView),
+        KeyErrors,
+        (status = 404, description = "No such workflow or execution (`workflow_not_found`, `execution_not_found`)", body = ErrorBody),
+    ),
+    security(("api_key" = []), ("api_key_query" = []))
+)]
 pub async fn show(
     State(app): State<App>,
     Path((workflow_id, execution_id)): Path<(String, String)>,
@@ -63,9 +100,12 @@ pub async fn show(
     Ok(Json(ExecutionView::new(&execution, &workflow.steps)))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ItemParams {
+    /// The previous page's `nextAfter`.
     after: Option<String>,
+    /// How many items (1 to 200; 50 when absent).
     limit: Option<String>,
 }
 
@@ -90,6 +130,24 @@ pub fn item_params(
 
 /// `GET /workflows/{id}/executions/{eid}/steps/{step}/items`: a `for_each` step's items, by
 /// index, a page at a time. Guarded by the workflow's key, as the execution itself.
+#[utoipa::path(
+    get,
+    path = "/workflows/{workflow_id}/executions/{execution_id}/steps/{step_id}/items",
+    operation_id = "listExecutionItems",
+    tag = "executions",
+    params(
+        ("workflow_id" = String, Path, description = "The workflow's id"),
+        ("execution_id" = String, Path, description = "The execution's id"),
+        ("step_id" = String, Path, description = "A `for_each` step's id"),
+        ItemParams,
+    ),
+    responses(
+        (status = 200, description = "A page of items", body = ItemPageView),
+        KeyErrors,
+        (status = 404, description = "No such workflow, execution or `for_each` step", body = ErrorBody),
+    ),
+    security(("api_key" = []), ("api_key_query" = []))
+)]
 pub async fn items(
     State(app): State<App>,
     Path((workflow_id, execution_id, step_id)): Path<(String, String, String)>,

@@ -7,6 +7,7 @@ mod callbacks;
 mod console;
 mod error;
 mod executions;
+pub mod openapi;
 mod refusals;
 mod request;
 pub mod server;
@@ -48,6 +49,7 @@ pub fn metrics_route(handle: metrics_exporter_prometheus::PrometheusHandle) -> R
 pub fn router(app: App) -> Router {
     let routes = Router::new()
         .route("/health", get(health))
+        .route("/openapi.json", get(openapi::document))
         .route(refusals::WEBHOOK_ROUTE, post(webhooks::receive))
         .route("/workflows/{workflow_id}/executions", get(executions::list))
         .route(
@@ -160,8 +162,15 @@ pub fn with_guards(routes: Router) -> Router {
         .layer(axum::middleware::from_fn(request::log))
 }
 
-async fn health() -> axum::Json<serde_json::Value> {
-    axum::Json(serde_json::json!({ "status": "ok" }))
+#[utoipa::path(
+    get,
+    path = "/health",
+    operation_id = "health",
+    tag = "service",
+    responses((status = 200, description = "The process answers", body = crate::wire::HealthView))
+)]
+async fn health() -> axum::Json<crate::wire::HealthView> {
+    axum::Json(crate::wire::HealthView { status: "ok" })
 }
 
 async fn not_found() -> ApiError {

@@ -11,12 +11,15 @@ use serde::de::DeserializeOwned;
 
 use super::ApiError;
 use super::admin::Operator;
+use super::openapi::AdminErrors;
 use crate::app::{App, AppError};
 use crate::domain::parse_duration;
-use crate::wire::{AdminApiKeyView, ApiKeyView, CreatedApiKeyView, RotatedApiKeyView, SecretsView};
+use crate::wire::{
+    AdminApiKeyView, ApiKeyView, CreatedApiKeyView, ErrorBody, RotatedApiKeyView, SecretsView,
+};
 
 /// `POST /admin/api-keys`.
-#[derive(Debug, serde::Deserialize)]
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewKeyBody {
     pub name: String,
@@ -24,20 +27,23 @@ pub struct NewKeyBody {
 
 /// `POST /admin/api-keys/{name}/rotate`; without `retireAfter` the old value works until
 /// retired.
-#[derive(Debug, Default, serde::Deserialize)]
+#[derive(Debug, Default, serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct RotateKeyBody {
+    /// How long the old value still works, as `24h` or `7d`.
     #[serde(default)]
     pub retire_after: Option<String>,
 }
 
 /// `PUT /admin/workflows/{id}/secret` and `.../secret/rotate`: the provider's secret, or
 /// `generate` for one made here, as the CLI's stdin or `--generate`. Exactly one.
-#[derive(Debug, Default, serde::Deserialize)]
+#[derive(Debug, Default, serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SecretBody {
+    /// The provider's secret.
     #[serde(default)]
     pub value: Option<String>,
+    /// `true` for a secret made here, answered once in `value`.
     #[serde(default)]
     pub generate: bool,
 }
@@ -71,6 +77,18 @@ fn required_json<T: DeserializeOwned>(raw: &Bytes) -> Result<T, AppError> {
     serde_json::from_slice(raw).map_err(|e| AppError::InvalidJson(e.to_string()))
 }
 
+/// Every key, never its value, with the workflows that name it.
+#[utoipa::path(
+    get,
+    path = "/admin/api-keys",
+    operation_id = "adminListApiKeys",
+    tag = "admin",
+    responses(
+        (status = 200, description = "The keys", body = Vec<AdminApiKeyView>),
+        AdminErrors,
+    ),
+    security(("admin_key" = []))
+)]
 pub async fn list_keys(
     _: Operator,
     State(app): State<App>,
@@ -79,6 +97,20 @@ pub async fn list_keys(
     Ok(Json(keys.iter().map(AdminApiKeyView::from).collect()))
 }
 
+/// A new key; its value is in this answer only.
+#[utoipa::path(
+    post,
+    path = "/admin/api-keys",
+    operation_id = "adminCreateApiKey",
+    tag = "admin",
+    request_body(content = NewKeyBody),
+    responses(
+        (status = 201, description = "Created, with its value", body = CreatedApiKeyView),
+        AdminErrors,
+        (status = 409, description = "A key with this name exists (`already_exists`)", body = ErrorBody),
+    ),
+    security(("admin_key" = []))
+)]
 pub async fn create_key(
     operator: Operator,
     State(app): State<App>,
@@ -90,6 +122,22 @@ pub async fn create_key(
     Ok((StatusCode::CREATED, Json(CreatedApiKeyView::from(&created))))
 }
 
+/// A new value for the key; the old one works until retired (or `retireAfter`).
+#[utoipa::path(
+    post,
+    path = "/admin/api-keys/{name}/rotate",
+    operation_id = "adminRotateApiKey",
+    tag = "admin",
+    params(("name" = String, Path, description = "The key's name")),
+    request_body(content = Option<RotateKeyBody>, description = "Optional: an empty body keeps the old value until retired"),
+    responses(
+        (status = 200, description = "Rotated, with the new value", body = RotatedApiKeyView),
+        AdminErrors,
+        (status = 404, description = "No such key (`not_found`)", body = ErrorBody),
+        (status = 409, description = "The key cannot be rotated now; the message says why (`conflict`)", body = ErrorBody),
+    ),
+    security(("admin_key" = []))
+)]
 pub async fn rotate_key(
     operator: Operator,
     State(app): State<App>,
@@ -108,6 +156,21 @@ pub async fn rotate_key(
     Ok(Json(RotatedApiKeyView::from(&rotated)))
 }
 
+/// Stops the value from before the last rotation.
+#[utoipa::path(
+    post,
+    path = "/admin/api-keys/{name}/retire",
+    operation_id = "adminRetireApiKey",
+    tag = "admin",
+    params(("name" = String, Path, description = "The key's name")),
+    responses(
+        (status = 200, description = "The key", body = ApiKeyView),
+        AdminErrors,
+        (status = 404, description = "No such key (`not_found`)", body = ErrorBody),
+        (status = 409, description = "Nothing to retire (`conflict`)", body = ErrorBody),
+    ),
+    security(("admin_key" = []))
+)]
 pub async fn retire_key(
     operator: Operator,
     State(app): State<App>,
@@ -118,6 +181,20 @@ pub async fn retire_key(
     Ok(Json(ApiKeyView::from(&key)))
 }
 
+/// Revokes the key: its workflows answer `401` until they name another.
+#[utoipa::path(
+    delete,
+    path = "/admin/api-keys/{name}",
+    operation_id = "adminRevokeApiKey",
+    tag = "admin",
+    params(("name" = String, Path, description = "The key's name")),
+    responses(
+        (status = 200, description = "The key, revoked", body = ApiKeyView),
+        AdminErrors,
+        (status = 404, description = "No such key (`not_found`)", body = ErrorBody),
+    ),
+    security(("admin_key" = []))
+)]
 pub async fn revoke_key(
     operator: Operator,
     State(app): State<App>,
@@ -128,6 +205,21 @@ pub async fn revoke_key(
     Ok(Json(ApiKeyView::from(&key)))
 }
 
+/// Sets the workflow's signing secret, replacing any.
+#[utoipa::path(
+    put,
+    path = "/admin/workflows/{workflow_id}/secret",
+    operation_id = "adminSetSigningSecret",
+    tag = "admin",
+    params(("workflow_id" = String, Path, description = "The workflow's id")),
+    request_body(content = SecretBody),
+    responses(
+        (status = 200, description = "The secrets (a generated value this once)", body = SecretsView),
+        AdminErrors,
+        (status = 404, description = "No such workflow (`workflow_not_found`, `not_found`)", body = ErrorBody),
+    ),
+    security(("admin_key" = []))
+)]
 pub async fn set_secret(
     operator: Operator,
     State(app): State<App>,
@@ -140,6 +232,22 @@ pub async fn set_secret(
     Ok(Json(SecretsView::from(&change)))
 }
 
+/// Adds a secret; both verify until the older one is retired.
+#[utoipa::path(
+    post,
+    path = "/admin/workflows/{workflow_id}/secret/rotate",
+    operation_id = "adminRotateSigningSecret",
+    tag = "admin",
+    params(("workflow_id" = String, Path, description = "The workflow's id")),
+    request_body(content = SecretBody),
+    responses(
+        (status = 200, description = "The secrets (a generated value this once)", body = SecretsView),
+        AdminErrors,
+        (status = 404, description = "No such workflow (`workflow_not_found`, `not_found`)", body = ErrorBody),
+        (status = 409, description = "The secrets cannot be rotated now; the message says why (`conflict`)", body = ErrorBody),
+    ),
+    security(("admin_key" = []))
+)]
 pub async fn rotate_secret(
     operator: Operator,
     State(app): State<App>,
@@ -152,6 +260,21 @@ pub async fn rotate_secret(
     Ok(Json(SecretsView::from(&change)))
 }
 
+/// Removes the older of two secrets.
+#[utoipa::path(
+    post,
+    path = "/admin/workflows/{workflow_id}/secret/retire",
+    operation_id = "adminRetireSigningSecret",
+    tag = "admin",
+    params(("workflow_id" = String, Path, description = "The workflow's id")),
+    responses(
+        (status = 200, description = "The secrets", body = SecretsView),
+        AdminErrors,
+        (status = 404, description = "No such workflow (`workflow_not_found`, `not_found`)", body = ErrorBody),
+        (status = 409, description = "Only one secret (`conflict`)", body = ErrorBody),
+    ),
+    security(("admin_key" = []))
+)]
 pub async fn retire_secret(
     operator: Operator,
     State(app): State<App>,

@@ -1,4 +1,4 @@
-use crate::wire::{AcceptedView, SlackChallengeView, SnsAnswer};
+use crate::wire::{AcceptedView, ErrorBody, SlackChallengeView, SnsAnswer, WebhookAnswerView};
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
@@ -12,6 +12,37 @@ use crate::app::{Accepted, App, GenericRequest, SnsOutcome, SnsRequest};
 use crate::domain::signature::slack_url_challenge;
 use crate::domain::{Trigger, Workflow, WorkflowId};
 
+/// Starts an execution of the workflow with the request's body.
+#[utoipa::path(
+    post,
+    path = "/webhooks/{workflow_id}",
+    operation_id = "receiveWebhook",
+    tag = "webhooks",
+    params(("workflow_id" = String, Path, description = "The workflow's id")),
+    request_body(
+        description = "The event, as the sender sends it: JSON for a generic webhook; for `amazon_sns`, \
+                       the SNS message (SNS sends it as `text/plain`)",
+        content((Value = "application/json"), (String = "text/plain"))
+    ),
+    responses(
+        (status = 202, description = "A new execution, queued", body = AcceptedView),
+        (status = 200, description = "A repeat of an earlier delivery (`duplicate: true`, same `Idempotency-Key` \
+                                      or SNS message id), an SNS subscription confirmation or unsubscribe, or \
+                                      Slack's URL check", body = WebhookAnswerView),
+        (status = 400, description = "Unreadable body or SNS message, two different keys, or the wrong \
+                                      trigger type", body = ErrorBody),
+        (status = 401, description = "No or a wrong API key, or a missing, wrong or stale signature \
+                                      (`missing_api_key`, `invalid_api_key`, `missing_signature`, \
+                                      `invalid_signature`, `stale_timestamp`)", body = ErrorBody),
+        (status = 404, description = "No such workflow, or it is disabled (`workflow_not_found`)", body = ErrorBody),
+        (status = 408, description = "The body did not arrive in time (`request_timeout`)", body = ErrorBody),
+        (status = 413, description = "The body is over the limit (`payload_too_large`)", body = ErrorBody),
+        (status = 415, description = "A content type that cannot carry JSON (`unsupported_media_type`)", body = ErrorBody),
+        (status = 502, description = "Amazon SNS could not be reached to confirm or verify (`upstream_failed`)", body = ErrorBody),
+        (status = 503, description = "The store or the queue is unavailable; retry after `Retry-After`", body = ErrorBody),
+    ),
+    security((), ("api_key" = []), ("api_key_query" = []))
+)]
 pub async fn receive(
     State(app): State<App>,
     Path(workflow_id): Path<String>,

@@ -28,6 +28,7 @@ mod group_commit;
 mod hostile_input;
 mod local_worker;
 mod log_redaction;
+mod openapi;
 mod panics;
 mod path_flows;
 mod send_email;

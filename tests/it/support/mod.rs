@@ -6,6 +6,7 @@ pub mod child_process;
 pub mod dynamodb;
 pub mod email;
 pub mod logs;
+pub mod routes;
 pub mod sns_peer;
 pub mod target;
 
