@@ -14,7 +14,7 @@ use crate::app::{App, AppError, ListExecutions};
 use crate::domain::ApiKeyName;
 use crate::wire::{
     AcceptedView, ActivityView, AdminWorkflowView, DecisionView, ErrorBody, ExecutionPageView,
-    ExecutionView, ItemPageView,
+    ExecutionView, ItemPageView, SubscriptionView,
 };
 
 pub const ADMIN_KEY: &str = "x-admin-key";
@@ -95,6 +95,32 @@ pub async fn activity(
     let workflow = app.workflow(&workflow_id).await?;
     let activity = app.activity(&workflow).await?;
     Ok(Json(ActivityView::from(&activity)))
+}
+
+#[utoipa::path(
+    get,
+    path = "/admin/workflows/{workflow_id}/subscriptions",
+    operation_id = "adminListSubscriptions",
+    tag = "admin",
+    params(("workflow_id" = String, Path, description = "The workflow's id")),
+    responses(
+        (status = 200, description = "The SNS subscriptions recorded for the workflow: topic, state (pending or confirmed), when", body = [SubscriptionView]),
+        AdminErrors,
+        (status = 404, description = "No such workflow (`workflow_not_found`, `not_found`)", body = ErrorBody),
+    ),
+    security(("admin_key" = []))
+)]
+/// The SNS subscriptions recorded for a workflow (which topic, confirmed or pending, when), as
+/// `workflows subscriptions` prints them: the trigger panel shows them.
+pub async fn subscriptions(
+    _: Operator,
+    State(app): State<App>,
+    Path(workflow_id): Path<String>,
+) -> Result<Json<Vec<SubscriptionView>>, ApiError> {
+    let subscriptions = app.list_subscriptions(&workflow_id).await?;
+    Ok(Json(
+        subscriptions.iter().map(SubscriptionView::from).collect(),
+    ))
 }
 
 /// The workflow's executions, newest first, as the workflow's own route lists them.

@@ -45,6 +45,7 @@ use crate::wire::ErrorBody;
         admin_workflows::version,
         admin_workflows::restore,
         admin::activity,
+        admin::subscriptions,
         admin::executions,
         admin::execution,
         admin::items,

@@ -102,6 +102,23 @@ async fn subscription_confirmation_is_verified_confirmed_and_recorded(t: TestApp
         subs[0].subscription_arn.as_deref(),
         Some(peer.subscription_arn().as_str())
     );
+    // The console's trigger panel reads the same record through the admin API.
+    let admin = crate::admin::admin_key(&t).await;
+    let listed = t
+        .send(
+            axum::http::Request::get(format!("/admin/workflows/{}/subscriptions", wf.id))
+                .header("x-admin-key", admin)
+                .body(axum::body::Body::empty())
+                .expect("request"),
+        )
+        .await;
+    assert_eq!(listed.status, StatusCode::OK, "{:?}", listed.body);
+    assert_eq!(listed.body[0]["topicArn"], TOPIC_ARN);
+    assert_eq!(listed.body[0]["state"], "confirmed");
+    let anonymous = t
+        .get(&format!("/admin/workflows/{}/subscriptions", wf.id), None)
+        .await;
+    assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
     assert_eq!(
         execution_count(&t, &wf, &key).await,
         0,

@@ -744,9 +744,21 @@
         ['Topic allowlist', topics.length
           ? el('ul', { id: 'topics' }, topics.map((t) => el('li', {}, el('code', {}, t))))
           : el('span', { id: 'topics', class: 'muted' }, 'any topic')],
-        ['Subscriptions', el('span', { class: 'muted' }, 'not listed here: webhook-trigger workflows subscriptions ' + workflow.id)],
+        ['Subscriptions', subscriptionsList(workflow.id)],
       ]),
       fresh ? null : el('p', { class: 'muted' }, `Replace ${SNS_KEY} with the key's value: SNS cannot send headers, so the key travels in the query string.`));
+  }
+
+  // The subscriptions recorded (topic, confirmed or pending, when), filled in when they arrive.
+  function subscriptionsList(workflowId) {
+    const holder = el('div', { id: 'subscriptions' }, el('span', { class: 'muted' }, 'loading…'));
+    api('GET', `admin/workflows/${encodeURIComponent(workflowId)}/subscriptions`).then((subs) => {
+      holder.replaceChildren(subs.length
+        ? el('ul', {}, subs.map((s) => el('li', { class: 'subscription' },
+          el('code', {}, s.topicArn), ` ${s.state} ${s.updatedAt}`)))
+        : el('span', { class: 'muted' }, 'none yet: subscribe the endpoint to a topic; the confirmation is answered for you'));
+    }).catch((e) => holder.replaceChildren(el('span', { class: 'error' }, e.message || String(e))));
+    return holder;
   }
 
   // The verify block as saved (changed with the definition), and the secrets' buttons.
