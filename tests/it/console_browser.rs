@@ -19,6 +19,7 @@ use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{Value, json};
 
 use crate::support::binary::{BIN, Killed, cli, free_port};
+use crate::support::sns_peer::{SigV, SnsPeer, TOPIC_ARN};
 
 const HOSTILE: &str = "<script>window.__pwned=1</script><img src=x onerror=\"window.__pwned=2\">";
 
@@ -608,7 +609,13 @@ async fn listed_succeeded(c: &Client, execution_id: &str, version: u32) {
 /// under Executions; switched off and on; its steps replaced (there is no step editor: by
 /// the admin API), which a stale key change in the page refuses as a conflict; the versions
 /// listed, one viewed with its diff, and restored.
-async fn the_docs_journey(c: &Client, http: &reqwest::Client, base: &str, admin_key: &str) {
+async fn the_docs_journey(
+    c: &Client,
+    http: &reqwest::Client,
+    base: &str,
+    admin_key: &str,
+    peer: &SnsPeer,
+) {
     c.goto(&format!("{base}/console#/"))
         .await
         .expect("open the console");
@@ -768,7 +775,7 @@ async fn the_docs_journey(c: &Client, http: &reqwest::Client, base: &str, admin_
         "the old key is refused"
     );
 
-    a_key_made_with_an_sns_workflow(c).await;
+    a_key_made_with_an_sns_workflow(c, http, peer).await;
     signing_secrets_from_the_trigger_panel(c, http, base, admin_key).await;
 }
 
@@ -835,7 +842,10 @@ async fn signing_secrets_from_the_trigger_panel(
 
 /// Amazon SNS with a key made on the spot: its value in the subscription endpoint this once,
 /// a placeholder after.
-async fn a_key_made_with_an_sns_workflow(c: &Client) {
+/// The docs' SNS journey: the endpoint composed in the panel is what a subscription sends to;
+/// the confirmation is answered by the service and recorded, the panel lists it, and a
+/// published message runs the workflow.
+async fn a_key_made_with_an_sns_workflow(c: &Client, http: &reqwest::Client, peer: &SnsPeer) {
     click(c, "#nav-workflows").await;
     click(c, "#new-workflow").await;
     type_into(c, "#wf-name", "From SNS").await;
@@ -849,7 +859,53 @@ async fn a_key_made_with_an_sns_workflow(c: &Client) {
     assert_eq!(endpoint, format!("{url}?x-api-key={value}"));
     assert!(text_of(c, "#curl").await.contains(&value));
     assert_eq!(text_of(c, "#topics").await, "any topic");
+    let workflow_id = fragment_between(c, "/workflows/", "/trigger").await;
+
+    let deliver = |body: String, kind: &'static str| {
+        http.post(&endpoint)
+            .header("content-type", "text/plain; charset=UTF-8")
+            .header("x-amz-sns-message-type", kind)
+            .header("x-amz-sns-topic-arn", TOPIC_ARN)
+            .body(body)
+            .send()
+    };
+    let confirmed = deliver(
+        peer.subscription_confirmation(SigV::V2).body(),
+        "SubscriptionConfirmation",
+    )
+    .await
+    .expect("confirmation");
+    assert_eq!(confirmed.status().as_u16(), 200);
+    assert_eq!(
+        peer.confirmations(),
+        1,
+        "the service confirmed it by itself"
+    );
     c.refresh().await.expect("reload");
+    let listed = text_of(c, "#subscriptions li.subscription").await;
+    assert!(
+        listed.contains(TOPIC_ARN) && listed.contains("confirmed"),
+        "{listed}"
+    );
+    let published = deliver(peer.notification(SigV::V2).body(), "Notification")
+        .await
+        .expect("notification");
+    assert_eq!(published.status().as_u16(), 202);
+    let answer: Value =
+        serde_json::from_slice(&published.bytes().await.expect("body")).expect("json");
+    let execution = answer["executionId"].as_str().expect("id").to_owned();
+    listed_succeeded(c, &execution, 1).await;
+    // Back to the panel, as a person would, for the check that the value was shown once.
+    let page = c.current_url().await.expect("url");
+    let page = page
+        .as_str()
+        .split('#')
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    c.goto(&format!("{page}#/workflows/{workflow_id}/trigger"))
+        .await
+        .expect("back to the panel");
     wait_text(
         c,
         "#subscription-url",
@@ -1044,6 +1100,8 @@ async fn the_console_shows_runs_and_replays_an_execution_in_a_real_browser() {
     );
     let approval_id = approval["id"].as_str().expect("id").to_owned();
 
+    // The SNS peer serves the signing certificate and the SubscribeURL the service fetches.
+    let peer = SnsPeer::start().await;
     let port = free_port();
     let _server = Killed(
         Command::new(BIN)
@@ -1055,6 +1113,7 @@ async fn the_console_shows_runs_and_replays_an_execution_in_a_real_browser() {
                 db.to_str().unwrap(),
             ])
             .env_remove("WEBHOOK_BASE_URL")
+            .env("AWS_ENDPOINT_URL_SNS", peer.endpoint().as_str())
             // Small, so the refused body is small too (it fits the socket before the answer).
             .env("BODY_LIMIT_BYTES", "4096")
             .stdout(Stdio::null())
@@ -1225,7 +1284,7 @@ async fn the_console_shows_runs_and_replays_an_execution_in_a_real_browser() {
 
         // The docs' journey: a key, a workflow with it, its URL called, switched off and on,
         // replaced, and a version restored.
-        the_docs_journey(&c, &http, &base, &admin_key).await;
+        the_docs_journey(&c, &http, &base, &admin_key, &peer).await;
 
         // Signing out forgets the key.
         click(&c, "#sign-out").await;
