@@ -6,6 +6,7 @@ mod admin;
 mod auth;
 mod callbacks;
 mod console;
+mod dry_run;
 mod error;
 mod executions;
 mod rejections;
@@ -23,6 +24,7 @@ pub use callbacks::{Answer, CallbackPage, MAX_COMMENT_CHARS};
 pub use console::{
     ACTIVITY_SCAN_LIMIT, ACTIVITY_WINDOW_HOURS, Activity, RejectionActivity, StatusCounts,
 };
+pub use dry_run::DryRun;
 pub use error::AppError;
 pub use executions::{
     DEFAULT_ITEM_PAGE, ExecutionPage, ItemCounts, ItemPage, ListExecutions, ListItems,

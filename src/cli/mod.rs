@@ -370,11 +370,8 @@ async fn run(cli: Cli) -> Result<(), CliError> {
                 out.workflow(&app.update_workflow(&id, read_workflow_file(&file)?).await?)
             }
             WorkflowsCommand::DryRun { id, execution } => {
-                let workflow = app.workflow(&id).await?;
-                let stored = app.get_execution(&workflow.id, &execution).await?;
-                let templates = crate::domain::TemplateEngine::new();
-                let previews = crate::worker::dry_run::dry_run(&workflow, &stored, &templates);
-                out.dry_run(&workflow, &stored, &previews)
+                let run = app.dry_run(&id, &execution).await?;
+                out.dry_run(&run.workflow, &run.execution, &run.previews)
             }
             WorkflowsCommand::Create(args) => {
                 let steps: Vec<WorkflowStep> = serde_json::from_str(&args.steps).map_err(|e| {
