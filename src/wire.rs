@@ -87,9 +87,24 @@ pub struct AdminWorkflowView {
     /// --file` reads): sent back unchanged to `PUT`, it saves the same workflow.
     #[schema(value_type = Object)]
     pub definition: WorkflowFile,
+    /// For one workflow with a `verify` block: its signing secrets' fingerprints (never a
+    /// value), as the trigger panel shows them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signing_secrets: Option<Vec<SigningSecretView>>,
 }
 
 impl AdminWorkflowView {
+    pub fn with_secrets(mut self, secrets: &WorkflowSecrets) -> Self {
+        self.signing_secrets = Some(
+            secrets
+                .secrets
+                .iter()
+                .map(SigningSecretView::from)
+                .collect(),
+        );
+        self
+    }
+
     pub fn new(workflow: &Workflow, activity: &Activity) -> Self {
         Self {
             id: workflow.id.to_string(),
@@ -104,6 +119,7 @@ impl AdminWorkflowView {
             activity: ActivityView::from(activity),
             version: workflow.version,
             definition: WorkflowFile::from(workflow),
+            signing_secrets: None,
         }
     }
 }

@@ -132,7 +132,11 @@ fn etag(version: u32) -> Option<HeaderValue> {
 /// The workflow view with its version as `ETag`, for the next change's `If-Match`.
 async fn view(app: &App, workflow: &Workflow, status: StatusCode) -> Result<Response, ApiError> {
     let activity = app.activity(workflow).await?;
-    let mut response = (status, Json(AdminWorkflowView::new(workflow, &activity))).into_response();
+    let mut view = AdminWorkflowView::new(workflow, &activity);
+    if workflow.verify.is_some() {
+        view = view.with_secrets(&app.signing_secrets(workflow).await?);
+    }
+    let mut response = (status, Json(view)).into_response();
     if let Some(tag) = etag(workflow.version) {
         response.headers_mut().insert(header::ETAG, tag);
     }

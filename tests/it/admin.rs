@@ -417,6 +417,17 @@ async fn signing_secrets_show_a_generated_value_once_and_fingerprints_only(t: Te
         left[0]["fingerprint"],
         rotated.body["secrets"][1]["fingerprint"]
     );
+    // The workflow's own view shows the fingerprints left (the trigger panel's), no value.
+    let view = admin(
+        &t,
+        "GET",
+        &format!("/admin/workflows/{}", wf.id),
+        Some(&admin_key),
+    )
+    .await;
+    assert_eq!(view.status, StatusCode::OK, "{:?}", view.body);
+    assert_eq!(view.body["signingSecrets"], retired.body["secrets"]);
+    assert!(!view.body.to_string().contains(&generated));
 
     // The workflow's own page shows fingerprints, never a value.
     let shown = admin(

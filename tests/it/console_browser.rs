@@ -826,6 +826,7 @@ async fn signing_secrets_from_the_trigger_panel(
         .expect("open the trigger panel");
     wait_text(c, "#view h1", "Signed").await;
     assert!(text_of(c, "#verify").await.contains("github"));
+    assert!(text_of(c, "#secrets-on-file").await.contains("none yet"));
     click(c, "#secret-set").await;
     let secret = text_of(c, "#key-value-panel[data-key='secret'] #key-value").await;
     assert!(!secret.is_empty());
@@ -838,11 +839,16 @@ async fn signing_secrets_from_the_trigger_panel(
         c.find(Locator::Css("#key-value")).await.is_err(),
         "a retirement shows no value"
     );
+    // A fresh visit lists the secret left by its fingerprint, the same one.
+    let left = text_of(c, "#secret-fingerprints .fingerprint").await;
+    c.refresh().await.expect("reload");
+    wait_count(c, "#secrets-on-file .fingerprint", 1).await;
+    let on_file = text_of(c, "#secrets-on-file .fingerprint").await;
+    assert!(on_file.starts_with(left.trim()), "{on_file} / {left}");
 }
 
 /// Amazon SNS with a key made on the spot: its value in the subscription endpoint this once,
-/// a placeholder after.
-/// The docs' SNS journey: the endpoint composed in the panel is what a subscription sends to;
+/// a placeholder after. The docs' SNS journey: the endpoint composed in the panel is what a subscription sends to;
 /// the confirmation is answered by the service and recorded, the panel lists it, and a
 /// published message runs the workflow.
 async fn a_key_made_with_an_sns_workflow(c: &Client, http: &reqwest::Client, peer: &SnsPeer) {

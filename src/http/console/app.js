@@ -775,8 +775,13 @@
       }));
       return button;
     };
+    const onFile = workflow.signingSecrets || [];
+    const secrets = el('p', { id: 'secrets-on-file' }, 'Secrets on file: ', onFile.length
+      ? onFile.map((s) => el('code', { class: 'fingerprint' }, `${s.fingerprint} (added ${when(s.addedAt)}) `))
+      : el('span', { class: 'muted' }, 'none yet: signed requests are refused until one is set'));
     return el('div', { id: 'verify' },
       dl(Object.entries(verify).map(([k, v]) => [k, typeof v === 'object' ? pretty(v) : String(v)])),
+      secrets,
       el('div', { class: 'toolbar' }, value, secretCall('secret', 'Set'), secretCall('secret/rotate', 'Rotate'), secretCall('secret/retire', 'Retire')),
       el('p', { class: 'muted' }, 'Set replaces every secret; Rotate adds one, the older staying valid until Retire. A generated value is shown once.'));
   }
