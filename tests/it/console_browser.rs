@@ -669,6 +669,7 @@ async fn the_docs_journey(
     )
     .await;
     wait_text(c, "#execution-id", &first).await;
+    wait_text(c, "#execution-version", "v1").await;
     fits_the_window(c, "an execution").await;
     c.back().await.expect("back");
     click(c, "#tab-trigger").await;

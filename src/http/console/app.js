@@ -330,7 +330,8 @@
       el('div', { class: 'toolbar' }, replay),
       waiting ? section('Waiting', waiting) : [],
       ...section('Timeline', dl([['received', when(e.receivedAt)], ['started', when(e.startedAt)],
-        ['finished', when(e.finishedAt)], ['attempts', String(e.attempts)], ['expires', when(e.expiresAt)]])),
+        ['finished', when(e.finishedAt)], ['attempts', String(e.attempts)], ['expires', when(e.expiresAt)],
+        ['workflow version', el('a', { id: 'execution-version', href: `#/workflows/${wid}/versions` }, versionLabel(e.workflowVersion))]])),
       ...section('Trigger', dl([['type', type], ...Object.entries(source).map(([k, v]) => [k, pretty(v)])])),
       ...section('Headers', headers && Object.keys(headers).length
         ? el('table', { id: 'headers' }, el('tbody', {}, Object.entries(headers).map(([k, v]) => el('tr', {}, el('td', {}, el('code', {}, k)), el('td', {}, v)))))
