@@ -1213,3 +1213,47 @@ async fn workflow_routes_need_the_admin_key(t: TestApp) {
     let workflow = t.app.workflow(&id).await.unwrap();
     assert_eq!((workflow.version, workflow.enabled), (1, true));
 }
+
+/// No admin route is forgotten: every route under `/admin` in the one route list answers 401
+/// without an admin key, and with a workflow's API key in its place.
+#[tokio::test]
+async fn every_admin_route_of_the_router_needs_the_admin_key() {
+    let t = support::sqlite_app(support::test_config()).await;
+    let key_name = unique_name("k");
+    let api_key = t.app.create_api_key(&key_name).await.expect("key");
+    let mut checked = 0;
+    for route in crate::support::routes::ROUTES
+        .iter()
+        .filter(|r| r.path.starts_with("/admin"))
+    {
+        let path = route
+            .path
+            .replace("{workflow_id}", "wf_1")
+            .replace("{execution_id}", "01JD0000000000000000000000")
+            .replace("{step_id}", "chat")
+            .replace("{name}", "partner")
+            .replace("{version}", "1");
+        for key in [None, Some(api_key.secret.expose())] {
+            let mut request = Request::builder()
+                .method(route.method)
+                .uri(&path)
+                .header("content-type", "application/json");
+            if let Some(key) = key {
+                request = request.header("x-admin-key", key);
+            }
+            let r = t
+                .send(request.body(Body::from("{}")).expect("request"))
+                .await;
+            assert_eq!(
+                r.status,
+                StatusCode::UNAUTHORIZED,
+                "{} {path} with {:?}: {:?}",
+                route.method,
+                key.map(|_| "an API key"),
+                r.body
+            );
+        }
+        checked += 1;
+    }
+    assert!(checked >= 25, "only {checked} admin routes listed");
+}
