@@ -402,12 +402,12 @@ impl webhook_trigger::ports::CallbackStore for MemoryStore {
         decision: &webhook_trigger::domain::Decision,
     ) -> Result<bool, StoreError> {
         let mut callbacks = lock(&self.callbacks);
-        match callbacks.get_mut(token_hash) {
-            Some(callback) if callback.decision.is_none() => {
-                callback.decision = Some(decision.clone());
+        match callbacks.get(token_hash).and_then(|c| c.decided(decision)) {
+            Some(decided) => {
+                callbacks.insert(token_hash.to_owned(), decided);
                 Ok(true)
             }
-            _ => Ok(false),
+            None => Ok(false),
         }
     }
 }

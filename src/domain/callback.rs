@@ -135,6 +135,18 @@ pub enum CallbackRefusal {
 
 impl Callback {
     /// Whether a decision may still be made with it at `now`.
+    /// The record with `decision` made, or `None` when it has one already (the one decision a
+    /// link gets; the store's conditional write settles a race between two).
+    pub fn decided(&self, decision: &Decision) -> Option<Self> {
+        if self.decision.is_some() {
+            return None;
+        }
+        Some(Self {
+            decision: Some(decision.clone()),
+            ..self.clone()
+        })
+    }
+
     /// A link closed by its timeout is expired, whether or not the timeout was recorded yet.
     pub fn check_open(&self, now: DateTime<Utc>) -> Result<(), CallbackRefusal> {
         match &self.decision {

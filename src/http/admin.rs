@@ -243,13 +243,6 @@ pub struct DecisionBody {
     pub comment: Option<String>,
 }
 
-fn decision_body(raw: &axum::body::Bytes) -> Result<DecisionBody, ApiError> {
-    if raw.iter().all(u8::is_ascii_whitespace) {
-        return Ok(DecisionBody::default());
-    }
-    serde_json::from_slice(raw).map_err(|e| AppError::InvalidJson(e.to_string()).into())
-}
-
 async fn decide(
     operator: Operator,
     app: App,
@@ -258,7 +251,7 @@ async fn decide(
     raw: axum::body::Bytes,
     approve: bool,
 ) -> Result<Json<DecisionView>, ApiError> {
-    let body = decision_body(&raw)?;
+    let body: DecisionBody = super::request::json_body_or_default(&raw)?;
     let workflow = app.workflow(&workflow_id).await?;
     let kind = app
         .decide_as_operator(

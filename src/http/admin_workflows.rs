@@ -401,11 +401,7 @@ pub async fn restore(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let n = number(&raw, &workflow_id)?;
-    let RestoreBody { note } = if body.iter().all(u8::is_ascii_whitespace) {
-        RestoreBody::default()
-    } else {
-        serde_json::from_slice(&body).map_err(|e| AppError::InvalidJson(e.to_string()))?
-    };
+    let RestoreBody { note } = super::request::json_body_or_default(&body)?;
     let save = Save {
         base_version: if_match(&headers)?,
         note,

@@ -103,6 +103,21 @@ pub async fn refuse_undecodable_path(request: Request, next: Next) -> Response {
     }
 }
 
+/// An admin route's JSON body: the object the route takes, or `400 invalid_json`.
+pub fn json_body<T: serde::de::DeserializeOwned>(raw: &Bytes) -> Result<T, AppError> {
+    serde_json::from_slice(raw).map_err(|e| AppError::InvalidJson(e.to_string()))
+}
+
+/// [`json_body`] for a route whose body is optional: an empty one is the default.
+pub fn json_body_or_default<T: serde::de::DeserializeOwned + Default>(
+    raw: &Bytes,
+) -> Result<T, AppError> {
+    if raw.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    json_body(raw)
+}
+
 /// Reads the body, refusing more than `limit` bytes without buffering the excess.
 pub async fn body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Bytes, AppError> {
     let declared = header(headers, "content-length").and_then(|v| v.parse::<usize>().ok());

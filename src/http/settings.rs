@@ -7,11 +7,11 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use serde::de::DeserializeOwned;
 
 use super::ApiError;
 use super::admin::Operator;
 use super::openapi::AdminErrors;
+use super::request::{json_body, json_body_or_default};
 use crate::app::{App, AppError};
 use crate::domain::parse_duration;
 use crate::wire::{
@@ -65,18 +65,6 @@ impl SecretBody {
     }
 }
 
-/// An empty body is the default; anything else must be the JSON object the route takes.
-fn json_body<T: DeserializeOwned + Default>(raw: &Bytes) -> Result<T, AppError> {
-    if raw.iter().all(u8::is_ascii_whitespace) {
-        return Ok(T::default());
-    }
-    required_json(raw)
-}
-
-fn required_json<T: DeserializeOwned>(raw: &Bytes) -> Result<T, AppError> {
-    serde_json::from_slice(raw).map_err(|e| AppError::InvalidJson(e.to_string()))
-}
-
 /// Every key, never its value, with the workflows that name it.
 #[utoipa::path(
     get,
@@ -116,7 +104,7 @@ pub async fn create_key(
     State(app): State<App>,
     raw: Bytes,
 ) -> Result<(StatusCode, Json<CreatedApiKeyView>), ApiError> {
-    let body: NewKeyBody = required_json(&raw)?;
+    let body: NewKeyBody = json_body(&raw)?;
     let created = app.create_api_key(&body.name).await?;
     tracing::info!(admin_key = %operator.key_name, api_key = %created.key.name, "API key created");
     Ok((StatusCode::CREATED, Json(CreatedApiKeyView::from(&created))))
@@ -144,7 +132,7 @@ pub async fn rotate_key(
     Path(name): Path<String>,
     raw: Bytes,
 ) -> Result<Json<RotatedApiKeyView>, ApiError> {
-    let body: RotateKeyBody = json_body(&raw)?;
+    let body: RotateKeyBody = json_body_or_default(&raw)?;
     let retire_after = body
         .retire_after
         .as_deref()
@@ -226,7 +214,7 @@ pub async fn set_secret(
     Path(workflow_id): Path<String>,
     raw: Bytes,
 ) -> Result<Json<SecretsView>, ApiError> {
-    let value = required_json::<SecretBody>(&raw)?.into_value()?;
+    let value = json_body::<SecretBody>(&raw)?.into_value()?;
     let change = app.set_signing_secret(&workflow_id, value).await?;
     tracing::info!(admin_key = %operator.key_name, workflow_id, "signing secret set");
     Ok(Json(SecretsView::from(&change)))
@@ -254,7 +242,7 @@ pub async fn rotate_secret(
     Path(workflow_id): Path<String>,
     raw: Bytes,
 ) -> Result<Json<SecretsView>, ApiError> {
-    let value = required_json::<SecretBody>(&raw)?.into_value()?;
+    let value = json_body::<SecretBody>(&raw)?.into_value()?;
     let change = app.rotate_signing_secret(&workflow_id, value).await?;
     tracing::info!(admin_key = %operator.key_name, workflow_id, "signing secret rotated");
     Ok(Json(SecretsView::from(&change)))

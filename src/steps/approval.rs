@@ -49,15 +49,9 @@ pub(super) fn decision_output(decision: &Decision) -> Value {
 impl ApprovalStep {
     /// The step wakes with a decision (or without one, before the timeout: it waits on).
     pub async fn resume(&self, step_id: &str, waiting: &Waiting, deps: &StepDeps) -> StepRun {
-        let decision = match resume_url::decision(waiting, deps).await {
-            Ok(Some(decision)) => decision,
-            Ok(None) => return StepRun::waiting_again(waiting),
-            Err(error) => {
-                return StepRun {
-                    transient: true,
-                    ..StepRun::failed(error)
-                };
-            }
+        let decision = match resume_url::decided(waiting, deps).await {
+            Ok(decision) => decision,
+            Err(run) => return run,
         };
         let output = decision_output(&decision);
         let routed = |target: &Option<Target>, what: &str| match target {
@@ -119,10 +113,8 @@ impl StepType for ApprovalStep {
     }
 
     async fn run(&self, ctx: &StepContext, key: &str, deps: &StepDeps) -> StepRun {
-        let step_id = key.rsplit(':').next().unwrap_or_default().to_owned();
         resume_url::start(
             WaitKind::Approval,
-            &step_id,
             &timeout_of(&self.timeout),
             self.notify.as_ref(),
             ctx,

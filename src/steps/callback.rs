@@ -30,15 +30,9 @@ pub struct CallbackStep {
 
 impl CallbackStep {
     pub async fn resume(&self, step_id: &str, waiting: &Waiting, deps: &StepDeps) -> StepRun {
-        let decision = match resume_url::decision(waiting, deps).await {
-            Ok(Some(decision)) => decision,
-            Ok(None) => return StepRun::waiting_again(waiting),
-            Err(error) => {
-                return StepRun {
-                    transient: true,
-                    ..StepRun::failed(error)
-                };
-            }
+        let decision = match resume_url::decided(waiting, deps).await {
+            Ok(decision) => decision,
+            Err(run) => return run,
         };
         match decision.kind {
             DecisionKind::Received => {
@@ -91,10 +85,8 @@ impl StepType for CallbackStep {
     }
 
     async fn run(&self, ctx: &StepContext, key: &str, deps: &StepDeps) -> StepRun {
-        let step_id = key.rsplit(':').next().unwrap_or_default().to_owned();
         resume_url::start(
             WaitKind::Callback,
-            &step_id,
             &timeout_of(&self.timeout),
             Some(&self.notify),
             ctx,

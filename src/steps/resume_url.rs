@@ -104,7 +104,6 @@ pub fn preview(
 /// pass, retries it later with a new token: a later attempt issues its own URL).
 pub async fn start(
     kind: WaitKind,
-    step_id: &str,
     timeout: &super::span::Span,
     notify: Option<&Notify>,
     ctx: &StepContext,
@@ -124,6 +123,8 @@ pub async fn start(
         ));
     };
     let execution = ctx.execution();
+    // `key` is `<execution>:<step>` (waits are never inside a loop, so the path is the id).
+    let step_id = key.rsplit(':').next().unwrap_or_default();
     let (Ok(workflow_id), Ok(execution_id)) = (
         WorkflowId::parse(&execution.workflow_id),
         ExecutionId::parse(&execution.id),
@@ -215,6 +216,19 @@ pub async fn decision(waiting: &Waiting, deps: &StepDeps) -> Result<Option<Decis
         return Ok(Some(timed_out));
     }
     Ok(read().await?.and_then(|c| c.decision))
+}
+
+/// [`decision`] for a woken step: the decision, or the run the step ends this delivery with
+/// (waiting on when none was made yet, a failure to retry when the store could not say).
+pub async fn decided(waiting: &Waiting, deps: &StepDeps) -> Result<Decision, StepRun> {
+    match decision(waiting, deps).await {
+        Ok(Some(decision)) => Ok(decision),
+        Ok(None) => Err(StepRun::waiting_again(waiting)),
+        Err(error) => Err(StepRun {
+            transient: true,
+            ..StepRun::failed(error)
+        }),
+    }
 }
 
 /// The step's run with every trace of `secret` replaced.

@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use crate::domain::duration::InvalidDuration;
+
 /// The longest any step waits: a wait, an approval's or a callback's timeout.
 pub const MAX_WAIT: Duration = Duration::from_secs(7 * 24 * 3600);
 
@@ -17,32 +19,23 @@ pub struct Span {
 }
 
 impl Span {
+    /// The operator's duration syntax (`crate::domain::parse_duration`), within 1s .. 7d.
     pub fn parse(raw: &str) -> Result<Self, String> {
-        let trimmed = raw.trim();
-        let expected = || {
-            format!(
-                "{raw:?} is not a duration: a whole number and s, m, h or d (30s, 10m, 24h, 7d)"
-            )
+        let outside = || format!("{raw:?} is outside 1s .. 7d");
+        let duration = match crate::domain::parse_duration(raw) {
+            Ok(d) => d.to_std().map_err(|_| outside())?,
+            Err(InvalidDuration::OutOfRange) => return Err(outside()),
+            Err(_) => {
+                return Err(format!(
+                    "{raw:?} is not a duration: a whole number and s, m, h or d (30s, 10m, 24h, 7d)"
+                ));
+            }
         };
-        let unit_at = trimmed
-            .find(|c: char| !c.is_ascii_digit())
-            .ok_or_else(expected)?;
-        let (number, unit) = trimmed.split_at(unit_at);
-        let number: u64 = number.parse().map_err(|_| expected())?;
-        let seconds_per = match unit {
-            "s" => 1,
-            "m" => 60,
-            "h" => 3600,
-            "d" => 86_400,
-            _ => return Err(expected()),
-        };
-        let seconds = number.checked_mul(seconds_per).ok_or_else(expected)?;
-        let duration = Duration::from_secs(seconds);
-        if duration < Duration::from_secs(1) || duration > MAX_WAIT {
-            return Err(format!("{raw:?} is outside 1s .. 7d"));
+        if duration > MAX_WAIT {
+            return Err(outside());
         }
         Ok(Self {
-            written: trimmed.to_owned(),
+            written: raw.trim().to_owned(),
             duration,
         })
     }

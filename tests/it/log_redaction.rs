@@ -12,20 +12,25 @@ use sns_peer::{SigV, SnsPeer};
 use webhook_trigger::config::Config;
 use webhook_trigger::domain::{SnsOptions, Step, Trigger};
 
+/// Runs `flow` alone in a process of its own (see `support::child_process`), so that every log
+/// line reaches that flow's subscriber.
+fn in_own_process(name: &str, flow: impl std::future::Future<Output = ()>) {
+    support::child_process::run_in_own_process(name, &[], || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime")
+            .block_on(flow)
+    });
+}
+
 /// Alone in its own process, so that every log line reaches this test's subscriber (see
 /// `support::child_process`).
 #[test]
 fn keys_query_strings_and_sns_tokens_never_reach_the_logs() {
-    support::child_process::run_in_own_process(
+    in_own_process(
         "log_redaction::keys_query_strings_and_sns_tokens_never_reach_the_logs",
-        &[],
-        || {
-            tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("runtime")
-                .block_on(requests_with_secrets_are_logged_without_them())
-        },
+        requests_with_secrets_are_logged_without_them(),
     );
 }
 
@@ -133,16 +138,9 @@ async fn requests_with_secrets_are_logged_without_them() {
 /// nor when the link is opened, used, used again, or refused.
 #[test]
 fn resume_url_tokens_never_reach_the_logs() {
-    support::child_process::run_in_own_process(
+    in_own_process(
         "log_redaction::resume_url_tokens_never_reach_the_logs",
-        &[],
-        || {
-            tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("runtime")
-                .block_on(resume_urls_are_logged_without_their_tokens())
-        },
+        resume_urls_are_logged_without_their_tokens(),
     );
 }
 
@@ -200,16 +198,9 @@ async fn resume_urls_are_logged_without_their_tokens() {
 /// The admin API's key and secret values (made, rotated, given, refused) never reach the logs.
 #[test]
 fn admin_key_and_secret_values_never_reach_the_logs() {
-    support::child_process::run_in_own_process(
+    in_own_process(
         "log_redaction::admin_key_and_secret_values_never_reach_the_logs",
-        &[],
-        || {
-            tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("runtime")
-                .block_on(settings_changes_are_logged_without_values())
-        },
+        settings_changes_are_logged_without_values(),
     );
 }
 

@@ -69,13 +69,13 @@ impl CallbackStore for DynamoStore {
         token_hash: &str,
         decision: &Decision,
     ) -> Result<bool, StoreError> {
-        let Some(mut callback) = self.get_callback(token_hash).await? else {
+        let Some(callback) = self
+            .get_callback(token_hash)
+            .await?
+            .and_then(|c| c.decided(decision))
+        else {
             return Ok(false);
         };
-        if callback.decision.is_some() {
-            return Ok(false);
-        }
-        callback.decision = Some(decision.clone());
         let result = self
             .client()
             .update_item()

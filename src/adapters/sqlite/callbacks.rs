@@ -51,13 +51,13 @@ impl CallbackStore for SqliteStore {
         token_hash: &str,
         decision: &Decision,
     ) -> Result<bool, StoreError> {
-        let Some(mut callback) = self.get_callback(token_hash).await? else {
+        let Some(callback) = self
+            .get_callback(token_hash)
+            .await?
+            .and_then(|c| c.decided(decision))
+        else {
             return Ok(false);
         };
-        if callback.decision.is_some() {
-            return Ok(false);
-        }
-        callback.decision = Some(decision.clone());
         let record = to_json(&callback)?;
         let hash = token_hash.to_owned();
         // The `decided = 0` condition is the single use: of two decisions racing, the
