@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Response};
 const INDEX_HTML: &str = include_str!("console/index.html");
 const APP_JS: &str = include_str!("console/app.js");
 const APP_CSS: &str = include_str!("console/app.css");
+const DIAGRAM_JS: &str = include_str!("console/diagram.js");
 
 /// No inline script or style, nothing from elsewhere, no framing, no forms posting away.
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; \
@@ -55,6 +56,12 @@ pub async fn script() -> Response {
     asset("text/javascript; charset=utf-8", APP_JS)
 }
 
+/// The flow diagram (`window.WebhookDiagram`), which app.js draws on the workflow and
+/// execution pages.
+pub async fn diagram_script() -> Response {
+    asset("text/javascript; charset=utf-8", DIAGRAM_JS)
+}
+
 pub async fn stylesheet() -> Response {
     asset("text/css; charset=utf-8", APP_CSS)
 }
@@ -66,9 +73,18 @@ mod tests {
     #[test]
     fn the_page_has_no_inline_script_or_style() {
         let lower = INDEX_HTML.to_ascii_lowercase();
-        // One <script> element, with a src; no event handler attributes, no style attributes.
-        assert_eq!(lower.matches("<script").count(), 1);
-        assert!(lower.contains("<script src=\"console/app.js\""));
+        // <script> elements with a src only, the diagram's before app.js, which uses it; no
+        // event handler attributes, no style attributes.
+        assert_eq!(
+            lower.matches("<script").count(),
+            lower.matches("<script src=").count()
+        );
+        let diagram = lower.find("<script src=\"console/diagram.js\" defer>");
+        let app = lower.find("<script src=\"console/app.js\" defer>");
+        assert!(
+            diagram.is_some() && app.is_some() && diagram < app,
+            "{lower}"
+        );
         assert!(!lower.contains(" onclick") && !lower.contains(" onload"));
         assert!(!lower.contains("style="));
         assert!(!lower.contains("<style"));
@@ -94,15 +110,18 @@ mod tests {
     }
 
     #[test]
-    fn the_script_never_writes_markup() {
-        for forbidden in [
-            "innerHTML",
-            "outerHTML",
-            "insertAdjacentHTML",
-            "document.write",
-            "eval(",
-        ] {
-            assert!(!APP_JS.contains(forbidden), "app.js uses {forbidden}");
+    fn the_scripts_never_write_markup() {
+        for (name, script) in [("app.js", APP_JS), ("diagram.js", DIAGRAM_JS)] {
+            for forbidden in [
+                "innerHTML",
+                "outerHTML",
+                "insertAdjacentHTML",
+                "document.write",
+                "eval(",
+                "new Function",
+            ] {
+                assert!(!script.contains(forbidden), "{name} uses {forbidden}");
+            }
         }
         // The key lives in session storage, never in local storage or a URL.
         assert!(APP_JS.contains("sessionStorage"));

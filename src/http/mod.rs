@@ -68,6 +68,7 @@ pub fn router(app: App) -> Router {
         .route("/console/", get(console::index_in_folder))
         .route("/console/app.js", get(console::script))
         .route("/console/app.css", get(console::stylesheet))
+        .route("/console/diagram.js", get(console::diagram_script))
         .route(
             "/admin/workflows",
             get(admin::workflows).post(workflows::create),

@@ -21,6 +21,8 @@ use serde_json::{Value, json};
 use crate::support::binary::{BIN, Killed, cli, free_port};
 use crate::support::sns_peer::{SigV, SnsPeer, TOPIC_ARN};
 
+mod flow;
+
 const HOSTILE: &str = "<script>window.__pwned=1</script><img src=x onerror=\"window.__pwned=2\">";
 
 /// The first of `names` found on PATH or in /usr/bin, or a failure that says what to install.
@@ -174,7 +176,8 @@ fn router_steps() -> Value {
          "cases": [{"when": "trigger.body.severity == 'critical'", "next": "page"},
                    {"when": "trigger.body.alerts is defined", "next": "chat"}],
          "default": "ignore"},
-        {"id": "page", "type": "transform", "output": {"paged": true}, "next": "end"},
+        {"id": "page", "type": "transform", "output": {"paged": true}, "next": "end",
+         "on_error": "ignore"},
         {"id": "chat", "type": "for_each", "items": "trigger.body.alerts", "as": "alert",
          "continue_on_error": true, "next": "end",
          "steps": [
@@ -928,13 +931,14 @@ async fn a_key_made_with_an_sns_workflow(c: &Client, http: &reqwest::Client, pee
 /// More items than one page of the console (50), so it offers the rest.
 const ALERTS: usize = 53;
 
+/// Returns the execution's id.
 async fn the_path_and_a_loops_items(
     c: &Client,
     http: &reqwest::Client,
     base: &str,
     workflow_id: &str,
     api_key: &str,
-) {
+) -> String {
     let alerts: Vec<Value> = (0..ALERTS)
         .map(|i| json!({"name": format!("a{i}"), "bad": i == 1}))
         .collect();
@@ -1053,6 +1057,7 @@ async fn the_path_and_a_loops_items(
         json!(0),
         "no more pages"
     );
+    execution_id
 }
 
 #[tokio::test]
@@ -1281,7 +1286,12 @@ async fn the_console_shows_runs_and_replays_an_execution_in_a_real_browser() {
 
         // A branch and a loop: the path in order with the case the branch matched, the steps
         // off it greyed, the loop's items a page at a time.
-        the_path_and_a_loops_items(&c, &http, &base, &router_id, &api_key).await;
+        let routed = the_path_and_a_loops_items(&c, &http, &base, &router_id, &api_key).await;
+
+        // The flow as a picture: the router's diagram, and its run's path on it.
+        flow::the_workflow_diagram(&c, &base, &router_id).await;
+        flow::the_execution_diagram(&c, &base, &router_id, &routed).await;
+        flow::a_hostile_step_renders_as_text(&c).await;
 
         // Waiting executions: one approved from the console, one cancelled.
         waiting_executions_are_approved_and_cancelled(&c, &http, &base, &approval_id, (&api_key, &admin_key)).await;
