@@ -21,6 +21,7 @@ use serde_json::{Value, json};
 use crate::support::binary::{BIN, Killed, cli, free_port};
 use crate::support::sns_peer::{SigV, SnsPeer, TOPIC_ARN};
 
+mod executions;
 mod flow;
 
 const HOSTILE: &str = "<script>window.__pwned=1</script><img src=x onerror=\"window.__pwned=2\">";
@@ -1292,6 +1293,9 @@ async fn the_console_shows_runs_and_replays_an_execution_in_a_real_browser() {
         flow::the_workflow_diagram(&c, &base, &router_id).await;
         flow::the_execution_diagram(&c, &base, &router_id, &routed).await;
         flow::a_hostile_step_renders_as_text(&c).await;
+
+        // Executions as operators use them: filters, counts, a test run, bulk replay.
+        executions::operators_find_count_and_replay(&c, &http, &base, (&router_id, &workflow_id), (&api_key, &admin_key)).await;
 
         // Waiting executions: one approved from the console, one cancelled.
         waiting_executions_are_approved_and_cancelled(&c, &http, &base, &approval_id, (&api_key, &admin_key)).await;

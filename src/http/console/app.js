@@ -655,8 +655,8 @@
     const since = el('input', { type: 'datetime-local', id: 'filter-since', value: local(f.since) });
     const until = el('input', { type: 'datetime-local', id: 'filter-until', value: local(f.until) });
     const custom = el('span', { class: 'custom-range', hidden: f.range !== 'custom' }, el('label', {}, 'From', since), ' ', el('label', {}, 'To', until));
-    const q = el('input', { type: 'text', id: 'filter-q', value: f.q, placeholder: 'text, or path=value', autocomplete: 'off', spellcheck: 'false',
-      title: 'Text anywhere in the payload or headers, or path=value: a field of the payload (alerts.0.name=disk) or a header (headers.x-source=ci)' });
+    const q = el('input', { type: 'text', id: 'filter-q', value: f.q, placeholder: 'text, or body.path=value', autocomplete: 'off', spellcheck: 'false',
+      title: 'Text found (ignoring case) in the payload, a header or a query value; or path=value: body.alerts[0].name=disk, headers.x-source=ci, query.x=1' });
     const apply = el('button', { type: 'submit', id: 'apply-filters' }, 'Apply');
     const form = el('form', { class: 'filters', id: 'filters', autocomplete: 'off' },
       workflow ? el('label', {}, 'Workflow', workflow) : null,
