@@ -201,11 +201,21 @@ fn approval_steps() -> Value {
 
 /// Accepts a webhook for `workflow_id`; returns its execution's id.
 async fn accept(http: &reqwest::Client, base: &str, workflow_id: &str, api_key: &str) -> String {
+    accept_body(http, base, (workflow_id, api_key), "{}".into()).await
+}
+
+/// Accepts a webhook with `body` for `workflow_id`; returns its execution's id.
+async fn accept_body(
+    http: &reqwest::Client,
+    base: &str,
+    (workflow_id, api_key): (&str, &str),
+    body: String,
+) -> String {
     let accepted = http
         .post(format!("{base}/webhooks/{workflow_id}"))
         .header("x-api-key", api_key)
         .header("content-type", "application/json")
-        .body("{}")
+        .body(body)
         .send()
         .await
         .expect("webhook")

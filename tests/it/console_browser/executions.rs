@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use fantoccini::Client;
 use serde_json::{Value, json};
 
-use super::{click, screenshot, text_of, type_into, wait_text};
+use super::{accept_body, click, screenshot, text_of, type_into, wait_text};
 
 /// The `data-{key}` of every element `css` matches.
 async fn data_of(c: &Client, css: &str, key: &str) -> Vec<String> {
@@ -79,19 +79,8 @@ async fn settled(
 }
 
 async fn critical(http: &reqwest::Client, base: &str, workflow_id: &str, api_key: &str) -> String {
-    let answer = http
-        .post(format!("{base}/webhooks/{workflow_id}"))
-        .header("x-api-key", api_key)
-        .header("content-type", "application/json")
-        .body(json!({"severity": "critical", "host": "db-1"}).to_string())
-        .send()
-        .await
-        .expect("webhook")
-        .bytes()
-        .await
-        .expect("body");
-    let answer: Value = serde_json::from_slice(&answer).expect("json");
-    answer["executionId"].as_str().expect("id").to_owned()
+    let body = json!({"severity": "critical", "host": "db-1"}).to_string();
+    accept_body(http, base, (workflow_id, api_key), body).await
 }
 
 /// `router_id`'s name holds "router" and no other workflow's does; two critical alerts go to
