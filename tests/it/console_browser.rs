@@ -1303,6 +1303,7 @@ async fn the_console_shows_runs_and_replays_an_execution_in_a_real_browser() {
         flow::the_workflow_diagram(&c, &base, &router_id).await;
         flow::the_execution_diagram(&c, &base, &router_id, &routed).await;
         flow::a_hostile_step_renders_as_text(&c).await;
+        flow::a_draft_without_ids_is_numbered_as_the_loader_does(&c).await;
 
         // Executions as operators use them: filters, counts, a test run, bulk replay.
         executions::operators_find_count_and_replay(&c, &http, &base, (&router_id, &workflow_id), (&api_key, &admin_key)).await;

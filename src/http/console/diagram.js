@@ -169,6 +169,29 @@
     return taken;
   }
 
+  // The steps with the ids the loader gives those written without one (`step2`, a loop's
+  // `chat-step1`), so a draft draws as it will be stored. Copies: the caller's document is
+  // left alone.
+  function numbered(steps, prefix) {
+    const out = steps.filter((s) => s && typeof s === 'object').map((s) => ({ ...s }));
+    let next = 1;
+    out.forEach((s, index) => {
+      if (s.id !== undefined && s.id !== null && s.id !== '') {
+        s.id = String(s.id);
+        return;
+      }
+      next = Math.max(next, index + 1);
+      let candidate;
+      do {
+        candidate = prefix + 'step' + next;
+        next += 1;
+      } while (out.some((o) => o.id === candidate));
+      s.id = candidate;
+    });
+    for (const s of out) if (s.type === 'for_each' && Array.isArray(s.steps)) s.steps = numbered(s.steps, s.id + '-');
+    return out;
+  }
+
   function marker(id, cls) {
     const m = node('marker', { id, class: cls, viewBox: '0 0 10 10', refX: 9, refY: 5, markerWidth: 8, markerHeight: 8, markerUnits: 'userSpaceOnUse', orient: 'auto-start-reverse' });
     m.append(node('path', { d: 'M 0 0 L 10 5 L 0 10 z' }));
@@ -295,7 +318,7 @@
   function render(definition, options) {
     const opts = options || {};
     const def = definition && typeof definition === 'object' ? definition : {};
-    const steps = (Array.isArray(def.steps) ? def.steps : []).filter((s) => s && typeof s === 'object');
+    const steps = numbered(Array.isArray(def.steps) ? def.steps : [], '');
     const m = measure(steps, 'end');
     serial += 1;
     const ctx = { onSelect: typeof opts.onSelect === 'function' ? opts.onSelect : null,

@@ -208,3 +208,31 @@ pub async fn a_hostile_step_renders_as_text(c: &Client) {
     assert_eq!(drawn["markup"], json!(0), "markup made from a step");
     assert_eq!(drawn["pwned"], Value::Null, "a step's id ran as script");
 }
+
+/// A draft's steps without ids are drawn under the ids the loader will give them, routes and
+/// all (the editor draws drafts).
+pub async fn a_draft_without_ids_is_numbered_as_the_loader_does(c: &Client) {
+    let drawn = eval(
+        c,
+        "const svg = window.WebhookDiagram.render({steps: [{type: 'echo'}, {id: 'x', type: 'echo'},\
+           {type: 'for_each', items: 'trigger.body.a', steps: [{type: 'echo'}]}]});\
+         return {boxes: [...svg.querySelectorAll('.step-box')].map(g => g.dataset.step),\
+           routes: [...svg.querySelectorAll('g.route')].map(g => g.dataset.from + '>' + g.dataset.to)};",
+        vec![],
+    )
+    .await;
+    assert_eq!(
+        drawn["boxes"],
+        json!(["step1", "x", "step3", "step3-step1"])
+    );
+    assert_eq!(
+        drawn["routes"],
+        json!([
+            "trigger>step1",
+            "step1>x",
+            "x>step3",
+            "step3>end",
+            "step3-step1>end"
+        ])
+    );
+}
