@@ -352,11 +352,12 @@
     if (['queued', 'running', 'waiting'].includes(e.status)) schedule();
   }
 
-  // Which version a replay runs: the one the execution ran (the default), or the current one.
+  // Which version a replay runs: the current one (the API's default: a replay usually
+  // follows a fix), or the one the execution ran.
   function replayVersionChoice(e) {
     return el('select', { id: 'replay-version' },
-      el('option', { value: 'original' }, 'the version it ran' + (e.workflowVersion ? ' (v' + e.workflowVersion + ')' : '')),
-      el('option', { value: 'current' }, 'the current version'));
+      el('option', { value: 'current' }, 'the current version'),
+      el('option', { value: 'original' }, 'the version it ran' + (e.workflowVersion ? ' (v' + e.workflowVersion + ')' : '')));
   }
 
   const WAIT_NOTES = {

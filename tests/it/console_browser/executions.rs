@@ -188,6 +188,12 @@ pub async fn operators_find_count_and_replay(
         "Replay 2 executions with the current version?",
     )
     .await;
+    c.execute(
+        "document.getElementById('bulk-replay').scrollIntoView()",
+        vec![],
+    )
+    .await
+    .expect("scroll to the bulk replay");
     screenshot(c, "console-bulk-replay.png").await;
     click(c, "#bulk-confirm-button").await;
     text_of(c, "#bulk-result[data-count='2']").await;
