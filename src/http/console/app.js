@@ -282,7 +282,7 @@
       el('h2', {}, 'Executions'),
       form,
       el('div', { class: 'toolbar' }, el('label', {}, auto, ' auto-refresh')),
-      scanNote(page),
+      scanNote(page, filters),
       rows.length
         ? el('table', { id: 'executions' },
           el('thead', {}, el('tr', {}, ['Execution', 'Status', 'Received', 'Finished', 'Trigger', 'Version', 'Steps', 'Attempts'].map((h) => el('th', {}, h)))),
@@ -679,12 +679,16 @@
     return form.contains(document.activeElement) && document.activeElement.tagName === 'INPUT';
   }
 
-  // What a search read: the API scans a bounded number of the newest executions.
-  function scanNote(answer) {
-    if (answer.scanned === undefined) return null;
+  // What a search read: the API reads a bounded number of the newest executions (1,000 of
+  // each workflow in the range), the same on every backend.
+  function scanNote(answer, filters) {
+    if (answer.scanned === undefined) {
+      return filters && filters.q ? el('p', { class: 'muted', id: 'scan-note' },
+        'The payload search reads the newest executions in the time range (at most 1,000 a search): narrow the range to reach older ones.') : null;
+    }
     return el('p', { class: 'muted', id: 'scan-note', 'data-scanned': answer.scanned, 'data-truncated': String(Boolean(answer.truncated)) },
       `Searched the payload and headers of ${answer.scanned} execution${answer.scanned === 1 ? '' : 's'} in the range`,
-      answer.truncated ? ', the newest only: older ones were not read (narrow the time range to reach them).' : ' (all of them).');
+      answer.truncated ? ': the list may not hold every match (more matched than it shows, or a workflow had more executions in the range than a search reads, 1,000): narrow the filters.' : ' (all of them).');
   }
 
   function testBadge(e) {
@@ -731,7 +735,7 @@
       el('p', { class: 'muted' }, 'Every workflow\'s executions, newest first (50 at most); refreshed every 2 s. The counts are over the time range, across all workflows.'),
       countsPanel(totals),
       form,
-      scanNote(page),
+      scanNote(page, filters),
       rows.length
         ? el('table', { id: 'all-executions' },
           el('thead', {}, el('tr', {}, ['Execution', 'Workflow', 'Status', 'Received', 'Version', 'Trigger'].map((h) => el('th', {}, h)))),
