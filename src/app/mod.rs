@@ -5,6 +5,7 @@ mod accept;
 mod admin;
 mod auth;
 mod callbacks;
+mod check;
 mod console;
 mod dry_run;
 mod error;
@@ -24,7 +25,8 @@ pub use callbacks::{Answer, CallbackPage, MAX_COMMENT_CHARS};
 pub use console::{
     ACTIVITY_SCAN_LIMIT, ACTIVITY_WINDOW_HOURS, Activity, RejectionActivity, StatusCounts,
 };
-pub use dry_run::DryRun;
+pub use check::CheckReport;
+pub use dry_run::{DryRun, DryRunInput, DryRunRequest, DryRunSource};
 pub use error::AppError;
 pub use executions::{
     DEFAULT_ITEM_PAGE, ExecutionPage, ItemCounts, ItemPage, ListExecutions, ListItems,
