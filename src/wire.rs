@@ -30,7 +30,7 @@ use crate::domain::{
 pub struct WorkflowCheckView {
     /// Empty when the document would load.
     pub errors: Vec<DefinitionErrorView>,
-    /// The normalized document (defaults left out, step ids numbered); null with errors.
+    /// The normalized document (as the loader reads it: step ids numbered); null with errors.
     #[schema(value_type = Option<Object>)]
     pub definition: Option<Value>,
     /// The same document as YAML, reading back to `definition`; null with errors.

@@ -1,7 +1,7 @@
 //! `POST /admin/workflows/check` and `workflows check --file`: a workflow document read by the
 //! loader that saves use (one validation, the same field paths everywhere), storing nothing.
-//! A document that loads comes back normalized (defaults left out, ids numbered), as JSON and
-//! as YAML, which is what the console's form and its code view switch between.
+//! A document that loads comes back normalized (as the loader reads it: step ids numbered),
+//! as JSON and as YAML, which is what the console's form and its code view switch between.
 
 use serde_json::Value;
 

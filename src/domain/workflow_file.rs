@@ -362,6 +362,20 @@ steps:
     }
 
     #[test]
+    fn the_editor_schema_header_is_a_comment_the_loader_skips() {
+        for url in [
+            "http://127.0.0.1:3000/schemas/workflow.json",
+            "https://abc123.execute-api.eu-west-1.amazonaws.com/Prod/schemas/workflow.json",
+        ] {
+            let text = format!("# yaml-language-server: $schema={url}\n{YAML}");
+            assert_eq!(
+                WorkflowFile::parse(&text).unwrap(),
+                WorkflowFile::parse(YAML).unwrap()
+            );
+        }
+    }
+
+    #[test]
     fn broken_syntax_reports_a_line() {
         let err = WorkflowFile::parse("name: x\napi_key: k\nsteps: [\n").unwrap_err();
         assert!(err.line.is_some(), "{err}");
