@@ -12,17 +12,17 @@ use utoipa::ToSchema;
 
 use crate::app::{
     Accepted, Activity, ApiKeyListing, ApiKeyOverview, CheckReport, CreatedApiKey, DryRun,
-    DryRunSource, ExecutionPage, ItemPage,
-    RejectionActivity, RotatedApiKey, SecretChange, SnsOutcome, StatusCounts,
+    DryRunSource, ExecutionPage, ItemPage, RejectionActivity, RotatedApiKey, SecretChange,
+    SnsOutcome, StatusCounts,
 };
 use crate::domain::signature::{Algorithm, Encoding};
-use crate::worker::dry_run::StepPreview;
 use crate::domain::{
     ApiKey, AuthMode, Execution, ExecutionStatus, ItemRecord, ItemStatus, PlannedStep,
     RejectionCounts, Scheme, SigningSecret, SnsSubscription, StepRecord, StepStatus,
     SubscriptionState, Trigger, TriggerMeta, Workflow, WorkflowFile, WorkflowSecrets, WorkflowStep,
     WorkflowVersion,
 };
+use crate::worker::dry_run::StepPreview;
 
 /// `POST /admin/workflows/check`: what the loader refuses, or the document as it reads it.
 #[derive(Debug, Serialize, ToSchema)]
@@ -107,8 +107,7 @@ impl From<&DryRun> for DryRunView {
                 DryRunSource::Execution => "execution",
                 DryRunSource::Input => "input",
             },
-            execution_id: (run.source == DryRunSource::Execution)
-                .then(|| execution.id.to_string()),
+            execution_id: (run.source == DryRunSource::Execution).then(|| execution.id.to_string()),
             steps: run.previews.clone(),
         }
     }

@@ -71,7 +71,11 @@ mod tests {
         assert!(json["steps"][1].get("timeout_ms").is_some(), "{json}");
         let again = WorkflowFile::parse(&yaml).expect("the YAML reads back");
         assert_eq!(Some(&again), report.definition.as_ref());
-        assert_eq!(CheckReport::of_text(&yaml).yaml(), Some(yaml.clone()), "stable");
+        assert_eq!(
+            CheckReport::of_text(&yaml).yaml(),
+            Some(yaml.clone()),
+            "stable"
+        );
         assert_eq!(CheckReport::of_value(json).definition, report.definition);
     }
 

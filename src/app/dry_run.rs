@@ -10,8 +10,7 @@ use serde_json::Value;
 
 use super::{App, AppError};
 use crate::domain::{
-    Execution, RequestMeta, TemplateEngine, TriggerMeta, Workflow, WorkflowFile,
-    WorkflowId,
+    Execution, RequestMeta, TemplateEngine, TriggerMeta, Workflow, WorkflowFile, WorkflowId,
 };
 use crate::ports::ExecutionQuery;
 use crate::worker::dry_run::{StepPreview, dry_run};
@@ -180,7 +179,10 @@ mod tests {
         let execution = typed(&id, input);
         let trigger = execution.trigger_context();
         assert_eq!(trigger["body"], json!({"n": 1}));
-        assert_eq!(trigger["headers"]["x-event"], "push", "names as the accept path keeps them");
+        assert_eq!(
+            trigger["headers"]["x-event"], "push",
+            "names as the accept path keeps them"
+        );
         assert_eq!(trigger["query"]["tag"], "a");
         assert!(trigger["headers"].get("x-api-key").is_none(), "{trigger}");
         assert_eq!(execution.workflow_id, id);

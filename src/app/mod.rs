@@ -22,10 +22,10 @@ pub use admin::{
     ApiKeyListing, ApiKeyOverview, CreatedApiKey, NewWorkflow, RotatedApiKey, SecretChange,
 };
 pub use callbacks::{Answer, CallbackPage, MAX_COMMENT_CHARS};
+pub use check::CheckReport;
 pub use console::{
     ACTIVITY_SCAN_LIMIT, ACTIVITY_WINDOW_HOURS, Activity, RejectionActivity, StatusCounts,
 };
-pub use check::CheckReport;
 pub use dry_run::{DryRun, DryRunInput, DryRunRequest, DryRunSource};
 pub use error::AppError;
 pub use executions::{

@@ -7,15 +7,16 @@ use std::io::{self, Write};
 use serde::Serialize;
 
 use crate::app::{
-    Accepted, ApiKeyListing, CheckReport, CreatedApiKey, ExecutionPage, ItemCounts, ItemPage, RotatedApiKey,
-    SecretChange,
+    Accepted, ApiKeyListing, CheckReport, CreatedApiKey, ExecutionPage, ItemCounts, ItemPage,
+    RotatedApiKey, SecretChange,
 };
 use crate::domain::{
     AdminKey, ApiKey, Execution, PlanState, SnsSubscription, StepRecord, Workflow, WorkflowSecrets,
 };
 use crate::wire::{
-    WorkflowCheckView, AcceptedView, ApiKeyView, CreatedApiKeyView, ErrorBody, ExecutionPageView, ExecutionView,
-    ItemPageView, RotatedApiKeyView, SecretsView, SubscriptionView, WorkflowView, branch_choice,
+    AcceptedView, ApiKeyView, CreatedApiKeyView, ErrorBody, ExecutionPageView, ExecutionView,
+    ItemPageView, RotatedApiKeyView, SecretsView, SubscriptionView, WorkflowCheckView,
+    WorkflowView, branch_choice,
 };
 use crate::worker::dry_run::StepPreview;
 

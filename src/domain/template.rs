@@ -236,13 +236,9 @@ impl TemplateEngine {
     fn check_str_at(&self, source: &str, path: &str) -> Result<(), TemplateError> {
         match classify(source) {
             Piece::Literal => Ok(()),
-            Piece::Expression(expr) => self
-                .env
-                .compile_expression(expr)
-                .map(drop)
-                .map_err(|e| {
-                    TemplateError::new(path, compile_message(source, offset_in(source, expr), &e))
-                }),
+            Piece::Expression(expr) => self.env.compile_expression(expr).map(drop).map_err(|e| {
+                TemplateError::new(path, compile_message(source, offset_in(source, expr), &e))
+            }),
             Piece::Text => self
                 .env
                 .template_from_str(source)
@@ -500,7 +496,11 @@ mod tests {
         let err = engine.check_expression("trigger.body.x ==").unwrap_err();
         assert!(err.message.contains("(at column "), "{err}");
         assert_eq!(position("ab\ncd", 4), "(at line 2, column 2)");
-        assert_eq!(position("é x", 3), "(at column 3)", "columns count characters");
+        assert_eq!(
+            position("é x", 3),
+            "(at column 3)",
+            "columns count characters"
+        );
     }
 
     fn ctx() -> TemplateContext {

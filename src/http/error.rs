@@ -164,13 +164,23 @@ mod tests {
     #[test]
     fn a_refused_definition_lists_its_field_in_details() {
         let err = ApiError::from(AppError::InvalidDefinition(
-            crate::domain::WorkflowFile::parse("name: x\napi_key: k\nsteps:\n  - type: http_request\n    url: ftp://x\n")
-                .unwrap_err(),
+            crate::domain::WorkflowFile::parse(
+                "name: x\napi_key: k\nsteps:\n  - type: http_request\n    url: ftp://x\n",
+            )
+            .unwrap_err(),
         ));
         let details = err.details.expect("details");
         assert_eq!(details[0]["path"], "steps[0].url");
-        assert!(details[0]["message"].as_str().is_some_and(|m| m.contains("ftp")));
-        assert!(ApiError::from(AppError::InvalidJson("x".into())).details.is_none());
+        assert!(
+            details[0]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("ftp"))
+        );
+        assert!(
+            ApiError::from(AppError::InvalidJson("x".into()))
+                .details
+                .is_none()
+        );
     }
 
     #[test]

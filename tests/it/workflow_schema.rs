@@ -103,40 +103,121 @@ fn http(extra: Value) -> Value {
 fn structural_refusals() -> Vec<(&'static str, Value)> {
     vec![
         ("unknown top-level field", with(json!({"colour": "red"}))),
-        ("unknown field in a step", http(json!({"urll": "https://x"}))),
-        ("unknown field in an echo", file(json!([{"type": "echo", "x": 1}]))),
+        (
+            "unknown field in a step",
+            http(json!({"urll": "https://x"})),
+        ),
+        (
+            "unknown field in an echo",
+            file(json!([{"type": "echo", "x": 1}])),
+        ),
         ("unknown field in sns", with(json!({"sns": {"topics": []}}))),
-        ("unknown field in retry", http(json!({"retry": {"colour": 1}}))),
+        (
+            "unknown field in retry",
+            http(json!({"retry": {"colour": 1}})),
+        ),
         ("unknown step type", file(json!([{"type": "teleport"}]))),
         ("a step without a type", file(json!([{"id": "a"}]))),
         ("wrong type: name", json!({"name": 3, "api_key": "k"})),
         ("wrong type: steps", with(json!({"steps": "echo"}))),
-        ("wrong type: timeout_ms", http(json!({"timeout_ms": "fast"}))),
-        ("wrong type: continue_on_error", file(json!([{"type": "echo", "continue_on_error": "yes"}]))),
-        ("wrong type: next", file(json!([{"type": "echo", "next": 3}]))),
+        (
+            "wrong type: timeout_ms",
+            http(json!({"timeout_ms": "fast"})),
+        ),
+        (
+            "wrong type: continue_on_error",
+            file(json!([{"type": "echo", "continue_on_error": "yes"}])),
+        ),
+        (
+            "wrong type: next",
+            file(json!([{"type": "echo", "next": 3}])),
+        ),
         ("missing required: api_key", json!({"name": "n"})),
-        ("missing required: url", file(json!([{"type": "http_request"}]))),
-        ("missing required: a branch's default", file(json!([{"type": "branch", "cases": [{"when": "true", "next": "end"}]}]))),
-        ("missing required: a callback's notify", file(json!([{"type": "callback"}]))),
-        ("bad enum: trigger", with(json!({"trigger": "carrier_pigeon"}))),
+        (
+            "missing required: url",
+            file(json!([{"type": "http_request"}])),
+        ),
+        (
+            "missing required: a branch's default",
+            file(json!([{"type": "branch", "cases": [{"when": "true", "next": "end"}]}])),
+        ),
+        (
+            "missing required: a callback's notify",
+            file(json!([{"type": "callback"}])),
+        ),
+        (
+            "bad enum: trigger",
+            with(json!({"trigger": "carrier_pigeon"})),
+        ),
         ("bad enum: auth", with(json!({"auth": "password"}))),
-        ("bad enum: verify.scheme", with(json!({"verify": {"scheme": "paypal"}}))),
+        (
+            "bad enum: verify.scheme",
+            with(json!({"verify": {"scheme": "paypal"}})),
+        ),
         ("bad enum: method", http(json!({"method": "BREW"}))),
-        ("bad enum: a notify's type", file(json!([{"type": "approval", "notify": {"type": "sns_publish", "topic_arn": "x"}}]))),
-        ("out of range: timeout_ms", http(json!({"timeout_ms": 30001}))),
-        ("out of range: retry.max_attempts", http(json!({"retry": {"max_attempts": 11}}))),
-        ("out of range: retry.max_backoff_ms", http(json!({"retry": {"max_backoff_ms": 60001}}))),
-        ("out of range: expect_status", http(json!({"expect_status": 700}))),
-        ("bad form: expect_status", http(json!({"expect_status": "2yy"}))),
+        (
+            "bad enum: a notify's type",
+            file(
+                json!([{"type": "approval", "notify": {"type": "sns_publish", "topic_arn": "x"}}]),
+            ),
+        ),
+        (
+            "out of range: timeout_ms",
+            http(json!({"timeout_ms": 30001})),
+        ),
+        (
+            "out of range: retry.max_attempts",
+            http(json!({"retry": {"max_attempts": 11}})),
+        ),
+        (
+            "out of range: retry.max_backoff_ms",
+            http(json!({"retry": {"max_backoff_ms": 60001}})),
+        ),
+        (
+            "out of range: expect_status",
+            http(json!({"expect_status": 700})),
+        ),
+        (
+            "bad form: expect_status",
+            http(json!({"expect_status": "2yy"})),
+        ),
         ("empty: expect_status", http(json!({"expect_status": []}))),
-        ("out of range: max_items", file(json!([{"type": "for_each", "items": "x", "max_items": 1001, "steps": [{"type": "echo"}]}]))),
-        ("out of range: concurrency", file(json!([{"type": "for_each", "items": "x", "concurrency": 0, "steps": [{"type": "echo"}]}]))),
-        ("empty: a loop's steps", file(json!([{"type": "for_each", "items": "x", "steps": []}]))),
-        ("empty: a branch's cases", file(json!([{"type": "branch", "cases": [], "default": "end"}]))),
-        ("out of range: verify.tolerance_seconds", with(json!({"verify": {"scheme": "stripe", "tolerance_seconds": 0}}))),
-        ("bad form: a wait's duration", file(json!([{"type": "wait", "for": "10 minutes"}]))),
-        ("bad form: a step id", file(json!([{"id": "has space", "type": "echo"}]))),
-        ("bad form: api_key", json!({"name": "n", "api_key": "bad key!"})),
+        (
+            "out of range: max_items",
+            file(
+                json!([{"type": "for_each", "items": "x", "max_items": 1001, "steps": [{"type": "echo"}]}]),
+            ),
+        ),
+        (
+            "out of range: concurrency",
+            file(
+                json!([{"type": "for_each", "items": "x", "concurrency": 0, "steps": [{"type": "echo"}]}]),
+            ),
+        ),
+        (
+            "empty: a loop's steps",
+            file(json!([{"type": "for_each", "items": "x", "steps": []}])),
+        ),
+        (
+            "empty: a branch's cases",
+            file(json!([{"type": "branch", "cases": [], "default": "end"}])),
+        ),
+        (
+            "out of range: verify.tolerance_seconds",
+            with(json!({"verify": {"scheme": "stripe", "tolerance_seconds": 0}})),
+        ),
+        (
+            "bad form: a wait's duration",
+            file(json!([{"type": "wait", "for": "10 minutes"}])),
+        ),
+        (
+            "bad form: a step id",
+            file(json!([{"id": "has space", "type": "echo"}])),
+        ),
+        (
+            "bad form: api_key",
+            json!({"name": "n", "api_key": "bad key!"}),
+        ),
         ("empty: name", json!({"name": "", "api_key": "k"})),
     ]
 }
@@ -146,18 +227,68 @@ fn structural_refusals() -> Vec<(&'static str, Value)> {
 /// route reports these with their field.
 fn loader_only_refusals() -> Vec<(&'static str, &'static str, Value)> {
     vec![
-        ("a target that names no step", "steps[0].next", file(json!([{"id": "a", "type": "echo", "next": "nope"}]))),
-        ("a target that points back", "steps[1].next", file(json!([{"id": "a", "type": "echo"}, {"id": "b", "type": "echo", "next": "a"}]))),
-        ("a step no path reaches", "steps[1]", file(json!([{"id": "a", "type": "stop"}, {"id": "b", "type": "echo"}]))),
-        ("duplicate ids", "steps[1].id", file(json!([{"id": "a", "type": "echo"}, {"id": "a", "type": "echo"}]))),
-        ("the id `end`", "steps[0].id", file(json!([{"id": "end", "type": "echo"}]))),
-        ("a template that does not parse", "steps[0].output.a", file(json!([{"type": "transform", "output": {"a": "{{ x. }}"}}]))),
-        ("an expression in {{ }} where a bare one goes", "steps[0].when", file(json!([{"type": "filter", "when": "{{ x }}"}]))),
-        ("a literal URL that is not http(s)", "steps[0].url", http(json!({"url": "ftp://x"}))),
-        ("a wait over 7 days", "steps[0]", file(json!([{"type": "wait", "for": "8d"}]))),
-        ("a wait inside a loop", "steps[0].steps[0].type", file(json!([{"type": "for_each", "items": "x", "steps": [{"type": "wait", "for": "1m"}]}]))),
-        ("options of the other trigger", "sns", with(json!({"sns": {"require_signature_v2": true}}))),
-        ("auth: signature without verify", "verify", with(json!({"auth": "signature"}))),
+        (
+            "a target that names no step",
+            "steps[0].next",
+            file(json!([{"id": "a", "type": "echo", "next": "nope"}])),
+        ),
+        (
+            "a target that points back",
+            "steps[1].next",
+            file(json!([{"id": "a", "type": "echo"}, {"id": "b", "type": "echo", "next": "a"}])),
+        ),
+        (
+            "a step no path reaches",
+            "steps[1]",
+            file(json!([{"id": "a", "type": "stop"}, {"id": "b", "type": "echo"}])),
+        ),
+        (
+            "duplicate ids",
+            "steps[1].id",
+            file(json!([{"id": "a", "type": "echo"}, {"id": "a", "type": "echo"}])),
+        ),
+        (
+            "the id `end`",
+            "steps[0].id",
+            file(json!([{"id": "end", "type": "echo"}])),
+        ),
+        (
+            "a template that does not parse",
+            "steps[0].output.a",
+            file(json!([{"type": "transform", "output": {"a": "{{ x. }}"}}])),
+        ),
+        (
+            "an expression in {{ }} where a bare one goes",
+            "steps[0].when",
+            file(json!([{"type": "filter", "when": "{{ x }}"}])),
+        ),
+        (
+            "a literal URL that is not http(s)",
+            "steps[0].url",
+            http(json!({"url": "ftp://x"})),
+        ),
+        (
+            "a wait over 7 days",
+            "steps[0]",
+            file(json!([{"type": "wait", "for": "8d"}])),
+        ),
+        (
+            "a wait inside a loop",
+            "steps[0].steps[0].type",
+            file(
+                json!([{"type": "for_each", "items": "x", "steps": [{"type": "wait", "for": "1m"}]}]),
+            ),
+        ),
+        (
+            "options of the other trigger",
+            "sns",
+            with(json!({"sns": {"require_signature_v2": true}})),
+        ),
+        (
+            "auth: signature without verify",
+            "verify",
+            with(json!({"auth": "signature"})),
+        ),
     ]
 }
 
@@ -191,12 +322,15 @@ fn what_only_the_loader_refuses_passes_the_schema_and_is_refused_with_its_field(
     let cases = loader_only_refusals();
     let mut docs = Vec::new();
     for (name, path, doc) in cases {
-        let err = WorkflowFile::from_value(doc.clone())
-            .expect_err(&format!("the loader takes {name}"));
+        let err =
+            WorkflowFile::from_value(doc.clone()).expect_err(&format!("the loader takes {name}"));
         assert_eq!(err.path, path, "{name}: {err}");
         docs.push((name.to_owned(), doc));
     }
     for (name, errors) in validate(&docs) {
-        assert!(errors.is_empty(), "{name} is refused by the schema too: move it to the structural list ({errors:?})");
+        assert!(
+            errors.is_empty(),
+            "{name} is refused by the schema too: move it to the structural list ({errors:?})"
+        );
     }
 }

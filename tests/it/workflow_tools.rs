@@ -47,7 +47,14 @@ async fn post(t: &TestApp, uri: &str, key: &str, content_type: &str, body: Strin
 }
 
 async fn check_json(t: &TestApp, key: &str, doc: Value) -> Response {
-    post(t, "/admin/workflows/check", key, "application/json", doc.to_string()).await
+    post(
+        t,
+        "/admin/workflows/check",
+        key,
+        "application/json",
+        doc.to_string(),
+    )
+    .await
 }
 
 /// `Value::Null` sends no body at all.
@@ -96,16 +103,30 @@ async fn a_check_answers_the_loaders_refusals_and_stores_nothing(t: TestApp) {
     assert_eq!(response.status, StatusCode::OK, "{}", response.body);
     assert_eq!(response.body["errors"], json!([]));
     let definition = &response.body["definition"];
-    assert_eq!(definition["steps"][0]["id"], "step1", "ids numbered: {definition}");
+    assert_eq!(
+        definition["steps"][0]["id"], "step1",
+        "ids numbered: {definition}"
+    );
     let yaml = response.body["yaml"].as_str().expect("yaml").to_owned();
     // The YAML view reads back to the same definition, as the console's code view relies on.
-    let again = post(&t, "/admin/workflows/check", &key, "application/yaml", yaml.clone()).await;
+    let again = post(
+        &t,
+        "/admin/workflows/check",
+        &key,
+        "application/yaml",
+        yaml.clone(),
+    )
+    .await;
     assert_eq!(again.body["errors"], json!([]), "{}", again.body);
     assert_eq!(&again.body["definition"], definition);
     assert_eq!(again.body["yaml"], yaml.as_str());
 
-    let response = check_json(&t, &key, json!({"name": "x", "api_key": "k", "steps": [
-        {"type": "echo"}, {"type": "http_request", "url": "ftp://x"}]}))
+    let response = check_json(
+        &t,
+        &key,
+        json!({"name": "x", "api_key": "k", "steps": [
+        {"type": "echo"}, {"type": "http_request", "url": "ftp://x"}]}),
+    )
     .await;
     assert_eq!(response.status, StatusCode::OK);
     assert_eq!(response.body["errors"][0]["path"], "steps[1].url");
@@ -115,11 +136,20 @@ async fn a_check_answers_the_loaders_refusals_and_stores_nothing(t: TestApp) {
     );
 
     let typo = "name: x\napi_key: k\nsteps:\n  - type: filter\n    when: trigger.body.ok ==\n";
-    let response = post(&t, "/admin/workflows/check", &key, "application/yaml", typo.into()).await;
+    let response = post(
+        &t,
+        "/admin/workflows/check",
+        &key,
+        "application/yaml",
+        typo.into(),
+    )
+    .await;
     let error = &response.body["errors"][0];
     assert_eq!(error["path"], "steps[0].when", "{}", response.body);
     assert!(
-        error["message"].as_str().is_some_and(|m| m.contains("(at column ")),
+        error["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("(at column ")),
         "{error}"
     );
     let response = post(
@@ -132,7 +162,14 @@ async fn a_check_answers_the_loaders_refusals_and_stores_nothing(t: TestApp) {
     .await;
     assert_eq!(response.body["errors"][0]["line"], 3, "{}", response.body);
 
-    let response = post(&t, "/admin/workflows/check", &key, "text/xml", "<x/>".into()).await;
+    let response = post(
+        &t,
+        "/admin/workflows/check",
+        &key,
+        "text/xml",
+        "<x/>".into(),
+    )
+    .await;
     assert_error(
         &response,
         StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -164,7 +201,10 @@ async fn a_dry_run_renders_drafts_and_inputs_and_sends_nothing(t: TestApp) {
     assert_eq!(response.body["input"]["headers"]["x-env"], "prod");
     assert_eq!(response.body["input"]["query"]["q"], "1");
     let step = &response.body["steps"][0];
-    assert_eq!((&step["id"], &step["type"]), (&json!("notify"), &json!("http_request")));
+    assert_eq!(
+        (&step["id"], &step["type"]),
+        (&json!("notify"), &json!("http_request"))
+    );
     assert_eq!(
         step["preview"]["request"]["body"],
         json!({"name": "typed", "env": "prod"})
@@ -180,7 +220,13 @@ async fn a_dry_run_renders_drafts_and_inputs_and_sends_nothing(t: TestApp) {
         .post_webhook(other.id.as_str(), Some(&other_key), r#"{"name": "latest"}"#)
         .await
         .execution_id();
-    let response = dry_run(&t, &key, id, json!({"executionWorkflowId": other.id.as_str()})).await;
+    let response = dry_run(
+        &t,
+        &key,
+        id,
+        json!({"executionWorkflowId": other.id.as_str()}),
+    )
+    .await;
     assert_eq!(response.status, StatusCode::OK, "{}", response.body);
     assert_eq!(response.body["source"], "execution");
     assert_eq!(response.body["executionId"], latest.as_str());
@@ -191,8 +237,7 @@ async fn a_dry_run_renders_drafts_and_inputs_and_sends_nothing(t: TestApp) {
     let named = json!({"executionWorkflowId": other.id.as_str(), "executionId": first});
     let response = dry_run(&t, &key, id, named).await;
     assert_eq!(
-        response.body["steps"][0]["preview"]["request"]["body"]["name"],
-        "first",
+        response.body["steps"][0]["preview"]["request"]["body"]["name"], "first",
         "{}",
         response.body
     );
@@ -211,15 +256,18 @@ async fn a_dry_run_renders_drafts_and_inputs_and_sends_nothing(t: TestApp) {
     );
     assert_eq!(response.body["steps"][1]["preview"]["passes"], true);
     let saved = t.app.workflow(id).await.expect("workflow");
-    assert_eq!((saved.version, saved.steps.len()), (1, 1), "the draft is not saved");
+    assert_eq!(
+        (saved.version, saved.steps.len()),
+        (1, 1),
+        "the draft is not saved"
+    );
 
     let bad = json!({"definition": {"name": "draft", "api_key": "k",
         "steps": [{"type": "http_request", "url": "ftp://x"}]}});
     let response = dry_run(&t, &key, id, bad).await;
     assert_error(&response, StatusCode::BAD_REQUEST, "invalid_definition");
     assert_eq!(
-        response.body["error"]["details"][0]["path"],
-        "steps[0].url",
+        response.body["error"]["details"][0]["path"], "steps[0].url",
         "{}",
         response.body
     );
@@ -230,7 +278,12 @@ async fn a_dry_run_renders_drafts_and_inputs_and_sends_nothing(t: TestApp) {
     let response = dry_run(&t, &key, id, json!({"executionId": latest})).await;
     assert_error(&response, StatusCode::NOT_FOUND, "execution_not_found");
     let response = dry_run(&t, &key, id, json!({"colour": 1})).await;
-    assert_eq!(response.status, StatusCode::BAD_REQUEST, "{}", response.body);
+    assert_eq!(
+        response.status,
+        StatusCode::BAD_REQUEST,
+        "{}",
+        response.body
+    );
     let response = dry_run(&t, &key, "nope", Value::Null).await;
     assert_error(&response, StatusCode::NOT_FOUND, "workflow_not_found");
 
