@@ -292,9 +292,57 @@ fn loader_only_refusals() -> Vec<(&'static str, &'static str, Value)> {
     ]
 }
 
+/// Spellings the loader takes beyond the examples' own: the schema must take them too.
+fn other_accepted_spellings() -> Vec<(&'static str, Value)> {
+    vec![
+        ("a method in lower case", http(json!({"method": "put"}))),
+        (
+            "expect_status as a list",
+            http(json!({"expect_status": [200, "3xx", "204"]})),
+        ),
+        (
+            "expect_status as one code",
+            http(json!({"expect_status": 201})),
+        ),
+        (
+            "every field of a step",
+            http(json!({"id": "call", "continue_on_error": true,
+            "headers": {"X-A": "{{ trigger.body.a }}"}, "query": {"q": "1"}, "body": [1, "x"],
+            "timeout_ms": 30000, "follow_redirects": true, "next": "end",
+            "retry": {"max_attempts": 2, "initial_backoff_ms": 1, "max_backoff_ms": 60000}})),
+        ),
+        (
+            "a wait until a time",
+            file(json!([{"type": "wait", "until": "{{ trigger.body.at }}"}])),
+        ),
+        (
+            "an approval by email with its routes",
+            file(json!([
+            {"id": "ask", "type": "approval", "timeout": "7d", "on_deny": "end", "on_timeout": "end",
+             "notify": {"type": "send_email", "to": ["ops@example.com"], "subject": "ok?", "text": "{{ approval.approveUrl }}"}}])),
+        ),
+        (
+            "a custom hmac verify",
+            with(json!({"auth": "both", "verify": {"scheme": "hmac",
+            "header": "X-Sig", "algorithm": "sha512", "encoding": "base64", "prefix": "v1=",
+            "timestamp_header": "X-Ts", "signed_content": "{timestamp}.{body}", "tolerance_seconds": 60}})),
+        ),
+        (
+            "an amazon_sns trigger with options",
+            with(json!({"trigger": "amazon_sns",
+            "sns": {"allowed_topic_arns": ["arn:aws:sns:us-east-1:123456789012:t"], "require_signature_v2": true}})),
+        ),
+    ]
+}
+
 #[test]
 fn the_schema_accepts_every_example_by_an_independent_validator() {
-    for (name, errors) in validate(&examples()) {
+    let mut docs = examples();
+    for (name, doc) in other_accepted_spellings() {
+        WorkflowFile::from_value(doc.clone()).unwrap_or_else(|e| panic!("{name}: {e}"));
+        docs.push((name.to_owned(), doc));
+    }
+    for (name, errors) in validate(&docs) {
         assert!(errors.is_empty(), "{name}: {errors:?}");
     }
 }
