@@ -80,6 +80,20 @@ mod tests {
     }
 
     #[test]
+    fn the_yaml_keeps_strings_that_look_like_other_values_strings() {
+        let report = CheckReport::of_value(serde_json::json!({
+            "name": "x", "api_key": "k",
+            "steps": [{"type": "transform", "output": {
+                "a": "123", "b": "true", "c": "null", "d": "yes", "e": "1e3", "f": "~",
+                "g": "", "h": "- item", "i": "key: value", "j": "#not a comment", "k": 1.5,
+                "l": [null, false, {"m": "0x1F"}]}}]
+        }));
+        let yaml = report.yaml().expect("yaml");
+        let again = CheckReport::of_text(&yaml);
+        assert_eq!(again.definition, report.definition, "{yaml}");
+    }
+
+    #[test]
     fn refusals_name_the_field_and_nothing_comes_back() {
         let report = CheckReport::of_text(
             "name: x\napi_key: k\nsteps:\n  - type: echo\n  - type: http_request\n    url: ftp://x\n",
