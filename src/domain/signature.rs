@@ -63,6 +63,7 @@ impl fmt::Display for AuthMode {
     }
 }
 
+/// How a sender signs: a provider's documented scheme, or `hmac` described field by field.
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema, JsonSchema,
 )]
@@ -77,6 +78,7 @@ pub enum Scheme {
     Hmac,
 }
 
+/// The hash of a custom `hmac` scheme.
 #[derive(
     Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema, JsonSchema,
 )]
@@ -99,6 +101,7 @@ impl Algorithm {
     }
 }
 
+/// How a custom `hmac` scheme writes the signature in its header.
 #[derive(
     Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema, JsonSchema,
 )]

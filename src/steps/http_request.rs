@@ -205,6 +205,7 @@ impl JsonSchema for ExpectStatus {
             ]
         });
         schemars::json_schema!({
+            "description": "A status (`201`), a class (`\"2xx\"`), or a list of those.",
             "anyOf": [
                 one,
                 {"type": "array", "items": one, "minItems": 1},
