@@ -69,6 +69,10 @@ pub enum AppError {
     InvalidRequest(String),
     #[error("{0}")]
     WrongTrigger(String),
+    /// A test run was asked for without an input and the workflow has no execution to take
+    /// one from.
+    #[error("{0}")]
+    NoInput(String),
     #[error("the body is larger than the limit of {limit} bytes")]
     PayloadTooLarge { limit: usize },
     #[error("the body did not arrive within {seconds} s; send it at once")]
@@ -140,6 +144,7 @@ impl AppError {
                 K::PayloadTooLarge
             }
             Self::UnsupportedMediaType(_) => K::UnsupportedMediaType,
+            Self::NoInput(_) => K::Unprocessable,
             Self::Upstream(_) => K::BadGateway,
             Self::Sns(e) => e.kind(),
             Self::Store(_) | Self::Queue(_) => K::Unavailable,
@@ -174,6 +179,7 @@ impl AppError {
             Self::InvalidJson(_) => "invalid_json",
             Self::InvalidRequest(_) => "invalid_request",
             Self::WrongTrigger(_) => "wrong_trigger",
+            Self::NoInput(_) => "no_input",
             Self::PayloadTooLarge { .. } | Self::Store(StoreError::TooLarge(_)) => {
                 "payload_too_large"
             }
@@ -214,6 +220,7 @@ impl AppError {
             | Self::InvalidJson(_)
             | Self::InvalidRequest(_)
             | Self::WrongTrigger(_)
+            | Self::NoInput(_)
             | Self::BodyTimeout { .. }
             | Self::UnsupportedMediaType(_)
             | Self::Upstream(_)

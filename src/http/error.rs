@@ -53,6 +53,7 @@ pub fn status_of(kind: ErrorKind) -> StatusCode {
         ErrorKind::PayloadTooLarge => S::PAYLOAD_TOO_LARGE,
         ErrorKind::RequestTimeout => S::REQUEST_TIMEOUT,
         ErrorKind::UnsupportedMediaType => S::UNSUPPORTED_MEDIA_TYPE,
+        ErrorKind::Unprocessable => S::UNPROCESSABLE_ENTITY,
         ErrorKind::BadGateway => S::BAD_GATEWAY,
         ErrorKind::Unavailable => S::SERVICE_UNAVAILABLE,
     }

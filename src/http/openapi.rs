@@ -8,7 +8,10 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, OpenApi as Document, Ref, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
-use super::{ADMIN_KEY, admin, admin_workflows, callbacks, executions, settings, webhooks};
+use super::{
+    ADMIN_KEY, admin, admin_workflows, callbacks, executions, operator_executions, settings,
+    webhooks,
+};
 use crate::wire::ErrorBody;
 
 #[derive(OpenApi)]
@@ -53,6 +56,10 @@ use crate::wire::ErrorBody;
         admin::approve,
         admin::deny,
         admin::cancel,
+        operator_executions::search,
+        operator_executions::counts,
+        operator_executions::bulk_replay,
+        operator_executions::test_run,
         settings::list_keys,
         settings::create_key,
         settings::revoke_key,
