@@ -254,7 +254,7 @@ impl App {
             truncated |= scan.truncated;
             items.extend(scan.matched.into_iter().map(|e| (e, workflow.clone())));
         }
-        items.sort_by(|a, b| b.0.id.cmp(&a.0.id));
+        items.sort_by_key(|(e, _)| std::cmp::Reverse(e.id));
         if items.len() > limit {
             items.truncate(limit);
             truncated = true;

@@ -186,7 +186,9 @@ fn lookup<'a>(value: &'a Value, path: &[Segment]) -> Option<&'a Value> {
 fn equals(found: &Value, wanted: &str) -> bool {
     match found {
         Value::String(s) => s == wanted,
-        Value::Number(_) | Value::Bool(_) | Value::Null => found.to_string() == wanted,
+        Value::Number(_) | Value::Bool(_) | Value::Null => {
+            serde_json::from_str::<Value>(wanted).is_ok_and(|w| w == *found)
+        }
         Value::Array(_) | Value::Object(_) => false,
     }
 }
