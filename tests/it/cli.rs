@@ -62,6 +62,15 @@ fn json(db: &Path, args: &[&str]) -> Value {
     json_with_stdin(db, args, None)
 }
 
+/// Runs with `--json`, expects a failure, and returns the error document it printed.
+fn json_error(db: &Path, args: &[&str]) -> Value {
+    let mut all = vec!["--json"];
+    all.extend_from_slice(args);
+    let out = run(db, &all, None);
+    assert!(!out.status.success(), "{args:?} succeeded");
+    serde_json::from_slice(&out.stderr).expect("json error")
+}
+
 fn json_with_stdin(db: &Path, args: &[&str], stdin: Option<&str>) -> Value {
     let mut all = vec!["--json"];
     all.extend_from_slice(args);
@@ -479,26 +488,14 @@ async fn executions_show_prints_the_path_the_branchs_case_and_the_loops_items() 
     assert!(first.contains("More: --after 0\n"), "{first}");
 
     // Not a loop, or bad paging: the API's errors.
-    let out = run(
+    let err = json_error(
         &db,
-        &[
-            "--json",
-            "executions",
-            "show",
-            &id,
-            &execution,
-            "--items",
-            "route",
-        ],
-        None,
+        &["executions", "show", &id, &execution, "--items", "route"],
     );
-    assert!(!out.status.success());
-    let err: Value = serde_json::from_slice(&out.stderr).expect("json error");
     assert_eq!(err["error"]["code"], "step_not_found");
-    let out = run(
+    let err = json_error(
         &db,
         &[
-            "--json",
             "executions",
             "show",
             &id,
@@ -508,9 +505,7 @@ async fn executions_show_prints_the_path_the_branchs_case_and_the_loops_items() 
             "--limit",
             "0",
         ],
-        None,
     );
-    let err: Value = serde_json::from_slice(&out.stderr).expect("json error");
     assert_eq!(err["error"]["code"], "invalid_request");
     // --after and --limit only page items.
     let out = run(
@@ -580,10 +575,9 @@ async fn executions_are_searched_replayed_in_bulk_and_test_run_from_the_cli() {
     );
     assert_eq!(counted["matched"], 2);
     assert_eq!(counted["executionIds"], serde_json::json!([]));
-    let refused = run(
+    let err = json_error(
         &db,
         &[
-            "--json",
             "executions",
             "replay",
             &id,
@@ -592,10 +586,7 @@ async fn executions_are_searched_replayed_in_bulk_and_test_run_from_the_cli() {
             "--max",
             "101",
         ],
-        None,
     );
-    assert!(!refused.status.success());
-    let err: Value = serde_json::from_slice(&refused.stderr).expect("json error");
     assert_eq!(err["error"]["code"], "invalid_request");
     let replayed = json(
         &db,
