@@ -549,3 +549,60 @@ async fn a_test_run_is_a_real_execution_marked_test_on_its_input(t: TestApp) {
     .await;
     assert_error(&r, StatusCode::BAD_REQUEST, "invalid_request");
 }
+
+/// The bound itself: a workflow with more executions than one search reads is read up to the
+/// bound and said to be truncated (SQLite only: writing a thousand records on the emulator
+/// would only cost time, and both backends go through the same scan).
+#[tokio::test]
+async fn a_search_reads_at_most_its_bound_per_workflow_and_says_so() {
+    let t = support::sqlite_app(support::test_config()).await;
+    let admin_key = crate::admin::admin_key(&t).await;
+    let (wf, _) = named_workflow(&t, &unique("many"), json!([])).await;
+    let bound = webhook_trigger::app::SCAN_PER_WORKFLOW;
+    let writes = (0..bound + 5).map(|n| {
+        let execution = webhook_trigger::domain::Execution::new(
+            wf.id.clone(),
+            webhook_trigger::domain::TriggerMeta::GenericWebhook {
+                content_type: None,
+                idempotency_key: None,
+                body_bytes: 2,
+            },
+            json!({"n": n}),
+            chrono::Utc::now(),
+            chrono::Duration::days(1),
+        );
+        let store = t.app.store().clone();
+        async move { store.insert_execution(&execution, None).await }
+    });
+    for written in futures_util::future::join_all(writes).await {
+        written.expect("insert");
+    }
+    let found = get(
+        &t,
+        &admin_key,
+        &format!(
+            "/admin/executions?workflow={}&q=nothing-like-this",
+            encode(&wf.name)
+        ),
+    )
+    .await;
+    assert_eq!(found["scanned"], bound, "{}", found["scanned"]);
+    assert_eq!(found["truncated"], true);
+    let counts = get(
+        &t,
+        &admin_key,
+        &format!("/admin/executions/counts?workflowId={}", wf.id),
+    )
+    .await;
+    assert_eq!(counts["total"], bound);
+    assert_eq!(counts["truncated"], true);
+    let replay = admin_post(
+        &t,
+        &admin_key,
+        &format!("/admin/workflows/{}/replay", wf.id),
+        json!({"countOnly": true}),
+    )
+    .await;
+    assert_eq!(replay.body["matched"], bound, "{}", replay.body);
+    assert_eq!(replay.body["truncated"], true);
+}
