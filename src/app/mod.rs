@@ -5,13 +5,17 @@ mod accept;
 mod admin;
 mod auth;
 mod callbacks;
+mod check;
 mod console;
 mod dry_run;
 mod error;
 mod executions;
 mod rejections;
+mod replay;
+mod search;
 mod sns;
 mod sweep;
+mod test_run;
 mod workflows;
 
 use std::sync::Arc;
@@ -21,17 +25,24 @@ pub use admin::{
     ApiKeyListing, ApiKeyOverview, CreatedApiKey, NewWorkflow, RotatedApiKey, SecretChange,
 };
 pub use callbacks::{Answer, CallbackPage, MAX_COMMENT_CHARS};
+pub use check::CheckReport;
 pub use console::{
     ACTIVITY_SCAN_LIMIT, ACTIVITY_WINDOW_HOURS, Activity, RejectionActivity, StatusCounts,
 };
-pub use dry_run::DryRun;
+pub use dry_run::{DryRun, DryRunInput, DryRunRequest, DryRunSource};
 pub use error::AppError;
 pub use executions::{
     DEFAULT_ITEM_PAGE, ExecutionPage, ItemCounts, ItemPage, ListExecutions, ListItems,
     MAX_ITEM_PAGE,
 };
+pub use replay::{BulkReplay, BulkReplayed, MAX_BULK_REPLAY, ReplayVersion};
+pub use search::{
+    CountParams, Counts, DEFAULT_COUNT_HOURS, FilterParams, Found, MAX_SEARCH_LIMIT,
+    SCAN_PER_WORKFLOW, SearchParams,
+};
 pub use sns::{SnsOutcome, SnsRequest};
 pub use sweep::{SweepError, SweepReport, Sweeper};
+pub use test_run::{TestInput, TestRun, TestRunRequest};
 pub use workflows::Save;
 
 use crate::cache::TtlCache;

@@ -15,7 +15,10 @@ use clap::{Args, Parser, Subcommand};
 pub use backend::{Backend, StoreLocation, open as open_backend, open_with_queue};
 pub use serve::{DEMO_BODY, DEMO_WORKFLOW};
 
-use crate::app::{AppError, ListExecutions, ListItems, NewWorkflow};
+use crate::app::{
+    AppError, BulkReplay, CheckReport, FilterParams, ListExecutions, ListItems, NewWorkflow,
+    ReplayVersion, SearchParams, TestInput, TestRunRequest,
+};
 use crate::config::Config;
 use crate::domain::{SnsOptions, Trigger, WorkflowFile, WorkflowStep};
 use output::Output;
@@ -155,6 +158,16 @@ enum WorkflowsCommand {
     /// Set, rotate and retire the signing secrets a `verify` block checks.
     #[command(subcommand)]
     Secret(SecretCommand),
+    /// Print the workflow file's JSON Schema (what `GET /schemas/workflow.json` serves and
+    /// schemas/workflow.schema.json holds); needs no store.
+    Schema,
+    /// Check a workflow file by the loader that saves use and print its refusals (as
+    /// `POST /admin/workflows/check` answers); exit 1 when there are any. Needs no store.
+    Check {
+        /// A workflow file (YAML or JSON); `-` reads stdin.
+        #[arg(long)]
+        file: PathBuf,
+    },
     /// Render every step against a stored execution and print what would be sent; sends
     /// nothing.
     DryRun {
@@ -162,6 +175,21 @@ enum WorkflowsCommand {
         /// The execution whose request the steps are rendered against.
         #[arg(long)]
         execution: String,
+    },
+    /// Run the saved workflow for real, as a test execution (marked `test`, left out of the
+    /// metrics' counts), on an execution's input: --execution's, else the latest one's, or
+    /// a typed --body.
+    TestRun {
+        id: String,
+        /// The execution whose body, headers and query to use.
+        #[arg(long, conflicts_with = "body")]
+        execution: Option<String>,
+        /// With --execution: the workflow it belongs to (this one by default).
+        #[arg(long, requires = "execution")]
+        execution_workflow: Option<String>,
+        /// A typed JSON body.
+        #[arg(long)]
+        body: Option<String>,
     },
 }
 
@@ -192,13 +220,20 @@ struct CreateWorkflowArgs {
 
 #[derive(Debug, Subcommand)]
 enum ExecutionsCommand {
+    /// A workflow's executions, newest first; without WORKFLOW, every workflow's (or those
+    /// whose name holds --workflow-name), each workflow's newest 1000 in the range read.
     List {
-        workflow_id: String,
+        workflow_id: Option<String>,
+        /// Only workflows whose name holds this (ignoring case); without WORKFLOW.
+        #[arg(long, conflicts_with_all = ["workflow_id", "cursor"])]
+        workflow_name: Option<String>,
         #[arg(long)]
         status: Option<String>,
+        #[command(flatten)]
+        filter: FilterArgs,
         #[arg(long)]
         limit: Option<String>,
-        #[arg(long)]
+        #[arg(long, requires = "workflow_id")]
         cursor: Option<String>,
     },
     /// An execution: its path through the workflow (steps skipped off it named), each step
@@ -216,11 +251,51 @@ enum ExecutionsCommand {
         #[arg(long, requires = "items")]
         limit: Option<String>,
     },
-    /// Run an execution's payload again, as a new execution.
+    /// Run an execution's payload again, as a new execution; without EXECUTION, the newest
+    /// --max executions that match the filters (bulk replay, at most 100).
     Replay {
         workflow_id: String,
-        execution_id: String,
+        execution_id: Option<String>,
+        #[arg(long, conflicts_with = "execution_id")]
+        status: Option<String>,
+        #[command(flatten)]
+        filter: FilterArgs,
+        /// How many to replay, 1 to 100 (bulk replay).
+        #[arg(long, conflicts_with = "execution_id")]
+        max: Option<u32>,
+        /// Only count what would be replayed.
+        #[arg(long, conflicts_with = "execution_id")]
+        count_only: bool,
+        /// `current` (default: the workflow as it is now) or `original` (the version the
+        /// replayed execution ran).
+        #[arg(long)]
+        version: Option<String>,
     },
+}
+
+/// The listings' and bulk replay's filters.
+#[derive(Debug, Args)]
+struct FilterArgs {
+    /// Received at or after (RFC 3339).
+    #[arg(long)]
+    since: Option<String>,
+    /// Received at or before (RFC 3339).
+    #[arg(long)]
+    until: Option<String>,
+    /// Text in the body or a header value, or `body.a[0].b=v`, `headers.h=v`, `query.k=v`.
+    #[arg(long)]
+    q: Option<String>,
+}
+
+impl FilterArgs {
+    fn with_status(self, status: Option<String>) -> FilterParams {
+        FilterParams {
+            status,
+            since: self.since,
+            until: self.until,
+            q: self.q,
+        }
+    }
 }
 
 /// Where printed webhook URLs point when neither `--base-url` nor `WEBHOOK_BASE_URL` says.
@@ -231,6 +306,8 @@ const DEFAULT_BASE_URL: &str = "http://127.0.0.1:3000";
 pub struct CliError {
     code: &'static str,
     message: String,
+    /// Already printed on stdout (`workflows check`): only the exit status is left to give.
+    reported: bool,
 }
 
 impl CliError {
@@ -238,6 +315,14 @@ impl CliError {
         Self {
             code,
             message: message.into(),
+            reported: false,
+        }
+    }
+
+    fn reported(code: &'static str) -> Self {
+        Self {
+            reported: true,
+            ..Self::new(code, "")
         }
     }
 }
@@ -282,6 +367,7 @@ pub async fn main() -> ExitCode {
     match run(cli).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) if err.code == BROKEN_PIPE => ExitCode::SUCCESS,
+        Err(err) if err.reported => ExitCode::FAILURE,
         Err(err) => {
             output::error(json, err.code, &err.message);
             ExitCode::FAILURE
@@ -314,9 +400,23 @@ async fn run(cli: Cli) -> Result<(), CliError> {
     if let Command::Setup(args) = cli.command {
         return Ok(setup::run(&location, args, cli.json).await?);
     }
+    match &cli.command {
+        Command::Workflows(WorkflowsCommand::Schema) => return Ok(out.workflow_schema()?),
+        Command::Workflows(WorkflowsCommand::Check { file }) => {
+            let report = CheckReport::of_text(&read_text(file)?);
+            out.check(&report)?;
+            return if report.errors.is_empty() {
+                Ok(())
+            } else {
+                Err(CliError::reported("invalid_definition"))
+            };
+        }
+        _ => {}
+    }
     let replay = matches!(
         cli.command,
         Command::Executions(ExecutionsCommand::Replay { .. })
+            | Command::Workflows(WorkflowsCommand::TestRun { .. })
     );
     if replay
         && matches!(location, StoreLocation::DynamoDb(_))
@@ -363,6 +463,8 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             }
         },
         Command::Workflows(cmd) => match cmd {
+            // Both returned above, before a store was opened.
+            WorkflowsCommand::Schema | WorkflowsCommand::Check { .. } => Ok(()),
             WorkflowsCommand::Create(CreateWorkflowArgs {
                 file: Some(path), ..
             }) => out.workflow(&app.create_workflow(read_workflow_file(&path)?).await?),
@@ -372,6 +474,30 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             WorkflowsCommand::DryRun { id, execution } => {
                 let run = app.dry_run(&id, &execution).await?;
                 out.dry_run(&run.workflow, &run.execution, &run.previews)
+            }
+            WorkflowsCommand::TestRun {
+                id,
+                execution,
+                execution_workflow,
+                body,
+            } => {
+                let input = body
+                    .map(|text| {
+                        serde_json::from_str(&text).map(|body| TestInput {
+                            body: Some(body),
+                            ..TestInput::default()
+                        })
+                    })
+                    .transpose()
+                    .map_err(|e| {
+                        CliError::new("invalid_json", format!("--body is not JSON: {e}"))
+                    })?;
+                let request = TestRunRequest {
+                    input,
+                    execution_id: execution,
+                    execution_workflow_id: execution_workflow,
+                };
+                out.test_run(&app.test_run(&id, request).await?)
             }
             WorkflowsCommand::Create(args) => {
                 let steps: Vec<WorkflowStep> = serde_json::from_str(&args.steps).map_err(|e| {
@@ -422,10 +548,27 @@ async fn run(cli: Cli) -> Result<(), CliError> {
         },
         Command::Executions(cmd) => match cmd {
             ExecutionsCommand::List {
-                workflow_id,
+                workflow_id: None,
+                workflow_name,
                 status,
+                filter,
+                limit,
+                ..
+            } => {
+                let params = SearchParams {
+                    workflow: workflow_name,
+                    filter: filter.with_status(status),
+                    limit,
+                };
+                out.found(&app.search_executions(&params).await?)
+            }
+            ExecutionsCommand::List {
+                workflow_id: Some(workflow_id),
+                status,
+                filter,
                 limit,
                 cursor,
+                ..
             } => {
                 let workflow = app.workflow(&workflow_id).await?;
                 let page = app
@@ -435,6 +578,9 @@ async fn run(cli: Cli) -> Result<(), CliError> {
                             status,
                             limit,
                             cursor,
+                            since: filter.since,
+                            until: filter.until,
+                            q: filter.q,
                         },
                     )
                     .await?;
@@ -484,8 +630,34 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             }
             ExecutionsCommand::Replay {
                 workflow_id,
-                execution_id,
-            } => out.replayed(&app.replay_execution(&workflow_id, &execution_id).await?),
+                execution_id: Some(execution_id),
+                version,
+                ..
+            } => {
+                let version = ReplayVersion::parse(version.as_deref())?;
+                out.replayed(
+                    &app.replay_execution(&workflow_id, &execution_id, version)
+                        .await?,
+                )
+            }
+            ExecutionsCommand::Replay {
+                workflow_id,
+                execution_id: None,
+                status,
+                filter,
+                max,
+                count_only,
+                version,
+            } => {
+                let request = BulkReplay {
+                    filter: filter.with_status(status),
+                    max,
+                    version,
+                    count_only,
+                };
+                let replayed = app.replay_matching(&workflow_id, &request).await?;
+                out.bulk_replayed(&replayed, count_only)
+            }
         },
     }?;
     Ok(())
@@ -518,7 +690,15 @@ fn parse_duration(raw: &str) -> Result<chrono::Duration, String> {
 
 /// Reads and checks a workflow file; errors name the file and the offending field.
 fn read_workflow_file(path: &Path) -> Result<NewWorkflow, CliError> {
-    let text = if path == Path::new("-") {
+    let text = read_text(path)?;
+    let file = WorkflowFile::parse(&text)
+        .map_err(|e| CliError::new("invalid_definition", format!("{}: {e}", path.display())))?;
+    Ok(file.into())
+}
+
+/// A file's text, or stdin's for `-`.
+fn read_text(path: &Path) -> Result<String, CliError> {
+    Ok(if path == Path::new("-") {
         let mut text = String::new();
         std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
             .map_err(|e| CliError::new("invalid_request", format!("cannot read stdin: {e}")))?;
@@ -530,10 +710,7 @@ fn read_workflow_file(path: &Path) -> Result<NewWorkflow, CliError> {
                 format!("cannot read {}: {e}", path.display()),
             )
         })?
-    };
-    let file = WorkflowFile::parse(&text)
-        .map_err(|e| CliError::new("invalid_definition", format!("{}: {e}", path.display())))?;
-    Ok(file.into())
+    })
 }
 
 #[cfg(test)]

@@ -12,12 +12,14 @@ pub mod item;
 pub mod plan;
 pub mod rejection;
 pub mod request;
+pub mod search;
 pub mod signature;
 pub mod step;
 pub mod subscription;
 pub mod template;
 pub mod workflow;
 pub mod workflow_file;
+pub mod workflow_schema;
 pub mod workflow_version;
 
 pub use admin_key::AdminKey;
@@ -34,6 +36,7 @@ pub use item::{ItemRecord, ItemStatus};
 pub use plan::{PlanState, PlannedStep};
 pub use rejection::{REJECTION_RETENTION_HOURS, RejectionCounts, RejectionReason, hour_of};
 pub use request::RequestMeta;
+pub use search::{ExecutionFilter, PayloadQuery};
 pub use signature::{
     AuthMode, Scheme, SecretValue, SignatureError, SigningSecret, Verified, VerifyOptions,
     WorkflowSecrets,
@@ -46,4 +49,5 @@ pub use subscription::{SnsSubscription, SubscriptionState};
 pub use template::{TemplateContext, TemplateEngine, TemplateError, TemplateValue};
 pub use workflow::{InvalidWorkflow, SenderAuth, SnsOptions, Trigger, Workflow};
 pub use workflow_file::{DefinitionError, WorkflowFile};
+pub use workflow_schema::{workflow_schema, workflow_schema_text};
 pub use workflow_version::{CLI_AUTHOR, MAX_NOTE_CHARS, WorkflowVersion};

@@ -8,7 +8,10 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, OpenApi as Document, Ref, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
-use super::{ADMIN_KEY, admin, admin_workflows, callbacks, executions, settings, webhooks};
+use super::{
+    ADMIN_KEY, admin, admin_workflows, callbacks, executions, operator_executions, settings,
+    webhooks, workflow_tools,
+};
 use crate::wire::ErrorBody;
 
 #[derive(OpenApi)]
@@ -44,6 +47,9 @@ use crate::wire::ErrorBody;
         admin_workflows::versions,
         admin_workflows::version,
         admin_workflows::restore,
+        workflow_tools::schema,
+        workflow_tools::check,
+        workflow_tools::dry_run,
         admin::activity,
         admin::subscriptions,
         admin::executions,
@@ -53,6 +59,10 @@ use crate::wire::ErrorBody;
         admin::approve,
         admin::deny,
         admin::cancel,
+        operator_executions::search,
+        operator_executions::counts,
+        operator_executions::bulk_replay,
+        operator_executions::test_run,
         settings::list_keys,
         settings::create_key,
         settings::revoke_key,

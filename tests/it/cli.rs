@@ -24,6 +24,9 @@ const USER_DATA: &[&str] = &[
     "/trigger/messageAttributes",
     "/items/*/trigger/headers",
     "/items/*/trigger/query",
+    "/executions/*/payload",
+    "/executions/*/trigger/headers",
+    "/executions/*/trigger/query",
     "/result/output",
     "/steps/*/output",
     "/steps/*/request",
@@ -33,6 +36,8 @@ const USER_DATA: &[&str] = &[
     "/steps/*/body",
     "/*/steps/*/headers",
     "/*/steps/*/body",
+    // A workflow document, spelled as its file is (`workflows check`).
+    "/definition",
 ];
 
 fn run(db: &Path, args: &[&str], stdin: Option<&str>) -> Output {
@@ -57,6 +62,15 @@ fn run(db: &Path, args: &[&str], stdin: Option<&str>) -> Output {
 /// Runs with `--json`, expects success, and checks the document's field names.
 fn json(db: &Path, args: &[&str]) -> Value {
     json_with_stdin(db, args, None)
+}
+
+/// Runs with `--json`, expects a failure, and returns the error document it printed.
+fn json_error(db: &Path, args: &[&str]) -> Value {
+    let mut all = vec!["--json"];
+    all.extend_from_slice(args);
+    let out = run(db, &all, None);
+    assert!(!out.status.success(), "{args:?} succeeded");
+    serde_json::from_slice(&out.stderr).expect("json error")
 }
 
 fn json_with_stdin(db: &Path, args: &[&str], stdin: Option<&str>) -> Value {
@@ -252,6 +266,76 @@ steps:
     let message = err["error"]["message"].as_str().unwrap_or_default();
     assert!(message.contains("steps[1].url"), "{message}");
     assert_eq!(json(&db, &["workflows", "list"]), Value::Array(vec![]));
+}
+
+#[test]
+fn workflows_schema_prints_the_checked_in_schema_without_a_store() {
+    let dir = tempfile::tempdir().expect("dir");
+    let db = dir.path().join("never-created.db");
+    let out = run(&db, &["workflows", "schema"], None);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/schemas/workflow.schema.json");
+    let checked_in = std::fs::read_to_string(path).expect("checked-in schema");
+    assert!(
+        out.stdout == checked_in.as_bytes(),
+        "`workflows schema` is what regenerates schemas/workflow.schema.json"
+    );
+    assert!(!db.exists(), "no store is opened");
+}
+
+#[test]
+fn workflows_check_prints_the_check_routes_errors_and_exits_non_zero_on_any() {
+    let dir = tempfile::tempdir().expect("dir");
+    let db = dir.path().join("never-created.db");
+    let ok = run(
+        &db,
+        &["workflows", "check", "--file", "-"],
+        Some(GENERIC_WORKFLOW),
+    );
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stdout)
+    );
+    let doc = json_with_stdin(
+        &db,
+        &["workflows", "check", "--file", "-"],
+        Some(GENERIC_WORKFLOW),
+    );
+    assert_eq!(doc["errors"], serde_json::json!([]));
+    assert_eq!(doc["definition"]["steps"][1]["id"], "notify");
+    assert!(
+        doc["yaml"]
+            .as_str()
+            .is_some_and(|y| y.contains("only_orders"))
+    );
+
+    let bad = "name: Broken\napi_key: ops\nsteps:\n  - type: filter\n    when: \"{{ x }}\"\n  - type: http_request\n    url: ftp://x\n";
+    let plain = run(&db, &["workflows", "check", "--file", "-"], Some(bad));
+    assert_eq!(plain.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&plain.stdout);
+    assert!(text.starts_with("steps[0].when: "), "{text}");
+    let out = run(
+        &db,
+        &["--json", "workflows", "check", "--file", "-"],
+        Some(bad),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let doc: Value = serde_json::from_slice(&out.stdout).expect("the check document");
+    assert_eq!(doc["errors"][0]["path"], "steps[0].when");
+    assert_eq!(
+        (&doc["definition"], &doc["yaml"]),
+        (&Value::Null, &Value::Null)
+    );
+    assert!(
+        out.stderr.is_empty(),
+        "the errors are the output, not a failure of the command"
+    );
+    assert!(!db.exists(), "no store is opened");
 }
 
 #[test]
@@ -476,26 +560,14 @@ async fn executions_show_prints_the_path_the_branchs_case_and_the_loops_items() 
     assert!(first.contains("More: --after 0\n"), "{first}");
 
     // Not a loop, or bad paging: the API's errors.
-    let out = run(
+    let err = json_error(
         &db,
-        &[
-            "--json",
-            "executions",
-            "show",
-            &id,
-            &execution,
-            "--items",
-            "route",
-        ],
-        None,
+        &["executions", "show", &id, &execution, "--items", "route"],
     );
-    assert!(!out.status.success());
-    let err: Value = serde_json::from_slice(&out.stderr).expect("json error");
     assert_eq!(err["error"]["code"], "step_not_found");
-    let out = run(
+    let err = json_error(
         &db,
         &[
-            "--json",
             "executions",
             "show",
             &id,
@@ -505,9 +577,7 @@ async fn executions_show_prints_the_path_the_branchs_case_and_the_loops_items() 
             "--limit",
             "0",
         ],
-        None,
     );
-    let err: Value = serde_json::from_slice(&out.stderr).expect("json error");
     assert_eq!(err["error"]["code"], "invalid_request");
     // --after and --limit only page items.
     let out = run(
@@ -516,4 +586,110 @@ async fn executions_show_prints_the_path_the_branchs_case_and_the_loops_items() 
         None,
     );
     assert!(!out.status.success());
+}
+
+const FAILING_WORKFLOW: &str = r#"
+name: Alerts
+api_key: ops
+steps:
+  - id: boom
+    type: fail
+    message: a bad alert
+"#;
+
+#[tokio::test]
+async fn executions_are_searched_replayed_in_bulk_and_test_run_from_the_cli() {
+    let dir = tempfile::tempdir().expect("dir");
+    let db = dir.path().join("wt.db");
+    let key = json(&db, &["api-keys", "create", "ops"]);
+    let key = key["value"].as_str().expect("value").to_owned();
+    let wf = json_with_stdin(
+        &db,
+        &["workflows", "create", "--file", "-"],
+        Some(FAILING_WORKFLOW),
+    );
+    let id = wf["id"].as_str().expect("id").to_owned();
+    accept_one(&db, &id, &key, r#"{"alert": "disk"}"#).await;
+    accept_one(&db, &id, &key, r#"{"alert": "cpu"}"#).await;
+    run_queued(&db).await;
+
+    let found = json(
+        &db,
+        &[
+            "executions",
+            "list",
+            "--workflow-name",
+            "ALERTS",
+            "--q",
+            "disk",
+        ],
+    );
+    assert_eq!(
+        found["executions"].as_array().map(Vec::len),
+        Some(1),
+        "{found}"
+    );
+    assert_eq!(found["executions"][0]["workflowName"], "Alerts");
+    let page = json(&db, &["executions", "list", &id, "--q", "body.alert=cpu"]);
+    assert_eq!(page["items"].as_array().map(Vec::len), Some(1), "{page}");
+    assert_eq!(page["items"][0]["payload"]["alert"], "cpu");
+
+    let counted = json(
+        &db,
+        &[
+            "executions",
+            "replay",
+            &id,
+            "--status",
+            "failed",
+            "--count-only",
+        ],
+    );
+    assert_eq!(counted["matched"], 2);
+    assert_eq!(counted["executionIds"], serde_json::json!([]));
+    let err = json_error(
+        &db,
+        &[
+            "executions",
+            "replay",
+            &id,
+            "--status",
+            "failed",
+            "--max",
+            "101",
+        ],
+    );
+    assert_eq!(err["error"]["code"], "invalid_request");
+    let replayed = json(
+        &db,
+        &[
+            "executions",
+            "replay",
+            &id,
+            "--status",
+            "failed",
+            "--max",
+            "1",
+            "--version",
+            "original",
+        ],
+    );
+    assert_eq!(replayed["executionIds"].as_array().map(Vec::len), Some(1));
+
+    let run_out = json(&db, &["workflows", "test-run", &id]);
+    assert_eq!(run_out["test"], true);
+    let text = run(&db, &["executions", "list", &id], None);
+    let text = String::from_utf8_lossy(&text.stdout);
+    let test_id = run_out["executionId"].as_str().expect("id");
+    let line = text
+        .lines()
+        .find(|l| l.starts_with(test_id))
+        .unwrap_or_else(|| panic!("{test_id} not listed: {text}"));
+    assert!(line.ends_with("  test"), "{line}");
+    let shown = run(&db, &["executions", "show", &id, test_id], None);
+    assert!(
+        String::from_utf8_lossy(&shown.stdout).contains("test:      yes"),
+        "{}",
+        String::from_utf8_lossy(&shown.stdout)
+    );
 }
