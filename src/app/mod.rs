@@ -9,6 +9,7 @@ mod console;
 mod dry_run;
 mod error;
 mod executions;
+mod refusal_samples;
 mod rejections;
 mod sns;
 mod sweep;
@@ -30,6 +31,7 @@ pub use executions::{
     DEFAULT_ITEM_PAGE, ExecutionPage, ItemCounts, ItemPage, ListExecutions, ListItems,
     MAX_ITEM_PAGE,
 };
+pub use refusal_samples::REFUSAL_SAMPLE_LIMIT;
 pub use sns::{SnsOutcome, SnsRequest};
 pub use sweep::{SweepError, SweepReport, Sweeper};
 pub use workflows::Save;
@@ -62,6 +64,9 @@ struct Inner {
     sns: sns::SnsGateway,
     /// Refused requests per workflow, counted here and written now and then.
     rejections: rejections::RejectionTally,
+    /// Refused requests sampled, at most one per workflow, reason and minute, written with
+    /// the counts.
+    samples: refusal_samples::RefusalSampler,
 }
 
 /// What the use cases need from the world, chosen by the entry point (a Lambda binary, the
@@ -91,6 +96,7 @@ impl App {
                 admin_keys: TtlCache::new(ttl),
                 sns,
                 rejections,
+                samples: refusal_samples::RefusalSampler::default(),
             }),
         }
     }

@@ -11,11 +11,13 @@ use crate::app::{
     SecretChange,
 };
 use crate::domain::{
-    AdminKey, ApiKey, Execution, PlanState, SnsSubscription, StepRecord, Workflow, WorkflowSecrets,
+    AdminKey, ApiKey, Execution, PlanState, RefusalSample, SnsSubscription, StepRecord, Workflow,
+    WorkflowSecrets,
 };
 use crate::wire::{
     AcceptedView, ApiKeyView, CreatedApiKeyView, ErrorBody, ExecutionPageView, ExecutionView,
-    ItemPageView, RotatedApiKeyView, SecretsView, SubscriptionView, WorkflowView, branch_choice,
+    ItemPageView, RefusalSamplesView, RotatedApiKeyView, SecretsView, SubscriptionView,
+    WorkflowView, branch_choice,
 };
 use crate::worker::dry_run::StepPreview;
 
@@ -331,6 +333,35 @@ impl Output {
                 s.subscription_arn.as_deref().unwrap_or("-"),
                 s.updated_at
             )?;
+        }
+        Ok(())
+    }
+
+    /// Header values and bodies are printed escaped (`{:?}`): a sender's bytes must not reach
+    /// the terminal as control sequences.
+    pub fn refusals(&self, samples: &[RefusalSample]) -> io::Result<()> {
+        let mut out = self.stdout();
+        if self.json {
+            return write_json(&mut out, &RefusalSamplesView::from(samples));
+        }
+        if samples.is_empty() {
+            writeln!(out, "No refused requests sampled in the last 48 h.")?;
+        }
+        for s in samples {
+            writeln!(
+                out,
+                "{}  {} {}  {}  from {}",
+                s.at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                s.status,
+                s.code,
+                s.reason,
+                s.source_ip.as_deref().unwrap_or("-"),
+            )?;
+            for (name, value) in &s.headers {
+                writeln!(out, "  {name}: {value:?}")?;
+            }
+            let cut = if s.body_truncated { " (truncated)" } else { "" };
+            writeln!(out, "  body{cut}: {:?}", s.body)?;
         }
         Ok(())
     }

@@ -45,6 +45,7 @@ use crate::wire::ErrorBody;
         admin_workflows::version,
         admin_workflows::restore,
         admin::activity,
+        admin::refusals,
         admin::subscriptions,
         admin::executions,
         admin::execution,

@@ -31,6 +31,7 @@ mod log_redaction;
 mod openapi;
 mod panics;
 mod path_flows;
+mod refusal_samples;
 mod send_email;
 mod serve_binary;
 mod serve_limits;

@@ -72,6 +72,7 @@ pub const ROUTES: &[Route] = &[
         "/admin/workflows/{workflow_id}/versions/{version}/restore",
     ),
     route("GET", "/admin/workflows/{workflow_id}/activity"),
+    route("GET", "/admin/workflows/{workflow_id}/refusals"),
     route("GET", "/admin/workflows/{workflow_id}/subscriptions"),
     route("GET", "/admin/workflows/{workflow_id}/executions"),
     route(
