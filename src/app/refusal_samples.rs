@@ -144,7 +144,7 @@ fn newest_first(
         by_slot.insert((sample.minute(), sample.reason), sample);
     }
     let mut all: Vec<RefusalSample> = by_slot.into_values().filter(|s| s.at >= since).collect();
-    all.sort_by(|a, b| b.at.cmp(&a.at));
+    all.sort_by_key(|s| std::cmp::Reverse(s.at));
     all.truncate(REFUSAL_SAMPLE_LIMIT);
     all
 }

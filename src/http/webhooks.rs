@@ -104,37 +104,37 @@ async fn answer(
         body_read.insert(body(headers, request_body, app.config().body_limit_bytes).await?);
     // Over the bytes as received, before any parsing: a re-encoded body would not verify.
     let verified = app
-        .verify_sender(workflow, |name| header(&headers, name), &bytes)
+        .verify_sender(workflow, |name| header(headers, name), bytes)
         .await?;
     if let Some(challenge) = workflow
         .verify
         .as_ref()
-        .and_then(|options| slack_url_challenge(options, &bytes))
+        .and_then(|options| slack_url_challenge(options, bytes))
     {
         return Ok((StatusCode::OK, Json(SlackChallengeView { challenge })).into_response());
     }
-    let meta = request_meta(&headers, raw_query.as_deref());
+    let meta = request_meta(headers, raw_query.as_deref());
     let response = match workflow.trigger {
         Trigger::GenericWebhook => {
             let request = GenericRequest {
-                body: &bytes,
-                content_type: header(&headers, "content-type"),
+                body: bytes,
+                content_type: header(headers, "content-type"),
                 // A signed delivery id wins over an unsigned Idempotency-Key, so a captured
                 // request replayed with a new key is still the same execution.
                 idempotency_key: verified
                     .delivery_id
                     .as_deref()
-                    .or_else(|| header(&headers, "idempotency-key")),
-                sns_message_type: header(&headers, "x-amz-sns-message-type"),
+                    .or_else(|| header(headers, "idempotency-key")),
+                sns_message_type: header(headers, "x-amz-sns-message-type"),
                 meta,
             };
             accepted_response(&workflow.id, &app.accept_generic(workflow, request).await?)
         }
         Trigger::AmazonSns => {
             let request = SnsRequest {
-                body: &bytes,
-                message_type: header(&headers, "x-amz-sns-message-type"),
-                raw_delivery: header(&headers, "x-amz-sns-rawdelivery"),
+                body: bytes,
+                message_type: header(headers, "x-amz-sns-message-type"),
+                raw_delivery: header(headers, "x-amz-sns-rawdelivery"),
                 meta,
             };
             sns_response(&workflow.id, app.accept_sns(workflow, request).await?)

@@ -21,6 +21,7 @@ const USER_DATA: &[&str] = &[
     "/items/*/payload",
     "/trigger/headers",
     "/trigger/query",
+    "/samples/*/headers",
     "/trigger/messageAttributes",
     "/items/*/trigger/headers",
     "/items/*/trigger/query",
@@ -516,4 +517,55 @@ async fn executions_show_prints_the_path_the_branchs_case_and_the_loops_items() 
         None,
     );
     assert!(!out.status.success());
+}
+
+/// `workflows refusals ID`: the samples the router kept, secrets redacted, and a sender's
+/// control characters printed escaped, never raw to the terminal.
+#[tokio::test]
+async fn workflows_refusals_prints_the_samples_escaped_and_redacted() {
+    let dir = tempfile::tempdir().expect("dir");
+    let db = dir.path().join("wt.db");
+    let key = json(&db, &["api-keys", "create", "ops"]);
+    let key_value = key["value"].as_str().expect("value").to_owned();
+    let file = dir.path().join("orders.yaml");
+    std::fs::write(&file, GENERIC_WORKFLOW).expect("write");
+    let created = json(
+        &db,
+        &[
+            "workflows",
+            "create",
+            "--file",
+            file.to_str().expect("path"),
+        ],
+    );
+    let id = created["id"].as_str().expect("id").to_owned();
+
+    let store = SqliteStore::open(&db).expect("open");
+    let queue = store.queue();
+    let shared: Arc<dyn Store> = Arc::new(store);
+    let app = webhook_trigger::wiring::app(shared, Arc::new(queue), crate::support::test_config());
+    let request = axum::http::Request::post(format!("/webhooks/{id}"))
+        .header("x-api-key", &key_value)
+        .header("content-type", "application/json")
+        .body(axum::body::Body::from("\u{1b}[31mnot json"))
+        .expect("request");
+    let response = tower::ServiceExt::oneshot(webhook_trigger::http::router(app.clone()), request)
+        .await
+        .expect("router");
+    assert_eq!(response.status(), 400);
+    app.flush_rejections().await;
+
+    let listed = json(&db, &["workflows", "refusals", &id]);
+    assert_eq!(listed["samples"][0]["code"], "invalid_json", "{listed}");
+    assert_eq!(listed["samples"][0]["headers"]["x-api-key"], "[redacted]");
+    let out = run(&db, &["workflows", "refusals", &id], None);
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("400 invalid_json"), "{text}");
+    assert!(text.contains(r#"x-api-key: "[redacted]""#), "{text}");
+    assert!(text.contains(r"\u{1b}[31mnot json"), "escaped: {text}");
+    assert!(
+        !text.contains('\u{1b}') && !text.contains(&key_value),
+        "{text}"
+    );
 }

@@ -98,7 +98,7 @@ impl RefusalSampleStore for DynamoStore {
             // A minute's samples (one per reason) sort by reason, not time: read past the limit
             // by the rest of a page, then order by time.
             if !more || out.len() > limit {
-                out.sort_by(|a, b| b.at.cmp(&a.at));
+                out.sort_by_key(|s| std::cmp::Reverse(s.at));
                 out.truncate(limit);
                 return Ok(out);
             }
