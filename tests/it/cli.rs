@@ -106,13 +106,35 @@ steps:
     body: { text: "order {{ trigger.body.id }}" }
 "#;
 
-/// Accepts one webhook through the real router on the same SQLite file the CLI uses.
-async fn accept_one(db: &Path, workflow_id: &str, key: &str, body: &str) -> String {
+/// The app on the same SQLite file the CLI uses.
+fn app_on(db: &Path) -> webhook_trigger::app::App {
     let store = SqliteStore::open(db).expect("open");
     let queue = store.queue();
     let shared: Arc<dyn Store> = Arc::new(store);
-    let app = webhook_trigger::wiring::app(shared, Arc::new(queue), crate::support::test_config());
-    let router = webhook_trigger::http::router(app);
+    webhook_trigger::wiring::app(shared, Arc::new(queue), crate::support::test_config())
+}
+
+/// A workflow created with the CLI from `GENERIC_WORKFLOW`, and the value of its key.
+fn generic_workflow(dir: &Path, db: &Path) -> (String, String) {
+    let key = json(db, &["api-keys", "create", "ops"]);
+    let key_value = key["value"].as_str().expect("value").to_owned();
+    let file = dir.join("orders.yaml");
+    std::fs::write(&file, GENERIC_WORKFLOW).expect("write");
+    let created = json(
+        db,
+        &[
+            "workflows",
+            "create",
+            "--file",
+            file.to_str().expect("path"),
+        ],
+    );
+    (created["id"].as_str().expect("id").to_owned(), key_value)
+}
+
+/// Accepts one webhook through the real router on the same SQLite file the CLI uses.
+async fn accept_one(db: &Path, workflow_id: &str, key: &str, body: &str) -> String {
+    let router = webhook_trigger::http::router(app_on(db));
     let request = axum::http::Request::post(format!("/webhooks/{workflow_id}"))
         .header("x-api-key", key)
         .header("content-type", "application/json")
@@ -525,25 +547,8 @@ async fn executions_show_prints_the_path_the_branchs_case_and_the_loops_items() 
 async fn workflows_refusals_prints_the_samples_escaped_and_redacted() {
     let dir = tempfile::tempdir().expect("dir");
     let db = dir.path().join("wt.db");
-    let key = json(&db, &["api-keys", "create", "ops"]);
-    let key_value = key["value"].as_str().expect("value").to_owned();
-    let file = dir.path().join("orders.yaml");
-    std::fs::write(&file, GENERIC_WORKFLOW).expect("write");
-    let created = json(
-        &db,
-        &[
-            "workflows",
-            "create",
-            "--file",
-            file.to_str().expect("path"),
-        ],
-    );
-    let id = created["id"].as_str().expect("id").to_owned();
-
-    let store = SqliteStore::open(&db).expect("open");
-    let queue = store.queue();
-    let shared: Arc<dyn Store> = Arc::new(store);
-    let app = webhook_trigger::wiring::app(shared, Arc::new(queue), crate::support::test_config());
+    let (id, key_value) = generic_workflow(dir.path(), &db);
+    let app = app_on(&db);
     let request = axum::http::Request::post(format!("/webhooks/{id}"))
         .header("x-api-key", &key_value)
         .header("content-type", "application/json")
