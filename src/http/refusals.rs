@@ -175,3 +175,43 @@ async fn attribute(app: &App, raw_id: &str, mut outcome: Outcome, source: Option
     }
     app.note_rejection(&workflow, reason);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_lambda_events::apigw::{ApiGatewayProxyRequestContext, ApiGatewayV2httpRequestContext};
+    use axum::body::Body;
+
+    fn request_with<T: Clone + Send + Sync + 'static>(extension: Option<T>) -> Request {
+        let mut request = Request::new(Body::empty());
+        if let Some(extension) = extension {
+            request.extensions_mut().insert(extension);
+        }
+        request
+    }
+
+    #[test]
+    fn the_source_is_the_peer_or_api_gateways_source_ip_never_a_header() {
+        let peer = PeerAddr("192.0.2.1".parse().unwrap());
+        assert_eq!(
+            source_ip(&request_with(Some(peer))),
+            Some("192.0.2.1".parse().unwrap())
+        );
+
+        let mut v1 = ApiGatewayProxyRequestContext::default();
+        v1.identity.source_ip = Some("198.51.100.2".into());
+        let v1 = request_with(Some(RequestContext::ApiGatewayV1(v1)));
+        assert_eq!(source_ip(&v1), Some("198.51.100.2".parse().unwrap()));
+
+        let mut v2 = ApiGatewayV2httpRequestContext::default();
+        v2.http.source_ip = Some("2001:db8::3".into());
+        let v2 = request_with(Some(RequestContext::ApiGatewayV2(v2)));
+        assert_eq!(source_ip(&v2), Some("2001:db8::3".parse().unwrap()));
+
+        let mut forwarded = request_with::<PeerAddr>(None);
+        forwarded
+            .headers_mut()
+            .insert("x-forwarded-for", "203.0.113.9".parse().unwrap());
+        assert_eq!(source_ip(&forwarded), None);
+    }
+}

@@ -1251,6 +1251,7 @@ async fn the_console_shows_runs_and_replays_an_execution_in_a_real_browser() {
         assert_eq!(body, hostile, "the body is shown as sent");
         let samples = text_of(&c, "#refusal-samples").await;
         assert!(samples.contains("[redacted]"), "{samples}");
+        assert!(samples.contains("127.0.0.1"), "the peer's address: {samples}");
         assert!(!samples.contains("browser-s3cret") && !samples.contains(&api_key), "{samples}");
         let inert: Value = c
             .execute(
