@@ -10,6 +10,8 @@ mod console;
 mod dry_run;
 mod error;
 mod executions;
+mod input;
+mod refusal_samples;
 mod rejections;
 mod replay;
 mod search;
@@ -29,12 +31,14 @@ pub use check::CheckReport;
 pub use console::{
     ACTIVITY_SCAN_LIMIT, ACTIVITY_WINDOW_HOURS, Activity, RejectionActivity, StatusCounts,
 };
-pub use dry_run::{DryRun, DryRunInput, DryRunRequest, DryRunSource};
+pub use dry_run::{DryRun, DryRunRequest};
 pub use error::AppError;
 pub use executions::{
     DEFAULT_ITEM_PAGE, ExecutionPage, ItemCounts, ItemPage, ListExecutions, ListItems,
     MAX_ITEM_PAGE,
 };
+pub use input::{InputChoice, InputSource, TypedInput};
+pub use refusal_samples::REFUSAL_SAMPLE_LIMIT;
 pub use replay::{BulkReplay, BulkReplayed, MAX_BULK_REPLAY, ReplayVersion};
 pub use search::{
     CountParams, Counts, DEFAULT_COUNT_HOURS, FilterParams, Found, MAX_SEARCH_LIMIT,
@@ -42,7 +46,7 @@ pub use search::{
 };
 pub use sns::{SnsOutcome, SnsRequest};
 pub use sweep::{SweepError, SweepReport, Sweeper};
-pub use test_run::{TestInput, TestRun, TestRunRequest};
+pub use test_run::TestRun;
 pub use workflows::Save;
 
 use crate::cache::TtlCache;
@@ -73,6 +77,9 @@ struct Inner {
     sns: sns::SnsGateway,
     /// Refused requests per workflow, counted here and written now and then.
     rejections: rejections::RejectionTally,
+    /// Refused requests sampled, at most one per workflow, reason and minute, written with
+    /// the counts.
+    samples: refusal_samples::RefusalSampler,
 }
 
 /// What the use cases need from the world, chosen by the entry point (a Lambda binary, the
@@ -102,6 +109,7 @@ impl App {
                 admin_keys: TtlCache::new(ttl),
                 sns,
                 rejections,
+                samples: refusal_samples::RefusalSampler::default(),
             }),
         }
     }

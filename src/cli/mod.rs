@@ -16,8 +16,8 @@ pub use backend::{Backend, StoreLocation, open as open_backend, open_with_queue}
 pub use serve::{DEMO_BODY, DEMO_WORKFLOW};
 
 use crate::app::{
-    AppError, BulkReplay, CheckReport, FilterParams, ListExecutions, ListItems, NewWorkflow,
-    ReplayVersion, SearchParams, TestInput, TestRunRequest,
+    AppError, BulkReplay, CheckReport, FilterParams, InputChoice, ListExecutions, ListItems,
+    NewWorkflow, ReplayVersion, SearchParams, TypedInput,
 };
 use crate::config::Config;
 use crate::domain::{SnsOptions, Trigger, WorkflowFile, WorkflowStep};
@@ -146,6 +146,11 @@ enum WorkflowsCommand {
     },
     /// The SNS subscriptions confirmed for an amazon_sns workflow.
     Subscriptions {
+        id: String,
+    },
+    /// Samples of the webhook requests the workflow refused over the last 48 h (one per
+    /// reason and minute), newest first, secrets redacted.
+    Refusals {
         id: String,
     },
     /// Replace a workflow's definition from a file; its id and webhook URL stay the same.
@@ -483,16 +488,16 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             } => {
                 let input = body
                     .map(|text| {
-                        serde_json::from_str(&text).map(|body| TestInput {
-                            body: Some(body),
-                            ..TestInput::default()
+                        serde_json::from_str(&text).map(|body| TypedInput {
+                            body,
+                            ..TypedInput::default()
                         })
                     })
                     .transpose()
                     .map_err(|e| {
                         CliError::new("invalid_json", format!("--body is not JSON: {e}"))
                     })?;
-                let request = TestRunRequest {
+                let request = InputChoice {
                     input,
                     execution_id: execution,
                     execution_workflow_id: execution_workflow,
@@ -545,6 +550,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             WorkflowsCommand::Subscriptions { id } => {
                 out.subscriptions(&app.list_subscriptions(&id).await?)
             }
+            WorkflowsCommand::Refusals { id } => out.refusals(&app.refusal_samples(&id).await?),
         },
         Command::Executions(cmd) => match cmd {
             ExecutionsCommand::List {
