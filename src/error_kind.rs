@@ -19,6 +19,9 @@ pub enum ErrorKind {
     /// The client did not send the body within the time allowed (local `serve` only).
     RequestTimeout,
     UnsupportedMediaType,
+    /// Well-formed, and refused for what it says (a body that does not match the workflow's
+    /// `payload_schema`).
+    Unprocessable,
     /// A dependency outside the service failed (AWS for SNS certificates); retrying may work.
     BadGateway,
     /// Our own store or queue is down; nothing was accepted, retrying later works.

@@ -16,8 +16,8 @@ use crate::app::{
 };
 use crate::domain::signature::{Algorithm, Encoding};
 use crate::domain::{
-    ApiKey, AuthMode, Execution, ExecutionStatus, ItemRecord, ItemStatus, PlannedStep,
-    RejectionCounts, Scheme, SigningSecret, SnsSubscription, StepRecord, StepStatus,
+    ApiKey, AuthMode, Execution, ExecutionStatus, ItemRecord, ItemStatus, PayloadProblem,
+    PlannedStep, RejectionCounts, Scheme, SigningSecret, SnsSubscription, StepRecord, StepStatus,
     SubscriptionState, Trigger, TriggerMeta, Workflow, WorkflowFile, WorkflowSecrets, WorkflowStep,
     WorkflowVersion,
 };
@@ -156,7 +156,7 @@ pub struct HourView {
     pub counts: StatusCounts,
 }
 
-/// Counts by reason (`auth`, `size`, `signature`, `duplicate`, `other`: values of this API,
+/// Counts by reason (`auth`, `size`, `signature`, `duplicate`, `payload_invalid`, `other`: values of this API,
 /// like the status names), zeros included.
 pub type ReasonCounts = BTreeMap<&'static str, u64>;
 
@@ -236,6 +236,27 @@ pub struct ErrorDetail {
     pub code: &'static str,
     /// For people; its wording may change.
     pub message: String,
+    /// Where the request failed, one entry per place (`payload_invalid`: at most 10).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub details: Vec<ProblemView>,
+}
+
+/// One place a body failed its workflow's `payload_schema`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ProblemView {
+    /// A JSON pointer into the body (`/alerts/0/name`; `""` is the body itself).
+    pub pointer: String,
+    /// What was expected there.
+    pub message: String,
+}
+
+impl From<&PayloadProblem> for ProblemView {
+    fn from(p: &PayloadProblem) -> Self {
+        Self {
+            pointer: p.pointer.clone(),
+            message: p.message.clone(),
+        }
+    }
 }
 
 impl ErrorBody {
@@ -244,8 +265,14 @@ impl ErrorBody {
             error: ErrorDetail {
                 code,
                 message: message.into(),
+                details: Vec::new(),
             },
         }
+    }
+
+    pub fn with_details(mut self, details: Vec<ProblemView>) -> Self {
+        self.error.details = details;
+        self
     }
 }
 

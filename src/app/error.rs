@@ -1,4 +1,4 @@
-use crate::domain::{DefinitionError, RejectionReason, SignatureError};
+use crate::domain::{DefinitionError, PayloadProblem, RejectionReason, SignatureError};
 use crate::error_kind::ErrorKind;
 use crate::ports::{QueueError, StoreError};
 use crate::sns::SnsError;
@@ -67,6 +67,13 @@ pub enum AppError {
     InvalidJson(String),
     #[error("{0}")]
     InvalidRequest(String),
+    /// The body does not match the workflow's `payload_schema` (or is not JSON when it has
+    /// one); `details` says where and what was expected, at most `MAX_PAYLOAD_DETAILS`.
+    #[error("{message}")]
+    PayloadInvalid {
+        message: String,
+        details: Vec<PayloadProblem>,
+    },
     #[error("{0}")]
     WrongTrigger(String),
     #[error("the body is larger than the limit of {limit} bytes")]
@@ -140,6 +147,7 @@ impl AppError {
                 K::PayloadTooLarge
             }
             Self::UnsupportedMediaType(_) => K::UnsupportedMediaType,
+            Self::PayloadInvalid { .. } => K::Unprocessable,
             Self::Upstream(_) => K::BadGateway,
             Self::Sns(e) => e.kind(),
             Self::Store(_) | Self::Queue(_) => K::Unavailable,
@@ -178,6 +186,7 @@ impl AppError {
                 "payload_too_large"
             }
             Self::UnsupportedMediaType(_) => "unsupported_media_type",
+            Self::PayloadInvalid { .. } => "payload_invalid",
             Self::Upstream(_) => "upstream_failed",
             Self::Sns(e) => e.code(),
             Self::Store(_) => "store_unavailable",
@@ -197,6 +206,7 @@ impl AppError {
                 R::Signature
             }
             Self::Sns(SnsError::Rejected(_)) => R::Signature,
+            Self::PayloadInvalid { .. } => R::PayloadInvalid,
             Self::Sns(SnsError::Malformed(_) | SnsError::RawDelivery | SnsError::Upstream(_))
             | Self::WorkflowNotFound
             | Self::ExecutionNotFound
@@ -219,6 +229,14 @@ impl AppError {
             | Self::Upstream(_)
             | Self::Store(_)
             | Self::Queue(_) => R::Other,
+        }
+    }
+
+    /// Where and why the request was refused, beside the message (`error.details`).
+    pub fn details(&self) -> &[PayloadProblem] {
+        match self {
+            Self::PayloadInvalid { details, .. } => details,
+            _ => &[],
         }
     }
 
@@ -313,6 +331,13 @@ mod tests {
                 RejectionReason::Other,
             ),
             (AppError::Sns(SnsError::RawDelivery), RejectionReason::Other),
+            (
+                AppError::PayloadInvalid {
+                    message: "x".into(),
+                    details: Vec::new(),
+                },
+                RejectionReason::PayloadInvalid,
+            ),
         ];
         for (err, reason) in cases {
             assert_eq!(err.rejection_reason(), reason, "{}", err.code());

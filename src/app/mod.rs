@@ -9,6 +9,7 @@ mod console;
 mod dry_run;
 mod error;
 mod executions;
+mod payload;
 mod rejections;
 mod sns;
 mod sweep;

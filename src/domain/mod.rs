@@ -9,6 +9,7 @@ pub mod duration;
 pub mod execution;
 pub mod ids;
 pub mod item;
+pub mod payload_schema;
 pub mod plan;
 pub mod rejection;
 pub mod request;
@@ -31,6 +32,9 @@ pub use execution::{
 };
 pub use ids::{ExecutionId, InvalidId, WorkflowId};
 pub use item::{ItemRecord, ItemStatus};
+pub use payload_schema::{
+    InvalidPayloadSchema, MAX_PAYLOAD_DETAILS, PayloadProblem, PayloadSchema,
+};
 pub use plan::{PlanState, PlannedStep};
 pub use rejection::{REJECTION_RETENTION_HOURS, RejectionCounts, RejectionReason, hour_of};
 pub use request::RequestMeta;

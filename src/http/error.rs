@@ -8,7 +8,7 @@ use super::refusals::Refused;
 use crate::app::AppError;
 use crate::domain::RejectionReason;
 use crate::error_kind::ErrorKind;
-use crate::wire::ErrorBody;
+use crate::wire::{ErrorBody, ProblemView};
 
 #[derive(Debug)]
 pub struct ApiError {
@@ -17,6 +17,7 @@ pub struct ApiError {
     message: String,
     /// The console's group for this refusal, should it concern a known workflow's webhook.
     reason: RejectionReason,
+    details: Vec<ProblemView>,
 }
 
 impl ApiError {
@@ -26,6 +27,7 @@ impl ApiError {
             code,
             message: message.into(),
             reason: RejectionReason::Other,
+            details: Vec::new(),
         }
     }
 }
@@ -53,6 +55,7 @@ pub fn status_of(kind: ErrorKind) -> StatusCode {
         ErrorKind::PayloadTooLarge => S::PAYLOAD_TOO_LARGE,
         ErrorKind::RequestTimeout => S::REQUEST_TIMEOUT,
         ErrorKind::UnsupportedMediaType => S::UNSUPPORTED_MEDIA_TYPE,
+        ErrorKind::Unprocessable => S::UNPROCESSABLE_ENTITY,
         ErrorKind::BadGateway => S::BAD_GATEWAY,
         ErrorKind::Unavailable => S::SERVICE_UNAVAILABLE,
     }
@@ -74,6 +77,7 @@ impl From<AppError> for ApiError {
             code,
             message,
             reason: err.rejection_reason(),
+            details: err.details().iter().map(ProblemView::from).collect(),
         }
     }
 }
@@ -98,7 +102,7 @@ pub fn panic_response(payload: Box<dyn std::any::Any + Send + 'static>) -> Respo
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = ErrorBody::new(self.code, self.message);
+        let body = ErrorBody::new(self.code, self.message).with_details(self.details);
         let mut response = (self.status, Json(body)).into_response();
         if self.status.is_client_error() {
             // For `refusals::count`, which attributes webhook refusals to their workflow.
@@ -155,6 +159,26 @@ mod tests {
         for (err, status) in cases {
             assert_eq!(ApiError::from(err).status, status);
         }
+    }
+
+    #[test]
+    fn a_payload_refusal_is_422_with_its_details() {
+        let err = ApiError::from(AppError::PayloadInvalid {
+            message: "the body does not match".into(),
+            details: vec![crate::domain::PayloadProblem {
+                pointer: "/alerts/0/name".into(),
+                message: "value is not of type \"string\"".into(),
+            }],
+        });
+        assert_eq!(err.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(err.reason, RejectionReason::PayloadInvalid);
+        let body =
+            serde_json::to_value(ErrorBody::new(err.code, err.message).with_details(err.details))
+                .unwrap();
+        assert_eq!(body["error"]["code"], "payload_invalid");
+        assert_eq!(body["error"]["details"][0]["pointer"], "/alerts/0/name");
+        let plain = serde_json::to_value(ErrorBody::new("x", "y")).unwrap();
+        assert!(plain["error"].get("details").is_none(), "{plain}");
     }
 
     #[test]

@@ -804,7 +804,7 @@ async fn refused_requests_are_counted_per_reason_and_written_in_one_flush(t: Tes
         StatusCode::ACCEPTED
     );
 
-    let expected = json!({"auth": 3, "size": 1, "signature": 0, "duplicate": 1, "other": 1});
+    let expected = json!({"auth": 3, "size": 1, "signature": 0, "duplicate": 1, "payload_invalid": 0, "other": 1});
     let here = rejections_of(&t, &key, id).await;
     assert_eq!(
         here["counts"], expected,
@@ -814,7 +814,7 @@ async fn refused_requests_are_counted_per_reason_and_written_in_one_flush(t: Tes
     let there = rejections_of(&elsewhere, &key, id).await;
     assert_eq!(
         there["counts"],
-        json!({"auth": 1, "size": 0, "signature": 0, "duplicate": 0, "other": 0}),
+        json!({"auth": 1, "size": 0, "signature": 0, "duplicate": 0, "payload_invalid": 0, "other": 0}),
         "nothing more was written: {there}"
     );
 
