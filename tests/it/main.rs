@@ -31,6 +31,7 @@ mod log_redaction;
 mod openapi;
 mod panics;
 mod path_flows;
+mod payload_schema_flows;
 mod send_email;
 mod serve_binary;
 mod serve_limits;
