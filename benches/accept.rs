@@ -286,8 +286,8 @@ mod payload_schema {
             }
             let ratio = median(&mut this[1]).as_secs_f64() / median(&mut this[0]).as_secs_f64();
             ratios.push(ratio);
-            for which in 0..2 {
-                all[which].extend(this[which].iter().copied());
+            for (all, this) in all.iter_mut().zip(&this) {
+                all.extend(this.iter().copied());
             }
         }
         let [without, with] = all;
