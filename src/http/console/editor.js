@@ -13,6 +13,8 @@
   const CHECK_MS = 400;
   // Fields that hold a bare expression (a condition, a list); every other text is a template.
   const EXPRESSION_FIELDS = ['when', 'items'];
+  // Every step's fields about where the run goes, shown after the type's own.
+  const ROUTING_FIELDS = ['next', 'on_error', 'continue_on_error'];
   // Fields shown as several lines.
   const LONG_FIELDS = ['text', 'html', 'message', 'reason'];
   // The picker shows this many nodes at most (a payload may be large).
@@ -82,8 +84,9 @@
   function makeSchema(root) {
     const defs = root.$defs || root.definitions || {};
 
+    // A boolean schema (`true`: anything) reads as an empty one.
     function resolve(s) {
-      let node = s || {};
+      let node = s && typeof s === 'object' ? s : {};
       for (let n = 0; node.$ref && n < 32; n++) {
         const m = /^#\/(?:\$defs|definitions)\/(.+)$/.exec(node.$ref);
         const target = m ? defs[decodeURIComponent(m[1]).replace(/~1/g, '/').replace(/~0/g, '~')] : null;
@@ -142,7 +145,7 @@
         const properties = { ...common, ...(b.properties || {}) };
         delete properties.type;
         const required = [...new Set([...commonRequired, ...(b.required || [])])].filter((r) => r !== 'type');
-        return { kind, title: b.title || kind, description: b.description || '', properties, required, own: Object.keys(b.properties || {}) };
+        return { kind, title: b.title || kind, description: b.description || '', properties, required };
       }).filter(Boolean);
       return kinds.length ? kinds : null;
     }
@@ -613,9 +616,9 @@
     // The fields of a step in reading order: id, its type's own, then where it goes next.
     function orderedFields(kind) {
       const names = Object.keys(kind.properties);
-      const own = names.filter((n) => n !== 'id' && kind.own.includes(n));
-      const rest = names.filter((n) => n !== 'id' && !kind.own.includes(n));
-      return [...(names.includes('id') ? ['id'] : []), ...own, ...rest];
+      const own = names.filter((n) => n !== 'id' && !ROUTING_FIELDS.includes(n));
+      const routing = ROUTING_FIELDS.filter((n) => names.includes(n));
+      return [...(names.includes('id') ? ['id'] : []), ...own, ...routing];
     }
 
     function stepCard(listParts, list, i, kinds) {
