@@ -1107,9 +1107,9 @@ async fn draft_of(c: &Client, workflow_id: &str) -> Value {
         )
         .await
         .expect("script");
-    draft
-        .as_str()
-        .map_or(Value::Null, |d| serde_json::from_str(d).expect("draft json"))
+    draft.as_str().map_or(Value::Null, |d| {
+        serde_json::from_str(d).expect("draft json")
+    })
 }
 
 /// The Steps tab, as the docs' example is built: a filter and an http_request to a loopback
@@ -1184,7 +1184,14 @@ async fn the_editor_builds_checks_dry_runs_and_saves(
         )
         .await
         .expect("script");
-    for kind in ["filter", "http_request", "branch", "for_each", "approval", "echo"] {
+    for kind in [
+        "filter",
+        "http_request",
+        "branch",
+        "for_each",
+        "approval",
+        "echo",
+    ] {
         assert!(kinds.as_array().unwrap().contains(&json!(kind)), "{kinds}");
     }
     click(c, ".card[data-type='echo'] button.delete").await;
@@ -1220,20 +1227,37 @@ async fn the_editor_builds_checks_dry_runs_and_saves(
         .await
         .expect("script");
     assert_eq!(inert, json!(true), "the hostile payload became markup");
-    click(c, "#picker-tree button.pick[data-expr='trigger.body.severity']").await;
+    click(
+        c,
+        "#picker-tree button.pick[data-expr='trigger.body.severity']",
+    )
+    .await;
     wait_value(c, "[data-path='steps[0].when']", "trigger.body.severity").await;
 
     // A typo'd expression is refused beside its field, by the server's own loader.
     type_into(c, "[data-path='steps[0].when']", " == 'critical").await;
-    let refused = text_of(c, ".field[data-field='steps[0].when'] .field-error:not(:empty)").await;
+    let refused = text_of(
+        c,
+        ".field[data-field='steps[0].when'] .field-error:not(:empty)",
+    )
+    .await;
     assert!(!refused.is_empty(), "no error beside the field");
-    retype(c, "[data-path='steps[0].when']", "trigger.body.severity == 'critical'").await;
+    retype(
+        c,
+        "[data-path='steps[0].when']",
+        "trigger.body.severity == 'critical'",
+    )
+    .await;
 
     // The request: a URL to the receiver, a body picking the first alert's name (inserted as
     // a template into the JSON).
     type_into(c, "[data-path='steps[1].url']", &receiver.url("/chat")).await;
     type_into(c, "[data-path='steps[1].body']", r#"{"alert": ""#).await;
-    click(c, "#picker-tree button.pick[data-expr='trigger.body.alerts[0].name']").await;
+    click(
+        c,
+        "#picker-tree button.pick[data-expr='trigger.body.alerts[0].name']",
+    )
+    .await;
     type_into(c, "[data-path='steps[1].body']", r#""}"#).await;
     wait_value(
         c,
@@ -1251,6 +1275,9 @@ async fn the_editor_builds_checks_dry_runs_and_saves(
              "body": {"alert": "{{ trigger.body.alerts[0].name }}"}},
         ])
     );
+    c.execute("window.scrollTo(0, 0)", vec![])
+        .await
+        .expect("script");
     screenshot(c, "console-steps.png").await;
 
     // Code and back: the form's document exactly, and the same YAML again.
@@ -1268,14 +1295,22 @@ async fn the_editor_builds_checks_dry_runs_and_saves(
     assert_eq!(draft_of(c, &workflow_id).await["doc"]["steps"], built);
     click(c, "#mode-code").await;
     text_of(c, "#code-view:not([hidden])").await;
-    assert_eq!(value_of(c, "#code-yaml").await, yaml, "the YAML round-trips");
+    assert_eq!(
+        value_of(c, "#code-yaml").await,
+        yaml,
+        "the YAML round-trips"
+    );
     // A YAML with an error stays in the Code view, the error shown.
     type_into(c, "#code-yaml", "\nsteps_typo: [").await;
     click(c, "#mode-form").await;
     let note = text_of(c, "#editor-note:not([hidden])").await;
     assert!(note.contains("Not switched"), "{note}");
     text_of(c, "#editor-errors:not([hidden]) li").await;
-    assert!(c.find(Locator::Css("#code-view:not([hidden])")).await.is_ok());
+    assert!(
+        c.find(Locator::Css("#code-view:not([hidden])"))
+            .await
+            .is_ok()
+    );
     retype(c, "#code-yaml", &yaml).await;
     click(c, "#mode-form").await;
     text_of(c, "#form-view:not([hidden])").await;
@@ -1302,6 +1337,36 @@ async fn the_editor_builds_checks_dry_runs_and_saves(
     wait_text(c, "#workflow-version", "2").await;
     text_of(c, "#draft-banner[hidden]").await;
     assert_eq!(draft_of(c, &workflow_id).await, Value::Null);
+
+    // Inside a loop over the alerts, a picked alert is written with the loop's item name.
+    choose(c, "#palette", "for_each").await;
+    click(c, "#add-step").await;
+    type_into(c, "[data-path='steps[2].items']", "trigger.body.alerts").await;
+    type_into(c, "[data-path='steps[2].as']", "alert").await;
+    choose(
+        c,
+        ".card[data-step='for_each_1'] select.palette",
+        "transform",
+    )
+    .await;
+    click(c, ".card[data-step='for_each_1'] button.add-step").await;
+    type_into(c, "[data-path='steps[2].steps[0].output']", "\"").await;
+    click(c, "#load-input").await;
+    click(
+        c,
+        "#picker-tree button.pick[data-expr='trigger.body.alerts[0].name']",
+    )
+    .await;
+    type_into(c, "[data-path='steps[2].steps[0].output']", "\"").await;
+    wait_value(
+        c,
+        "[data-path='steps[2].steps[0].output']",
+        "\"{{ alert.name }}\"",
+    )
+    .await;
+    click(c, "#discard-draft").await;
+    text_of(c, "#draft-banner[hidden]").await;
+    wait_count(c, ".cards[data-list='steps'] > .card", 2).await;
     let sent = http
         .post(format!("{base}/webhooks/{workflow_id}"))
         .header("x-api-key", api_key)

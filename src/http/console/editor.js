@@ -670,8 +670,8 @@
       const required = schema.top.required || [];
       topFields.replaceChildren(
         el('div', { class: 'field-error', 'data-error-for': '' }),
-        Object.entries(props).filter(([k]) => k !== 'steps' && !k.startsWith('$'))
-          .map(([k, s]) => field([k], s, required.includes(k))));
+        ...Object.entries(props).filter(([k]) => k !== 'steps' && !k.startsWith('$'))
+          .map(([k, s]) => field([k], s, required.includes(k))).filter(Boolean));
       cards.replaceChildren(stepList(['steps'], state.doc.steps, schema.kinds));
       state.lastField = null;
       showPickTarget();
@@ -846,9 +846,9 @@
 
     function showPickTarget() {
       const target = state.lastField && state.lastField.isConnected ? state.lastField : null;
-      pickTarget.replaceChildren(target
+      pickTarget.replaceChildren(...(target
         ? ['A click inserts into ', el('code', {}, target.dataset.path), target.dataset.expression ? ' (an expression)' : ' (as {{ \u2026 }})']
-        : 'Click a field of a step, then a value here to insert its expression.');
+        : ['Click a field of a step, then a value here to insert its expression.']));
     }
 
     // The expression to write for `expr` in the field: inside a loop, the item by its name.
@@ -895,7 +895,8 @@
         if (Array.isArray(value) && value.length > MAX_ARRAY_ITEMS) list.append(el('li', { class: 'muted' }, `\u2026 ${value.length - MAX_ARRAY_ITEMS} more`));
         item.append(list);
       } else {
-        key.append(': ', el('span', { class: 'pick-value' }, JSON.stringify(value)));
+        // A text as it is (quotes and all), so what is shown is what the sender sent.
+        key.append(': ', el('span', { class: 'pick-value', 'data-type': typeName(value) }, typeof value === 'string' ? value : JSON.stringify(value)));
       }
       return item;
     }
