@@ -160,6 +160,10 @@
         if (parts.every((p) => p.const !== undefined || Array.isArray(p.enum))) {
           return { t: 'enum', values: parts.flatMap((p) => (p.const !== undefined ? [p.const] : p.enum)) };
         }
+        // A text with some values named (an HTTP method in any case): offered, not imposed.
+        if (node.type === 'string') {
+          return { t: 'string', suggestions: parts.flatMap((p) => (p.const !== undefined ? [p.const] : p.enum || [])) };
+        }
         return { t: 'json' };
       }
       if (node.type === 'boolean') return { t: 'bool' };
@@ -566,11 +570,17 @@
       if (type.t === 'string') {
         const attrs = { 'data-path': p, placeholder: placeholderOf(node), spellcheck: 'false', autocomplete: 'off',
           'data-expression': EXPRESSION_FIELDS.includes(name) ? 'true' : null };
+        const offered = type.suggestions && type.suggestions.length
+          ? el('datalist', { id: 'offered-' + p.replace(/[^A-Za-z0-9_-]/g, '_') }, type.suggestions.map((v) => el('option', { value: String(v) })))
+          : null;
         const input = LONG_FIELDS.includes(name)
           ? el('textarea', { ...attrs, rows: 3 }, typeof value === 'string' ? value : '')
-          : el('input', { ...attrs, type: 'text', value: typeof value === 'string' ? value : value === undefined ? null : String(value) });
+          : el('input', { ...attrs, type: 'text', list: offered ? offered.id : null,
+            value: typeof value === 'string' ? value : value === undefined ? null : String(value) });
         bindText(input, parts, (raw) => raw);
-        return wrap('string', input);
+        const field = wrap('string', input);
+        if (offered) field.append(offered);
+        return field;
       }
       if (type.t === 'object') {
         const inner = Object.entries(node.properties).map(([k, sub]) => field(parts.concat(k), sub, (node.required || []).includes(k)));
