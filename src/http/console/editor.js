@@ -727,6 +727,7 @@
       if (!answer) return;
       if (state.errors.length) return say('Not switched: the form has errors (shown beside their fields).');
       state.mode = 'code';
+      state.doc = answer.definition;
       state.yaml = answer.yaml;
       state.yamlPending = false;
       state.errors = [];
