@@ -303,6 +303,9 @@
     const modeCode = el('button', { type: 'button', id: 'mode-code' }, 'Code');
     const saveButton = el('button', { type: 'button', id: 'save-draft' }, 'Save');
     const diagram = el('div', { id: 'editor-diagram' });
+    // The picture of the flow (diagram.js), folded away by a click when the cards need room.
+    const diagramBox = el('details', { id: 'editor-diagram-box', open: true, hidden: !window.WebhookDiagram },
+      el('summary', {}, 'Diagram (click a box to open its card)'), diagram);
     const topFields = el('div', { id: 'top-fields', class: 'panel' });
     const cards = el('div', { id: 'cards' });
     const formView = el('div', { id: 'form-view' }, topFields, el('h2', {}, 'Steps'), cards);
@@ -317,7 +320,7 @@
       el('div', { class: 'toolbar' }, el('span', { class: 'segmented' }, modeForm, modeCode), saveButton, checkState),
       note,
       topErrors,
-      diagram,
+      diagramBox,
       el('div', { class: 'editor-grid' },
         el('div', { class: 'editor-main' }, formView, codeView),
         el('div', { class: 'editor-side' }, picker, bench)));
