@@ -1168,6 +1168,7 @@ async fn the_editor_builds_checks_dry_runs_and_saves(
     wait_text(c, "#execution-status", "succeeded").await;
     click(c, "#use-as-sample").await;
     wait_text(c, "#use-as-sample", "Sample set").await;
+    click(c, &format!("a[href='#/workflows/{workflow_id}']")).await;
     click(c, "#tab-steps").await;
     text_of(c, ".cards[data-list='steps'] > .card[data-type='echo']").await;
     assert!(
@@ -1217,7 +1218,7 @@ async fn the_editor_builds_checks_dry_runs_and_saves(
     // The picker: the sample's payload as a tree, the hostile value as text.
     click(c, "[data-path='steps[0].when']").await;
     click(c, "#load-input").await;
-    let tree = text_of(c, "#picker-tree").await;
+    let tree = text_of(c, "#picker-tree ul.tree").await;
     assert!(tree.contains(HOSTILE), "{tree}");
     let inert: Value = c
         .execute(
@@ -1350,6 +1351,13 @@ async fn the_editor_builds_checks_dry_runs_and_saves(
     .await;
     assert!(rendered.contains("disk full"), "{rendered}");
     assert_eq!(receiver.count(), 0, "a dry-run sent a request");
+    c.execute(
+        "document.querySelector('.card[data-step=http_request_1]').scrollIntoView(); \
+         document.getElementById('dry-run').scrollIntoView()",
+        vec![],
+    )
+    .await
+    .expect("script");
     screenshot(c, "console-bench.png").await;
 
     // Saved: version 2, no draft; a webhook runs it and the receiver gets the rendered body.

@@ -13,6 +13,9 @@
   const CHECK_MS = 400;
   // Fields that hold a bare expression (a condition, a list); every other text is a template.
   const EXPRESSION_FIELDS = ['when', 'items'];
+  // The workflow's own fields in the order a workflow file is written; any other after them.
+  const TOP_ORDER = ['name', 'trigger', 'api_key', 'auth', 'sns', 'verify', 'payload_schema'];
+  const topRank = (name) => (TOP_ORDER.includes(name) ? TOP_ORDER.indexOf(name) : TOP_ORDER.length);
   // Every step's fields about where the run goes, shown after the type's own.
   const ROUTING_FIELDS = ['next', 'on_error', 'continue_on_error'];
   // Fields shown as several lines.
@@ -306,9 +309,12 @@
     // The picture of the flow (diagram.js), folded away by a click when the cards need room.
     const diagramBox = el('details', { id: 'editor-diagram-box', open: true, hidden: !window.WebhookDiagram },
       el('summary', {}, 'Diagram (click a box to open its card)'), diagram);
-    const topFields = el('div', { id: 'top-fields', class: 'panel' });
+    const topFields = el('div', { id: 'top-fields' });
+    // Settings change seldom, steps often: the settings fold away (an error in them opens them).
+    const topBox = el('details', { id: 'top-fields-box', class: 'panel' },
+      el('summary', {}, 'Workflow settings: name, trigger, API key, sender auth, signature check, payload schema'), topFields);
     const cards = el('div', { id: 'cards' });
-    const formView = el('div', { id: 'form-view' }, topFields, el('h2', {}, 'Steps'), cards);
+    const formView = el('div', { id: 'form-view' }, topBox, el('h2', {}, 'Steps'), cards);
     const code = el('textarea', { id: 'code-yaml', spellcheck: 'false', autocomplete: 'off', rows: 30 });
     const codeView = el('div', { id: 'code-view', hidden: true },
       el('p', { class: 'muted' }, 'The same document as YAML; checked as you type. Back to Form once it loads.'), code);
@@ -428,6 +434,7 @@
           continue;
         }
         spot.textContent = (spot.textContent ? spot.textContent + ' ' : '') + e.message;
+        for (let fold = spot.closest('details'); fold; fold = fold.parentElement && fold.parentElement.closest('details')) fold.open = true;
         const holder = spot.closest('.field, .card');
         if (holder) holder.classList.add('has-error');
       }
@@ -485,8 +492,9 @@
       changed();
     }
 
-    function firstLine(text) {
-      return String(text || '').split('\n')[0];
+    // A doc comment's lines as one paragraph.
+    function oneLine(text) {
+      return String(text || '').replace(/\s*\n\s*/g, ' ');
     }
 
     function placeholderOf(s) {
@@ -533,7 +541,7 @@
       const value = getAt(state.doc, parts);
       const label = el('span', { class: 'field-name', title: node.description || null }, name,
         required ? el('span', { class: 'required', title: 'required' }, ' *') : null);
-      const hint = node.description ? el('div', { class: 'hint muted' }, firstLine(node.description)) : null;
+      const hint = node.description ? el('div', { class: 'hint muted' }, oneLine(node.description)) : null;
       const wrap = (kind, control) => el('div', { class: 'field', 'data-field': p, 'data-kind': kind, 'data-required': required ? 'true' : null },
         el('label', {}, label, ' ', control), hint,
         el('div', { class: 'local-error' }),
@@ -626,10 +634,12 @@
         add);
     }
 
-    // The fields of a step in reading order: id, its type's own, then where it goes next.
+    // The fields of a step in reading order: id, its type's own (the required first), then
+    // where it goes next.
     function orderedFields(kind) {
       const names = Object.keys(kind.properties);
-      const own = names.filter((n) => n !== 'id' && !ROUTING_FIELDS.includes(n));
+      const own = names.filter((n) => n !== 'id' && !ROUTING_FIELDS.includes(n))
+        .sort((a, b) => Number(!kind.required.includes(a)) - Number(!kind.required.includes(b)));
       const routing = ROUTING_FIELDS.filter((n) => names.includes(n));
       return [...(names.includes('id') ? ['id'] : []), ...own, ...routing];
     }
@@ -683,8 +693,9 @@
       const required = schema.top.required || [];
       topFields.replaceChildren(
         el('div', { class: 'field-error', 'data-error-for': '' }),
-        ...Object.entries(props).filter(([k]) => k !== 'steps' && !k.startsWith('$'))
-          .map(([k, s]) => field([k], s, required.includes(k))).filter(Boolean));
+        ...Object.keys(props).filter((k) => k !== 'steps' && !k.startsWith('$'))
+          .sort((a, b) => topRank(a) - topRank(b))
+          .map((k) => field([k], props[k], required.includes(k))).filter(Boolean));
       cards.replaceChildren(stepList(['steps'], state.doc.steps, schema.kinds));
       state.lastField = null;
       showPickTarget();
