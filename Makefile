@@ -10,6 +10,9 @@ CARGO_LAMBDA_VERSION := 1.9.2
 AIOSMTPD_VERSION := 1.4.6
 # Checks GET /openapi.json against the OpenAPI specification (tests/it/openapi.rs).
 OPENAPI_SPEC_VALIDATOR_VERSION := 0.9.0
+# Validates examples/ against schemas/workflow.schema.json, independently of the Rust side
+# (tests/it/workflow_schema.rs).
+JSONSCHEMA_VERSION := 4.26.0
 
 .PHONY: run test build lint fmt clippy venv invoke bench fuzz clean screenshots
 
@@ -38,13 +41,14 @@ clippy:
 lint: fmt clippy venv
 	$(VENV)/bin/cfn-lint template.yaml
 
-venv: $(VENV)/.installed-$(MOTO_VERSION)-$(CFN_LINT_VERSION)-$(CARGO_LAMBDA_VERSION)-$(AIOSMTPD_VERSION)-$(OPENAPI_SPEC_VALIDATOR_VERSION)
+venv: $(VENV)/.installed-$(MOTO_VERSION)-$(CFN_LINT_VERSION)-$(CARGO_LAMBDA_VERSION)-$(AIOSMTPD_VERSION)-$(OPENAPI_SPEC_VALIDATOR_VERSION)-$(JSONSCHEMA_VERSION)
 
-$(VENV)/.installed-$(MOTO_VERSION)-$(CFN_LINT_VERSION)-$(CARGO_LAMBDA_VERSION)-$(AIOSMTPD_VERSION)-$(OPENAPI_SPEC_VALIDATOR_VERSION):
+$(VENV)/.installed-$(MOTO_VERSION)-$(CFN_LINT_VERSION)-$(CARGO_LAMBDA_VERSION)-$(AIOSMTPD_VERSION)-$(OPENAPI_SPEC_VALIDATOR_VERSION)-$(JSONSCHEMA_VERSION):
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check \
 		"moto[server]==$(MOTO_VERSION)" "cfn-lint==$(CFN_LINT_VERSION)" "cargo-lambda==$(CARGO_LAMBDA_VERSION)" \
-		"aiosmtpd==$(AIOSMTPD_VERSION)" "openapi-spec-validator==$(OPENAPI_SPEC_VALIDATOR_VERSION)"
+		"aiosmtpd==$(AIOSMTPD_VERSION)" "openapi-spec-validator==$(OPENAPI_SPEC_VALIDATOR_VERSION)" \
+		"jsonschema==$(JSONSCHEMA_VERSION)"
 	touch $@
 
 ## Run one events/ file through a function under cargo-lambda's emulator: make invoke EVENT=events/x.json

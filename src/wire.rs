@@ -11,8 +11,9 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use crate::app::{
-    Accepted, Activity, ApiKeyListing, ApiKeyOverview, CreatedApiKey, ExecutionPage, ItemPage,
-    RejectionActivity, RotatedApiKey, SecretChange, SnsOutcome, StatusCounts,
+    Accepted, Activity, ApiKeyListing, ApiKeyOverview, CheckReport, CreatedApiKey, DryRun,
+    DryRunSource, ExecutionPage, ItemPage, RejectionActivity, RotatedApiKey, SecretChange,
+    SnsOutcome, StatusCounts,
 };
 use crate::domain::signature::{Algorithm, Encoding};
 use crate::domain::{
@@ -21,6 +22,96 @@ use crate::domain::{
     SubscriptionState, Trigger, TriggerMeta, Workflow, WorkflowFile, WorkflowSecrets, WorkflowStep,
     WorkflowVersion,
 };
+use crate::worker::dry_run::StepPreview;
+
+/// `POST /admin/workflows/check`: what the loader refuses, or the document as it reads it.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkflowCheckView {
+    /// Empty when the document would load.
+    pub errors: Vec<DefinitionErrorView>,
+    /// The normalized document (as the loader reads it: step ids numbered); null with errors.
+    #[schema(value_type = Option<Object>)]
+    pub definition: Option<Value>,
+    /// The same document as YAML, reading back to `definition`; null with errors.
+    pub yaml: Option<String>,
+}
+
+/// One refusal of a workflow document.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DefinitionErrorView {
+    /// The field at fault, as `steps[1].url`; empty for the document as a whole.
+    pub path: String,
+    /// What is wrong; a template error says where in the string (`(at column 7)`).
+    pub message: String,
+    /// The line in the text sent, when the parser knows it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<usize>,
+}
+
+impl From<&CheckReport> for WorkflowCheckView {
+    fn from(report: &CheckReport) -> Self {
+        Self {
+            errors: report
+                .errors
+                .iter()
+                .map(|e| DefinitionErrorView {
+                    path: e.path.clone(),
+                    message: e.message.clone(),
+                    line: e.line,
+                })
+                .collect(),
+            definition: report.json(),
+            yaml: report.yaml(),
+        }
+    }
+}
+
+/// `POST /admin/workflows/{id}/dry-run`: each step's rendering, in order; nothing was sent.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DryRunView {
+    /// What the steps were rendered against, as templates see it under `trigger`.
+    pub input: DryRunInputView,
+    /// `execution` (a stored one) or `input` (typed in the request).
+    pub source: &'static str,
+    /// The stored execution, when `source` is `execution`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub execution_id: Option<String>,
+    /// Each step as `workflows dry-run --json` prints it: `id`, `path` (inside a loop),
+    /// `type`, `preview` (the request it would send, the case it would take...), `error`,
+    /// `notReached`.
+    #[schema(value_type = Vec<Object>)]
+    pub steps: Vec<StepPreview>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DryRunInputView {
+    #[schema(value_type = Object)]
+    pub body: Value,
+    pub headers: BTreeMap<String, String>,
+    pub query: BTreeMap<String, String>,
+}
+
+impl From<&DryRun> for DryRunView {
+    fn from(run: &DryRun) -> Self {
+        let execution = &run.execution;
+        Self {
+            input: DryRunInputView {
+                body: execution.payload.clone(),
+                headers: execution.request.headers.clone(),
+                query: execution.request.query.clone(),
+            },
+            source: match run.source {
+                DryRunSource::Execution => "execution",
+                DryRunSource::Input => "input",
+            },
+            execution_id: (run.source == DryRunSource::Execution).then(|| execution.id.to_string()),
+            steps: run.previews.clone(),
+        }
+    }
+}
 
 /// One saved version of a workflow, as `GET /admin/workflows/{id}/versions` lists it.
 #[derive(Debug, Serialize, ToSchema)]
@@ -236,6 +327,11 @@ pub struct ErrorDetail {
     pub code: &'static str,
     /// For people; its wording may change.
     pub message: String,
+    /// Where the error has parts, each on its own: for `invalid_definition`,
+    /// `[{"path": "steps[1].url", "message": "..."}]`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub details: Option<Vec<Value>>,
 }
 
 impl ErrorBody {
@@ -244,8 +340,14 @@ impl ErrorBody {
             error: ErrorDetail {
                 code,
                 message: message.into(),
+                details: None,
             },
         }
+    }
+
+    pub fn with_details(mut self, details: Option<Vec<Value>>) -> Self {
+        self.error.details = details;
+        self
     }
 }
 

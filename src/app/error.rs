@@ -39,6 +39,9 @@ pub enum AppError {
     StepNotFound(String),
     #[error("{0} not found")]
     NotFound(String),
+    /// A dry-run with nothing to render against: no input given and no execution stored.
+    #[error("{0}")]
+    NoInput(String),
     /// No resume URL with this token (never issued, or removed with its execution).
     #[error("no such callback URL")]
     CallbackNotFound,
@@ -130,6 +133,7 @@ impl AppError {
             Self::NotWaiting(_) => K::Conflict,
             Self::AlreadyExists(_) | Self::Conflict(_) | Self::VersionConflict(_) => K::Conflict,
             Self::PreconditionRequired(_) => K::PreconditionRequired,
+            Self::NoInput(_) => K::Unprocessable,
             Self::AmbiguousApiKey
             | Self::InvalidDefinition(_)
             | Self::InvalidJson(_)
@@ -162,6 +166,7 @@ impl AppError {
             Self::ExecutionNotFound => "execution_not_found",
             Self::StepNotFound(_) => "step_not_found",
             Self::NotFound(_) => "not_found",
+            Self::NoInput(_) => "no_input",
             Self::CallbackNotFound => "callback_not_found",
             Self::CallbackUsed => "callback_used",
             Self::CallbackExpired => "callback_expired",
@@ -202,6 +207,7 @@ impl AppError {
             | Self::ExecutionNotFound
             | Self::StepNotFound(_)
             | Self::NotFound(_)
+            | Self::NoInput(_)
             | Self::CallbackNotFound
             | Self::CallbackUsed
             | Self::CallbackExpired
@@ -219,6 +225,18 @@ impl AppError {
             | Self::Upstream(_)
             | Self::Store(_)
             | Self::Queue(_) => R::Other,
+        }
+    }
+
+    /// The parts of the error a client shows one by one (`ErrorBody`'s `details`).
+    pub fn details(&self) -> Option<Vec<serde_json::Value>> {
+        match self {
+            Self::InvalidDefinition(err) => Some(vec![serde_json::json!({
+                "path": err.path,
+                "message": err.message,
+                "line": err.line,
+            })]),
+            _ => None,
         }
     }
 

@@ -5,6 +5,7 @@ mod accept;
 mod admin;
 mod auth;
 mod callbacks;
+mod check;
 mod console;
 mod dry_run;
 mod error;
@@ -21,10 +22,11 @@ pub use admin::{
     ApiKeyListing, ApiKeyOverview, CreatedApiKey, NewWorkflow, RotatedApiKey, SecretChange,
 };
 pub use callbacks::{Answer, CallbackPage, MAX_COMMENT_CHARS};
+pub use check::CheckReport;
 pub use console::{
     ACTIVITY_SCAN_LIMIT, ACTIVITY_WINDOW_HOURS, Activity, RejectionActivity, StatusCounts,
 };
-pub use dry_run::DryRun;
+pub use dry_run::{DryRun, DryRunInput, DryRunRequest, DryRunSource};
 pub use error::AppError;
 pub use executions::{
     DEFAULT_ITEM_PAGE, ExecutionPage, ItemCounts, ItemPage, ListExecutions, ListItems,

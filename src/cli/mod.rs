@@ -15,7 +15,7 @@ use clap::{Args, Parser, Subcommand};
 pub use backend::{Backend, StoreLocation, open as open_backend, open_with_queue};
 pub use serve::{DEMO_BODY, DEMO_WORKFLOW};
 
-use crate::app::{AppError, ListExecutions, ListItems, NewWorkflow};
+use crate::app::{AppError, CheckReport, ListExecutions, ListItems, NewWorkflow};
 use crate::config::Config;
 use crate::domain::{SnsOptions, Trigger, WorkflowFile, WorkflowStep};
 use output::Output;
@@ -155,6 +155,16 @@ enum WorkflowsCommand {
     /// Set, rotate and retire the signing secrets a `verify` block checks.
     #[command(subcommand)]
     Secret(SecretCommand),
+    /// Print the workflow file's JSON Schema (what `GET /schemas/workflow.json` serves and
+    /// schemas/workflow.schema.json holds); needs no store.
+    Schema,
+    /// Check a workflow file by the loader that saves use and print its refusals (as
+    /// `POST /admin/workflows/check` answers); exit 1 when there are any. Needs no store.
+    Check {
+        /// A workflow file (YAML or JSON); `-` reads stdin.
+        #[arg(long)]
+        file: PathBuf,
+    },
     /// Render every step against a stored execution and print what would be sent; sends
     /// nothing.
     DryRun {
@@ -231,6 +241,8 @@ const DEFAULT_BASE_URL: &str = "http://127.0.0.1:3000";
 pub struct CliError {
     code: &'static str,
     message: String,
+    /// Already printed on stdout (`workflows check`): only the exit status is left to give.
+    reported: bool,
 }
 
 impl CliError {
@@ -238,6 +250,14 @@ impl CliError {
         Self {
             code,
             message: message.into(),
+            reported: false,
+        }
+    }
+
+    fn reported(code: &'static str) -> Self {
+        Self {
+            reported: true,
+            ..Self::new(code, "")
         }
     }
 }
@@ -282,6 +302,7 @@ pub async fn main() -> ExitCode {
     match run(cli).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) if err.code == BROKEN_PIPE => ExitCode::SUCCESS,
+        Err(err) if err.reported => ExitCode::FAILURE,
         Err(err) => {
             output::error(json, err.code, &err.message);
             ExitCode::FAILURE
@@ -313,6 +334,19 @@ async fn run(cli: Cli) -> Result<(), CliError> {
     }
     if let Command::Setup(args) = cli.command {
         return Ok(setup::run(&location, args, cli.json).await?);
+    }
+    match &cli.command {
+        Command::Workflows(WorkflowsCommand::Schema) => return Ok(out.workflow_schema()?),
+        Command::Workflows(WorkflowsCommand::Check { file }) => {
+            let report = CheckReport::of_text(&read_text(file)?);
+            out.check(&report)?;
+            return if report.errors.is_empty() {
+                Ok(())
+            } else {
+                Err(CliError::reported("invalid_definition"))
+            };
+        }
+        _ => {}
     }
     let replay = matches!(
         cli.command,
@@ -363,6 +397,8 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             }
         },
         Command::Workflows(cmd) => match cmd {
+            // Both returned above, before a store was opened.
+            WorkflowsCommand::Schema | WorkflowsCommand::Check { .. } => Ok(()),
             WorkflowsCommand::Create(CreateWorkflowArgs {
                 file: Some(path), ..
             }) => out.workflow(&app.create_workflow(read_workflow_file(&path)?).await?),
@@ -518,7 +554,15 @@ fn parse_duration(raw: &str) -> Result<chrono::Duration, String> {
 
 /// Reads and checks a workflow file; errors name the file and the offending field.
 fn read_workflow_file(path: &Path) -> Result<NewWorkflow, CliError> {
-    let text = if path == Path::new("-") {
+    let text = read_text(path)?;
+    let file = WorkflowFile::parse(&text)
+        .map_err(|e| CliError::new("invalid_definition", format!("{}: {e}", path.display())))?;
+    Ok(file.into())
+}
+
+/// A file's text, or stdin's for `-`.
+fn read_text(path: &Path) -> Result<String, CliError> {
+    Ok(if path == Path::new("-") {
         let mut text = String::new();
         std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
             .map_err(|e| CliError::new("invalid_request", format!("cannot read stdin: {e}")))?;
@@ -530,10 +574,7 @@ fn read_workflow_file(path: &Path) -> Result<NewWorkflow, CliError> {
                 format!("cannot read {}: {e}", path.display()),
             )
         })?
-    };
-    let file = WorkflowFile::parse(&text)
-        .map_err(|e| CliError::new("invalid_definition", format!("{}: {e}", path.display())))?;
-    Ok(file.into())
+    })
 }
 
 #[cfg(test)]

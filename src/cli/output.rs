@@ -7,15 +7,16 @@ use std::io::{self, Write};
 use serde::Serialize;
 
 use crate::app::{
-    Accepted, ApiKeyListing, CreatedApiKey, ExecutionPage, ItemCounts, ItemPage, RotatedApiKey,
-    SecretChange,
+    Accepted, ApiKeyListing, CheckReport, CreatedApiKey, ExecutionPage, ItemCounts, ItemPage,
+    RotatedApiKey, SecretChange,
 };
 use crate::domain::{
     AdminKey, ApiKey, Execution, PlanState, SnsSubscription, StepRecord, Workflow, WorkflowSecrets,
 };
 use crate::wire::{
     AcceptedView, ApiKeyView, CreatedApiKeyView, ErrorBody, ExecutionPageView, ExecutionView,
-    ItemPageView, RotatedApiKeyView, SecretsView, SubscriptionView, WorkflowView, branch_choice,
+    ItemPageView, RotatedApiKeyView, SecretsView, SubscriptionView, WorkflowCheckView,
+    WorkflowView, branch_choice,
 };
 use crate::worker::dry_run::StepPreview;
 
@@ -472,6 +473,27 @@ impl Output {
         }
         if let Some(after) = page.next_after {
             writeln!(out, "More: --after {after}")?;
+        }
+        Ok(())
+    }
+
+    /// The schema text itself, whatever `--json` says: it is JSON.
+    pub fn workflow_schema(&self) -> io::Result<()> {
+        self.stdout()
+            .write_all(crate::domain::workflow_schema_text().as_bytes())
+    }
+
+    /// `workflows check`: `--json` prints what the check route answers.
+    pub fn check(&self, report: &CheckReport) -> io::Result<()> {
+        let mut out = self.stdout();
+        if self.json {
+            return write_json(&mut out, &WorkflowCheckView::from(report));
+        }
+        if report.errors.is_empty() {
+            return writeln!(out, "ok: the workflow file loads");
+        }
+        for err in &report.errors {
+            writeln!(out, "{err}")?;
         }
         Ok(())
     }

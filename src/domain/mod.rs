@@ -18,6 +18,7 @@ pub mod subscription;
 pub mod template;
 pub mod workflow;
 pub mod workflow_file;
+pub mod workflow_schema;
 pub mod workflow_version;
 
 pub use admin_key::AdminKey;
@@ -46,4 +47,5 @@ pub use subscription::{SnsSubscription, SubscriptionState};
 pub use template::{TemplateContext, TemplateEngine, TemplateError, TemplateValue};
 pub use workflow::{InvalidWorkflow, SenderAuth, SnsOptions, Trigger, Workflow};
 pub use workflow_file::{DefinitionError, WorkflowFile};
+pub use workflow_schema::{workflow_schema, workflow_schema_text};
 pub use workflow_version::{CLI_AUTHOR, MAX_NOTE_CHARS, WorkflowVersion};

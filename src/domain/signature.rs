@@ -9,6 +9,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use chrono::{DateTime, Utc};
 use rand::RngCore;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -24,7 +25,9 @@ pub const MAX_ACTIVE_SECRETS: usize = 2;
 const STANDARD_WEBHOOKS_PREFIX: &str = "whsec_";
 
 /// Who must prove what to open a workflow's webhook URL.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema, JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum AuthMode {
     /// The workflow's API key, in the header or the query (the default).
@@ -60,7 +63,10 @@ impl fmt::Display for AuthMode {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+/// How a sender signs: a provider's documented scheme, or `hmac` described field by field.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema, JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Scheme {
     Github,
@@ -72,7 +78,10 @@ pub enum Scheme {
     Hmac,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+/// The hash of a custom `hmac` scheme.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema, JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Algorithm {
     /// Only for senders that offer nothing better.
@@ -92,7 +101,10 @@ impl Algorithm {
     }
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+/// How a custom `hmac` scheme writes the signature in its header.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema, JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Encoding {
     #[default]
@@ -103,18 +115,22 @@ pub enum Encoding {
 /// The `verify` block of a workflow file. Only `scheme` is needed for the presets; the other
 /// fields describe a custom `hmac` scheme and are refused for the presets, so a file cannot
 /// look configured while being ignored.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct VerifyOptions {
+    /// A provider's preset, or `hmac` for a custom scheme described by the fields below.
     pub scheme: Scheme,
     /// Accepted clock difference for schemes that sign a timestamp (default 300).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = MAX_TOLERANCE_SECONDS))]
     pub tolerance_seconds: Option<u64>,
     /// `hmac`: the header carrying the signature.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub header: Option<String>,
+    /// `hmac`: the hash of the HMAC; default `sha256`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub algorithm: Option<Algorithm>,
+    /// `hmac`: how the signature is written in the header; default `hex`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub encoding: Option<Encoding>,
     /// `hmac`: text before the encoded signature in the header, e.g. `sha256=`.

@@ -236,16 +236,14 @@ impl TemplateEngine {
     fn check_str_at(&self, source: &str, path: &str) -> Result<(), TemplateError> {
         match classify(source) {
             Piece::Literal => Ok(()),
-            Piece::Expression(expr) => self
-                .env
-                .compile_expression(expr)
-                .map(drop)
-                .map_err(|e| TemplateError::new(path, compile_message(source, &e))),
+            Piece::Expression(expr) => self.env.compile_expression(expr).map(drop).map_err(|e| {
+                TemplateError::new(path, compile_message(source, offset_in(source, expr), &e))
+            }),
             Piece::Text => self
                 .env
                 .template_from_str(source)
                 .map(drop)
-                .map_err(|e| TemplateError::new(path, compile_message(source, &e))),
+                .map_err(|e| TemplateError::new(path, compile_message(source, 0, &e))),
         }
     }
 
@@ -263,7 +261,7 @@ impl TemplateEngine {
         self.env
             .compile_expression(expr)
             .map(drop)
-            .map_err(|e| TemplateError::new("", compile_message(expr, &e)))
+            .map_err(|e| TemplateError::new("", compile_message(expr, 0, &e)))
     }
 
     /// Renders a templated value into plain JSON.
@@ -326,7 +324,7 @@ impl TemplateEngine {
         let template = self
             .env
             .template_from_str(source)
-            .map_err(|e| TemplateError::new(path, compile_message(source, &e)))?;
+            .map_err(|e| TemplateError::new(path, compile_message(source, 0, &e)))?;
         let mut writer = CappedWriter {
             out: Vec::new(),
             remaining,
@@ -371,7 +369,7 @@ impl TemplateEngine {
         let compiled = self
             .conditions
             .compile_expression(expr)
-            .map_err(|e| TemplateError::new("", compile_message(expr, &e)))?;
+            .map_err(|e| TemplateError::new("", compile_message(expr, 0, &e)))?;
         compiled
             .eval(ctx.0.clone())
             .map(|v| v.is_true())
@@ -389,7 +387,7 @@ impl TemplateEngine {
         let compiled = self
             .env
             .compile_expression(expr)
-            .map_err(|e| compile_message(expr, &e))?;
+            .map_err(|e| compile_message(expr, 0, &e))?;
         let value = compiled
             .eval(ctx.0.clone())
             .map_err(|e| render_message(expr, &e))?;
@@ -416,8 +414,40 @@ fn quoted(source: &str) -> String {
     format!("{s:?}")
 }
 
-fn compile_message(source: &str, err: &JinjaError) -> String {
-    format!("{} does not parse: {}", quoted(source), detail(err))
+/// Where `part` (a slice of `source`, as `sole_expression` returns) starts in it.
+fn offset_in(source: &str, part: &str) -> usize {
+    (part.as_ptr() as usize).saturating_sub(source.as_ptr() as usize)
+}
+
+/// A parse error says where in the string it is (an editor shows it beside the field):
+/// `compiled_at` is where the text the parser saw starts within `source`.
+fn compile_message(source: &str, compiled_at: usize, err: &JinjaError) -> String {
+    match err.range() {
+        Some(range) => format!(
+            "{} does not parse: {} {}",
+            quoted(source),
+            words(err),
+            position(source, compiled_at + range.start)
+        ),
+        None => format!("{} does not parse: {}", quoted(source), detail(err)),
+    }
+}
+
+/// `(at column 7)`, or `(at line 2, column 3)` in a string of several lines; columns count
+/// characters from 1.
+fn position(source: &str, offset: usize) -> String {
+    let mut offset = offset.min(source.len());
+    while !source.is_char_boundary(offset) {
+        offset -= 1;
+    }
+    let before = &source[..offset];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().unwrap_or(before).chars().count() + 1;
+    if line == 1 {
+        format!("(at column {column})")
+    } else {
+        format!("(at line {line}, column {column})")
+    }
 }
 
 fn render_message(source: &str, err: &JinjaError) -> String {
@@ -433,12 +463,16 @@ fn render_message(source: &str, err: &JinjaError) -> String {
     }
 }
 
-/// The error's own words, without the `(in <string>:1)` suffix that says nothing here.
-fn detail(err: &JinjaError) -> String {
-    let base = err.detail().map_or_else(
+fn words(err: &JinjaError) -> String {
+    err.detail().map_or_else(
         || err.kind().to_string(),
         |d| format!("{}: {d}", err.kind()),
-    );
+    )
+}
+
+/// The error's own words, without the `(in <string>:1)` suffix that says nothing here.
+fn detail(err: &JinjaError) -> String {
+    let base = words(err);
     match err.line() {
         Some(line) if line > 1 => format!("{base} (line {line})"),
         _ => base,
@@ -449,6 +483,25 @@ fn detail(err: &JinjaError) -> String {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn parse_errors_say_where_in_the_string() {
+        let engine = TemplateEngine::new();
+        let err = engine.check_str("Hi {{ name. }}").unwrap_err();
+        assert!(err.message.contains("(at column "), "{err}");
+        let err = engine.check_str("{{ a +* b }}").unwrap_err();
+        assert!(err.message.contains("(at column "), "{err}");
+        let err = engine.check_str("line one\n{% if %}").unwrap_err();
+        assert!(err.message.contains("(at line 2, column "), "{err}");
+        let err = engine.check_expression("trigger.body.x ==").unwrap_err();
+        assert!(err.message.contains("(at column "), "{err}");
+        assert_eq!(position("ab\ncd", 4), "(at line 2, column 2)");
+        assert_eq!(
+            position("é x", 3),
+            "(at column 3)",
+            "columns count characters"
+        );
+    }
 
     fn ctx() -> TemplateContext {
         TemplateContext::from_json(&json!({

@@ -4,6 +4,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use chrono::{DateTime, Utc};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::api_key::ApiKeyName;
@@ -14,10 +15,15 @@ use super::step::{
     validate_steps,
 };
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+/// What calls the webhook URL.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema, JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Trigger {
+    /// Any sender's HTTP POST (the default).
     GenericWebhook,
+    /// Amazon SNS notifications, their signatures checked.
     AmazonSns,
 }
 
@@ -50,7 +56,7 @@ impl FromStr for Trigger {
 }
 
 /// Settings that only matter for an `amazon_sns` trigger.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SnsOptions {
     /// Topic ARNs this workflow accepts messages from; empty accepts any topic.

@@ -2,11 +2,12 @@
 //! checked by the same rules as [`Workflow::new`](super::Workflow::new) so a bad definition is
 //! refused before anything is stored.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::api_key::ApiKeyName;
 use super::signature::{AuthMode, VerifyOptions};
-use super::step::{WorkflowStep, deserialize_numbered};
+use super::step::{MAX_STEPS, WorkflowStep, deserialize_numbered};
 use super::workflow::{
     InvalidWorkflow, SenderAuth, SnsOptions, Trigger, Workflow, check_definition,
 };
@@ -27,23 +28,39 @@ use super::workflow::{
 ///
 /// It serializes back to the same form (defaults left out), which is how the admin API shows
 /// a workflow's `definition` and how versions store it: one spelling to read and to write.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(title = "webhook-trigger workflow")]
 pub struct WorkflowFile {
+    /// What the console and the CLI call it; at most 200 characters.
+    #[schemars(pattern(r"\S"))]
     pub name: String,
+    /// What calls the webhook URL.
     #[serde(default = "default_trigger")]
     pub trigger: Trigger,
-    /// Name of the API key that guards the webhook URL.
+    /// Name of the API key that guards the webhook URL (it must exist when the workflow is
+    /// saved).
+    #[schemars(regex(pattern = API_KEY_NAME_PATTERN))]
     pub api_key: String,
+    /// `amazon_sns` only: which topics may deliver, and whether SignatureVersion 1 is refused.
     #[serde(default, skip_serializing_if = "is_default")]
     pub sns: SnsOptions,
+    /// What a sender proves: `api_key` (default), `signature` (needs `verify`) or `both`.
     #[serde(default, skip_serializing_if = "is_default")]
     pub auth: AuthMode,
+    /// How the sender's signature is checked (`generic_webhook` only); the secret is set
+    /// apart, never in this file.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verify: Option<VerifyOptions>,
+    /// Run in order, from the first; `next`, `on_error` and a branch's cases jump forward.
+    /// A step without an `id` is `stepN`, N its position from 1.
     #[serde(default, deserialize_with = "deserialize_numbered")]
+    #[schemars(length(max = MAX_STEPS))]
     pub steps: Vec<WorkflowStep>,
 }
+
+/// What `ApiKeyName::parse` takes, for the schema.
+const API_KEY_NAME_PATTERN: &str = r"^[A-Za-z0-9_.-]{1,64}$";
 
 fn default_trigger() -> Trigger {
     Trigger::GenericWebhook
@@ -342,6 +359,20 @@ steps:
         let value = serde_json::json!({"name": "x", "api_key": "k", "steps": [{"type": "echo", "colour": 1}]});
         let err = WorkflowFile::from_value(value).unwrap_err();
         assert_eq!(err.path, "steps[0]", "{err}");
+    }
+
+    #[test]
+    fn the_editor_schema_header_is_a_comment_the_loader_skips() {
+        for url in [
+            "http://127.0.0.1:3000/schemas/workflow.json",
+            "https://abc123.execute-api.eu-west-1.amazonaws.com/Prod/schemas/workflow.json",
+        ] {
+            let text = format!("# yaml-language-server: $schema={url}\n{YAML}");
+            assert_eq!(
+                WorkflowFile::parse(&text).unwrap(),
+                WorkflowFile::parse(YAML).unwrap()
+            );
+        }
     }
 
     #[test]

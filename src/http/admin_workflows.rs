@@ -19,12 +19,12 @@ use crate::wire::{AdminWorkflowView, ErrorBody, WorkflowVersionDocumentView, Wor
 
 /// How the body is written: YAML only when it says so, JSON otherwise.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Syntax {
+pub(super) enum Syntax {
     Json,
     Yaml,
 }
 
-fn syntax(headers: &HeaderMap) -> Result<Syntax, AppError> {
+pub(super) fn syntax(headers: &HeaderMap) -> Result<Syntax, AppError> {
     let Some(raw) = headers.get(header::CONTENT_TYPE) else {
         return Ok(Syntax::Json);
     };
@@ -43,7 +43,7 @@ fn syntax(headers: &HeaderMap) -> Result<Syntax, AppError> {
     }
 }
 
-fn text(body: &Bytes) -> Result<&str, AppError> {
+pub(super) fn text(body: &Bytes) -> Result<&str, AppError> {
     std::str::from_utf8(body)
         .map_err(|_| AppError::InvalidRequest("the body is not UTF-8 text".into()))
 }
@@ -52,12 +52,17 @@ fn text(body: &Bytes) -> Result<&str, AppError> {
 /// JSON when the text starts with `{`, so a JSON body that does not is refused here rather
 /// than read as YAML.
 fn document(syntax: Syntax, text: &str) -> Result<WorkflowFile, AppError> {
+    Ok(WorkflowFile::parse(json_is_an_object(syntax, text)?)?)
+}
+
+/// The text of a document sent as JSON must be an object (see [`document`]).
+pub(super) fn json_is_an_object(syntax: Syntax, text: &str) -> Result<&str, AppError> {
     if syntax == Syntax::Json && !text.trim_start().starts_with('{') {
         return Err(AppError::InvalidJson(
             "a workflow document is a JSON object".into(),
         ));
     }
-    Ok(WorkflowFile::parse(text)?)
+    Ok(text)
 }
 
 /// `PUT`'s JSON envelope: the document under `definition`, with what the save was based on.

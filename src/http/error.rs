@@ -17,6 +17,7 @@ pub struct ApiError {
     message: String,
     /// The console's group for this refusal, should it concern a known workflow's webhook.
     reason: RejectionReason,
+    details: Option<Vec<serde_json::Value>>,
 }
 
 impl ApiError {
@@ -26,6 +27,7 @@ impl ApiError {
             code,
             message: message.into(),
             reason: RejectionReason::Other,
+            details: None,
         }
     }
 }
@@ -51,6 +53,7 @@ pub fn status_of(kind: ErrorKind) -> StatusCode {
         ErrorKind::Conflict => S::CONFLICT,
         ErrorKind::PreconditionRequired => S::PRECONDITION_REQUIRED,
         ErrorKind::PayloadTooLarge => S::PAYLOAD_TOO_LARGE,
+        ErrorKind::Unprocessable => S::UNPROCESSABLE_ENTITY,
         ErrorKind::RequestTimeout => S::REQUEST_TIMEOUT,
         ErrorKind::UnsupportedMediaType => S::UNSUPPORTED_MEDIA_TYPE,
         ErrorKind::BadGateway => S::BAD_GATEWAY,
@@ -74,6 +77,7 @@ impl From<AppError> for ApiError {
             code,
             message,
             reason: err.rejection_reason(),
+            details: err.details(),
         }
     }
 }
@@ -98,7 +102,7 @@ pub fn panic_response(payload: Box<dyn std::any::Any + Send + 'static>) -> Respo
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = ErrorBody::new(self.code, self.message);
+        let body = ErrorBody::new(self.code, self.message).with_details(self.details);
         let mut response = (self.status, Json(body)).into_response();
         if self.status.is_client_error() {
             // For `refusals::count`, which attributes webhook refusals to their workflow.
@@ -155,6 +159,28 @@ mod tests {
         for (err, status) in cases {
             assert_eq!(ApiError::from(err).status, status);
         }
+    }
+
+    #[test]
+    fn a_refused_definition_lists_its_field_in_details() {
+        let err = ApiError::from(AppError::InvalidDefinition(
+            crate::domain::WorkflowFile::parse(
+                "name: x\napi_key: k\nsteps:\n  - type: http_request\n    url: ftp://x\n",
+            )
+            .unwrap_err(),
+        ));
+        let details = err.details.expect("details");
+        assert_eq!(details[0]["path"], "steps[0].url");
+        assert!(
+            details[0]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("ftp"))
+        );
+        assert!(
+            ApiError::from(AppError::InvalidJson("x".into()))
+                .details
+                .is_none()
+        );
     }
 
     #[test]

@@ -13,6 +13,7 @@ mod request;
 pub mod server;
 mod settings;
 mod webhooks;
+mod workflow_tools;
 
 use axum::Router;
 use axum::routing::{delete, get, post, put};
@@ -50,6 +51,7 @@ pub fn router(app: App) -> Router {
     let routes = Router::new()
         .route("/health", get(health))
         .route("/openapi.json", get(openapi::document))
+        .route(workflow_tools::SCHEMA_ROUTE, get(workflow_tools::schema))
         .route(refusals::WEBHOOK_ROUTE, post(webhooks::receive))
         .route("/workflows/{workflow_id}/executions", get(executions::list))
         .route(
@@ -72,6 +74,11 @@ pub fn router(app: App) -> Router {
         .route(
             "/admin/workflows",
             get(admin::workflows).post(workflows::create),
+        )
+        .route("/admin/workflows/check", post(workflow_tools::check))
+        .route(
+            "/admin/workflows/{workflow_id}/dry-run",
+            post(workflow_tools::dry_run),
         )
         .route(
             "/admin/workflows/{workflow_id}",

@@ -8,7 +8,9 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, OpenApi as Document, Ref, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
-use super::{ADMIN_KEY, admin, admin_workflows, callbacks, executions, settings, webhooks};
+use super::{
+    ADMIN_KEY, admin, admin_workflows, callbacks, executions, settings, webhooks, workflow_tools,
+};
 use crate::wire::ErrorBody;
 
 #[derive(OpenApi)]
@@ -44,6 +46,9 @@ use crate::wire::ErrorBody;
         admin_workflows::versions,
         admin_workflows::version,
         admin_workflows::restore,
+        workflow_tools::schema,
+        workflow_tools::check,
+        workflow_tools::dry_run,
         admin::activity,
         admin::subscriptions,
         admin::executions,

@@ -6,6 +6,7 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -15,7 +16,8 @@ use super::{StepContext, StepDeps, StepRun, StepType};
 use crate::domain::step::Target;
 use crate::domain::{Decision, DecisionKind, InvalidDefinition, TemplateEngine, WaitKind, Waiting};
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// `approval`: asks a person, and waits for approve or deny.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ApprovalStep {
     /// How long the links stay valid: 1s .. 7d, default 24h.
@@ -25,8 +27,12 @@ pub struct ApprovalStep {
     /// `approval.expiresAt` in scope. Without it only the console can decide.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notify: Option<Notify>,
+    /// Where a denial goes (a step id below, or `end`); without it a denial fails the
+    /// execution.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub on_deny: Option<Target>,
+    /// Where an expired request goes (a step id below, or `end`); without it the execution
+    /// fails.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub on_timeout: Option<Target>,
 }

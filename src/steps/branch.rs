@@ -2,6 +2,7 @@
 //! required `default` when none does.
 
 use async_trait::async_trait;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -9,19 +10,24 @@ use super::{StepContext, StepDeps, StepRun, StepType};
 use crate::domain::step::Target;
 use crate::domain::{InvalidDefinition, TemplateEngine};
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// `branch`: picks the next step.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BranchStep {
+    /// Tried in order; the first whose `when` holds names the next step.
+    #[schemars(length(min = 1, max = MAX_CASES))]
     pub cases: Vec<BranchCase>,
     /// Required: a step id, or `end`.
     pub default: Target,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// One case of a `branch`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BranchCase {
     /// A bare condition, as a filter's `when`: a missing field is absent, not an error.
     pub when: String,
+    /// A step id below the branch, or `end`.
     pub next: Target,
 }
 

@@ -6,6 +6,7 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -16,7 +17,8 @@ use super::{StepContext, StepDeps, StepRun, StepType};
 use crate::domain::step::Target;
 use crate::domain::{DecisionKind, InvalidDefinition, TemplateEngine, WaitKind, Waiting};
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// `callback`: waits for an outside system to call its URL; the call's body is the output.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CallbackStep {
     /// How long the URL stays valid: 1s .. 7d, default 24h.
@@ -24,6 +26,7 @@ pub struct CallbackStep {
     pub timeout: Option<Span>,
     /// Sent when the step starts, with `callback.url` and `callback.expiresAt` in scope.
     pub notify: Notify,
+    /// Where an expired URL goes (a step id below, or `end`); without it the execution fails.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub on_timeout: Option<Target>,
 }

@@ -1,15 +1,18 @@
 //! `fail`: fails with its message (or goes to its `on_error`).
 
 use async_trait::async_trait;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::{StepContext, StepDeps, StepRun, StepType};
 use crate::domain::{InvalidDefinition, TemplateEngine};
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// `fail`: ends the execution `failed`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FailStep {
+    /// The execution's error.
     pub message: String,
 }
 

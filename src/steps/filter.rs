@@ -3,16 +3,18 @@
 //! `TemplateEngine::eval_condition`).
 
 use async_trait::async_trait;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::{StepContext, StepDeps, StepRun, StepStatus, StepType};
 use crate::domain::{InvalidDefinition, TemplateEngine};
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// `filter`: goes on only when its condition holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FilterStep {
-    /// A bare expression (no `{{ }}`).
+    /// A bare expression (no `{{ }}`), as `trigger.body.status == 'paid'`.
     pub when: String,
 }
 

@@ -3,6 +3,7 @@
 //! the items' records, which no other step touches.
 
 use async_trait::async_trait;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -23,7 +24,8 @@ pub const RESERVED_NAMES: [&str; 6] = [
     "callback",
 ];
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// `for_each`: runs its steps once per item of a list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ForEachStep {
     /// A bare expression that yields a list.
@@ -33,11 +35,14 @@ pub struct ForEachStep {
     pub as_name: String,
     /// A longer list fails the step, naming its length. Default 100, at most 1000.
     #[serde(default = "default_max_items")]
+    #[schemars(range(min = 1, max = MAX_ITEMS))]
     pub max_items: u32,
     /// Items in flight at once. Default 1, at most 16.
     #[serde(default = "default_concurrency")]
+    #[schemars(range(min = 1, max = MAX_CONCURRENCY))]
     pub concurrency: u32,
     /// Run for each item, in order; any step type but `for_each`.
+    #[schemars(length(min = 1))]
     pub steps: Vec<WorkflowStep>,
 }
 

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use rand::Rng;
+use schemars::JsonSchema;
 use serde::de::{self, Deserializer};
 use serde::ser::Serializer;
 use serde::{Deserialize, Serialize};
@@ -38,16 +39,19 @@ const KEPT_HEADERS: [&str; 5] = [
 ];
 
 /// `http_request`: every string except header and query *names* is a template.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HttpRequestStep {
     /// `GET`, `HEAD`, `POST`, `PUT`, `PATCH`, `DELETE` or `OPTIONS`; default `POST`.
     #[serde(default = "default_method")]
+    #[schemars(schema_with = "method_schema")]
     pub method: String,
     /// Absolute http(s) URL; query parameters go in `query`, which encodes them.
     pub url: String,
+    /// Name → value (a template). Sensitive values are redacted in records.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub headers: BTreeMap<String, String>,
+    /// Query parameters added to the URL, name → value (a template), encoded.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub query: BTreeMap<String, String>,
     /// A JSON template sent as JSON. Absent: the trigger's body, except for `GET` and `HEAD`,
@@ -56,11 +60,16 @@ pub struct HttpRequestStep {
     pub body: Option<Value>,
     /// Per attempt, 1..=30 000.
     #[serde(default = "default_timeout_ms")]
+    #[schemars(range(min = 1, max = MAX_HTTP_TIMEOUT_MS))]
     pub timeout_ms: u64,
+    /// Which answers count as success: a status (`201`), a class (`"2xx"`), or a list of
+    /// those; default `"2xx"`.
     #[serde(default, skip_serializing_if = "ExpectStatus::is_default")]
     pub expect_status: ExpectStatus,
+    /// Attempts within one run, on connect errors, timeouts, 408, 429 and 5xx.
     #[serde(default)]
     pub retry: RetryPolicy,
+    /// Follow 3xx answers (at most 5); default false: a redirect is the answer.
     #[serde(default)]
     pub follow_redirects: bool,
 }
@@ -182,6 +191,30 @@ impl<'de> Deserialize<'de> for ExpectStatus {
     }
 }
 
+/// The three spellings `Deserialize` takes: a status, a class, or a non-empty list of those.
+impl JsonSchema for ExpectStatus {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "ExpectStatus".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let one = schemars::json_schema!({
+            "anyOf": [
+                {"type": "integer", "minimum": 100, "maximum": 599},
+                {"type": "string", "pattern": "^([1-5][xX][xX]|[1-5][0-9][0-9])$"},
+            ]
+        });
+        schemars::json_schema!({
+            "description": "A status (`201`), a class (`\"2xx\"`), or a list of those.",
+            "anyOf": [
+                one,
+                {"type": "array", "items": one, "minItems": 1},
+            ],
+            "default": "2xx",
+        })
+    }
+}
+
 impl Serialize for ExpectStatus {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let items: Vec<Value> = self
@@ -202,15 +235,20 @@ impl Serialize for ExpectStatus {
 /// Retries within one run, on connect errors, timeouts, 408, 429 and 5xx. The wait before
 /// attempt n+1 is a random time up to `initial_backoff_ms × 2^(n-1)` (full jitter), capped at
 /// `max_backoff_ms`; a `Retry-After` answer replaces it when it fits under that cap.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RetryPolicy {
     /// Attempts in all, 1..=10; 1 never retries.
     #[serde(default = "default_attempts")]
+    #[schemars(range(min = 1, max = MAX_ATTEMPTS))]
     pub max_attempts: u32,
+    /// The longest wait before the first retry, at least 1 and at most `max_backoff_ms`.
     #[serde(default = "default_initial_backoff_ms")]
+    #[schemars(range(min = 1, max = MAX_BACKOFF_MS))]
     pub initial_backoff_ms: u64,
+    /// The longest wait between two attempts.
     #[serde(default = "default_max_backoff_ms")]
+    #[schemars(range(min = 1, max = MAX_BACKOFF_MS))]
     pub max_backoff_ms: u64,
 }
 
@@ -269,6 +307,27 @@ impl StepType for HttpRequestStep {
 }
 
 const METHODS: [&str; 7] = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
+
+/// The methods as an editor offers them (upper case), and any case as the loader takes them.
+fn method_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    let any_case: Vec<String> = METHODS
+        .iter()
+        .map(|m| {
+            m.chars()
+                .map(|c| format!("[{c}{}]", c.to_ascii_lowercase()))
+                .collect()
+        })
+        .collect();
+    schemars::json_schema!({
+        "type": "string",
+        "description": "`GET`, `HEAD`, `POST`, `PUT`, `PATCH`, `DELETE` or `OPTIONS`; default `POST`.",
+        "anyOf": [
+            {"enum": METHODS},
+            {"pattern": format!("^({})$", any_case.join("|"))},
+        ],
+        "default": default_method(),
+    })
+}
 
 fn validate_http(
     http: &HttpRequestStep,

@@ -11,6 +11,7 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -94,7 +95,7 @@ pub trait StepType: Sync {
 }
 
 /// One step as written in a workflow, by its `type`. Also the stored format.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Step {
     /// Outputs the trigger's payload.
@@ -105,7 +106,9 @@ pub enum Step {
     Filter(FilterStep),
     /// A JSON template; its rendered value is the step's output.
     Transform(TransformStep),
+    /// Sends one HTTP request, retrying as `retry` says; the answer is the step's output.
     HttpRequest(HttpRequestStep),
+    /// Publishes one message to an Amazon SNS topic.
     SnsPublish(SnsPublishStep),
     /// One email message (SES v2, or SMTP when serving locally).
     SendEmail(SendEmailStep),

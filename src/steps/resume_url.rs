@@ -6,6 +6,7 @@
 use std::time::Duration;
 
 use chrono::Utc;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -22,10 +23,12 @@ use crate::domain::{
 const KEEP_AFTER_EXPIRY: chrono::Duration = chrono::Duration::days(7);
 
 /// The message that hands the resume URL out: a `send_email` or `http_request` body.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Notify {
+    /// An email, as a `send_email` step writes it.
     SendEmail(SendEmailStep),
+    /// A request, as an `http_request` step sends it.
     HttpRequest(HttpRequestStep),
 }
 

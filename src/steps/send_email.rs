@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use lettre::message::{Mailbox, Mailboxes};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -24,21 +25,27 @@ pub const MAX_RECORDED_EMAIL_BODY: usize = 4 * 1024;
 
 /// `send_email`: every field is a template. Each entry of `to`, `cc` and `bcc` renders to one
 /// address, or to several separated by commas; an entry that renders empty adds none.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SendEmailStep {
     /// Absent: the `EMAIL_FROM` setting.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub from: Option<String>,
+    /// Recipients; `to`, `cc` and `bcc` together hold 1 to 50 addresses once rendered.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub to: Vec<String>,
+    /// Copied recipients.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub cc: Vec<String>,
+    /// Hidden recipients.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub bcc: Vec<String>,
+    /// The subject line.
     pub subject: String,
+    /// The plain-text body; give `text`, `html` or both.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
+    /// The HTML body.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub html: Option<String>,
 }

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
@@ -15,10 +16,12 @@ use crate::ports::{SnsAttribute, SnsPublishRequest, SnsPublisher};
 pub const SNS_PUBLISH_WORST_CASE: Duration = Duration::from_secs(30);
 
 /// `sns_publish`: the topic, subject, message and attribute values are templates.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SnsPublishStep {
+    /// `arn:aws:sns:<region>:<account>:<topic>`.
     pub topic_arn: String,
+    /// A template; Amazon SNS refuses one longer than 100 characters once rendered.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subject: Option<String>,
     /// A string is sent as it renders; any other JSON is rendered and sent serialised.

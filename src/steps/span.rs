@@ -76,6 +76,21 @@ impl<'de> Deserialize<'de> for Span {
     }
 }
 
+/// The shape only: the range (1s .. 7d) is the loader's.
+impl schemars::JsonSchema for Span {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Span".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "description": "A whole number and s, m, h or d (30s, 10m, 24h, 7d), within 1s .. 7d.",
+            "pattern": r"^\s*[0-9]+[smhd]\s*$",
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,13 +2,15 @@
 //! `for_each`, ends the item).
 
 use async_trait::async_trait;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::{StepContext, StepDeps, StepRun, StepStatus, StepType};
 use crate::domain::{InvalidDefinition, TemplateEngine};
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// `stop`: ends the execution early, as a success.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StopStep {
     /// A template; the result's `reason`.

@@ -1,15 +1,18 @@
 //! `transform`: a JSON template; its rendered value is the step's output.
 
 use async_trait::async_trait;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::{StepContext, StepDeps, StepRun, StepType, prefixed};
 use crate::domain::{InvalidDefinition, TemplateEngine};
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// `transform`: reshapes data for later steps.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TransformStep {
+    /// Any JSON; every string in it is a template (`"{{ trigger.body.id }}"`).
     pub output: Value,
 }
 

@@ -4,6 +4,7 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -11,7 +12,8 @@ use super::span::{MAX_WAIT, Span};
 use super::{StepContext, StepDeps, StepRun, StepType, Suspend};
 use crate::domain::{InvalidDefinition, TemplateEngine, WaitKind, Waiting};
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// `wait`: holds the execution for a time (`for`) or until a moment (`until`): one of them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WaitStep {
     /// How long: `10m`, 1s .. 7d.

@@ -33,6 +33,8 @@ const USER_DATA: &[&str] = &[
     "/steps/*/body",
     "/*/steps/*/headers",
     "/*/steps/*/body",
+    // A workflow document, spelled as its file is (`workflows check`).
+    "/definition",
 ];
 
 fn run(db: &Path, args: &[&str], stdin: Option<&str>) -> Output {
@@ -252,6 +254,76 @@ steps:
     let message = err["error"]["message"].as_str().unwrap_or_default();
     assert!(message.contains("steps[1].url"), "{message}");
     assert_eq!(json(&db, &["workflows", "list"]), Value::Array(vec![]));
+}
+
+#[test]
+fn workflows_schema_prints_the_checked_in_schema_without_a_store() {
+    let dir = tempfile::tempdir().expect("dir");
+    let db = dir.path().join("never-created.db");
+    let out = run(&db, &["workflows", "schema"], None);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/schemas/workflow.schema.json");
+    let checked_in = std::fs::read_to_string(path).expect("checked-in schema");
+    assert!(
+        out.stdout == checked_in.as_bytes(),
+        "`workflows schema` is what regenerates schemas/workflow.schema.json"
+    );
+    assert!(!db.exists(), "no store is opened");
+}
+
+#[test]
+fn workflows_check_prints_the_check_routes_errors_and_exits_non_zero_on_any() {
+    let dir = tempfile::tempdir().expect("dir");
+    let db = dir.path().join("never-created.db");
+    let ok = run(
+        &db,
+        &["workflows", "check", "--file", "-"],
+        Some(GENERIC_WORKFLOW),
+    );
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stdout)
+    );
+    let doc = json_with_stdin(
+        &db,
+        &["workflows", "check", "--file", "-"],
+        Some(GENERIC_WORKFLOW),
+    );
+    assert_eq!(doc["errors"], serde_json::json!([]));
+    assert_eq!(doc["definition"]["steps"][1]["id"], "notify");
+    assert!(
+        doc["yaml"]
+            .as_str()
+            .is_some_and(|y| y.contains("only_orders"))
+    );
+
+    let bad = "name: Broken\napi_key: ops\nsteps:\n  - type: filter\n    when: \"{{ x }}\"\n  - type: http_request\n    url: ftp://x\n";
+    let plain = run(&db, &["workflows", "check", "--file", "-"], Some(bad));
+    assert_eq!(plain.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&plain.stdout);
+    assert!(text.starts_with("steps[0].when: "), "{text}");
+    let out = run(
+        &db,
+        &["--json", "workflows", "check", "--file", "-"],
+        Some(bad),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let doc: Value = serde_json::from_slice(&out.stdout).expect("the check document");
+    assert_eq!(doc["errors"][0]["path"], "steps[0].when");
+    assert_eq!(
+        (&doc["definition"], &doc["yaml"]),
+        (&Value::Null, &Value::Null)
+    );
+    assert!(
+        out.stderr.is_empty(),
+        "the errors are the output, not a failure of the command"
+    );
+    assert!(!db.exists(), "no store is opened");
 }
 
 #[test]

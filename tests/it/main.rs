@@ -43,3 +43,5 @@ mod sqlite_durability;
 mod step_flows;
 mod store_contract;
 mod wait_flows;
+mod workflow_schema;
+mod workflow_tools;

@@ -17,6 +17,7 @@ use serde_json::{Map, Value};
 
 use super::template::{TemplateEngine, TemplateError, join_path};
 
+mod schema;
 pub mod target;
 
 pub use crate::steps::http_request::{

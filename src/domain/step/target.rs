@@ -42,6 +42,22 @@ impl<'de> Deserialize<'de> for Target {
     }
 }
 
+/// A string: the schema cannot know which step ids exist (the loader checks that).
+impl schemars::JsonSchema for Target {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Target".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "description": "A step id below this step, or `end`.",
+            "minLength": 1,
+            "examples": [END],
+        })
+    }
+}
+
 /// Resolves a target within one step list: the index it names, `None` for `end`.
 pub fn resolve(steps: &[super::WorkflowStep], target: &Target) -> Option<usize> {
     match target {

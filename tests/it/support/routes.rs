@@ -51,6 +51,7 @@ pub const ROUTES: &[Route] = &[
     route("POST", "/callbacks/{token}"),
     route("GET", "/health"),
     route("GET", "/openapi.json"),
+    route("GET", "/schemas/workflow.json"),
     console("/console"),
     Route {
         // API Gateway's REST API resources have no trailing slash: the console is `/console`.
@@ -72,6 +73,8 @@ pub const ROUTES: &[Route] = &[
         "POST",
         "/admin/workflows/{workflow_id}/versions/{version}/restore",
     ),
+    route("POST", "/admin/workflows/check"),
+    route("POST", "/admin/workflows/{workflow_id}/dry-run"),
     route("GET", "/admin/workflows/{workflow_id}/activity"),
     route("GET", "/admin/workflows/{workflow_id}/subscriptions"),
     route("GET", "/admin/workflows/{workflow_id}/executions"),
