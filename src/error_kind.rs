@@ -16,7 +16,7 @@ pub enum ErrorKind {
     /// A change that must say what it was based on did not (`If-Match`).
     PreconditionRequired,
     PayloadTooLarge,
-    /// Understood, but there is nothing to work on (a dry-run without any input).
+    /// Understood, but there is nothing to work on (a dry-run or test run without any input).
     Unprocessable,
     /// The client did not send the body within the time allowed (local `serve` only).
     RequestTimeout,

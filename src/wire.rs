@@ -10,6 +10,12 @@ use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
 
+mod search;
+
+pub use search::{
+    BulkReplayView, ExecutionCountsView, ExecutionSearchView, FoundExecutionView, TestRunView,
+};
+
 use crate::app::{
     Accepted, Activity, ApiKeyListing, ApiKeyOverview, CheckReport, CreatedApiKey, DryRun,
     DryRunSource, ExecutionPage, ItemPage, RejectionActivity, RotatedApiKey, SecretChange,
@@ -670,6 +676,8 @@ pub struct ExecutionView {
     /// versions).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub workflow_version: Option<u32>,
+    /// A test run (the test bench's "Run for real"): left out of the metrics' counts.
+    pub test: bool,
     pub status: ExecutionStatus,
     pub received_at: DateTime<Utc>,
     pub trigger: TriggerOut,
@@ -881,6 +889,7 @@ impl ExecutionView {
             id: e.id.to_string(),
             workflow_id: e.workflow_id.to_string(),
             workflow_version: e.workflow_version,
+            test: e.test,
             status: e.status,
             received_at: e.received_at,
             trigger: TriggerOut {

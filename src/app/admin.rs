@@ -3,10 +3,10 @@
 
 use chrono::Utc;
 
-use super::{Accepted, App, AppError};
+use super::{App, AppError};
 use crate::domain::{
-    ApiKey, ApiKeyName, Execution, KeySecret, SecretValue, SenderAuth, SnsOptions, SnsSubscription,
-    Trigger, Workflow, WorkflowFile, WorkflowId, WorkflowSecrets, WorkflowStep,
+    ApiKey, ApiKeyName, KeySecret, SecretValue, SenderAuth, SnsOptions, SnsSubscription, Trigger,
+    Workflow, WorkflowFile, WorkflowId, WorkflowSecrets, WorkflowStep,
 };
 use crate::ports::StoreError;
 
@@ -291,20 +291,6 @@ impl App {
                 Err(e) => return Err(e.into()),
             }
         }
-    }
-
-    /// Runs an execution's payload again as a new execution, which is stored and queued.
-    pub async fn replay_execution(
-        &self,
-        raw_workflow_id: &str,
-        raw_execution_id: &str,
-    ) -> Result<Accepted, AppError> {
-        let workflow = self.workflow(raw_workflow_id).await?;
-        let original: Execution = self.get_execution(&workflow.id, raw_execution_id).await?;
-        let replay = original
-            .replay(Utc::now(), self.config().retention)
-            .of_version(workflow.version);
-        self.record_and_dispatch(replay, None).await
     }
 
     pub async fn list_subscriptions(

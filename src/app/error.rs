@@ -39,7 +39,7 @@ pub enum AppError {
     StepNotFound(String),
     #[error("{0} not found")]
     NotFound(String),
-    /// A dry-run with nothing to render against: no input given and no execution stored.
+    /// A dry-run or test run with nothing to work on: no input given and no execution stored.
     #[error("{0}")]
     NoInput(String),
     /// No resume URL with this token (never issued, or removed with its execution).

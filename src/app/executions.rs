@@ -4,9 +4,10 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
+use super::search::FilterParams;
 use super::{App, AppError};
 use crate::domain::{
-    Execution, ExecutionId, ExecutionStatus, ItemRecord, ItemStatus, Step, Workflow, WorkflowId,
+    Execution, ExecutionFilter, ExecutionId, ItemRecord, ItemStatus, Step, Workflow, WorkflowId,
 };
 use crate::ports::ExecutionQuery;
 
@@ -22,6 +23,11 @@ pub struct ListExecutions {
     pub status: Option<String>,
     pub limit: Option<String>,
     pub cursor: Option<String>,
+    /// A time range or a payload search (the admin listing's): the page is then found by a
+    /// bounded scan (see `app::search`).
+    pub since: Option<String>,
+    pub until: Option<String>,
+    pub q: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -32,14 +38,14 @@ pub struct ExecutionPage {
 }
 
 impl ListExecutions {
-    fn parse(&self) -> Result<ExecutionQuery, AppError> {
-        let status = self
-            .status
-            .as_deref()
-            .filter(|s| !s.is_empty())
-            .map(|s| s.parse::<ExecutionStatus>())
-            .transpose()
-            .map_err(AppError::InvalidRequest)?;
+    fn parse(&self) -> Result<(ExecutionQuery, ExecutionFilter), AppError> {
+        let filter = FilterParams {
+            status: self.status.clone(),
+            since: self.since.clone(),
+            until: self.until.clone(),
+            q: self.q.clone(),
+        }
+        .parse()?;
         let limit = match self.limit.as_deref() {
             None | Some("") => DEFAULT_PAGE,
             Some(raw) => raw
@@ -58,11 +64,12 @@ impl ListExecutions {
             .filter(|c| !c.is_empty())
             .map(decode_cursor)
             .transpose()?;
-        Ok(ExecutionQuery {
-            status,
+        let query = ExecutionQuery {
+            status: filter.status,
             limit,
             before,
-        })
+        };
+        Ok((query, filter))
     }
 }
 
@@ -218,8 +225,15 @@ impl App {
         workflow_id: &WorkflowId,
         params: &ListExecutions,
     ) -> Result<ExecutionPage, AppError> {
-        let query = params.parse()?;
+        let (query, filter) = params.parse()?;
         let limit = query.limit;
+        if filter.needs_scan() {
+            let scan = self.scan(workflow_id, &filter, query.before, limit).await?;
+            return Ok(ExecutionPage {
+                items: scan.matched,
+                next_cursor: scan.stopped_at.as_ref().map(encode_cursor),
+            });
+        }
         // One extra item tells whether another page exists without a second query.
         let probe = ExecutionQuery {
             limit: limit + 1,
@@ -269,12 +283,12 @@ mod tests {
             }
             .parse()
         };
-        assert_eq!(with_limit("5").unwrap().limit, 5);
+        assert_eq!(with_limit("5").unwrap().0.limit, 5);
         assert!(with_limit("0").is_err());
         assert!(with_limit("101").is_err());
         assert!(with_limit("ten").is_err());
         assert_eq!(
-            ListExecutions::default().parse().unwrap().limit,
+            ListExecutions::default().parse().unwrap().0.limit,
             DEFAULT_PAGE
         );
     }
@@ -317,8 +331,9 @@ mod tests {
             ..Default::default()
         }
         .parse()
-        .unwrap();
-        assert_eq!(q.status, Some(ExecutionStatus::Failed));
+        .unwrap()
+        .0;
+        assert_eq!(q.status, Some(crate::domain::ExecutionStatus::Failed));
         assert!(
             ListExecutions {
                 status: Some("done".into()),

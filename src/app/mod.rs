@@ -11,8 +11,11 @@ mod dry_run;
 mod error;
 mod executions;
 mod rejections;
+mod replay;
+mod search;
 mod sns;
 mod sweep;
+mod test_run;
 mod workflows;
 
 use std::sync::Arc;
@@ -32,8 +35,14 @@ pub use executions::{
     DEFAULT_ITEM_PAGE, ExecutionPage, ItemCounts, ItemPage, ListExecutions, ListItems,
     MAX_ITEM_PAGE,
 };
+pub use replay::{BulkReplay, BulkReplayed, MAX_BULK_REPLAY, ReplayVersion};
+pub use search::{
+    CountParams, Counts, DEFAULT_COUNT_HOURS, FilterParams, Found, MAX_SEARCH_LIMIT,
+    SCAN_PER_WORKFLOW, SearchParams,
+};
 pub use sns::{SnsOutcome, SnsRequest};
 pub use sweep::{SweepError, SweepReport, Sweeper};
+pub use test_run::{TestInput, TestRun, TestRunRequest};
 pub use workflows::Save;
 
 use crate::cache::TtlCache;

@@ -15,7 +15,10 @@ use clap::{Args, Parser, Subcommand};
 pub use backend::{Backend, StoreLocation, open as open_backend, open_with_queue};
 pub use serve::{DEMO_BODY, DEMO_WORKFLOW};
 
-use crate::app::{AppError, CheckReport, ListExecutions, ListItems, NewWorkflow};
+use crate::app::{
+    AppError, BulkReplay, CheckReport, FilterParams, ListExecutions, ListItems, NewWorkflow,
+    ReplayVersion, SearchParams, TestInput, TestRunRequest,
+};
 use crate::config::Config;
 use crate::domain::{SnsOptions, Trigger, WorkflowFile, WorkflowStep};
 use output::Output;
@@ -173,6 +176,21 @@ enum WorkflowsCommand {
         #[arg(long)]
         execution: String,
     },
+    /// Run the saved workflow for real, as a test execution (marked `test`, left out of the
+    /// metrics' counts), on an execution's input: --execution's, else the latest one's, or
+    /// a typed --body.
+    TestRun {
+        id: String,
+        /// The execution whose body, headers and query to use.
+        #[arg(long, conflicts_with = "body")]
+        execution: Option<String>,
+        /// With --execution: the workflow it belongs to (this one by default).
+        #[arg(long, requires = "execution")]
+        execution_workflow: Option<String>,
+        /// A typed JSON body.
+        #[arg(long)]
+        body: Option<String>,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -202,13 +220,20 @@ struct CreateWorkflowArgs {
 
 #[derive(Debug, Subcommand)]
 enum ExecutionsCommand {
+    /// A workflow's executions, newest first; without WORKFLOW, every workflow's (or those
+    /// whose name holds --workflow-name), each workflow's newest 1000 in the range read.
     List {
-        workflow_id: String,
+        workflow_id: Option<String>,
+        /// Only workflows whose name holds this (ignoring case); without WORKFLOW.
+        #[arg(long, conflicts_with_all = ["workflow_id", "cursor"])]
+        workflow_name: Option<String>,
         #[arg(long)]
         status: Option<String>,
+        #[command(flatten)]
+        filter: FilterArgs,
         #[arg(long)]
         limit: Option<String>,
-        #[arg(long)]
+        #[arg(long, requires = "workflow_id")]
         cursor: Option<String>,
     },
     /// An execution: its path through the workflow (steps skipped off it named), each step
@@ -226,11 +251,51 @@ enum ExecutionsCommand {
         #[arg(long, requires = "items")]
         limit: Option<String>,
     },
-    /// Run an execution's payload again, as a new execution.
+    /// Run an execution's payload again, as a new execution; without EXECUTION, the newest
+    /// --max executions that match the filters (bulk replay, at most 100).
     Replay {
         workflow_id: String,
-        execution_id: String,
+        execution_id: Option<String>,
+        #[arg(long, conflicts_with = "execution_id")]
+        status: Option<String>,
+        #[command(flatten)]
+        filter: FilterArgs,
+        /// How many to replay, 1 to 100 (bulk replay).
+        #[arg(long, conflicts_with = "execution_id")]
+        max: Option<u32>,
+        /// Only count what would be replayed.
+        #[arg(long, conflicts_with = "execution_id")]
+        count_only: bool,
+        /// `current` (default: the workflow as it is now) or `original` (the version the
+        /// replayed execution ran).
+        #[arg(long)]
+        version: Option<String>,
     },
+}
+
+/// The listings' and bulk replay's filters.
+#[derive(Debug, Args)]
+struct FilterArgs {
+    /// Received at or after (RFC 3339).
+    #[arg(long)]
+    since: Option<String>,
+    /// Received at or before (RFC 3339).
+    #[arg(long)]
+    until: Option<String>,
+    /// Text in the body or a header value, or `body.a[0].b=v`, `headers.h=v`, `query.k=v`.
+    #[arg(long)]
+    q: Option<String>,
+}
+
+impl FilterArgs {
+    fn with_status(self, status: Option<String>) -> FilterParams {
+        FilterParams {
+            status,
+            since: self.since,
+            until: self.until,
+            q: self.q,
+        }
+    }
 }
 
 /// Where printed webhook URLs point when neither `--base-url` nor `WEBHOOK_BASE_URL` says.
@@ -351,6 +416,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
     let replay = matches!(
         cli.command,
         Command::Executions(ExecutionsCommand::Replay { .. })
+            | Command::Workflows(WorkflowsCommand::TestRun { .. })
     );
     if replay
         && matches!(location, StoreLocation::DynamoDb(_))
@@ -409,6 +475,30 @@ async fn run(cli: Cli) -> Result<(), CliError> {
                 let run = app.dry_run(&id, &execution).await?;
                 out.dry_run(&run.workflow, &run.execution, &run.previews)
             }
+            WorkflowsCommand::TestRun {
+                id,
+                execution,
+                execution_workflow,
+                body,
+            } => {
+                let input = body
+                    .map(|text| {
+                        serde_json::from_str(&text).map(|body| TestInput {
+                            body: Some(body),
+                            ..TestInput::default()
+                        })
+                    })
+                    .transpose()
+                    .map_err(|e| {
+                        CliError::new("invalid_json", format!("--body is not JSON: {e}"))
+                    })?;
+                let request = TestRunRequest {
+                    input,
+                    execution_id: execution,
+                    execution_workflow_id: execution_workflow,
+                };
+                out.test_run(&app.test_run(&id, request).await?)
+            }
             WorkflowsCommand::Create(args) => {
                 let steps: Vec<WorkflowStep> = serde_json::from_str(&args.steps).map_err(|e| {
                     CliError::new(
@@ -458,10 +548,27 @@ async fn run(cli: Cli) -> Result<(), CliError> {
         },
         Command::Executions(cmd) => match cmd {
             ExecutionsCommand::List {
-                workflow_id,
+                workflow_id: None,
+                workflow_name,
                 status,
+                filter,
+                limit,
+                ..
+            } => {
+                let params = SearchParams {
+                    workflow: workflow_name,
+                    filter: filter.with_status(status),
+                    limit,
+                };
+                out.found(&app.search_executions(&params).await?)
+            }
+            ExecutionsCommand::List {
+                workflow_id: Some(workflow_id),
+                status,
+                filter,
                 limit,
                 cursor,
+                ..
             } => {
                 let workflow = app.workflow(&workflow_id).await?;
                 let page = app
@@ -471,6 +578,9 @@ async fn run(cli: Cli) -> Result<(), CliError> {
                             status,
                             limit,
                             cursor,
+                            since: filter.since,
+                            until: filter.until,
+                            q: filter.q,
                         },
                     )
                     .await?;
@@ -520,8 +630,34 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             }
             ExecutionsCommand::Replay {
                 workflow_id,
-                execution_id,
-            } => out.replayed(&app.replay_execution(&workflow_id, &execution_id).await?),
+                execution_id: Some(execution_id),
+                version,
+                ..
+            } => {
+                let version = ReplayVersion::parse(version.as_deref())?;
+                out.replayed(
+                    &app.replay_execution(&workflow_id, &execution_id, version)
+                        .await?,
+                )
+            }
+            ExecutionsCommand::Replay {
+                workflow_id,
+                execution_id: None,
+                status,
+                filter,
+                max,
+                count_only,
+                version,
+            } => {
+                let request = BulkReplay {
+                    filter: filter.with_status(status),
+                    max,
+                    version,
+                    count_only,
+                };
+                let replayed = app.replay_matching(&workflow_id, &request).await?;
+                out.bulk_replayed(&replayed, count_only)
+            }
         },
     }?;
     Ok(())

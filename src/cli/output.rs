@@ -7,16 +7,16 @@ use std::io::{self, Write};
 use serde::Serialize;
 
 use crate::app::{
-    Accepted, ApiKeyListing, CheckReport, CreatedApiKey, ExecutionPage, ItemCounts, ItemPage,
-    RotatedApiKey, SecretChange,
+    Accepted, ApiKeyListing, BulkReplayed, CheckReport, CreatedApiKey, ExecutionPage, Found,
+    ItemCounts, ItemPage, RotatedApiKey, SecretChange, TestRun,
 };
 use crate::domain::{
     AdminKey, ApiKey, Execution, PlanState, SnsSubscription, StepRecord, Workflow, WorkflowSecrets,
 };
 use crate::wire::{
-    AcceptedView, ApiKeyView, CreatedApiKeyView, ErrorBody, ExecutionPageView, ExecutionView,
-    ItemPageView, RotatedApiKeyView, SecretsView, SubscriptionView, WorkflowCheckView,
-    WorkflowView, branch_choice,
+    AcceptedView, ApiKeyView, BulkReplayView, CreatedApiKeyView, ErrorBody, ExecutionPageView,
+    ExecutionSearchView, ExecutionView, ItemPageView, RotatedApiKeyView, SecretsView,
+    SubscriptionView, TestRunView, WorkflowCheckView, WorkflowView, branch_choice,
 };
 use crate::worker::dry_run::StepPreview;
 
@@ -347,8 +347,12 @@ impl Output {
         for e in &page.items {
             writeln!(
                 out,
-                "{}  {:<9}  {}  attempts={}",
-                e.id, e.status, e.received_at, e.attempts
+                "{}  {:<9}  {}  attempts={}{}",
+                e.id,
+                e.status,
+                e.received_at,
+                e.attempts,
+                test_mark(e)
             )?;
         }
         if let Some(cursor) = &page.next_cursor {
@@ -371,6 +375,12 @@ impl Output {
             return write_json(&mut out, &view);
         }
         writeln!(out, "Execution {} ({})", view.id, view.status)?;
+        if view.test {
+            writeln!(
+                out,
+                "  test:      yes (a test run; not in the metrics' counts)"
+            )?;
+        }
         writeln!(out, "  received:  {}", view.received_at)?;
         writeln!(out, "  attempts:  {}", view.attempts)?;
         if let Some(waiting) = &view.waiting {
@@ -547,6 +557,76 @@ impl Output {
             accepted.execution_id, accepted.status
         )
     }
+
+    /// Executions found across workflows (`executions list` without a workflow).
+    pub fn found(&self, found: &Found) -> io::Result<()> {
+        let mut out = self.stdout();
+        if self.json {
+            return write_json(&mut out, &ExecutionSearchView::from(found));
+        }
+        if found.items.is_empty() {
+            writeln!(out, "No executions.")?;
+        }
+        for (e, workflow) in &found.items {
+            writeln!(
+                out,
+                "{}  {:<9}  {}  {} ({}){}",
+                e.id,
+                e.status,
+                e.received_at,
+                workflow.name,
+                workflow.id,
+                test_mark(e)
+            )?;
+        }
+        let more = if found.truncated {
+            "; there may be more: narrow the filters"
+        } else {
+            ""
+        };
+        writeln!(out, "{} executions read{more}.", found.scanned)
+    }
+
+    pub fn bulk_replayed(&self, replayed: &BulkReplayed, count_only: bool) -> io::Result<()> {
+        let mut out = self.stdout();
+        if self.json {
+            return write_json(&mut out, &BulkReplayView::from(replayed));
+        }
+        let read = if replayed.truncated {
+            format!("{} read, more not read", replayed.scanned)
+        } else {
+            format!("{} read", replayed.scanned)
+        };
+        if count_only {
+            return writeln!(out, "{} executions match ({read}).", replayed.matched);
+        }
+        for id in &replayed.execution_ids {
+            writeln!(out, "Queued execution {id}.")?;
+        }
+        writeln!(
+            out,
+            "Replayed {} of {} matching executions ({read}).",
+            replayed.execution_ids.len(),
+            replayed.matched
+        )
+    }
+
+    pub fn test_run(&self, run: &TestRun) -> io::Result<()> {
+        let mut out = self.stdout();
+        if self.json {
+            return write_json(&mut out, &TestRunView::from(run));
+        }
+        writeln!(
+            out,
+            "Queued test execution {} (version {}).",
+            run.execution.id, run.workflow_version
+        )
+    }
+}
+
+/// How a list marks a test run.
+fn test_mark(e: &Execution) -> &'static str {
+    if e.test { "  test" } else { "" }
 }
 
 /// `5 items: 3 succeeded, 2 failed` (only the statuses that occur).

@@ -139,6 +139,10 @@ pub struct Execution {
     /// before versions existed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workflow_version: Option<u32>,
+    /// Started from the test bench (`test-run`): shown as such and left out of the metrics'
+    /// execution counts. Records from before the flag load as false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub test: bool,
 }
 
 /// What kind of step an execution waits in.
@@ -302,7 +306,13 @@ impl Execution {
             definition: None,
             waiting: None,
             workflow_version: None,
+            test: false,
         }
+    }
+
+    /// The same execution, marked as a test run.
+    pub fn as_test(self) -> Self {
+        Self { test: true, ..self }
     }
 
     /// The same execution, naming the workflow version it was accepted under.

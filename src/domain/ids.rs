@@ -87,6 +87,15 @@ impl ExecutionId {
     pub fn from_ulid(ulid: ulid::Ulid) -> Self {
         Self(ulid)
     }
+
+    /// The lowest id made after `at`'s millisecond: every execution created at or before
+    /// `at` has a smaller id, so a newest-first listing "before" it starts at `at`.
+    pub fn after_time(at: chrono::DateTime<chrono::Utc>) -> Self {
+        let ms = u64::try_from(at.timestamp_millis())
+            .unwrap_or(0)
+            .saturating_add(1);
+        Self(ulid::Ulid::from_parts(ms, 0))
+    }
 }
 
 impl TryFrom<String> for ExecutionId {
@@ -131,6 +140,18 @@ pub(crate) fn parse_token(raw: &str, kind: &'static str, max: usize) -> Result<S
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ids_made_up_to_a_time_sort_below_its_bound() {
+        let at = chrono::DateTime::parse_from_rfc3339("2026-12-01T10:00:00.123Z")
+            .unwrap()
+            .with_timezone(&chrono::Utc);
+        let ms = at.timestamp_millis() as u64;
+        let bound = ExecutionId::after_time(at);
+        let last_of_that_ms = ExecutionId::from_ulid(ulid::Ulid::from_parts(ms, u128::MAX));
+        let first_after = ExecutionId::from_ulid(ulid::Ulid::from_parts(ms + 1, 1));
+        assert!(last_of_that_ms < bound && bound < first_after);
+    }
 
     #[test]
     fn workflow_id_rejects_path_characters() {

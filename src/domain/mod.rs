@@ -12,6 +12,7 @@ pub mod item;
 pub mod plan;
 pub mod rejection;
 pub mod request;
+pub mod search;
 pub mod signature;
 pub mod step;
 pub mod subscription;
@@ -35,6 +36,7 @@ pub use item::{ItemRecord, ItemStatus};
 pub use plan::{PlanState, PlannedStep};
 pub use rejection::{REJECTION_RETENTION_HOURS, RejectionCounts, RejectionReason, hour_of};
 pub use request::RequestMeta;
+pub use search::{ExecutionFilter, PayloadQuery};
 pub use signature::{
     AuthMode, Scheme, SecretValue, SignatureError, SigningSecret, Verified, VerifyOptions,
     WorkflowSecrets,

@@ -10,7 +10,8 @@ use axum::http::request::Parts;
 use super::ApiError;
 use super::executions::{ItemParams, ListParams, item_params};
 use super::openapi::AdminErrors;
-use crate::app::{App, AppError, ListExecutions};
+use super::operator_executions::{FilterQuery, query};
+use crate::app::{App, AppError, ListExecutions, ReplayVersion};
 use crate::domain::ApiKeyName;
 use crate::wire::{
     AcceptedView, ActivityView, AdminWorkflowView, DecisionView, ErrorBody, ExecutionPageView,
@@ -129,9 +130,9 @@ pub async fn subscriptions(
     path = "/admin/workflows/{workflow_id}/executions",
     operation_id = "adminListExecutions",
     tag = "admin",
-    params(("workflow_id" = String, Path, description = "The workflow's id"), ListParams),
+    params(("workflow_id" = String, Path, description = "The workflow's id"), ListParams, FilterQuery),
     responses(
-        (status = 200, description = "A page of executions", body = ExecutionPageView),
+        (status = 200, description = "A page of executions; with `since`, `until` or `q`, found among at most 1000 executions read from `cursor` on", body = ExecutionPageView),
         AdminErrors,
         (status = 404, description = "No such workflow (`workflow_not_found`, `not_found`)", body = ErrorBody),
     ),
@@ -142,11 +143,16 @@ pub async fn executions(
     State(app): State<App>,
     Path(workflow_id): Path<String>,
     params: Result<Query<ListParams>, QueryRejection>,
+    filter: Result<Query<FilterQuery>, QueryRejection>,
 ) -> Result<Json<ExecutionPageView>, ApiError> {
     let workflow = app.workflow(&workflow_id).await?;
-    let Query(params) = params
-        .map_err(|e| AppError::InvalidRequest(format!("bad query string: {}", e.body_text())))?;
-    let params = ListExecutions::from(params);
+    let filter = query(filter)?;
+    let params = ListExecutions {
+        since: filter.since,
+        until: filter.until,
+        q: filter.q,
+        ..ListExecutions::from(query(params)?)
+    };
     let page = app.list_executions(&workflow.id, &params).await?;
     Ok(Json(ExecutionPageView::new(&page, &workflow.steps)))
 }
@@ -212,6 +218,7 @@ pub async fn items(
     operation_id = "adminReplayExecution",
     tag = "admin",
     params(("workflow_id" = String, Path, description = "The workflow's id"), ("execution_id" = String, Path, description = "The execution's id")),
+    request_body(content = Option<ReplayBody>, description = "Optional: which version the replay runs"),
     responses(
         (status = 202, description = "The new execution, queued", body = AcceptedView),
         AdminErrors,
@@ -223,8 +230,13 @@ pub async fn replay(
     operator: Operator,
     State(app): State<App>,
     Path((workflow_id, execution_id)): Path<(String, String)>,
+    raw: axum::body::Bytes,
 ) -> Result<(StatusCode, Json<AcceptedView>), ApiError> {
-    let accepted = app.replay_execution(&workflow_id, &execution_id).await?;
+    let body: ReplayBody = super::request::json_body_or_default(&raw)?;
+    let version = ReplayVersion::parse(body.version.as_deref())?;
+    let accepted = app
+        .replay_execution(&workflow_id, &execution_id, version)
+        .await?;
     tracing::info!(
         admin_key = %operator.key_name,
         workflow_id,
@@ -233,6 +245,16 @@ pub async fn replay(
         "execution replayed from the console"
     );
     Ok((StatusCode::ACCEPTED, Json(AcceptedView::from(&accepted))))
+}
+
+/// `{"version"}`, optional, for a replay.
+#[derive(Debug, Default, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReplayBody {
+    /// `current` (the default: the workflow as it is now) or `original` (the version the
+    /// replayed execution ran).
+    #[serde(default)]
+    pub version: Option<String>,
 }
 
 /// `{"comment"}`, optional, for an operator's approve or deny.

@@ -28,6 +28,7 @@ impl From<ListParams> for ListExecutions {
             status: params.status,
             limit: params.limit,
             cursor: params.cursor,
+            ..Self::default()
         }
     }
 }

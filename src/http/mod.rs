@@ -8,6 +8,7 @@ mod console;
 mod error;
 mod executions;
 pub mod openapi;
+mod operator_executions;
 mod refusals;
 mod request;
 pub mod server;
@@ -110,6 +111,16 @@ pub fn router(app: App) -> Router {
         .route(
             "/admin/workflows/{workflow_id}/executions",
             get(admin::executions),
+        )
+        .route("/admin/executions", get(operator_executions::search))
+        .route("/admin/executions/counts", get(operator_executions::counts))
+        .route(
+            "/admin/workflows/{workflow_id}/replay",
+            post(operator_executions::bulk_replay),
+        )
+        .route(
+            "/admin/workflows/{workflow_id}/test-run",
+            post(operator_executions::test_run),
         )
         .route(
             "/admin/workflows/{workflow_id}/executions/{execution_id}",

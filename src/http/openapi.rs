@@ -9,7 +9,8 @@ use utoipa::openapi::{ContentBuilder, OpenApi as Document, Ref, ResponseBuilder}
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    ADMIN_KEY, admin, admin_workflows, callbacks, executions, settings, webhooks, workflow_tools,
+    ADMIN_KEY, admin, admin_workflows, callbacks, executions, operator_executions, settings,
+    webhooks, workflow_tools,
 };
 use crate::wire::ErrorBody;
 
@@ -58,6 +59,10 @@ use crate::wire::ErrorBody;
         admin::approve,
         admin::deny,
         admin::cancel,
+        operator_executions::search,
+        operator_executions::counts,
+        operator_executions::bulk_replay,
+        operator_executions::test_run,
         settings::list_keys,
         settings::create_key,
         settings::revoke_key,

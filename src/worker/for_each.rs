@@ -226,7 +226,7 @@ impl Loop<'_> {
                 self.save(&mut item).await?;
                 return Ok((index, ItemEnd::Retry(run.retry_after)));
             }
-            if record.status == StepStatus::Failed {
+            if record.status == StepStatus::Failed && !self.execution.test {
                 crate::measure::step_failed(&self.execution.workflow_id, inner_step.action.kind());
             }
             ctx.record(&record);

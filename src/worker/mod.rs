@@ -8,7 +8,8 @@ pub mod route;
 pub mod runner;
 pub mod steps;
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use chrono::Utc;
 
@@ -85,18 +86,70 @@ struct LoadedWorkflow {
     definition: Definition,
 }
 
+/// Saved versions' steps, by workflow and number. Versions never change, so an entry never
+/// goes stale; the map is emptied when it reaches [`MAX_CACHED_VERSIONS`] to stay bounded.
+type VersionCache = Mutex<HashMap<(WorkflowId, u32), Definition>>;
+const MAX_CACHED_VERSIONS: usize = 256;
+
 #[derive(Clone)]
 pub struct Worker {
     deps: Arc<WorkerDeps>,
     workflows: Arc<TtlCache<WorkflowId, Arc<LoadedWorkflow>>>,
+    versions: Arc<VersionCache>,
 }
 
 impl Worker {
     pub fn new(deps: WorkerDeps) -> Self {
         Self {
             workflows: Arc::new(TtlCache::new(deps.workflow_ttl)),
+            versions: Arc::default(),
             deps: Arc::new(deps),
         }
+    }
+
+    /// The steps a fresh execution runs: those of the version it records (a replay of the
+    /// original version, or an execution accepted under a version this process has not read
+    /// yet), else the workflow's current ones. A recorded version that cannot be found (never
+    /// in practice: versions are kept) runs the current steps, with a warning.
+    async fn definition_for(
+        &self,
+        execution: &Execution,
+        workflow: &LoadedWorkflow,
+    ) -> Result<Definition, StoreError> {
+        let number = match execution.workflow_version {
+            Some(n) if n != workflow.workflow.version => n,
+            _ => return Ok(workflow.definition.clone()),
+        };
+        let key = (workflow.workflow.id.clone(), number);
+        if let Some(found) = self.cached_version(&key) {
+            return Ok(found);
+        }
+        let Some(version) = self
+            .store()
+            .get_workflow_version(&workflow.workflow.id, number)
+            .await?
+        else {
+            tracing::warn!(execution_id = %execution.id, version = number, "workflow version not found; running the current one");
+            return Ok(workflow.definition.clone());
+        };
+        let definition = Definition::new(version.definition.steps);
+        let mut versions = self
+            .versions
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if versions.len() >= MAX_CACHED_VERSIONS {
+            versions.clear();
+        }
+        versions.insert(key, definition.clone());
+        Ok(definition)
+    }
+
+    fn cached_version(&self, key: &(WorkflowId, u32)) -> Option<Definition> {
+        self.versions
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(key)
+            .cloned()
     }
 
     /// The workflow an execution runs, from this process's cache when it was read lately.
@@ -140,14 +193,18 @@ impl Worker {
         } else {
             self.workflow(&queued.workflow_id).await?
         };
+        let first_definition = match &workflow {
+            Some(workflow) if queued.definition.is_none() => {
+                Some(self.definition_for(&queued, workflow).await?)
+            }
+            _ => None,
+        };
         let running = match queued.claim(Utc::now(), self.deps.lease) {
             // The first claim copies the steps it will run: a later edit of the workflow
             // cannot change the path of an execution already under way.
             Ok(mut running) => {
-                if running.definition.is_none()
-                    && let Some(workflow) = &workflow
-                {
-                    running.definition = Some(workflow.definition.clone());
+                if running.definition.is_none() {
+                    running.definition = first_definition;
                 }
                 running
             }
@@ -307,7 +364,9 @@ impl Worker {
         };
         match self.store().replace_execution(&current, &failed).await? {
             true => {
-                crate::measure::execution_finished(&failed.workflow_id, "failed");
+                if !failed.test {
+                    crate::measure::execution_finished(&failed.workflow_id, "failed");
+                }
                 Ok(Outcome::Failed)
             }
             false => Ok(Outcome::Skipped),
@@ -343,7 +402,11 @@ impl Worker {
             }
             other => other?,
         };
-        if written {
+        // A test run is the operator trying the workflow: it stays out of the counts.
+        if written && finished.test {
+            tracing::info!(execution_id = %running.id, status = %finished.status, "test execution finished");
+            Ok(result)
+        } else if written {
             tracing::info!(execution_id = %running.id, status = %finished.status, "execution finished");
             let filtered = finished
                 .result

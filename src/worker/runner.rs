@@ -159,7 +159,7 @@ impl StepRunner<'_> {
                 return Ok((running, RunEnd::Superseded));
             }
             running = next;
-            if status == StepStatus::Failed {
+            if status == StepStatus::Failed && !running.test {
                 crate::measure::step_failed(&workflow.id, step.action.kind());
             }
             if status == StepStatus::Retrying {

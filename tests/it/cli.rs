@@ -24,6 +24,9 @@ const USER_DATA: &[&str] = &[
     "/trigger/messageAttributes",
     "/items/*/trigger/headers",
     "/items/*/trigger/query",
+    "/executions/*/payload",
+    "/executions/*/trigger/headers",
+    "/executions/*/trigger/query",
     "/result/output",
     "/steps/*/output",
     "/steps/*/request",
@@ -59,6 +62,15 @@ fn run(db: &Path, args: &[&str], stdin: Option<&str>) -> Output {
 /// Runs with `--json`, expects success, and checks the document's field names.
 fn json(db: &Path, args: &[&str]) -> Value {
     json_with_stdin(db, args, None)
+}
+
+/// Runs with `--json`, expects a failure, and returns the error document it printed.
+fn json_error(db: &Path, args: &[&str]) -> Value {
+    let mut all = vec!["--json"];
+    all.extend_from_slice(args);
+    let out = run(db, &all, None);
+    assert!(!out.status.success(), "{args:?} succeeded");
+    serde_json::from_slice(&out.stderr).expect("json error")
 }
 
 fn json_with_stdin(db: &Path, args: &[&str], stdin: Option<&str>) -> Value {
@@ -548,26 +560,14 @@ async fn executions_show_prints_the_path_the_branchs_case_and_the_loops_items() 
     assert!(first.contains("More: --after 0\n"), "{first}");
 
     // Not a loop, or bad paging: the API's errors.
-    let out = run(
+    let err = json_error(
         &db,
-        &[
-            "--json",
-            "executions",
-            "show",
-            &id,
-            &execution,
-            "--items",
-            "route",
-        ],
-        None,
+        &["executions", "show", &id, &execution, "--items", "route"],
     );
-    assert!(!out.status.success());
-    let err: Value = serde_json::from_slice(&out.stderr).expect("json error");
     assert_eq!(err["error"]["code"], "step_not_found");
-    let out = run(
+    let err = json_error(
         &db,
         &[
-            "--json",
             "executions",
             "show",
             &id,
@@ -577,9 +577,7 @@ async fn executions_show_prints_the_path_the_branchs_case_and_the_loops_items() 
             "--limit",
             "0",
         ],
-        None,
     );
-    let err: Value = serde_json::from_slice(&out.stderr).expect("json error");
     assert_eq!(err["error"]["code"], "invalid_request");
     // --after and --limit only page items.
     let out = run(
@@ -588,4 +586,110 @@ async fn executions_show_prints_the_path_the_branchs_case_and_the_loops_items() 
         None,
     );
     assert!(!out.status.success());
+}
+
+const FAILING_WORKFLOW: &str = r#"
+name: Alerts
+api_key: ops
+steps:
+  - id: boom
+    type: fail
+    message: a bad alert
+"#;
+
+#[tokio::test]
+async fn executions_are_searched_replayed_in_bulk_and_test_run_from_the_cli() {
+    let dir = tempfile::tempdir().expect("dir");
+    let db = dir.path().join("wt.db");
+    let key = json(&db, &["api-keys", "create", "ops"]);
+    let key = key["value"].as_str().expect("value").to_owned();
+    let wf = json_with_stdin(
+        &db,
+        &["workflows", "create", "--file", "-"],
+        Some(FAILING_WORKFLOW),
+    );
+    let id = wf["id"].as_str().expect("id").to_owned();
+    accept_one(&db, &id, &key, r#"{"alert": "disk"}"#).await;
+    accept_one(&db, &id, &key, r#"{"alert": "cpu"}"#).await;
+    run_queued(&db).await;
+
+    let found = json(
+        &db,
+        &[
+            "executions",
+            "list",
+            "--workflow-name",
+            "ALERTS",
+            "--q",
+            "disk",
+        ],
+    );
+    assert_eq!(
+        found["executions"].as_array().map(Vec::len),
+        Some(1),
+        "{found}"
+    );
+    assert_eq!(found["executions"][0]["workflowName"], "Alerts");
+    let page = json(&db, &["executions", "list", &id, "--q", "body.alert=cpu"]);
+    assert_eq!(page["items"].as_array().map(Vec::len), Some(1), "{page}");
+    assert_eq!(page["items"][0]["payload"]["alert"], "cpu");
+
+    let counted = json(
+        &db,
+        &[
+            "executions",
+            "replay",
+            &id,
+            "--status",
+            "failed",
+            "--count-only",
+        ],
+    );
+    assert_eq!(counted["matched"], 2);
+    assert_eq!(counted["executionIds"], serde_json::json!([]));
+    let err = json_error(
+        &db,
+        &[
+            "executions",
+            "replay",
+            &id,
+            "--status",
+            "failed",
+            "--max",
+            "101",
+        ],
+    );
+    assert_eq!(err["error"]["code"], "invalid_request");
+    let replayed = json(
+        &db,
+        &[
+            "executions",
+            "replay",
+            &id,
+            "--status",
+            "failed",
+            "--max",
+            "1",
+            "--version",
+            "original",
+        ],
+    );
+    assert_eq!(replayed["executionIds"].as_array().map(Vec::len), Some(1));
+
+    let run_out = json(&db, &["workflows", "test-run", &id]);
+    assert_eq!(run_out["test"], true);
+    let text = run(&db, &["executions", "list", &id], None);
+    let text = String::from_utf8_lossy(&text.stdout);
+    let test_id = run_out["executionId"].as_str().expect("id");
+    let line = text
+        .lines()
+        .find(|l| l.starts_with(test_id))
+        .unwrap_or_else(|| panic!("{test_id} not listed: {text}"));
+    assert!(line.ends_with("  test"), "{line}");
+    let shown = run(&db, &["executions", "show", &id, test_id], None);
+    assert!(
+        String::from_utf8_lossy(&shown.stdout).contains("test:      yes"),
+        "{}",
+        String::from_utf8_lossy(&shown.stdout)
+    );
 }

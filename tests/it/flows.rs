@@ -553,7 +553,7 @@ async fn replay_runs_the_payload_again(t: TestApp) {
     t.worker.drain().await;
     let replay = t
         .app
-        .replay_execution(wf.id.as_str(), &id)
+        .replay_execution(wf.id.as_str(), &id, Default::default())
         .await
         .expect("replay");
     t.worker.drain().await;

@@ -29,6 +29,7 @@ mod hostile_input;
 mod local_worker;
 mod log_redaction;
 mod openapi;
+mod operator_executions;
 mod panics;
 mod path_flows;
 mod send_email;

@@ -75,6 +75,35 @@ async fn wait_for_status(client: &reqwest::Client, url: &str, key: &str, want: &
     }
 }
 
+/// The text of `/metrics`.
+async fn scrape(client: &reqwest::Client, base: &str) -> String {
+    client
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .expect("scrape")
+        .text()
+        .await
+        .expect("text")
+}
+
+/// `{}` to a workflow's webhook URL.
+async fn post_empty_webhook(
+    client: &reqwest::Client,
+    base: &str,
+    workflow_id: &str,
+    key: &str,
+) -> reqwest::Response {
+    client
+        .post(format!("{base}/webhooks/{workflow_id}"))
+        .header("x-api-key", key)
+        .header("content-type", "application/json")
+        .body("{}")
+        .send()
+        .await
+        .expect("post")
+}
+
 #[tokio::test]
 async fn cli_and_server_run_a_webhook_end_to_end() {
     let dir = tempfile::tempdir().expect("dir");
@@ -230,14 +259,7 @@ async fn a_fresh_serve_shows_every_family_at_zero_on_its_first_scrape() {
     let base = format!("http://127.0.0.1:{port}");
     let client = reqwest::Client::new();
     wait_healthy(&client, &base).await;
-    let text = client
-        .get(format!("{base}/metrics"))
-        .send()
-        .await
-        .expect("scrape")
-        .text()
-        .await
-        .expect("text");
+    let text = scrape(&client, &base).await;
     for line in [
         "webhook_accepted_total 0",
         "webhook_rejections_total 0",
@@ -260,19 +282,12 @@ async fn serve_counts_accepted_and_refused_webhooks_and_finished_executions_at_m
     let client = reqwest::Client::new();
     wait_healthy(&client, &base).await;
 
-    let post = |key: &str| {
-        client
-            .post(format!("{base}/webhooks/{workflow_id}"))
-            .header("x-api-key", key)
-            .header("content-type", "application/json")
-            .body("{}")
-            .send()
-    };
-    let accepted = post(&key_value).await.expect("post");
+    let post = |key: &'static str| post_empty_webhook(&client, &base, &workflow_id, key);
+    let accepted = post_empty_webhook(&client, &base, &workflow_id, &key_value).await;
     assert_eq!(accepted.status(), 202);
     let body: Value = serde_json::from_slice(&accepted.bytes().await.expect("body")).expect("json");
     let execution_id = body["executionId"].as_str().expect("id");
-    assert_eq!(post("wrong").await.expect("post").status(), 401);
+    assert_eq!(post("wrong").await.status(), 401);
     let unknown = client
         .post(format!("{base}/webhooks/wf_unknown"))
         .header("x-api-key", &key_value)
@@ -356,14 +371,7 @@ async fn the_workflow_label_is_capped_per_process_and_can_be_turned_off() {
             let base = format!("http://127.0.0.1:{port}");
             wait_healthy(&client, &base).await;
             for wf in &workflows {
-                let r = client
-                    .post(format!("{base}/webhooks/{wf}"))
-                    .header("x-api-key", &key)
-                    .header("content-type", "application/json")
-                    .body("{}")
-                    .send()
-                    .await
-                    .expect("post");
+                let r = post_empty_webhook(&client, &base, wf, &key).await;
                 assert_eq!(r.status(), 202);
             }
             let scraped = client.get(format!("{base}/metrics")).send().await;
@@ -496,5 +504,54 @@ async fn the_local_worker_runs_below_the_api_s_priority() {
             .iter()
             .any(|(name, nice)| name != "local-worker" && *nice == 0),
         "the API's threads keep the normal priority: {threads:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_test_run_is_left_out_of_the_metrics_execution_counts() {
+    let dir = tempfile::tempdir().expect("dir");
+    let db = dir.path().join("wt.db");
+    let (key_value, workflow_id) = orders_workflow(&db);
+    // Queued by the CLI before the server starts; its worker runs it.
+    let run = cli(
+        &db,
+        &[
+            "workflows",
+            "test-run",
+            &workflow_id,
+            "--body",
+            "{\"n\": 1}",
+        ],
+    );
+    assert_eq!(run["test"], true, "{run}");
+    let test_id = run["executionId"].as_str().expect("id").to_owned();
+    let listed = cli(&db, &["executions", "list", &workflow_id]);
+    assert_eq!(listed["items"][0]["test"], true, "{listed}");
+    let port = free_port();
+    let (_server, _stdout) = start(&db, port, false);
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    wait_healthy(&client, &base).await;
+    let url = |id: &str| format!("{base}/workflows/{workflow_id}/executions/{id}");
+    let done = wait_for_status(&client, &url(&test_id), &key_value, "succeeded").await;
+    assert_eq!(done["test"], true, "{done}");
+    let text = scrape(&client, &base).await;
+    for line in [
+        "workflow_executions_total{outcome=\"succeeded\"} 0",
+        "workflow_execution_seconds_count 0",
+        "webhook_accepted_total 0",
+    ] {
+        assert!(text.contains(line), "{line} missing in:\n{text}");
+    }
+
+    // A real webhook does move them: the zero above is the test run's, not a dead counter.
+    let accepted = post_empty_webhook(&client, &base, &workflow_id, &key_value).await;
+    let body: Value = serde_json::from_slice(&accepted.bytes().await.expect("body")).expect("json");
+    let real = body["executionId"].as_str().expect("id");
+    wait_for_status(&client, &url(real), &key_value, "succeeded").await;
+    let text = scrape(&client, &base).await;
+    assert!(
+        text.contains("workflow_executions_total{outcome=\"succeeded\"} 1"),
+        "{text}"
     );
 }

@@ -78,6 +78,10 @@ pub const ROUTES: &[Route] = &[
     route("GET", "/admin/workflows/{workflow_id}/activity"),
     route("GET", "/admin/workflows/{workflow_id}/subscriptions"),
     route("GET", "/admin/workflows/{workflow_id}/executions"),
+    route("GET", "/admin/executions"),
+    route("GET", "/admin/executions/counts"),
+    route("POST", "/admin/workflows/{workflow_id}/replay"),
+    route("POST", "/admin/workflows/{workflow_id}/test-run"),
     route(
         "GET",
         "/admin/workflows/{workflow_id}/executions/{execution_id}",
