@@ -1360,6 +1360,24 @@ async fn the_editor_builds_checks_dry_runs_and_saves(
     .expect("script");
     screenshot(c, "console-bench.png").await;
 
+    // A payload typed in, with a header, instead of a stored execution.
+    choose(c, "#input-source", "a payload typed here").await;
+    type_into(
+        c,
+        "#input-body",
+        r#"{"severity": "critical", "alerts": [{"name": "typed in"}]}"#,
+    )
+    .await;
+    type_into(c, "#input-headers", r#"{"x-source": "bench"}"#).await;
+    click(c, "#dry-run-button").await;
+    wait_text(c, "#dry-run-source", "Input: the payload given").await;
+    let rendered = text_of(
+        c,
+        "#dry-run-steps .preview[data-step='http_request_1'] .preview-body",
+    )
+    .await;
+    assert!(rendered.contains("typed in"), "{rendered}");
+
     // Saved: version 2, no draft; a webhook runs it and the receiver gets the rendered body.
     click(c, "#save-draft").await;
     wait_text(c, "#workflow-version", "2").await;
