@@ -18,7 +18,7 @@ pub use search::{
 
 use crate::app::{
     Accepted, Activity, ApiKeyListing, ApiKeyOverview, CheckReport, CreatedApiKey, DryRun,
-    DryRunSource, ExecutionPage, ItemPage, RejectionActivity, RotatedApiKey, SecretChange,
+    ExecutionPage, InputSource, ItemPage, RejectionActivity, RotatedApiKey, SecretChange,
     SnsOutcome, StatusCounts,
 };
 use crate::domain::signature::{Algorithm, Encoding};
@@ -110,10 +110,10 @@ impl From<&DryRun> for DryRunView {
                 query: execution.request.query.clone(),
             },
             source: match run.source {
-                DryRunSource::Execution => "execution",
-                DryRunSource::Input => "input",
+                InputSource::Execution => "execution",
+                InputSource::Input => "input",
             },
-            execution_id: (run.source == DryRunSource::Execution).then(|| execution.id.to_string()),
+            execution_id: (run.source == InputSource::Execution).then(|| execution.id.to_string()),
             steps: run.previews.clone(),
         }
     }

@@ -10,6 +10,7 @@ mod console;
 mod dry_run;
 mod error;
 mod executions;
+mod input;
 mod rejections;
 mod replay;
 mod search;
@@ -29,12 +30,13 @@ pub use check::CheckReport;
 pub use console::{
     ACTIVITY_SCAN_LIMIT, ACTIVITY_WINDOW_HOURS, Activity, RejectionActivity, StatusCounts,
 };
-pub use dry_run::{DryRun, DryRunInput, DryRunRequest, DryRunSource};
+pub use dry_run::{DryRun, DryRunRequest};
 pub use error::AppError;
 pub use executions::{
     DEFAULT_ITEM_PAGE, ExecutionPage, ItemCounts, ItemPage, ListExecutions, ListItems,
     MAX_ITEM_PAGE,
 };
+pub use input::{InputChoice, InputSource, TypedInput};
 pub use replay::{BulkReplay, BulkReplayed, MAX_BULK_REPLAY, ReplayVersion};
 pub use search::{
     CountParams, Counts, DEFAULT_COUNT_HOURS, FilterParams, Found, MAX_SEARCH_LIMIT,
@@ -42,7 +44,7 @@ pub use search::{
 };
 pub use sns::{SnsOutcome, SnsRequest};
 pub use sweep::{SweepError, SweepReport, Sweeper};
-pub use test_run::{TestInput, TestRun, TestRunRequest};
+pub use test_run::TestRun;
 pub use workflows::Save;
 
 use crate::cache::TtlCache;

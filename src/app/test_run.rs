@@ -1,34 +1,12 @@
 //! The test bench's "Run for real": a real execution of the workflow's saved version, marked
 //! `test`, accepted exactly as a webhook is (one store write and one queue send, or the
-//! embedded backend's one atomic write), with its input typed by the operator or taken from a
-//! stored execution.
-
-use std::collections::BTreeMap;
+//! embedded backend's one atomic write), with its input chosen as a dry-run's is (`super::input`).
 
 use chrono::Utc;
-use serde_json::Value;
 
+use super::input::InputChoice;
 use super::{App, AppError};
-use crate::domain::{Execution, RequestMeta, TriggerMeta, WorkflowId};
-use crate::ports::ExecutionQuery;
-
-/// A typed input: the body, and the headers and query the execution sees.
-#[derive(Debug, Clone, Default)]
-pub struct TestInput {
-    /// `{}` when absent.
-    pub body: Option<Value>,
-    pub headers: BTreeMap<String, String>,
-    pub query: BTreeMap<String, String>,
-}
-
-/// Where a test run's input comes from, unchecked: a typed input, a stored execution (of this
-/// workflow, or of `execution_workflow_id`'s), or else the workflow's latest execution.
-#[derive(Debug, Clone, Default)]
-pub struct TestRunRequest {
-    pub input: Option<TestInput>,
-    pub execution_id: Option<String>,
-    pub execution_workflow_id: Option<String>,
-}
+use crate::domain::{Execution, WorkflowId};
 
 #[derive(Debug, Clone)]
 pub struct TestRun {
@@ -40,72 +18,13 @@ impl App {
     pub async fn test_run(
         &self,
         raw_workflow_id: &str,
-        request: TestRunRequest,
+        choice: InputChoice,
     ) -> Result<TestRun, AppError> {
         let workflow = self.workflow(raw_workflow_id).await?;
         let now = Utc::now();
         let retention = self.config().retention;
-        let source = match (request.input, request.execution_id) {
-            (Some(_), Some(_)) => {
-                return Err(AppError::InvalidRequest(
-                    "give either input or executionId, not both".into(),
-                ));
-            }
-            (Some(input), None) => {
-                let body = input
-                    .body
-                    .unwrap_or_else(|| Value::Object(Default::default()));
-                let body_bytes = body.to_string().len();
-                // Typed headers go through the webhook's own capture, so a typed credential
-                // is dropped exactly as a sent one would be.
-                let meta = RequestMeta::capture(
-                    input.headers.iter().map(|(k, v)| (k.as_str(), v.as_str())),
-                    input.query,
-                );
-                Execution::new(
-                    workflow.id.clone(),
-                    TriggerMeta::GenericWebhook {
-                        content_type: Some("application/json".into()),
-                        idempotency_key: None,
-                        body_bytes,
-                    },
-                    body,
-                    now,
-                    retention,
-                )
-                .with_request(meta)
-            }
-            (None, Some(raw_id)) => {
-                let owner = match request.execution_workflow_id.as_deref() {
-                    Some(raw) if !raw.is_empty() => {
-                        WorkflowId::parse(raw).map_err(|_| AppError::WorkflowNotFound)?
-                    }
-                    _ => workflow.id.clone(),
-                };
-                let stored = self.get_execution(&owner, &raw_id).await?;
-                copy_input(&stored, &workflow.id, now, retention)
-            }
-            (None, None) => {
-                let latest = self
-                    .store()
-                    .list_executions(
-                        &workflow.id,
-                        &ExecutionQuery {
-                            status: None,
-                            limit: 1,
-                            before: None,
-                        },
-                    )
-                    .await?;
-                let stored = latest.into_iter().next().ok_or_else(|| {
-                    AppError::NoInput(format!(
-                        "workflow {} has no execution to take an input from; give input or executionId",
-                        workflow.id
-                    ))
-                })?;
-                copy_input(&stored, &workflow.id, now, retention)
-            }
-        };
+        let (sample, _) = self.chosen_input(&workflow.id, choice).await?;
+        let source = copy_input(&sample, &workflow.id, now, retention);
         let execution = source.of_version(workflow.version).as_test();
         self.record_and_dispatch(execution.clone(), None).await?;
         Ok(TestRun {
@@ -136,6 +55,7 @@ fn copy_input(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::{RequestMeta, TriggerMeta};
 
     #[test]
     fn a_copied_input_is_a_fresh_execution_of_the_target_workflow() {

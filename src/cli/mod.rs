@@ -16,8 +16,8 @@ pub use backend::{Backend, StoreLocation, open as open_backend, open_with_queue}
 pub use serve::{DEMO_BODY, DEMO_WORKFLOW};
 
 use crate::app::{
-    AppError, BulkReplay, CheckReport, FilterParams, ListExecutions, ListItems, NewWorkflow,
-    ReplayVersion, SearchParams, TestInput, TestRunRequest,
+    AppError, BulkReplay, CheckReport, FilterParams, InputChoice, ListExecutions, ListItems,
+    NewWorkflow, ReplayVersion, SearchParams, TypedInput,
 };
 use crate::config::Config;
 use crate::domain::{SnsOptions, Trigger, WorkflowFile, WorkflowStep};
@@ -483,16 +483,16 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             } => {
                 let input = body
                     .map(|text| {
-                        serde_json::from_str(&text).map(|body| TestInput {
-                            body: Some(body),
-                            ..TestInput::default()
+                        serde_json::from_str(&text).map(|body| TypedInput {
+                            body,
+                            ..TypedInput::default()
                         })
                     })
                     .transpose()
                     .map_err(|e| {
                         CliError::new("invalid_json", format!("--body is not JSON: {e}"))
                     })?;
-                let request = TestRunRequest {
+                let request = InputChoice {
                     input,
                     execution_id: execution,
                     execution_workflow_id: execution_workflow,

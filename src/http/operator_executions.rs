@@ -1,22 +1,20 @@
 //! The operator's execution routes beyond one workflow's page: a search across workflows,
 //! counts by status over an interval, bulk replay and test runs. Admin key only.
 
-use std::collections::BTreeMap;
-
+use super::workflow_tools::InputBody;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
-use serde_json::Value;
 
 use super::ApiError;
 use super::admin::Operator;
 use super::openapi::AdminErrors;
 use super::request::json_body_or_default;
 use crate::app::{
-    App, AppError, BulkReplay, CountParams, FilterParams, SearchParams, TestInput, TestRunRequest,
+    App, AppError, BulkReplay, CountParams, FilterParams, InputChoice, SearchParams, TypedInput,
 };
 use crate::wire::{
     BulkReplayView, ErrorBody, ExecutionCountsView, ExecutionSearchView, TestRunView,
@@ -199,23 +197,10 @@ pub async fn bulk_replay(
     Ok(Json(BulkReplayView::from(&replayed)))
 }
 
-/// A typed test input.
-#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct TestInputBody {
-    /// The body (JSON); `{}` when absent.
-    #[schema(value_type = Option<Value>)]
-    body: Option<Value>,
-    #[serde(default)]
-    headers: BTreeMap<String, String>,
-    #[serde(default)]
-    query: BTreeMap<String, String>,
-}
-
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct TestRunBody {
-    input: Option<TestInputBody>,
+    input: Option<InputBody>,
     /// A stored execution whose input to use.
     execution_id: Option<String>,
     /// The workflow of `executionId` (this one when absent).
@@ -246,12 +231,8 @@ pub async fn test_run(
     raw: Bytes,
 ) -> Result<(StatusCode, Json<TestRunView>), ApiError> {
     let body: TestRunBody = json_body_or_default(&raw)?;
-    let request = TestRunRequest {
-        input: body.input.map(|i| TestInput {
-            body: i.body,
-            headers: i.headers,
-            query: i.query,
-        }),
+    let request = InputChoice {
+        input: body.input.map(TypedInput::from),
         execution_id: body.execution_id,
         execution_workflow_id: body.execution_workflow_id,
     };

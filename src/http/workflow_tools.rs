@@ -16,7 +16,7 @@ use super::ApiError;
 use super::admin::Operator;
 use super::admin_workflows::{json_is_an_object, syntax, text};
 use super::openapi::AdminErrors;
-use crate::app::{App, CheckReport, DryRunInput, DryRunRequest};
+use crate::app::{App, CheckReport, DryRunRequest, InputChoice, TypedInput};
 use crate::wire::{DryRunView, ErrorBody, WorkflowCheckView};
 
 /// Where the schema is served; the README's editor header names it.
@@ -83,17 +83,28 @@ pub struct DryRunBody {
     input: Option<InputBody>,
 }
 
+/// A request typed by hand, for a dry-run or a test run.
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct InputBody {
-    /// JSON, or a string for a body that is not JSON.
-    #[schema(value_type = Object)]
+    /// JSON, or a string for a body that is not JSON; `{}` when absent.
+    #[schema(value_type = Option<Object>)]
     #[serde(default)]
-    body: Value,
+    body: Option<Value>,
     #[serde(default)]
     headers: BTreeMap<String, String>,
     #[serde(default)]
     query: BTreeMap<String, String>,
+}
+
+impl From<InputBody> for TypedInput {
+    fn from(input: InputBody) -> Self {
+        Self {
+            body: input.body.unwrap_or_else(|| TypedInput::default().body),
+            headers: input.headers,
+            query: input.query,
+        }
+    }
 }
 
 /// Each step rendered against an input, in order, with nothing sent.
@@ -121,13 +132,11 @@ pub async fn dry_run(
     let body: DryRunBody = super::request::json_body_or_default(&body)?;
     let request = DryRunRequest {
         definition: body.definition,
-        execution_id: body.execution_id,
-        execution_workflow_id: body.execution_workflow_id,
-        input: body.input.map(|i| DryRunInput {
-            body: i.body,
-            headers: i.headers,
-            query: i.query,
-        }),
+        input: InputChoice {
+            input: body.input.map(TypedInput::from),
+            execution_id: body.execution_id,
+            execution_workflow_id: body.execution_workflow_id,
+        },
     };
     let run = app.dry_run_with(&workflow_id, request).await?;
     Ok(Json(DryRunView::from(&run)))
