@@ -24,7 +24,7 @@ use crate::app::{
 use crate::domain::signature::{Algorithm, Encoding};
 use crate::domain::{
     ApiKey, AuthMode, Execution, ExecutionStatus, ItemRecord, ItemStatus, PlannedStep,
-    RejectionCounts, Scheme, SigningSecret, SnsSubscription, StepRecord, StepStatus,
+    RefusalSample, RejectionCounts, Scheme, SigningSecret, SnsSubscription, StepRecord, StepStatus,
     SubscriptionState, Trigger, TriggerMeta, Workflow, WorkflowFile, WorkflowSecrets, WorkflowStep,
     WorkflowVersion,
 };
@@ -317,6 +317,63 @@ impl From<&Activity> for ActivityView {
                 received_at: e.received_at,
             }),
             rejections: RejectionsView::from(&a.rejections),
+        }
+    }
+}
+
+/// A workflow's refused-request samples, newest first.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RefusalSamplesView {
+    pub samples: Vec<RefusalSampleView>,
+}
+
+/// One refused request: the answer it got, where it came from, its headers (every value
+/// `[redacted]` unless the header is known to be harmless) and the first 4 KiB of its body
+/// (empty when it was refused before its body was read).
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RefusalSampleView {
+    pub at: DateTime<Utc>,
+    pub status: u16,
+    pub code: String,
+    /// The chart's group: `auth`, `size`, `signature` or `other`.
+    pub reason: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source_ip: Option<String>,
+    pub headers: BTreeMap<String, String>,
+    /// Headers left out past the first 64 (by name).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub headers_dropped: usize,
+    pub body: String,
+    /// The body had more than `body` shows, or was not read.
+    pub body_truncated: bool,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
+impl From<&RefusalSample> for RefusalSampleView {
+    fn from(s: &RefusalSample) -> Self {
+        Self {
+            at: s.at,
+            status: s.status,
+            code: s.code.clone(),
+            reason: s.reason.as_str(),
+            source_ip: s.source_ip.clone(),
+            headers: s.headers.clone(),
+            headers_dropped: s.headers_dropped,
+            body: s.body.clone(),
+            body_truncated: s.body_truncated,
+        }
+    }
+}
+
+impl From<&[RefusalSample]> for RefusalSamplesView {
+    fn from(samples: &[RefusalSample]) -> Self {
+        Self {
+            samples: samples.iter().map(RefusalSampleView::from).collect(),
         }
     }
 }

@@ -12,14 +12,18 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use webhook_trigger::domain::{
-    AdminKey, ApiKey, ApiKeyName, Execution, ExecutionId, ItemRecord, KeyUsage, RejectionCounts,
-    SnsSubscription, Workflow, WorkflowId, WorkflowSecrets, WorkflowVersion,
+    AdminKey, ApiKey, ApiKeyName, Execution, ExecutionId, ItemRecord, KeyUsage, RefusalSample,
+    RejectionCounts, RejectionReason, SnsSubscription, Workflow, WorkflowId, WorkflowSecrets,
+    WorkflowVersion,
 };
 use webhook_trigger::ports::{
     AdminKeyStore, ApiKeyStore, ExecutionQuery, ExecutionStore, ItemStore, KeyUsageStore, Outbox,
-    QueueError, Recorded, RejectionStore, SecretStore, StoreError, SubscriptionStore, WorkItem,
-    WorkQueue, WorkflowStore, WorkflowVersionStore,
+    QueueError, Recorded, RefusalSampleStore, RejectionStore, SecretStore, StoreError,
+    SubscriptionStore, WorkItem, WorkQueue, WorkflowStore, WorkflowVersionStore,
 };
+
+/// One refusal sample per workflow, minute and reason.
+type SampleSlot = (WorkflowId, DateTime<Utc>, RejectionReason);
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|p| p.into_inner())
@@ -107,6 +111,7 @@ pub struct MemoryStore {
     admin_keys: Table<ApiKeyName, AdminKey>,
     subscriptions: Mutex<HashMap<(WorkflowId, String), SnsSubscription>>,
     rejections: Mutex<HashMap<(WorkflowId, DateTime<Utc>), RejectionCounts>>,
+    refusal_samples: Mutex<HashMap<SampleSlot, RefusalSample>>,
     executions: Mutex<Executions>,
     /// `for_each` item records by (workflow, execution, step, index): ordered, so a step's
     /// items are one range.
@@ -127,6 +132,7 @@ impl MemoryStore {
             admin_keys: Table::new(),
             subscriptions: Mutex::new(HashMap::new()),
             rejections: Mutex::new(HashMap::new()),
+            refusal_samples: Mutex::new(HashMap::new()),
             executions: Mutex::new(Executions::default()),
             items: Mutex::new(BTreeMap::new()),
             callbacks: Mutex::new(HashMap::new()),
@@ -345,6 +351,34 @@ impl SubscriptionStore for MemoryStore {
             .filter(|s| &s.workflow_id == workflow_id)
             .cloned()
             .collect())
+    }
+}
+
+#[async_trait]
+impl RefusalSampleStore for MemoryStore {
+    async fn put_refusal_sample(&self, sample: &RefusalSample) -> Result<bool, StoreError> {
+        let key = (sample.workflow_id.clone(), sample.minute(), sample.reason);
+        let mut samples = lock(&self.refusal_samples);
+        if samples.contains_key(&key) {
+            return Ok(false);
+        }
+        samples.insert(key, sample.clone());
+        Ok(true)
+    }
+    async fn refusal_samples_since(
+        &self,
+        workflow_id: &WorkflowId,
+        since: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<RefusalSample>, StoreError> {
+        let mut found: Vec<RefusalSample> = lock(&self.refusal_samples)
+            .values()
+            .filter(|s| &s.workflow_id == workflow_id && s.at >= since)
+            .cloned()
+            .collect();
+        found.sort_by_key(|s| std::cmp::Reverse(s.at));
+        found.truncate(limit);
+        Ok(found)
     }
 }
 

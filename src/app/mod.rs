@@ -11,6 +11,7 @@ mod dry_run;
 mod error;
 mod executions;
 mod input;
+mod refusal_samples;
 mod rejections;
 mod replay;
 mod search;
@@ -37,6 +38,7 @@ pub use executions::{
     MAX_ITEM_PAGE,
 };
 pub use input::{InputChoice, InputSource, TypedInput};
+pub use refusal_samples::REFUSAL_SAMPLE_LIMIT;
 pub use replay::{BulkReplay, BulkReplayed, MAX_BULK_REPLAY, ReplayVersion};
 pub use search::{
     CountParams, Counts, DEFAULT_COUNT_HOURS, FilterParams, Found, MAX_SEARCH_LIMIT,
@@ -75,6 +77,9 @@ struct Inner {
     sns: sns::SnsGateway,
     /// Refused requests per workflow, counted here and written now and then.
     rejections: rejections::RejectionTally,
+    /// Refused requests sampled, at most one per workflow, reason and minute, written with
+    /// the counts.
+    samples: refusal_samples::RefusalSampler,
 }
 
 /// What the use cases need from the world, chosen by the entry point (a Lambda binary, the
@@ -104,6 +109,7 @@ impl App {
                 admin_keys: TtlCache::new(ttl),
                 sns,
                 rejections,
+                samples: refusal_samples::RefusalSampler::default(),
             }),
         }
     }

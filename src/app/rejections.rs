@@ -138,21 +138,26 @@ impl App {
             return;
         };
         let batch = tally.take(Instant::now());
+        let samples = self.inner.samples.take();
         let app = self.clone();
         runtime.spawn(async move {
             app.write_rejections(batch).await;
+            app.write_refusal_samples(samples).await;
             drop(writing);
         });
     }
 
-    /// Writes every waiting count now, one write per workflow-hour, and returns how many writes
-    /// succeeded. What fails is kept for the next flush. `serve` calls this on its timer and
-    /// at shutdown.
+    /// Writes every waiting count now, one write per workflow-hour, and the refused-request
+    /// samples waiting (`refusal_samples`), and returns how many count writes succeeded. What
+    /// fails is kept for the next flush. `serve` calls this on its timer and at shutdown.
     pub async fn flush_rejections(&self) -> usize {
         let tally = &self.inner.rejections;
         let _writing = tally.writing.lock().await;
         let batch = tally.take(Instant::now());
-        self.write_rejections(batch).await
+        let samples = self.inner.samples.take();
+        let written = self.write_rejections(batch).await;
+        self.write_refusal_samples(samples).await;
+        written
     }
 
     /// One write per workflow-hour of `batch`; what fails goes back to the tally. The caller

@@ -148,6 +148,11 @@ enum WorkflowsCommand {
     Subscriptions {
         id: String,
     },
+    /// Samples of the webhook requests the workflow refused over the last 48 h (one per
+    /// reason and minute), newest first, secrets redacted.
+    Refusals {
+        id: String,
+    },
     /// Replace a workflow's definition from a file; its id and webhook URL stay the same.
     Update {
         id: String,
@@ -545,6 +550,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             WorkflowsCommand::Subscriptions { id } => {
                 out.subscriptions(&app.list_subscriptions(&id).await?)
             }
+            WorkflowsCommand::Refusals { id } => out.refusals(&app.refusal_samples(&id).await?),
         },
         Command::Executions(cmd) => match cmd {
             ExecutionsCommand::List {

@@ -11,12 +11,13 @@ use crate::app::{
     ItemCounts, ItemPage, RotatedApiKey, SecretChange, TestRun,
 };
 use crate::domain::{
-    AdminKey, ApiKey, Execution, PlanState, SnsSubscription, StepRecord, Workflow, WorkflowSecrets,
+    AdminKey, ApiKey, Execution, PlanState, RefusalSample, SnsSubscription, StepRecord, Workflow,
+    WorkflowSecrets,
 };
 use crate::wire::{
     AcceptedView, ApiKeyView, BulkReplayView, CreatedApiKeyView, ErrorBody, ExecutionPageView,
-    ExecutionSearchView, ExecutionView, ItemPageView, RotatedApiKeyView, SecretsView,
-    SubscriptionView, TestRunView, WorkflowCheckView, WorkflowView, branch_choice,
+    ExecutionSearchView, ExecutionView, ItemPageView, RefusalSamplesView, RotatedApiKeyView,
+    SecretsView, SubscriptionView, TestRunView, WorkflowCheckView, WorkflowView, branch_choice,
 };
 use crate::worker::dry_run::StepPreview;
 
@@ -332,6 +333,35 @@ impl Output {
                 s.subscription_arn.as_deref().unwrap_or("-"),
                 s.updated_at
             )?;
+        }
+        Ok(())
+    }
+
+    /// Header values and bodies are printed escaped (`{:?}`): a sender's bytes must not reach
+    /// the terminal as control sequences.
+    pub fn refusals(&self, samples: &[RefusalSample]) -> io::Result<()> {
+        let mut out = self.stdout();
+        if self.json {
+            return write_json(&mut out, &RefusalSamplesView::from(samples));
+        }
+        if samples.is_empty() {
+            writeln!(out, "No refused requests sampled in the last 48 h.")?;
+        }
+        for s in samples {
+            writeln!(
+                out,
+                "{}  {} {}  {}  from {}",
+                s.at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                s.status,
+                s.code,
+                s.reason,
+                s.source_ip.as_deref().unwrap_or("-"),
+            )?;
+            for (name, value) in &s.headers {
+                writeln!(out, "  {name}: {value:?}")?;
+            }
+            let cut = if s.body_truncated { " (truncated)" } else { "" };
+            writeln!(out, "  body{cut}: {:?}", s.body)?;
         }
         Ok(())
     }

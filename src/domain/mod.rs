@@ -10,6 +10,7 @@ pub mod execution;
 pub mod ids;
 pub mod item;
 pub mod plan;
+pub mod refusal_sample;
 pub mod rejection;
 pub mod request;
 pub mod search;
@@ -34,6 +35,9 @@ pub use execution::{
 pub use ids::{ExecutionId, InvalidId, WorkflowId};
 pub use item::{ItemRecord, ItemStatus};
 pub use plan::{PlanState, PlannedStep};
+pub use refusal_sample::{
+    REFUSAL_SAMPLE_RETENTION_HOURS, RefusalSample, RefusedRequest, SAMPLE_BODY_BYTES, minute_of,
+};
 pub use rejection::{REJECTION_RETENTION_HOURS, RejectionCounts, RejectionReason, hour_of};
 pub use request::RequestMeta;
 pub use search::{ExecutionFilter, PayloadQuery};

@@ -6,7 +6,10 @@
 
 use chrono::{DateTime, Duration, DurationRound, Utc};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
 pub enum RejectionReason {
     /// No API key, a wrong, revoked or retired one, or two different ones.
     Auth,

@@ -15,7 +15,7 @@ use crate::app::{App, AppError, ListExecutions, ReplayVersion};
 use crate::domain::ApiKeyName;
 use crate::wire::{
     AcceptedView, ActivityView, AdminWorkflowView, DecisionView, ErrorBody, ExecutionPageView,
-    ExecutionView, ItemPageView, SubscriptionView,
+    ExecutionView, ItemPageView, RefusalSamplesView, SubscriptionView,
 };
 
 pub const ADMIN_KEY: &str = "x-admin-key";
@@ -96,6 +96,31 @@ pub async fn activity(
     let workflow = app.workflow(&workflow_id).await?;
     let activity = app.activity(&workflow).await?;
     Ok(Json(ActivityView::from(&activity)))
+}
+
+/// Samples of the webhook requests the workflow refused over the last 48 h, newest first: at
+/// most one per reason and minute, header values redacted unless harmless, the first 4 KiB of
+/// the body.
+#[utoipa::path(
+    get,
+    path = "/admin/workflows/{workflow_id}/refusals",
+    operation_id = "adminListRefusals",
+    tag = "admin",
+    params(("workflow_id" = String, Path, description = "The workflow's id")),
+    responses(
+        (status = 200, description = "At most 100 samples, newest first", body = RefusalSamplesView),
+        AdminErrors,
+        (status = 404, description = "No such workflow (`workflow_not_found`)", body = ErrorBody),
+    ),
+    security(("admin_key" = []))
+)]
+pub async fn refusals(
+    _: Operator,
+    State(app): State<App>,
+    Path(workflow_id): Path<String>,
+) -> Result<Json<RefusalSamplesView>, ApiError> {
+    let samples = app.refusal_samples(&workflow_id).await?;
+    Ok(Json(RefusalSamplesView::from(samples.as_slice())))
 }
 
 #[utoipa::path(

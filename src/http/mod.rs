@@ -105,6 +105,10 @@ pub fn router(app: App) -> Router {
             get(admin::activity),
         )
         .route(
+            "/admin/workflows/{workflow_id}/refusals",
+            get(admin::refusals),
+        )
+        .route(
             "/admin/workflows/{workflow_id}/subscriptions",
             get(admin::subscriptions),
         )

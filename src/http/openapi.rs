@@ -51,6 +51,7 @@ use crate::wire::ErrorBody;
         workflow_tools::check,
         workflow_tools::dry_run,
         admin::activity,
+        admin::refusals,
         admin::subscriptions,
         admin::executions,
         admin::execution,

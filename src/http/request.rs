@@ -10,6 +10,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use super::ApiError;
+use super::refusals::RefusedParts;
 use super::server::BodyDeadlineElapsed;
 
 use crate::app::AppError;
@@ -59,7 +60,17 @@ pub fn api_key(headers: &HeaderMap, query: Option<&str>) -> Option<String> {
 /// looks up a workflow or a key.
 pub async fn refuse_ambiguous_api_key(request: Request, next: Next) -> Response {
     match presented_api_key(request.headers(), request.uri().query()) {
-        Err(err) => ApiError::from(err).into_response(),
+        Err(err) => {
+            let mut response = ApiError::from(err).into_response();
+            // For the refusal's sample (`refusals::count`); the body is never read.
+            let (parts, body) = request.into_parts();
+            response.extensions_mut().insert(RefusedParts {
+                headers: parts.headers,
+                body: None,
+                had_body: !http_body::Body::is_end_stream(&body),
+            });
+            response
+        }
         Ok(_) => next.run(request).await,
     }
 }

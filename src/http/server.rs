@@ -108,9 +108,9 @@ pub async fn run(
             },
             () = &mut shutdown => break,
         };
-        let stream = tokio::select! {
+        let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
+                Ok(accepted) => accepted,
                 Err(err) => {
                     // Out of descriptors or a connection reset before accept: the loop must
                     // survive it. A short pause keeps EMFILE from spinning the CPU.
@@ -128,8 +128,9 @@ pub async fn run(
             let body_timeout = limits.body_read_timeout;
             hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
                 let busy = activity.begin();
-                let request: Request =
+                let mut request: Request =
                     request.map(|body| Body::new(DeadlineBody::new(body, body_timeout)));
+                request.extensions_mut().insert(PeerAddr(peer.ip()));
                 let router = router.clone();
                 async move {
                     let response = router.oneshot(request).await;
@@ -169,6 +170,11 @@ pub async fn run(
     // Every connection holds a slot until it ends: having them all back means all ended.
     let _ = slots.acquire_many(limits.max_connections as u32).await;
 }
+
+/// The address a request's connection came from, for the samples of refused requests (on
+/// Lambda, API Gateway's `sourceIp` says it instead).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PeerAddr(pub std::net::IpAddr);
 
 /// Requests in progress on one connection, and whether it has answered one yet.
 #[derive(Clone)]

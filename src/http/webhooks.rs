@@ -1,12 +1,12 @@
 use crate::wire::{AcceptedView, ErrorBody, SlackChallengeView, SnsAnswer, WebhookAnswerView};
 use axum::Json;
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use super::ApiError;
-use super::refusals::{ForWorkflow, Repeated};
+use super::refusals::{ForWorkflow, RefusedParts, Repeated};
 use super::request::{api_key, body, header, request_meta};
 use crate::app::{Accepted, App, GenericRequest, SnsOutcome, SnsRequest};
 use crate::domain::signature::slack_url_challenge;
@@ -55,12 +55,32 @@ pub async fn receive(
         Ok(workflow) => workflow,
         Err(err) => return ApiError::from(err).into_response(),
     };
-    let mut response = match answer(&app, &workflow, headers, raw_query, request_body).await {
+    let mut body_read = None;
+    let had_body = !http_body::Body::is_end_stream(&request_body);
+    let answered = answer(
+        &app,
+        &workflow,
+        &headers,
+        raw_query,
+        request_body,
+        &mut body_read,
+    )
+    .await;
+    let mut response = match answered {
         Ok(response) => {
             crate::measure::accept_latency(started.elapsed().as_secs_f64());
             response
         }
-        Err(err) => err.into_response(),
+        Err(err) => {
+            let mut response = err.into_response();
+            // For the refusal's sample (`refusals::count`): moved, the request is done.
+            response.extensions_mut().insert(RefusedParts {
+                headers,
+                body: body_read,
+                had_body,
+            });
+            response
+        }
     };
     // From here on, whatever the answer, it concerns a known workflow (`refusals::count`).
     response
@@ -69,49 +89,52 @@ pub async fn receive(
     response
 }
 
+/// `body_read` receives the body once read, so a refusal after that can show it.
 async fn answer(
     app: &App,
     workflow: &Workflow,
-    headers: HeaderMap,
+    headers: &HeaderMap,
     raw_query: Option<String>,
     request_body: Body,
+    body_read: &mut Option<Bytes>,
 ) -> Result<Response, ApiError> {
-    let key = api_key(&headers, raw_query.as_deref());
+    let key = api_key(headers, raw_query.as_deref());
     app.check_webhook_key(workflow, key.as_deref()).await?;
-    let bytes = body(&headers, request_body, app.config().body_limit_bytes).await?;
+    let bytes: &Bytes =
+        body_read.insert(body(headers, request_body, app.config().body_limit_bytes).await?);
     // Over the bytes as received, before any parsing: a re-encoded body would not verify.
     let verified = app
-        .verify_sender(workflow, |name| header(&headers, name), &bytes)
+        .verify_sender(workflow, |name| header(headers, name), bytes)
         .await?;
     if let Some(challenge) = workflow
         .verify
         .as_ref()
-        .and_then(|options| slack_url_challenge(options, &bytes))
+        .and_then(|options| slack_url_challenge(options, bytes))
     {
         return Ok((StatusCode::OK, Json(SlackChallengeView { challenge })).into_response());
     }
-    let meta = request_meta(&headers, raw_query.as_deref());
+    let meta = request_meta(headers, raw_query.as_deref());
     let response = match workflow.trigger {
         Trigger::GenericWebhook => {
             let request = GenericRequest {
-                body: &bytes,
-                content_type: header(&headers, "content-type"),
+                body: bytes,
+                content_type: header(headers, "content-type"),
                 // A signed delivery id wins over an unsigned Idempotency-Key, so a captured
                 // request replayed with a new key is still the same execution.
                 idempotency_key: verified
                     .delivery_id
                     .as_deref()
-                    .or_else(|| header(&headers, "idempotency-key")),
-                sns_message_type: header(&headers, "x-amz-sns-message-type"),
+                    .or_else(|| header(headers, "idempotency-key")),
+                sns_message_type: header(headers, "x-amz-sns-message-type"),
                 meta,
             };
             accepted_response(&workflow.id, &app.accept_generic(workflow, request).await?)
         }
         Trigger::AmazonSns => {
             let request = SnsRequest {
-                body: &bytes,
-                message_type: header(&headers, "x-amz-sns-message-type"),
-                raw_delivery: header(&headers, "x-amz-sns-rawdelivery"),
+                body: bytes,
+                message_type: header(headers, "x-amz-sns-message-type"),
+                raw_delivery: header(headers, "x-amz-sns-rawdelivery"),
                 meta,
             };
             sns_response(&workflow.id, app.accept_sns(workflow, request).await?)

@@ -15,6 +15,6 @@ pub use outbound::{
 pub use queue::{DelayedQueue, MAX_QUEUE_DELAY, QueueError, Redelivery, WorkItem, WorkQueue};
 pub use store::{
     AdminKeyStore, ApiKeyStore, CallbackStore, ExecutionQuery, ExecutionStore, ItemStore,
-    KeyUsageStore, Outbox, PendingDispatch, Recorded, RejectionStore, SecretStore, Store,
-    StoreError, SubscriptionStore, WorkflowStore, WorkflowVersionStore,
+    KeyUsageStore, Outbox, PendingDispatch, Recorded, RefusalSampleStore, RejectionStore,
+    SecretStore, Store, StoreError, SubscriptionStore, WorkflowStore, WorkflowVersionStore,
 };

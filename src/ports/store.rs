@@ -4,8 +4,8 @@ use chrono::{DateTime, Utc};
 use super::queue::WorkItem;
 use crate::domain::{
     AdminKey, ApiKey, ApiKeyName, Callback, Decision, Execution, ExecutionId, ExecutionStatus,
-    ItemRecord, KeyUsage, RejectionCounts, SnsSubscription, Workflow, WorkflowId, WorkflowSecrets,
-    WorkflowVersion,
+    ItemRecord, KeyUsage, RefusalSample, RejectionCounts, SnsSubscription, Workflow, WorkflowId,
+    WorkflowSecrets, WorkflowVersion,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -237,6 +237,25 @@ pub trait RejectionStore: Send + Sync {
     ) -> Result<Vec<(DateTime<Utc>, RejectionCounts)>, StoreError>;
 }
 
+/// Samples of refused webhook requests (`domain::refusal_sample`), at most one per workflow,
+/// reason and minute, kept [`REFUSAL_SAMPLE_RETENTION_HOURS`] hours. Written by the process's
+/// rejection flush, never on the request.
+///
+/// [`REFUSAL_SAMPLE_RETENTION_HOURS`]: crate::domain::REFUSAL_SAMPLE_RETENTION_HOURS
+#[async_trait]
+pub trait RefusalSampleStore: Send + Sync {
+    /// Stores `sample` unless one is already kept for its workflow, reason and minute (from
+    /// any process): returns whether it was stored. Never overwrites.
+    async fn put_refusal_sample(&self, sample: &RefusalSample) -> Result<bool, StoreError>;
+    /// The workflow's samples taken at or after `since`, newest first, at most `limit`.
+    async fn refusal_samples_since(
+        &self,
+        workflow_id: &WorkflowId,
+        since: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<RefusalSample>, StoreError>;
+}
+
 /// The per-item records of `for_each` steps (see [`ItemRecord`] for why they live apart from
 /// the execution). Records live as long as their execution (`expires_at`).
 #[async_trait]
@@ -288,6 +307,7 @@ pub trait Store:
     + KeyUsageStore
     + AdminKeyStore
     + RejectionStore
+    + RefusalSampleStore
     + ItemStore
     + CallbackStore
 {
@@ -303,6 +323,7 @@ impl<
         + KeyUsageStore
         + AdminKeyStore
         + RejectionStore
+        + RefusalSampleStore
         + ItemStore
         + CallbackStore,
 > Store for T

@@ -4,7 +4,8 @@
 //! send; a plain conditional PutItem without an idempotency key (a transaction would cost
 //! double), one TransactWriteItems (execution + dedup) with one; a duplicate reads at most once
 //! and sends nothing; a refused request costs no call at all (its count is written later, one
-//! UpdateItem per workflow and hour for all of them). A new call on the path fails here.
+//! UpdateItem per workflow and hour for all of them, with one PutItem per sampled reason and
+//! minute). A new call on the path fails here.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -183,9 +184,16 @@ async fn each_accepted_webhook_is_one_write_and_one_send_a_duplicate_at_most_one
     t.app.flush_rejections().await;
     let flushed = calls.take();
     let writes = flushed.get("UpdateItem").copied().unwrap_or(0);
+    let samples = flushed.get("PutItem").copied().unwrap_or(0);
     assert!(
-        flushed.keys().all(|op| op == "UpdateItem") && (1..=2).contains(&writes),
-        "one UpdateItem per workflow-hour (two if the hour turned meanwhile): {flushed:?}"
+        flushed
+            .keys()
+            .all(|op| op == "UpdateItem" || op == "PutItem")
+            && (1..=2).contains(&writes)
+            && (2..=4).contains(&samples),
+        "one UpdateItem per workflow-hour (two if the hour turned meanwhile), one PutItem per \
+         reason and minute for the samples (auth and size; twice if the minute turned): \
+         {flushed:?}"
     );
 }
 

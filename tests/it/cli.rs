@@ -21,6 +21,7 @@ const USER_DATA: &[&str] = &[
     "/items/*/payload",
     "/trigger/headers",
     "/trigger/query",
+    "/samples/*/headers",
     "/trigger/messageAttributes",
     "/items/*/trigger/headers",
     "/items/*/trigger/query",
@@ -119,13 +120,35 @@ steps:
     body: { text: "order {{ trigger.body.id }}" }
 "#;
 
-/// Accepts one webhook through the real router on the same SQLite file the CLI uses.
-async fn accept_one(db: &Path, workflow_id: &str, key: &str, body: &str) -> String {
+/// The app on the same SQLite file the CLI uses.
+fn app_on(db: &Path) -> webhook_trigger::app::App {
     let store = SqliteStore::open(db).expect("open");
     let queue = store.queue();
     let shared: Arc<dyn Store> = Arc::new(store);
-    let app = webhook_trigger::wiring::app(shared, Arc::new(queue), crate::support::test_config());
-    let router = webhook_trigger::http::router(app);
+    webhook_trigger::wiring::app(shared, Arc::new(queue), crate::support::test_config())
+}
+
+/// A workflow created with the CLI from `GENERIC_WORKFLOW`, and the value of its key.
+fn generic_workflow(dir: &Path, db: &Path) -> (String, String) {
+    let key = json(db, &["api-keys", "create", "ops"]);
+    let key_value = key["value"].as_str().expect("value").to_owned();
+    let file = dir.join("orders.yaml");
+    std::fs::write(&file, GENERIC_WORKFLOW).expect("write");
+    let created = json(
+        db,
+        &[
+            "workflows",
+            "create",
+            "--file",
+            file.to_str().expect("path"),
+        ],
+    );
+    (created["id"].as_str().expect("id").to_owned(), key_value)
+}
+
+/// Accepts one webhook through the real router on the same SQLite file the CLI uses.
+async fn accept_one(db: &Path, workflow_id: &str, key: &str, body: &str) -> String {
+    let router = webhook_trigger::http::router(app_on(db));
     let request = axum::http::Request::post(format!("/webhooks/{workflow_id}"))
         .header("x-api-key", key)
         .header("content-type", "application/json")
@@ -691,5 +714,39 @@ async fn executions_are_searched_replayed_in_bulk_and_test_run_from_the_cli() {
         String::from_utf8_lossy(&shown.stdout).contains("test:      yes"),
         "{}",
         String::from_utf8_lossy(&shown.stdout)
+    );
+}
+
+/// `workflows refusals ID`: the samples the router kept, secrets redacted, and a sender's
+/// control characters printed escaped, never raw to the terminal.
+#[tokio::test]
+async fn workflows_refusals_prints_the_samples_escaped_and_redacted() {
+    let dir = tempfile::tempdir().expect("dir");
+    let db = dir.path().join("wt.db");
+    let (id, key_value) = generic_workflow(dir.path(), &db);
+    let app = app_on(&db);
+    let request = axum::http::Request::post(format!("/webhooks/{id}"))
+        .header("x-api-key", &key_value)
+        .header("content-type", "application/json")
+        .body(axum::body::Body::from("\u{1b}[31mnot json"))
+        .expect("request");
+    let response = tower::ServiceExt::oneshot(webhook_trigger::http::router(app.clone()), request)
+        .await
+        .expect("router");
+    assert_eq!(response.status(), 400);
+    app.flush_rejections().await;
+
+    let listed = json(&db, &["workflows", "refusals", &id]);
+    assert_eq!(listed["samples"][0]["code"], "invalid_json", "{listed}");
+    assert_eq!(listed["samples"][0]["headers"]["x-api-key"], "[redacted]");
+    let out = run(&db, &["workflows", "refusals", &id], None);
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("400 invalid_json"), "{text}");
+    assert!(text.contains(r#"x-api-key: "[redacted]""#), "{text}");
+    assert!(text.contains(r"\u{1b}[31mnot json"), "escaped: {text}");
+    assert!(
+        !text.contains('\u{1b}') && !text.contains(&key_value),
+        "{text}"
     );
 }

@@ -1614,7 +1614,9 @@ async fn the_console_shows_runs_and_replays_an_execution_in_a_real_browser() {
         assert_eq!(status(post("", &[], "{}".into()).await), 401);
         let too_large = format!(r#"{{"pad":"{}"}}"#, "x".repeat(8 * 1024));
         assert_eq!(status(post(&api_key, &[], too_large).await), 413);
-        assert_eq!(status(post(&api_key, &[], "{not json".into()).await), 400);
+        let hostile = "{not json <img src=x onerror=window.__pwned2=1>";
+        let secret = [("authorization", "Bearer browser-s3cret")];
+        assert_eq!(status(post(&api_key, &secret, hostile.into()).await), 400);
         for expected in [202, 200] {
             let r = post(&api_key, &[("idempotency-key", "order-7")], r#"{"order":7}"#.into()).await;
             assert_eq!(status(r), expected);
@@ -1637,6 +1639,22 @@ async fn the_console_shows_runs_and_replays_an_execution_in_a_real_browser() {
             .await
             .unwrap();
         assert_eq!(drawn, json!({"auth": 2, "size": 1, "duplicate": 1, "other": 1}), "the bars add up to the totals");
+        // Beside the chart, the refused requests' samples: the hostile body as text, secrets
+        // redacted.
+        let body = text_of(&c, "#refusal-samples tr.refusal-sample[data-code='invalid_json'] pre.refusal-body").await;
+        assert_eq!(body, hostile, "the body is shown as sent");
+        let samples = text_of(&c, "#refusal-samples").await;
+        assert!(samples.contains("[redacted]"), "{samples}");
+        assert!(samples.contains("127.0.0.1"), "the peer's address: {samples}");
+        assert!(!samples.contains("browser-s3cret") && !samples.contains(&api_key), "{samples}");
+        let inert: Value = c
+            .execute(
+                "return window.__pwned2 === undefined && document.querySelectorAll('#refusal-samples img').length === 0",
+                vec![],
+            )
+            .await
+            .unwrap();
+        assert_eq!(inert, json!(true), "a hostile body renders as text");
         screenshot(&c, "console-executions.png").await;
 
         // One execution: status, steps, the payload as inert text.

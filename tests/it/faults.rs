@@ -415,6 +415,26 @@ impl RejectionStore for WritesElsewhere {
 }
 
 #[async_trait]
+impl webhook_trigger::ports::RefusalSampleStore for WritesElsewhere {
+    async fn put_refusal_sample(
+        &self,
+        sample: &webhook_trigger::domain::RefusalSample,
+    ) -> Result<bool, StoreError> {
+        self.writes.put_refusal_sample(sample).await
+    }
+    async fn refusal_samples_since(
+        &self,
+        workflow_id: &WorkflowId,
+        since: chrono::DateTime<chrono::Utc>,
+        limit: usize,
+    ) -> Result<Vec<webhook_trigger::domain::RefusalSample>, StoreError> {
+        self.reads
+            .refusal_samples_since(workflow_id, since, limit)
+            .await
+    }
+}
+
+#[async_trait]
 impl ItemStore for WritesElsewhere {
     async fn put_items(
         &self,

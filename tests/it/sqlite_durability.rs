@@ -405,3 +405,40 @@ async fn purging_deletes_rejection_counts_older_than_two_days() {
         .collect();
     assert_eq!(kept, vec![47, 0]);
 }
+
+/// Refused-request samples are kept two days on SQLite too: `purge_expired` deletes older ones
+/// (DynamoDB's TTL does it on AWS).
+#[tokio::test]
+async fn purging_deletes_refusal_samples_older_than_two_days() {
+    use webhook_trigger::domain::{RefusalSample, RejectionReason};
+    use webhook_trigger::ports::RefusalSampleStore;
+
+    let dir = tempfile::tempdir().expect("dir");
+    let (store, _) = open(&dir.path().join("wt.db"));
+    let workflow = WorkflowId::generate();
+    let now = chrono::Utc::now();
+    for hours_ago in [49, 47] {
+        let sample = RefusalSample {
+            workflow_id: workflow.clone(),
+            at: now - chrono::Duration::hours(hours_ago),
+            status: 401,
+            code: format!("{hours_ago}h"),
+            reason: RejectionReason::Auth,
+            source_ip: None,
+            headers: Default::default(),
+            headers_dropped: 0,
+            body: String::new(),
+            body_truncated: false,
+        };
+        assert!(store.put_refusal_sample(&sample).await.expect("put"));
+    }
+    store.purge_expired().await.expect("purge");
+    let kept: Vec<String> = store
+        .refusal_samples_since(&workflow, now - chrono::Duration::days(3), 10)
+        .await
+        .expect("read")
+        .into_iter()
+        .map(|s| s.code)
+        .collect();
+    assert_eq!(kept, vec!["47h"]);
+}

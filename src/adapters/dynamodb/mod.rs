@@ -19,6 +19,7 @@
 //! | `for_each` item record | `WORKFLOW#{id}` | `ITEM#{execution}#{step}#{index:010}` | one per item of a loop, apart from the execution (which would outgrow 400 KB); a step's items are one Query in index order, TTL as their execution's, and `ITEM#` sorts outside every `EXEC#` listing |
 //! | resume URL (approval, callback) | `CALLBACK#{sha256 of token}` | `CALLBACK` | one GetItem from the token a request carries; `decided` is the single-use condition; TTL as its execution's |
 //! | rejection counts | `WORKFLOW#{id}` | `REJECTED#{hour}` | refused requests per hour and reason, added to with `ADD` (no read), TTL 48 h; the console reads a day with one Query |
+//! | refusal sample | `WORKFLOW#{id}` | `REFUSED#{minute}#{reason}` | one refused request per workflow, minute and reason, put only if absent (the first wins), TTL 48 h; newest first is one Query |
 //!
 //! Secrets and usage have listing copies too (`WORKFLOWSECRETS`, `APIKEYUSAGE`), as every
 //! keyed record does.
@@ -46,6 +47,7 @@ mod executions;
 mod item;
 mod items;
 mod records;
+mod refusal_samples;
 mod rejections;
 mod request;
 pub mod schema;

@@ -7,6 +7,7 @@ mod checkpointer;
 mod group_commit;
 mod items;
 mod queue;
+mod refusal_samples;
 mod rejections;
 mod schema;
 mod store;

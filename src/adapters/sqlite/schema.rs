@@ -63,6 +63,16 @@ CREATE TABLE IF NOT EXISTS rejection_counts (
     other INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (workflow_id, hour)
 ) WITHOUT ROWID;
+-- At most one sample of a refused request per workflow, minute and reason (the first wins).
+CREATE TABLE IF NOT EXISTS refusal_samples (
+    workflow_id TEXT NOT NULL,
+    minute INTEGER NOT NULL,
+    reason TEXT NOT NULL,
+    at INTEGER NOT NULL,
+    record TEXT NOT NULL,
+    PRIMARY KEY (workflow_id, minute, reason)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS refusal_samples_by_time ON refusal_samples (workflow_id, at);
 CREATE TABLE IF NOT EXISTS items (
     workflow_id TEXT NOT NULL,
     execution_id TEXT NOT NULL,

@@ -285,8 +285,8 @@ impl SubscriptionStore for SqliteStore {
 }
 
 impl SqliteStore {
-    /// Deletes executions, dedup records, `for_each` item records and hourly rejection
-    /// counts past their retention; what DynamoDB's TTL does on AWS. Returns how many
+    /// Deletes executions, dedup records, `for_each` item records, hourly rejection
+    /// counts and refusal samples past their retention; what DynamoDB's TTL does on AWS. Returns how many
     /// executions went.
     /// How many executions wait (the `workflow_executions_waiting` gauge), from the partial
     /// index of waiting rows.
@@ -318,6 +318,7 @@ impl SqliteStore {
             c.execute("DELETE FROM callbacks WHERE retain_until <= ?1", [now])
                 .map_err(unavailable)?;
             Self::purge_rejections(c, at)?;
+            Self::purge_refusal_samples(c, at)?;
             Ok(n)
         })
         .await

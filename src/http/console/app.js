@@ -204,6 +204,29 @@
         REASONS.map((k) => reasonBadge(k, (r.counts && r.counts[k]) || 0))));
   }
 
+  // Samples of refused requests (one per reason and minute, newest first) beside the chart:
+  // what the sender got and what it sent, secrets already redacted by the server. Every value
+  // is the sender's text, so it goes in as text nodes only.
+  const SAMPLES_SHOWN = 10;
+  function refusalSamples(samples) {
+    const list = samples || [];
+    if (!list.length) return el('p', { id: 'refusal-samples', class: 'muted' }, 'No refused requests sampled in the last 48 h.');
+    const rows = list.slice(0, SAMPLES_SHOWN).map((s) => el('tr', { class: 'refusal-sample', 'data-code': s.code, 'data-reason': s.reason },
+      el('td', {}, when(s.at)),
+      el('td', {}, String(s.status), ' ', el('code', {}, s.code)),
+      el('td', {}, reasonBadge(s.reason, '')),
+      el('td', {}, s.sourceIp || ''),
+      el('td', {}, el('pre', { class: 'refusal-headers' }, Object.entries(s.headers || {}).map(([k, v]) => k + ': ' + v + '\n'))),
+      el('td', {}, el('pre', { class: 'refusal-body' }, s.body),
+        s.bodyTruncated ? el('span', { class: 'muted' }, s.body ? 'first 4 KiB' : 'body not read') : null)));
+    return el('div', { id: 'refusal-samples' },
+      el('p', { class: 'muted' }, 'One sample per reason and minute, kept 48 h; header values are shown only for headers known to carry no secret. ',
+        list.length > SAMPLES_SHOWN ? `Showing the ${SAMPLES_SHOWN} newest of ${list.length}.` : ''),
+      el('table', { id: 'refusal-samples-table' },
+        el('thead', {}, el('tr', {}, ['Time', 'Answer', 'Reason', 'From', 'Headers', 'Body'].map((h) => el('th', {}, h)))),
+        el('tbody', {}, rows)));
+  }
+
   function copyButton(text, attrs) {
     const button = el('button', { type: 'button', ...attrs }, 'Copy');
     button.addEventListener('click', async () => {
@@ -247,9 +270,10 @@
     if (status) query.set('status', status);
     if (cursor) query.set('cursor', cursor);
     const id = encodeURIComponent(workflowId);
-    const [workflow, page] = await Promise.all([
+    const [workflow, page, refused] = await Promise.all([
       api('GET', `admin/workflows/${id}`),
       api('GET', `admin/workflows/${id}/executions?${query}`),
+      api('GET', `admin/workflows/${id}/refusals`),
     ]);
     const filter = el('select', { id: 'status-filter' },
       el('option', { value: '' }, 'all statuses'),
@@ -285,6 +309,8 @@
       el('h2', {}, 'Refused requests per hour, last 24 h'),
       el('p', { class: 'muted' }, 'Requests to this workflow that started nothing, by reason; counted by each process and written every few seconds, so the last seconds of another process may be missing.'),
       rejectionsChart(workflow.activity.rejections),
+      el('h3', {}, 'Refused requests, sampled'),
+      refusalSamples(refused.samples),
       el('h2', {}, 'Executions'),
       el('div', { class: 'toolbar' }, el('label', {}, 'Status ', filter), el('label', {}, auto, ' auto-refresh')),
       rows.length

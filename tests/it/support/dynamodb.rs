@@ -239,6 +239,24 @@ pub async fn dynamodb_app(config: Config) -> TestApp {
     dynamodb_app_with_budget(config, webhook_trigger::domain::WORKER_STEP_BUDGET).await
 }
 
+/// `dynamodb_app` whose app sees the store through `wrap` (see `support::StoreWrap`).
+pub async fn dynamodb_app_wrapped(config: Config, wrap: crate::support::StoreWrap) -> TestApp {
+    let f = fixture().await;
+    let store: Arc<dyn Store> = Arc::new(f.store.clone());
+    let driver = SqsDriver::new(
+        f.sqs.clone(),
+        f.queues.queue_url.clone(),
+        crate::support::test_worker(store.clone(), chrono::Duration::seconds(300)),
+    );
+    build(
+        wrap(store),
+        Arc::new(f.queue),
+        Box::new(driver),
+        config,
+        None,
+    )
+}
+
 /// `dynamodb_app` whose worker's deliveries last `budget` (see `test_worker_with_budget`).
 pub async fn dynamodb_app_with_budget(config: Config, budget: std::time::Duration) -> TestApp {
     let f = fixture().await;

@@ -260,9 +260,28 @@ pub async fn sqlite_app_parts(config: Config) -> (TestApp, SqliteStore, std::pat
     sqlite_app_parts_with_budget(config, webhook_trigger::domain::WORKER_STEP_BUDGET).await
 }
 
+/// `sqlite_app` whose app sees the store through `wrap` (a test's decorator); its worker
+/// sees the store itself.
+pub async fn sqlite_app_wrapped(config: Config, wrap: StoreWrap) -> TestApp {
+    sqlite_app_parts_over(config, webhook_trigger::domain::WORKER_STEP_BUDGET, wrap)
+        .await
+        .0
+}
+
+/// Puts a decorator between an app and its store.
+pub type StoreWrap = Box<dyn FnOnce(Arc<dyn Store>) -> Arc<dyn Store> + Send>;
+
 async fn sqlite_app_parts_with_budget(
     config: Config,
     budget: std::time::Duration,
+) -> (TestApp, SqliteStore, std::path::PathBuf) {
+    sqlite_app_parts_over(config, budget, Box::new(|store| store)).await
+}
+
+async fn sqlite_app_parts_over(
+    config: Config,
+    budget: std::time::Duration,
+    wrap: StoreWrap,
 ) -> (TestApp, SqliteStore, std::path::PathBuf) {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("test.db");
@@ -274,7 +293,7 @@ async fn sqlite_app_parts_with_budget(
         queue: queue.clone(),
     };
     let app = build(
-        shared,
+        wrap(shared),
         Arc::new(queue),
         Box::new(driver),
         config,

@@ -76,6 +76,7 @@ pub const ROUTES: &[Route] = &[
     route("POST", "/admin/workflows/check"),
     route("POST", "/admin/workflows/{workflow_id}/dry-run"),
     route("GET", "/admin/workflows/{workflow_id}/activity"),
+    route("GET", "/admin/workflows/{workflow_id}/refusals"),
     route("GET", "/admin/workflows/{workflow_id}/subscriptions"),
     route("GET", "/admin/workflows/{workflow_id}/executions"),
     route("GET", "/admin/executions"),
