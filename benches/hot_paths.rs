@@ -195,6 +195,7 @@ impl MemoryApp {
                     steps: vec![Step::Echo.into()],
                     sns: SnsOptions::default(),
                     auth: Default::default(),
+                    payload_schema: None,
                 })
                 .await
                 .expect("workflow");

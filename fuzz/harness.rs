@@ -88,6 +88,7 @@ fn webhook() -> &'static Webhook {
                 steps: Vec::new(),
                 sns: SnsOptions::default(),
                 auth: Default::default(),
+                payload_schema: None,
             };
             let generic = app.create_workflow(make(Trigger::GenericWebhook)).await;
             let sns = app.create_workflow(make(Trigger::AmazonSns)).await;

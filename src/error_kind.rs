@@ -16,7 +16,8 @@ pub enum ErrorKind {
     /// A change that must say what it was based on did not (`If-Match`).
     PreconditionRequired,
     PayloadTooLarge,
-    /// Understood, but there is nothing to work on (a dry-run or test run without any input).
+    /// Well-formed, and refused for what it says: a body that does not match the workflow's
+    /// `payload_schema`, or a dry-run or test run with nothing to work on.
     Unprocessable,
     /// The client did not send the body within the time allowed (local `serve` only).
     RequestTimeout,

@@ -23,10 +23,10 @@ use crate::app::{
 };
 use crate::domain::signature::{Algorithm, Encoding};
 use crate::domain::{
-    ApiKey, AuthMode, Execution, ExecutionStatus, ItemRecord, ItemStatus, PlannedStep,
-    RefusalSample, RejectionCounts, Scheme, SigningSecret, SnsSubscription, StepRecord, StepStatus,
-    SubscriptionState, Trigger, TriggerMeta, Workflow, WorkflowFile, WorkflowSecrets, WorkflowStep,
-    WorkflowVersion,
+    ApiKey, AuthMode, Execution, ExecutionStatus, ItemRecord, ItemStatus, PayloadProblem,
+    PlannedStep, RefusalSample, RejectionCounts, Scheme, SigningSecret, SnsSubscription,
+    StepRecord, StepStatus, SubscriptionState, Trigger, TriggerMeta, Workflow, WorkflowFile,
+    WorkflowSecrets, WorkflowStep, WorkflowVersion,
 };
 use crate::worker::dry_run::StepPreview;
 
@@ -253,7 +253,7 @@ pub struct HourView {
     pub counts: StatusCounts,
 }
 
-/// Counts by reason (`auth`, `size`, `signature`, `duplicate`, `other`: values of this API,
+/// Counts by reason (`auth`, `size`, `signature`, `duplicate`, `payload_invalid`, `other`: values of this API,
 /// like the status names), zeros included.
 pub type ReasonCounts = BTreeMap<&'static str, u64>;
 
@@ -390,11 +390,49 @@ pub struct ErrorDetail {
     pub code: &'static str,
     /// For people; its wording may change.
     pub message: String,
-    /// Where the error has parts, each on its own: for `invalid_definition`,
-    /// `[{"path": "steps[1].url", "message": "..."}]`.
+    /// Where the request failed, one entry per place: for `invalid_definition` the field
+    /// (`{"path": "steps[1].url", "message", "line"?}`), for `payload_invalid` a JSON pointer
+    /// into the body (`{"pointer": "/alerts/0/name", "message"}`, at most 10).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub details: Vec<ProblemView>,
+}
+
+/// One place a request failed.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ProblemView {
+    /// The workflow file's field (`steps[1].url`).
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<Vec<Object>>)]
-    pub details: Option<Vec<Value>>,
+    pub path: Option<String>,
+    /// A JSON pointer into the body (`/alerts/0/name`; `""` is the body itself).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pointer: Option<String>,
+    /// The line of the document, when the parser knows it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<usize>,
+    /// What was wrong, or expected, there.
+    pub message: String,
+}
+
+impl From<&PayloadProblem> for ProblemView {
+    fn from(p: &PayloadProblem) -> Self {
+        Self {
+            path: None,
+            pointer: Some(p.pointer.clone()),
+            line: None,
+            message: p.message.clone(),
+        }
+    }
+}
+
+impl From<&crate::domain::DefinitionError> for ProblemView {
+    fn from(e: &crate::domain::DefinitionError) -> Self {
+        Self {
+            path: Some(e.path.clone()),
+            pointer: None,
+            line: e.line,
+            message: e.message.clone(),
+        }
+    }
 }
 
 impl ErrorBody {
@@ -403,12 +441,12 @@ impl ErrorBody {
             error: ErrorDetail {
                 code,
                 message: message.into(),
-                details: None,
+                details: Vec::new(),
             },
         }
     }
 
-    pub fn with_details(mut self, details: Option<Vec<Value>>) -> Self {
+    pub fn with_details(mut self, details: Vec<ProblemView>) -> Self {
         self.error.details = details;
         self
     }

@@ -2,7 +2,6 @@
 //! the execution is both stored and queued (the product's first guarantee).
 
 use chrono::Utc;
-use serde_json::Value;
 
 use super::{App, AppError};
 use crate::domain::{
@@ -55,8 +54,7 @@ impl App {
             .idempotency_key
             .map(parse_idempotency_key)
             .transpose()?;
-        let payload: Value = serde_json::from_slice(request.body)
-            .map_err(|e| AppError::InvalidJson(e.to_string()))?;
+        let payload = super::payload::read_payload(workflow, request.body)?;
 
         let execution = Execution::new(
             workflow.id.clone(),
@@ -220,6 +218,7 @@ fn parse_idempotency_key(raw: &str) -> Result<&str, AppError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::Value;
 
     fn queued_at(received_at: chrono::DateTime<Utc>) -> Execution {
         Execution::new(

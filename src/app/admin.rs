@@ -56,6 +56,8 @@ pub struct NewWorkflow {
     pub sns: SnsOptions,
     /// `auth` and `verify` of the workflow file; the default is the API key alone.
     pub auth: SenderAuth,
+    /// The file's `payload_schema`, compiled (and refused) when the workflow is saved.
+    pub payload_schema: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 /// A checked workflow file is a new workflow as it stands.
@@ -68,6 +70,7 @@ impl From<WorkflowFile> for NewWorkflow {
             api_key_name: file.api_key,
             steps: file.steps,
             sns: file.sns,
+            payload_schema: file.payload_schema,
         }
     }
 }

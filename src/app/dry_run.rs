@@ -52,7 +52,7 @@ impl App {
     ) -> Result<DryRun, AppError> {
         let saved = self.workflow(raw_workflow_id).await?;
         let workflow = match request.definition {
-            Some(draft) => drafted(saved, WorkflowFile::from_value(draft)?),
+            Some(draft) => drafted(saved, WorkflowFile::from_value(draft)?)?,
             None => saved,
         };
         let (execution, source) = self.chosen_input(&workflow.id, request.input).await?;
@@ -67,14 +67,16 @@ impl App {
 }
 
 /// The saved workflow with a draft's definition: same id, nothing stored.
-fn drafted(saved: Workflow, draft: WorkflowFile) -> Workflow {
-    Workflow {
+fn drafted(saved: Workflow, draft: WorkflowFile) -> Result<Workflow, AppError> {
+    let payload_schema = draft.compiled_payload_schema()?;
+    Ok(Workflow {
         name: draft.name,
         trigger: draft.trigger,
         steps: draft.steps,
         sns: draft.sns,
         auth: draft.auth,
         verify: draft.verify,
+        payload_schema,
         ..saved
-    }
+    })
 }

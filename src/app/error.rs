@@ -1,4 +1,4 @@
-use crate::domain::{DefinitionError, RejectionReason, SignatureError};
+use crate::domain::{DefinitionError, PayloadProblem, RejectionReason, SignatureError};
 use crate::error_kind::ErrorKind;
 use crate::ports::{QueueError, StoreError};
 use crate::sns::SnsError;
@@ -70,6 +70,13 @@ pub enum AppError {
     InvalidJson(String),
     #[error("{0}")]
     InvalidRequest(String),
+    /// The body does not match the workflow's `payload_schema` (or is not JSON when it has
+    /// one); `details` says where and what was expected, at most `MAX_PAYLOAD_DETAILS`.
+    #[error("{message}")]
+    PayloadInvalid {
+        message: String,
+        details: Vec<PayloadProblem>,
+    },
     #[error("{0}")]
     WrongTrigger(String),
     #[error("the body is larger than the limit of {limit} bytes")]
@@ -144,6 +151,7 @@ impl AppError {
                 K::PayloadTooLarge
             }
             Self::UnsupportedMediaType(_) => K::UnsupportedMediaType,
+            Self::PayloadInvalid { .. } => K::Unprocessable,
             Self::Upstream(_) => K::BadGateway,
             Self::Sns(e) => e.kind(),
             Self::Store(_) | Self::Queue(_) => K::Unavailable,
@@ -183,6 +191,7 @@ impl AppError {
                 "payload_too_large"
             }
             Self::UnsupportedMediaType(_) => "unsupported_media_type",
+            Self::PayloadInvalid { .. } => "payload_invalid",
             Self::Upstream(_) => "upstream_failed",
             Self::Sns(e) => e.code(),
             Self::Store(_) => "store_unavailable",
@@ -202,6 +211,7 @@ impl AppError {
                 R::Signature
             }
             Self::Sns(SnsError::Rejected(_)) => R::Signature,
+            Self::PayloadInvalid { .. } => R::PayloadInvalid,
             Self::Sns(SnsError::Malformed(_) | SnsError::RawDelivery | SnsError::Upstream(_))
             | Self::WorkflowNotFound
             | Self::ExecutionNotFound
@@ -228,15 +238,11 @@ impl AppError {
         }
     }
 
-    /// The parts of the error a client shows one by one (`ErrorBody`'s `details`).
-    pub fn details(&self) -> Option<Vec<serde_json::Value>> {
+    /// Where and why the request was refused, beside the message (`error.details`).
+    pub fn details(&self) -> &[PayloadProblem] {
         match self {
-            Self::InvalidDefinition(err) => Some(vec![serde_json::json!({
-                "path": err.path,
-                "message": err.message,
-                "line": err.line,
-            })]),
-            _ => None,
+            Self::PayloadInvalid { details, .. } => details,
+            _ => &[],
         }
     }
 
@@ -331,6 +337,13 @@ mod tests {
                 RejectionReason::Other,
             ),
             (AppError::Sns(SnsError::RawDelivery), RejectionReason::Other),
+            (
+                AppError::PayloadInvalid {
+                    message: "x".into(),
+                    details: Vec::new(),
+                },
+                RejectionReason::PayloadInvalid,
+            ),
         ];
         for (err, reason) in cases {
             assert_eq!(err.rejection_reason(), reason, "{}", err.code());

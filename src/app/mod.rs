@@ -11,6 +11,7 @@ mod dry_run;
 mod error;
 mod executions;
 mod input;
+mod payload;
 mod refusal_samples;
 mod rejections;
 mod replay;

@@ -117,6 +117,8 @@ impl App {
     ) -> Result<Accepted, AppError> {
         let payload = serde_json::from_str::<Value>(message.message())
             .unwrap_or_else(|_| Value::String(message.message().to_owned()));
+        // The schema sees what `trigger.body` will: the parsed Message, or its text.
+        super::payload::check_payload(workflow, &payload)?;
         let trigger = TriggerMeta::AmazonSns {
             message_id: message.message_id().to_owned(),
             topic_arn: message.topic_arn().as_str().to_owned(),

@@ -8,8 +8,8 @@ use chrono::Utc;
 use super::admin::invalid;
 use super::{App, AppError, NewWorkflow};
 use crate::domain::{
-    ApiKeyName, CLI_AUTHOR, Execution, MAX_NOTE_CHARS, Workflow, WorkflowId, WorkflowStep,
-    WorkflowVersion,
+    ApiKeyName, CLI_AUTHOR, DefinitionError, Execution, MAX_NOTE_CHARS, PayloadSchema, Workflow,
+    WorkflowId, WorkflowStep, WorkflowVersion,
 };
 
 /// Who saves, and on what: the context of a create, replace or restore.
@@ -43,6 +43,14 @@ impl Save {
     }
 }
 
+/// Refused with the field's path, like every other field of a definition.
+fn compile_payload_schema(
+    schema: Option<serde_json::Map<String, serde_json::Value>>,
+) -> Result<Option<PayloadSchema>, AppError> {
+    let compiled = schema.map(PayloadSchema::new).transpose();
+    compiled.map_err(|e| AppError::InvalidDefinition(DefinitionError::from(e)))
+}
+
 fn parse_id(raw_id: &str) -> Result<WorkflowId, AppError> {
     WorkflowId::parse(raw_id).map_err(|_| AppError::WorkflowNotFound)
 }
@@ -68,6 +76,7 @@ impl App {
         let workflow = Workflow {
             auth: new.auth.mode,
             verify: new.auth.verify,
+            payload_schema: compile_payload_schema(new.payload_schema)?,
             ..workflow
         };
         let version = WorkflowVersion::of(&workflow, save.author(), note, now);
@@ -119,6 +128,7 @@ impl App {
         let updated = Workflow {
             auth: new.auth.mode,
             verify: new.auth.verify,
+            payload_schema: compile_payload_schema(new.payload_schema)?,
             id: current.id.clone(),
             enabled: current.enabled,
             created_at: current.created_at,

@@ -521,6 +521,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
                         require_signature_v2: args.require_signature_v2,
                     },
                     auth: Default::default(),
+                    payload_schema: None,
                 };
                 out.workflow(&app.create_workflow(new).await?)
             }

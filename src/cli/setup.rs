@@ -157,6 +157,7 @@ pub async fn seed_sample_data(
         verify: None,
         created_at: now,
         version: 1,
+        payload_schema: None,
     };
     let sns_workflow = Workflow {
         id: WorkflowId::parse(sample::SNS_WORKFLOW_ID).map_err(invalid)?,
@@ -173,6 +174,7 @@ pub async fn seed_sample_data(
         verify: None,
         created_at: now,
         version: 1,
+        payload_schema: None,
     };
     let payload = json!({ "sample": true });
     let execution = Execution {

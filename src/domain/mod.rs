@@ -9,6 +9,7 @@ pub mod duration;
 pub mod execution;
 pub mod ids;
 pub mod item;
+pub mod payload_schema;
 pub mod plan;
 pub mod refusal_sample;
 pub mod rejection;
@@ -34,6 +35,9 @@ pub use execution::{
 };
 pub use ids::{ExecutionId, InvalidId, WorkflowId};
 pub use item::{ItemRecord, ItemStatus};
+pub use payload_schema::{
+    InvalidPayloadSchema, MAX_PAYLOAD_DETAILS, PayloadProblem, PayloadSchema,
+};
 pub use plan::{PlanState, PlannedStep};
 pub use refusal_sample::{
     REFUSAL_SAMPLE_RETENTION_HOURS, RefusalSample, RefusedRequest, SAMPLE_BODY_BYTES, minute_of,

@@ -21,17 +21,20 @@ pub enum RejectionReason {
     /// The same Idempotency-Key, SNS MessageId or webhook-id as an earlier delivery: answered
     /// with the earlier execution, not refused, but no new work either.
     Duplicate,
+    /// A body that does not match the workflow's `payload_schema`.
+    PayloadInvalid,
     /// Any other refusal: a body that is not JSON, a wrong trigger, a content type, ...
     Other,
 }
 
 impl RejectionReason {
     /// Every reason, in the order documents and charts list them.
-    pub const ALL: [Self; 5] = [
+    pub const ALL: [Self; 6] = [
         Self::Auth,
         Self::Size,
         Self::Signature,
         Self::Duplicate,
+        Self::PayloadInvalid,
         Self::Other,
     ];
 
@@ -41,6 +44,7 @@ impl RejectionReason {
             Self::Size => "size",
             Self::Signature => "signature",
             Self::Duplicate => "duplicate",
+            Self::PayloadInvalid => "payload_invalid",
             Self::Other => "other",
         }
     }
@@ -51,7 +55,8 @@ impl RejectionReason {
             Self::Size => 1,
             Self::Signature => 2,
             Self::Duplicate => 3,
-            Self::Other => 4,
+            Self::PayloadInvalid => 4,
+            Self::Other => 5,
         }
     }
 }
@@ -73,7 +78,7 @@ pub fn hour_of(at: DateTime<Utc>) -> DateTime<Utc> {
 
 /// A count per reason.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct RejectionCounts([u64; 5]);
+pub struct RejectionCounts([u64; RejectionReason::ALL.len()]);
 
 impl RejectionCounts {
     pub fn get(&self, reason: RejectionReason) -> u64 {
@@ -136,7 +141,14 @@ mod tests {
         assert_eq!(a.total(), 7);
         assert_eq!(
             a.iter().map(|(r, _)| r.as_str()).collect::<Vec<_>>(),
-            ["auth", "size", "signature", "duplicate", "other"]
+            [
+                "auth",
+                "size",
+                "signature",
+                "duplicate",
+                "payload_invalid",
+                "other"
+            ]
         );
     }
 

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::api_key::ApiKeyName;
 use super::ids::WorkflowId;
+use super::payload_schema::PayloadSchema;
 use super::signature::{AuthMode, InvalidVerify, VerifyOptions};
 use super::step::{
     InvalidDefinition, WORKER_STEP_BUDGET, WorkflowStep, deserialize_numbered, number_steps,
@@ -91,6 +92,9 @@ pub struct Workflow {
     /// versions existed were never replaced through one, so they are version 1.
     #[serde(default = "first_version")]
     pub version: u32,
+    /// What a trigger body must match; records stored before schemas existed have none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payload_schema: Option<PayloadSchema>,
 }
 
 fn first_version() -> u32 {
@@ -166,6 +170,7 @@ impl Workflow {
             verify: None,
             created_at: now,
             version: 1,
+            payload_schema: None,
         })
     }
 
@@ -384,6 +389,40 @@ mod tests {
         .unwrap_err();
         assert!(matches!(err, InvalidWorkflow::Definition(_)));
         assert!(err.to_string().starts_with("steps[1].when: "), "{err}");
+    }
+
+    #[test]
+    fn a_payload_schema_round_trips_through_storage_and_older_records_have_none() {
+        let mut wf = Workflow::new(
+            "x",
+            Trigger::GenericWebhook,
+            key(),
+            no_steps(),
+            SnsOptions::default(),
+            Utc::now(),
+        )
+        .unwrap();
+        let stored = serde_json::to_value(&wf).unwrap();
+        assert!(stored.get("payload_schema").is_none(), "{stored}");
+        assert_eq!(
+            serde_json::from_value::<Workflow>(stored)
+                .unwrap()
+                .payload_schema,
+            None
+        );
+
+        let schema = serde_json::json!({"type": "object", "required": ["id"]});
+        let serde_json::Value::Object(map) = schema.clone() else {
+            unreachable!()
+        };
+        wf.payload_schema = Some(PayloadSchema::new(map).unwrap());
+        let stored = serde_json::to_string(&wf).unwrap();
+        let read: Workflow = serde_json::from_str(&stored).unwrap();
+        assert_eq!(read, wf);
+        assert_eq!(
+            serde_json::to_value(read.payload_schema.unwrap()).unwrap(),
+            schema
+        );
     }
 
     #[test]

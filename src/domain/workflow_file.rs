@@ -6,6 +6,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::api_key::ApiKeyName;
+use super::payload_schema::{InvalidPayloadSchema, PayloadSchema};
 use super::signature::{AuthMode, VerifyOptions};
 use super::step::{MAX_STEPS, WorkflowStep, deserialize_numbered};
 use super::workflow::{
@@ -57,6 +58,12 @@ pub struct WorkflowFile {
     #[serde(default, deserialize_with = "deserialize_numbered")]
     #[schemars(length(max = MAX_STEPS))]
     pub steps: Vec<WorkflowStep>,
+    /// A JSON Schema (2020-12) object the trigger body must match; a body that does not is
+    /// refused with `422 payload_invalid` before anything is stored.
+    // A plain JSON object here (not the compiled `PayloadSchema`), so that a schema generator
+    // describes it as one; `validate` compiles it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payload_schema: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 /// What `ApiKeyName::parse` takes, for the schema.
@@ -81,6 +88,7 @@ impl From<&Workflow> for WorkflowFile {
             auth: workflow.auth,
             verify: workflow.verify.clone(),
             steps: workflow.steps.clone(),
+            payload_schema: workflow.payload_schema.as_ref().map(|s| s.as_map().clone()),
         }
     }
 }
@@ -137,6 +145,12 @@ impl From<InvalidWorkflow> for DefinitionError {
     }
 }
 
+impl From<InvalidPayloadSchema> for DefinitionError {
+    fn from(err: InvalidPayloadSchema) -> Self {
+        Self::at("payload_schema", err.to_string())
+    }
+}
+
 impl WorkflowFile {
     /// Reads YAML, or JSON when the text starts with `{`, then checks the definition.
     pub fn parse(text: &str) -> Result<Self, DefinitionError> {
@@ -165,7 +179,14 @@ impl WorkflowFile {
             .map_err(|e| DefinitionError::at("api_key", e.to_string()))?;
         check_definition(&self.name, self.trigger, &self.sns, &self.steps)?;
         self.sender_auth().check(self.trigger)?;
+        self.compiled_payload_schema()?;
         Ok(())
+    }
+
+    /// The `payload_schema`, compiled: refused here when it cannot be used.
+    pub fn compiled_payload_schema(&self) -> Result<Option<PayloadSchema>, DefinitionError> {
+        let schema = self.payload_schema.clone().map(PayloadSchema::new);
+        Ok(schema.transpose()?)
     }
 
     pub fn sender_auth(&self) -> SenderAuth {
@@ -373,6 +394,22 @@ steps:
                 WorkflowFile::parse(YAML).unwrap()
             );
         }
+    }
+
+    #[test]
+    fn a_payload_schema_is_read_written_back_and_refused_when_unusable() {
+        let text = "name: x\napi_key: k\npayload_schema:\n  type: object\n  required: [id]\n";
+        let file = WorkflowFile::parse(text).unwrap();
+        let value = serde_json::to_value(&file).unwrap();
+        assert_eq!(value["payload_schema"]["required"][0], "id", "{value}");
+        assert_eq!(WorkflowFile::from_value(value).unwrap(), file);
+        assert!(file.compiled_payload_schema().unwrap().is_some());
+
+        let err = WorkflowFile::parse("name: x\napi_key: k\npayload_schema:\n  type: strng\n")
+            .unwrap_err();
+        assert_eq!(err.path, "payload_schema", "{err}");
+        let err = WorkflowFile::parse("name: x\napi_key: k\npayload_schema: true\n").unwrap_err();
+        assert_eq!(err.path, "payload_schema", "a schema is an object: {err}");
     }
 
     #[test]

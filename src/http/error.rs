@@ -8,7 +8,7 @@ use super::refusals::Refused;
 use crate::app::AppError;
 use crate::domain::RejectionReason;
 use crate::error_kind::ErrorKind;
-use crate::wire::ErrorBody;
+use crate::wire::{ErrorBody, ProblemView};
 
 #[derive(Debug)]
 pub struct ApiError {
@@ -17,7 +17,7 @@ pub struct ApiError {
     message: String,
     /// The console's group for this refusal, should it concern a known workflow's webhook.
     reason: RejectionReason,
-    details: Option<Vec<serde_json::Value>>,
+    details: Vec<ProblemView>,
 }
 
 impl ApiError {
@@ -27,7 +27,7 @@ impl ApiError {
             code,
             message: message.into(),
             reason: RejectionReason::Other,
-            details: None,
+            details: Vec::new(),
         }
     }
 }
@@ -77,7 +77,10 @@ impl From<AppError> for ApiError {
             code,
             message,
             reason: err.rejection_reason(),
-            details: err.details(),
+            details: match &err {
+                AppError::InvalidDefinition(definition) => vec![ProblemView::from(definition)],
+                other => other.details().iter().map(ProblemView::from).collect(),
+            },
         }
     }
 }
@@ -169,18 +172,34 @@ mod tests {
             )
             .unwrap_err(),
         ));
-        let details = err.details.expect("details");
-        assert_eq!(details[0]["path"], "steps[0].url");
-        assert!(
-            details[0]["message"]
-                .as_str()
-                .is_some_and(|m| m.contains("ftp"))
-        );
+        let details = &err.details;
+        assert_eq!(details[0].path.as_deref(), Some("steps[0].url"));
+        assert!(details[0].message.contains("ftp"));
         assert!(
             ApiError::from(AppError::InvalidJson("x".into()))
                 .details
-                .is_none()
+                .is_empty()
         );
+    }
+
+    #[test]
+    fn a_payload_refusal_is_422_with_its_details() {
+        let err = ApiError::from(AppError::PayloadInvalid {
+            message: "the body does not match".into(),
+            details: vec![crate::domain::PayloadProblem {
+                pointer: "/alerts/0/name".into(),
+                message: "value is not of type \"string\"".into(),
+            }],
+        });
+        assert_eq!(err.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(err.reason, RejectionReason::PayloadInvalid);
+        let body =
+            serde_json::to_value(ErrorBody::new(err.code, err.message).with_details(err.details))
+                .unwrap();
+        assert_eq!(body["error"]["code"], "payload_invalid");
+        assert_eq!(body["error"]["details"][0]["pointer"], "/alerts/0/name");
+        let plain = serde_json::to_value(ErrorBody::new("x", "y")).unwrap();
+        assert!(plain["error"].get("details").is_none(), "{plain}");
     }
 
     #[test]

@@ -38,6 +38,9 @@ use crate::domain::{Trigger, Workflow, WorkflowId};
         (status = 408, description = "The body did not arrive in time (`request_timeout`)", body = ErrorBody),
         (status = 413, description = "The body is over the limit (`payload_too_large`)", body = ErrorBody),
         (status = 415, description = "A content type that cannot carry JSON (`unsupported_media_type`)", body = ErrorBody),
+        (status = 422, description = "The body (an SNS message: its parsed `Message`) does not match the workflow's \
+                                      `payload_schema`, or is not JSON (`payload_invalid`); `error.details` lists \
+                                      up to 10 `{pointer, message}`", body = ErrorBody),
         (status = 502, description = "Amazon SNS could not be reached to confirm or verify (`upstream_failed`)", body = ErrorBody),
         (status = 503, description = "The store or the queue is unavailable; retry after `Retry-After`", body = ErrorBody),
     ),

@@ -72,6 +72,7 @@ async fn a_batch_reports_exactly_its_failing_records() {
             steps: vec![Step::Echo.into()],
             sns: SnsOptions::default(),
             auth: Default::default(),
+            payload_schema: None,
         })
         .await
         .unwrap();
@@ -209,6 +210,7 @@ async fn a_failed_send_is_503_and_the_retry_dispatches_the_same_execution() {
             steps: vec![Step::Echo.into()],
             sns: SnsOptions::default(),
             auth: Default::default(),
+            payload_schema: None,
         })
         .await
         .unwrap();

@@ -1626,7 +1626,7 @@ async fn the_console_shows_runs_and_replays_an_execution_in_a_real_browser() {
         let done = format!("tr[data-execution='{execution_id}'][data-status='succeeded']");
         text_of(&c, &done).await;
         assert!(c.find(Locator::Id("chart")).await.is_ok(), "the hourly chart is drawn");
-        for (reason, n) in [("auth", 2), ("size", 1), ("signature", 0), ("duplicate", 1), ("other", 1)] {
+        for (reason, n) in [("auth", 2), ("size", 1), ("signature", 0), ("duplicate", 1), ("payload_invalid", 0), ("other", 1)] {
             wait_text(&c, &format!("#rejections [data-reason='{reason}']"), &format!("{reason} {n}")).await;
         }
         wait_text(&c, "#rejections-total", "total 5").await;

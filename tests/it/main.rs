@@ -32,6 +32,7 @@ mod openapi;
 mod operator_executions;
 mod panics;
 mod path_flows;
+mod payload_schema_flows;
 mod refusal_samples;
 mod send_email;
 mod serve_binary;

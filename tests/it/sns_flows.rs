@@ -32,6 +32,7 @@ macro_rules! sns_flows_for {
                 a_plain_post_to_an_sns_workflow_is_400,
                 a_failed_confirmation_fetch_is_502_and_records_nothing,
                 a_wrong_key_is_401_before_anything_is_fetched,
+                a_message_is_checked_against_the_payload_schema_as_trigger_body_sees_it,
             );
         }
     };
@@ -336,4 +337,57 @@ async fn a_wrong_key_is_401_before_anything_is_fetched(t: TestApp, peer: SnsPeer
     .await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
     assert!(peer.requests().is_empty());
+}
+
+/// The schema sees what `trigger.body` will: the parsed Message, or its text when it is not
+/// JSON. A refused message is 422 (SNS does not retry a 4xx), after its signature was checked.
+async fn a_message_is_checked_against_the_payload_schema_as_trigger_body_sees_it(
+    t: TestApp,
+    peer: SnsPeer,
+) {
+    let name = format!("k{}", ulid::Ulid::new().to_string().to_lowercase());
+    let key = t.app.create_api_key(&name).await.expect("key");
+    let key = key.secret.expose().to_owned();
+    let schema = json!({"type": "object", "required": ["alarm"], "properties": {"value": {"type": "number"}}});
+    let wf = t
+        .app
+        .create_workflow(webhook_trigger::app::NewWorkflow {
+            name: "sns with schema".into(),
+            trigger: Trigger::AmazonSns,
+            api_key_name: name,
+            steps: vec![Step::Echo.into()],
+            sns: SnsOptions::default(),
+            auth: Default::default(),
+            payload_schema: schema.as_object().cloned(),
+        })
+        .await
+        .expect("workflow");
+
+    let body = peer
+        .notification(SigV::V2)
+        .set("Message", r#"{"alarm":"cpu","value":"high"}"#)
+        .body();
+    let r = deliver(&t, &wf, &key, &body).await;
+    assert_error(&r, StatusCode::UNPROCESSABLE_ENTITY, "payload_invalid");
+    assert_eq!(
+        r.body["error"]["details"][0]["pointer"], "/value",
+        "{}",
+        r.body
+    );
+    let text = peer
+        .notification(SigV::V2)
+        .set("Message", "disk full on host-7")
+        .body();
+    let r = deliver(&t, &wf, &key, &text).await;
+    assert_error(&r, StatusCode::UNPROCESSABLE_ENTITY, "payload_invalid");
+    assert_eq!(r.body["error"]["details"][0]["pointer"], "", "{}", r.body);
+    assert_eq!(execution_count(&t, &wf, &key).await, 0, "nothing stored");
+
+    let good = peer
+        .notification(SigV::V2)
+        .set("Message", r#"{"alarm":"cpu","value":97}"#)
+        .body();
+    let r = deliver(&t, &wf, &key, &good).await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{:?}", r.body);
+    assert_eq!(execution_count(&t, &wf, &key).await, 1);
 }

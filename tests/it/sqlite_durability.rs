@@ -48,6 +48,7 @@ async fn accept_one_with_key(
             steps: vec![Step::Echo.into()],
             sns: SnsOptions::default(),
             auth: Default::default(),
+            payload_schema: None,
         })
         .await
         .expect("workflow");

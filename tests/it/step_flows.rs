@@ -743,6 +743,7 @@ async fn bad_step_definitions_are_refused_by_the_app_naming_the_field(t: TestApp
             steps,
             sns: Default::default(),
             auth: Default::default(),
+            payload_schema: None,
         })
         .await
         .expect_err("a bad URL is refused");

@@ -60,6 +60,7 @@ CREATE TABLE IF NOT EXISTS rejection_counts (
     size INTEGER NOT NULL DEFAULT 0,
     signature INTEGER NOT NULL DEFAULT 0,
     duplicate INTEGER NOT NULL DEFAULT 0,
+    payload_invalid INTEGER NOT NULL DEFAULT 0,
     other INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (workflow_id, hour)
 ) WITHOUT ROWID;
@@ -110,7 +111,32 @@ CREATE TABLE IF NOT EXISTS dead_letters (
 
 pub fn prepare(conn: &Connection) -> rusqlite::Result<()> {
     configure(conn)?;
-    conn.execute_batch(SCHEMA)
+    conn.execute_batch(SCHEMA)?;
+    add_missing_columns(conn)
+}
+
+/// Columns added after a table was first created: `CREATE TABLE IF NOT EXISTS` leaves an
+/// older file's table as it was, so each is added when missing (with its default, so the
+/// rows already there read as zero).
+const ADDED_COLUMNS: &[(&str, &str, &str)] = &[(
+    "rejection_counts",
+    "payload_invalid",
+    "INTEGER NOT NULL DEFAULT 0",
+)];
+
+fn add_missing_columns(conn: &Connection) -> rusqlite::Result<()> {
+    for (table, column, decl) in ADDED_COLUMNS {
+        let mut stmt = conn.prepare(&format!("SELECT name FROM pragma_table_info('{table}')"))?;
+        let names = stmt.query_map([], |row| row.get::<_, String>(0))?;
+        let mut present = false;
+        for name in names {
+            present |= name? == *column;
+        }
+        if !present {
+            conn.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} {decl}"))?;
+        }
+    }
+    Ok(())
 }
 
 /// What every connection to the file needs (these settings are per connection).
@@ -124,4 +150,32 @@ pub fn configure(conn: &Connection) -> rusqlite::Result<()> {
     // is parsed again after the first time.
     conn.set_prepared_statement_cache_capacity(64);
     conn.busy_timeout(std::time::Duration::from_secs(5))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_from_before_a_column_gets_it_with_zeros() {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(
+            "CREATE TABLE rejection_counts (workflow_id TEXT NOT NULL, hour INTEGER NOT NULL,
+             auth INTEGER NOT NULL DEFAULT 0, size INTEGER NOT NULL DEFAULT 0,
+             signature INTEGER NOT NULL DEFAULT 0, duplicate INTEGER NOT NULL DEFAULT 0,
+             other INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (workflow_id, hour)) WITHOUT ROWID;
+             INSERT INTO rejection_counts (workflow_id, hour, auth) VALUES ('wf', 0, 2);",
+        )
+        .unwrap();
+        prepare(&conn).unwrap();
+        prepare(&conn).unwrap();
+        let n: i64 = conn
+            .query_row(
+                "SELECT payload_invalid FROM rejection_counts WHERE workflow_id = 'wf'",
+                [],
+                |row| row.get(0),
+            )
+            .unwrap();
+        assert_eq!(n, 0);
+    }
 }

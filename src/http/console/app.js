@@ -7,12 +7,13 @@
   const STATUSES = ['queued', 'running', 'waiting', 'succeeded', 'failed'];
   const TRIGGER_LABELS = { generic_webhook: 'Generic Webhook', amazon_sns: 'Amazon SNS' };
   // Why a request for a workflow started nothing (the admin API's rejections.counts keys).
-  const REASONS = ['auth', 'size', 'signature', 'duplicate', 'other'];
+  const REASONS = ['auth', 'size', 'signature', 'duplicate', 'payload_invalid', 'other'];
   const REASON_TITLES = {
     auth: 'missing, wrong, revoked or ambiguous API key',
     size: 'body over the size limit',
     signature: 'missing or invalid signature, stale timestamp',
     duplicate: 'repeat of an earlier delivery, answered with its execution',
+    payload_invalid: "body does not match the workflow's payload_schema",
     other: 'any other refusal (not JSON, wrong trigger, content type, ...)',
   };
   // Where the service lives: /console under serve, /STAGE/console behind API Gateway.

@@ -415,6 +415,7 @@ impl TestApp {
                 steps: steps.into_iter().map(Into::into).collect(),
                 sns,
                 auth: Default::default(),
+                payload_schema: None,
             })
             .await
             .expect("create workflow");
