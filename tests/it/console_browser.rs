@@ -1443,6 +1443,10 @@ async fn the_editor_builds_checks_dry_runs_and_saves(
     );
     let required = schema["required"].as_array().expect("required").clone();
     assert!(required.contains(&json!("severity")), "{schema}");
+    // The workflow file takes it: the draft loads, the schema editable in its box.
+    wait_text(c, "#check-state", "checked: it would load").await;
+    let field = value_of(c, "[data-path='payload_schema']").await;
+    assert!(field.contains("\"severity\""), "{field}");
     click(c, "#discard-draft").await;
     text_of(c, "#draft-banner[hidden]").await;
 }
