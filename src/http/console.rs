@@ -8,6 +8,7 @@ use axum::response::{IntoResponse, Response};
 
 const INDEX_HTML: &str = include_str!("console/index.html");
 const APP_JS: &str = include_str!("console/app.js");
+const EDITOR_JS: &str = include_str!("console/editor.js");
 const APP_CSS: &str = include_str!("console/app.css");
 
 /// No inline script or style, nothing from elsewhere, no framing, no forms posting away.
@@ -55,6 +56,11 @@ pub async fn script() -> Response {
     asset("text/javascript; charset=utf-8", APP_JS)
 }
 
+/// The Steps tab's editor and test bench (`window.WebhookEditor`), loaded before app.js.
+pub async fn editor_script() -> Response {
+    asset("text/javascript; charset=utf-8", EDITOR_JS)
+}
+
 pub async fn stylesheet() -> Response {
     asset("text/css; charset=utf-8", APP_CSS)
 }
@@ -66,9 +72,17 @@ mod tests {
     #[test]
     fn the_page_has_no_inline_script_or_style() {
         let lower = INDEX_HTML.to_ascii_lowercase();
-        // One <script> element, with a src; no event handler attributes, no style attributes.
-        assert_eq!(lower.matches("<script").count(), 1);
+        // Every <script> element has a src of this folder; no event handler attributes, no
+        // style attributes.
+        assert_eq!(
+            lower.matches("<script").count(),
+            lower.matches("<script src=\"console/").count()
+        );
         assert!(lower.contains("<script src=\"console/app.js\""));
+        // The editor defines its global before app.js (both deferred, run in order) uses it.
+        let editor = lower.find("<script src=\"console/editor.js\" defer>");
+        let app = lower.find("<script src=\"console/app.js\" defer>");
+        assert!(editor.is_some() && editor < app, "{lower}");
         assert!(!lower.contains(" onclick") && !lower.contains(" onload"));
         assert!(!lower.contains("style="));
         assert!(!lower.contains("<style"));
@@ -94,16 +108,21 @@ mod tests {
     }
 
     #[test]
-    fn the_script_never_writes_markup() {
-        for forbidden in [
-            "innerHTML",
-            "outerHTML",
-            "insertAdjacentHTML",
-            "document.write",
-            "eval(",
-        ] {
-            assert!(!APP_JS.contains(forbidden), "app.js uses {forbidden}");
+    fn the_scripts_never_write_markup() {
+        for (name, script) in [("app.js", APP_JS), ("editor.js", EDITOR_JS)] {
+            for forbidden in [
+                "innerHTML",
+                "outerHTML",
+                "insertAdjacentHTML",
+                "document.write",
+                "eval(",
+                "new Function",
+            ] {
+                assert!(!script.contains(forbidden), "{name} uses {forbidden}");
+            }
         }
+        // A draft is kept per tab, like the key: never in local storage.
+        assert!(!EDITOR_JS.contains("localStorage"));
         // The key lives in session storage, never in local storage or a URL.
         assert!(APP_JS.contains("sessionStorage"));
         assert!(!APP_JS.contains("localStorage"));

@@ -59,6 +59,7 @@ pub const ROUTES: &[Route] = &[
         ..console("/console/")
     },
     console("/console/app.js"),
+    console("/console/editor.js"),
     console("/console/app.css"),
     route("GET", "/admin/workflows"),
     route("POST", "/admin/workflows"),
