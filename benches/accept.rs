@@ -7,6 +7,8 @@
 #[allow(dead_code)]
 #[path = "support/memory_ports.rs"]
 mod memory_ports;
+#[path = "support/workflows.rs"]
+mod workflows;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -15,9 +17,8 @@ use axum::body::Body;
 use axum::http::Request;
 use tower::ServiceExt;
 use webhook_trigger::adapters::sqlite::SqliteStore;
-use webhook_trigger::app::NewWorkflow;
 use webhook_trigger::config::Config;
-use webhook_trigger::domain::{ApiKey, ApiKeyName, SnsOptions, Step, Trigger};
+use webhook_trigger::domain::{ApiKey, ApiKeyName, Trigger};
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
@@ -61,18 +62,7 @@ fn main() {
         let store = SqliteStore::open(&dir.path().join("bench.db")).expect("open");
         let app = webhook_trigger::wiring::app(Arc::new(store.clone()), Arc::new(store.queue()), Config::default());
         let key = app.create_api_key("bench").await.expect("key");
-        let workflow = app
-            .create_workflow(NewWorkflow {
-                name: "bench".into(),
-                trigger: Trigger::GenericWebhook,
-                api_key_name: "bench".into(),
-                steps: vec![Step::Echo.into()],
-                sns: SnsOptions::default(),
-                auth: Default::default(),
-                payload_schema: None,
-            })
-            .await
-            .expect("workflow");
+        let workflow = workflows::echo_workflow(&app, Trigger::GenericWebhook, None).await;
         let router = webhook_trigger::http::router(app);
         let body = r#"{"order":{"id":1042,"items":[{"sku":"A-1","qty":2},{"sku":"B-7","qty":1}],"total":99.5}}"#;
 
@@ -130,9 +120,9 @@ mod payload_schema {
     use serde_json::{Value, json};
     use tower::ServiceExt;
     use webhook_trigger::adapters::sqlite::SqliteStore;
-    use webhook_trigger::app::{App, AppDeps, NewWorkflow};
+    use webhook_trigger::app::{App, AppDeps};
     use webhook_trigger::config::Config;
-    use webhook_trigger::domain::{SnsOptions, Step, Trigger};
+    use webhook_trigger::domain::Trigger;
     use webhook_trigger::ports::{Store, WorkQueue};
 
     use super::memory_ports::{MemoryQueue, MemoryStore};
@@ -217,18 +207,8 @@ mod payload_schema {
         let key = app.create_api_key("bench").await.expect("key");
         let mut ids = Vec::new();
         for schema in [None, Some(schema())] {
-            let workflow = app
-                .create_workflow(NewWorkflow {
-                    name: "bench".into(),
-                    trigger: Trigger::GenericWebhook,
-                    api_key_name: "bench".into(),
-                    steps: vec![Step::Echo.into()],
-                    sns: SnsOptions::default(),
-                    auth: Default::default(),
-                    payload_schema: schema,
-                })
-                .await
-                .expect("workflow");
+            let workflow =
+                super::workflows::echo_workflow(&app, Trigger::GenericWebhook, schema).await;
             ids.push(workflow.id.to_string());
         }
         Pair {
