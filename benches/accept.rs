@@ -7,17 +7,16 @@
 #[allow(dead_code)]
 #[path = "support/memory_ports.rs"]
 mod memory_ports;
+#[path = "support/sqlite_app.rs"]
+mod sqlite_app;
 #[path = "support/workflows.rs"]
 mod workflows;
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::http::Request;
 use tower::ServiceExt;
-use webhook_trigger::adapters::sqlite::SqliteStore;
-use webhook_trigger::config::Config;
 use webhook_trigger::domain::{ApiKey, ApiKeyName, Trigger};
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -59,8 +58,7 @@ fn main() {
         .expect("runtime");
     runtime.block_on(async {
         let dir = tempfile::tempdir().expect("dir");
-        let store = SqliteStore::open(&dir.path().join("bench.db")).expect("open");
-        let app = webhook_trigger::wiring::app(Arc::new(store.clone()), Arc::new(store.queue()), Config::default());
+        let (_store, app) = sqlite_app::sqlite_app(dir.path());
         let key = app.create_api_key("bench").await.expect("key");
         let workflow = workflows::echo_workflow(&app, Trigger::GenericWebhook, None).await;
         let router = webhook_trigger::http::router(app);
@@ -119,7 +117,6 @@ mod payload_schema {
     use axum::http::Request;
     use serde_json::{Value, json};
     use tower::ServiceExt;
-    use webhook_trigger::adapters::sqlite::SqliteStore;
     use webhook_trigger::app::{App, AppDeps};
     use webhook_trigger::config::Config;
     use webhook_trigger::domain::Trigger;
@@ -323,12 +320,7 @@ mod payload_schema {
             .expect("runtime");
         runtime.block_on(async {
             let dir = tempfile::tempdir().expect("dir");
-            let store = SqliteStore::open(&dir.path().join("bench.db")).expect("open");
-            let app = webhook_trigger::wiring::app(
-                Arc::new(store.clone()),
-                Arc::new(store.queue()),
-                Config::default(),
-            );
+            let (_store, app) = super::sqlite_app::sqlite_app(dir.path());
             let pair = pair(app).await;
             for which in [0, 1].repeat(25) {
                 pair.post(which, &body()).await;
