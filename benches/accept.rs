@@ -7,17 +7,17 @@
 #[allow(dead_code)]
 #[path = "support/memory_ports.rs"]
 mod memory_ports;
+#[path = "support/sqlite_app.rs"]
+mod sqlite_app;
+#[path = "support/workflows.rs"]
+mod workflows;
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::http::Request;
 use tower::ServiceExt;
-use webhook_trigger::adapters::sqlite::SqliteStore;
-use webhook_trigger::app::NewWorkflow;
-use webhook_trigger::config::Config;
-use webhook_trigger::domain::{ApiKey, ApiKeyName, SnsOptions, Step, Trigger};
+use webhook_trigger::domain::{ApiKey, ApiKeyName, Trigger};
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
@@ -58,21 +58,9 @@ fn main() {
         .expect("runtime");
     runtime.block_on(async {
         let dir = tempfile::tempdir().expect("dir");
-        let store = SqliteStore::open(&dir.path().join("bench.db")).expect("open");
-        let app = webhook_trigger::wiring::app(Arc::new(store.clone()), Arc::new(store.queue()), Config::default());
+        let (_store, app) = sqlite_app::sqlite_app(dir.path());
         let key = app.create_api_key("bench").await.expect("key");
-        let workflow = app
-            .create_workflow(NewWorkflow {
-                name: "bench".into(),
-                trigger: Trigger::GenericWebhook,
-                api_key_name: "bench".into(),
-                steps: vec![Step::Echo.into()],
-                sns: SnsOptions::default(),
-                auth: Default::default(),
-                payload_schema: None,
-            })
-            .await
-            .expect("workflow");
+        let workflow = workflows::echo_workflow(&app, Trigger::GenericWebhook, None).await;
         let router = webhook_trigger::http::router(app);
         let body = r#"{"order":{"id":1042,"items":[{"sku":"A-1","qty":2},{"sku":"B-7","qty":1}],"total":99.5}}"#;
 
@@ -129,10 +117,9 @@ mod payload_schema {
     use axum::http::Request;
     use serde_json::{Value, json};
     use tower::ServiceExt;
-    use webhook_trigger::adapters::sqlite::SqliteStore;
-    use webhook_trigger::app::{App, AppDeps, NewWorkflow};
+    use webhook_trigger::app::{App, AppDeps};
     use webhook_trigger::config::Config;
-    use webhook_trigger::domain::{SnsOptions, Step, Trigger};
+    use webhook_trigger::domain::Trigger;
     use webhook_trigger::ports::{Store, WorkQueue};
 
     use super::memory_ports::{MemoryQueue, MemoryStore};
@@ -217,18 +204,8 @@ mod payload_schema {
         let key = app.create_api_key("bench").await.expect("key");
         let mut ids = Vec::new();
         for schema in [None, Some(schema())] {
-            let workflow = app
-                .create_workflow(NewWorkflow {
-                    name: "bench".into(),
-                    trigger: Trigger::GenericWebhook,
-                    api_key_name: "bench".into(),
-                    steps: vec![Step::Echo.into()],
-                    sns: SnsOptions::default(),
-                    auth: Default::default(),
-                    payload_schema: schema,
-                })
-                .await
-                .expect("workflow");
+            let workflow =
+                super::workflows::echo_workflow(&app, Trigger::GenericWebhook, schema).await;
             ids.push(workflow.id.to_string());
         }
         Pair {
@@ -343,12 +320,7 @@ mod payload_schema {
             .expect("runtime");
         runtime.block_on(async {
             let dir = tempfile::tempdir().expect("dir");
-            let store = SqliteStore::open(&dir.path().join("bench.db")).expect("open");
-            let app = webhook_trigger::wiring::app(
-                Arc::new(store.clone()),
-                Arc::new(store.queue()),
-                Config::default(),
-            );
+            let (_store, app) = super::sqlite_app::sqlite_app(dir.path());
             let pair = pair(app).await;
             for which in [0, 1].repeat(25) {
                 pair.post(which, &body()).await;

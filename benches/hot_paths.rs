@@ -8,6 +8,8 @@
 
 #[path = "support/memory_ports.rs"]
 mod memory_ports;
+#[path = "support/workflows.rs"]
+mod workflows;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,9 +23,9 @@ use memory_ports::{MemoryQueue, MemoryStore};
 use serde_json::json;
 use tower::ServiceExt;
 use url::Url;
-use webhook_trigger::app::{App, AppDeps, NewWorkflow};
+use webhook_trigger::app::{App, AppDeps};
 use webhook_trigger::config::Config;
-use webhook_trigger::domain::{SnsOptions, Step, TemplateContext, TemplateEngine, Trigger};
+use webhook_trigger::domain::{TemplateContext, TemplateEngine, Trigger};
 use webhook_trigger::ports::{Store, WorkQueue};
 use webhook_trigger::sns::{
     FetchError, FetchedBody, HttpFetcher, SnsMessage, SnsPolicy, SnsVerifier, VerifierConfig,
@@ -187,18 +189,7 @@ impl MemoryApp {
         );
         let (workflow_id, key) = runtime.block_on(async {
             let key = app.create_api_key("bench").await.expect("key");
-            let workflow = app
-                .create_workflow(NewWorkflow {
-                    name: "bench".into(),
-                    trigger,
-                    api_key_name: "bench".into(),
-                    steps: vec![Step::Echo.into()],
-                    sns: SnsOptions::default(),
-                    auth: Default::default(),
-                    payload_schema: None,
-                })
-                .await
-                .expect("workflow");
+            let workflow = workflows::echo_workflow(&app, trigger, None).await;
             (workflow.id.to_string(), key.secret.expose().to_owned())
         });
         Self {

@@ -17,6 +17,9 @@
 //! Run: `cargo bench --bench worker` (figures in BENCHMARKS.md); `cargo test --all-targets`
 //! runs it small as a smoke test.
 
+#[path = "support/sqlite_app.rs"]
+mod sqlite_app;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -102,12 +105,7 @@ fn loop_body(items: usize) -> String {
 
 async fn drain_with(yaml: &str, body: &str, n: usize, config: &LocalWorkerConfig) -> f64 {
     let dir = tempfile::tempdir().expect("dir");
-    let store = SqliteStore::open(&dir.path().join("bench.db")).expect("open");
-    let app = webhook_trigger::wiring::app(
-        Arc::new(store.clone()),
-        Arc::new(store.queue()),
-        Config::default(),
-    );
+    let (store, app) = sqlite_app::sqlite_app(dir.path());
     let key = app.create_api_key("demo").await.expect("key");
     let file = WorkflowFile::parse(yaml).expect("workflow file");
     let workflow = app

@@ -230,26 +230,23 @@ mod tests {
         Vec::new()
     }
 
+    /// A generic-webhook workflow that must be valid.
+    fn generic(name: &str, steps: Vec<impl Into<WorkflowStep>>) -> Workflow {
+        Workflow::new(
+            name,
+            Trigger::GenericWebhook,
+            key(),
+            steps,
+            SnsOptions::default(),
+            Utc::now(),
+        )
+        .unwrap()
+    }
+
     #[test]
     fn new_workflow_is_enabled_with_a_fresh_id() {
-        let a = Workflow::new(
-            " orders ",
-            Trigger::GenericWebhook,
-            key(),
-            no_steps(),
-            SnsOptions::default(),
-            Utc::now(),
-        )
-        .unwrap();
-        let b = Workflow::new(
-            "orders",
-            Trigger::GenericWebhook,
-            key(),
-            no_steps(),
-            SnsOptions::default(),
-            Utc::now(),
-        )
-        .unwrap();
+        let a = generic(" orders ", no_steps());
+        let b = generic("orders", no_steps());
         assert!(a.enabled);
         assert_eq!(a.name, "orders");
         assert_ne!(a.id, b.id);
@@ -257,15 +254,7 @@ mod tests {
 
     #[test]
     fn webhook_url_joins_base_and_id() {
-        let wf = Workflow::new(
-            "x",
-            Trigger::GenericWebhook,
-            key(),
-            no_steps(),
-            SnsOptions::default(),
-            Utc::now(),
-        )
-        .unwrap();
+        let wf = generic("x", no_steps());
         assert_eq!(
             wf.webhook_url("http://127.0.0.1:3000/"),
             format!("http://127.0.0.1:3000/webhooks/{}", wf.id)
@@ -350,30 +339,14 @@ mod tests {
             {"id": "pub", "type": "sns_publish", "topic_arn": "arn:aws:sns:us-east-1:123456789012:t"}
         ]))
         .unwrap();
-        let wf = Workflow::new(
-            "x",
-            Trigger::GenericWebhook,
-            key(),
-            steps,
-            SnsOptions::default(),
-            Utc::now(),
-        )
-        .unwrap();
+        let wf = generic("x", steps);
         let stored = serde_json::to_string(&wf).unwrap();
         assert_eq!(serde_json::from_str::<Workflow>(&stored).unwrap(), wf);
     }
 
     #[test]
     fn new_numbers_plain_steps_and_refuses_bad_ones_with_their_path() {
-        let wf = Workflow::new(
-            "x",
-            Trigger::GenericWebhook,
-            key(),
-            vec![Step::Echo, Step::Echo],
-            SnsOptions::default(),
-            Utc::now(),
-        )
-        .unwrap();
+        let wf = generic("x", vec![Step::Echo, Step::Echo]);
         assert_eq!(wf.steps[1].id, "step2");
         let bad = Step::Filter(FilterStep {
             when: "{{ x }}".into(),
@@ -393,15 +366,7 @@ mod tests {
 
     #[test]
     fn a_payload_schema_round_trips_through_storage_and_older_records_have_none() {
-        let mut wf = Workflow::new(
-            "x",
-            Trigger::GenericWebhook,
-            key(),
-            no_steps(),
-            SnsOptions::default(),
-            Utc::now(),
-        )
-        .unwrap();
+        let mut wf = generic("x", no_steps());
         let stored = serde_json::to_value(&wf).unwrap();
         assert!(stored.get("payload_schema").is_none(), "{stored}");
         assert_eq!(

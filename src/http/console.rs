@@ -8,6 +8,7 @@ use axum::response::{IntoResponse, Response};
 
 const INDEX_HTML: &str = include_str!("console/index.html");
 const APP_JS: &str = include_str!("console/app.js");
+const EDITOR_JS: &str = include_str!("console/editor.js");
 const APP_CSS: &str = include_str!("console/app.css");
 const DIAGRAM_JS: &str = include_str!("console/diagram.js");
 
@@ -62,6 +63,11 @@ pub async fn diagram_script() -> Response {
     asset("text/javascript; charset=utf-8", DIAGRAM_JS)
 }
 
+/// The Steps tab's editor and test bench (`window.WebhookEditor`), loaded before app.js.
+pub async fn editor_script() -> Response {
+    asset("text/javascript; charset=utf-8", EDITOR_JS)
+}
+
 pub async fn stylesheet() -> Response {
     asset("text/css; charset=utf-8", APP_CSS)
 }
@@ -73,18 +79,19 @@ mod tests {
     #[test]
     fn the_page_has_no_inline_script_or_style() {
         let lower = INDEX_HTML.to_ascii_lowercase();
-        // <script> elements with a src only, the diagram's before app.js, which uses it; no
-        // event handler attributes, no style attributes.
+        // Every <script> element has a src of this folder; no event handler attributes, no
+        // style attributes.
         assert_eq!(
             lower.matches("<script").count(),
-            lower.matches("<script src=").count()
+            lower.matches("<script src=\"console/").count()
         );
-        let diagram = lower.find("<script src=\"console/diagram.js\" defer>");
+        // The editor and the diagram define their globals before app.js (all deferred, run
+        // in order) uses them.
         let app = lower.find("<script src=\"console/app.js\" defer>");
-        assert!(
-            diagram.is_some() && app.is_some() && diagram < app,
-            "{lower}"
-        );
+        for script in ["editor.js", "diagram.js"] {
+            let found = lower.find(&format!("<script src=\"console/{script}\" defer>"));
+            assert!(found.is_some() && app.is_some() && found < app, "{lower}");
+        }
         assert!(!lower.contains(" onclick") && !lower.contains(" onload"));
         assert!(!lower.contains("style="));
         assert!(!lower.contains("<style"));
@@ -111,7 +118,11 @@ mod tests {
 
     #[test]
     fn the_scripts_never_write_markup() {
-        for (name, script) in [("app.js", APP_JS), ("diagram.js", DIAGRAM_JS)] {
+        for (name, script) in [
+            ("app.js", APP_JS),
+            ("editor.js", EDITOR_JS),
+            ("diagram.js", DIAGRAM_JS),
+        ] {
             for forbidden in [
                 "innerHTML",
                 "outerHTML",
@@ -123,6 +134,8 @@ mod tests {
                 assert!(!script.contains(forbidden), "{name} uses {forbidden}");
             }
         }
+        // A draft is kept per tab, like the key: never in local storage.
+        assert!(!EDITOR_JS.contains("localStorage"));
         // The key lives in session storage, never in local storage or a URL.
         assert!(APP_JS.contains("sessionStorage"));
         assert!(!APP_JS.contains("localStorage"));

@@ -70,6 +70,7 @@ pub fn router(app: App) -> Router {
         .route("/console", get(console::index))
         .route("/console/", get(console::index_in_folder))
         .route("/console/app.js", get(console::script))
+        .route("/console/editor.js", get(console::editor_script))
         .route("/console/app.css", get(console::stylesheet))
         .route("/console/diagram.js", get(console::diagram_script))
         .route(

@@ -860,7 +860,8 @@ async fn named_admin_key(t: &TestApp) -> (String, String) {
     (name, created.secret.expose().to_owned())
 }
 
-async fn admin_send(
+/// A request to an /admin route with the admin key `key`, the given headers and body.
+pub async fn admin_send(
     t: &TestApp,
     method: &str,
     uri: &str,

@@ -146,6 +146,14 @@ fn generic_workflow(dir: &Path, db: &Path) -> (String, String) {
     (created["id"].as_str().expect("id").to_owned(), key_value)
 }
 
+/// A workflow created with the CLI from `yaml` on stdin, and the value of its key `ops`.
+fn workflow_from_stdin(db: &Path, yaml: &str) -> (String, String) {
+    let key = json(db, &["api-keys", "create", "ops"]);
+    let key_value = key["value"].as_str().expect("value").to_owned();
+    let created = json_with_stdin(db, &["workflows", "create", "--file", "-"], Some(yaml));
+    (created["id"].as_str().expect("id").to_owned(), key_value)
+}
+
 /// Accepts one webhook through the real router on the same SQLite file the CLI uses.
 async fn accept_one(db: &Path, workflow_id: &str, key: &str, body: &str) -> String {
     let router = webhook_trigger::http::router(app_on(db));
@@ -466,14 +474,7 @@ async fn run_queued(db: &Path) {
 async fn executions_show_prints_the_path_the_branchs_case_and_the_loops_items() {
     let dir = tempfile::tempdir().expect("dir");
     let db = dir.path().join("wt.db");
-    let key = json(&db, &["api-keys", "create", "ops"]);
-    let key_value = key["value"].as_str().expect("value").to_owned();
-    let created = json_with_stdin(
-        &db,
-        &["workflows", "create", "--file", "-"],
-        Some(ROUTER_WORKFLOW),
-    );
-    let id = created["id"].as_str().expect("id").to_owned();
+    let (id, key_value) = workflow_from_stdin(&db, ROUTER_WORKFLOW);
     let body = r#"{"alerts": [{"name": "a0"}, {"name": "a1", "bad": true}, {"name": "a2"}]}"#;
     let execution = accept_one(&db, &id, &key_value, body).await;
     run_queued(&db).await;
@@ -624,14 +625,7 @@ steps:
 async fn executions_are_searched_replayed_in_bulk_and_test_run_from_the_cli() {
     let dir = tempfile::tempdir().expect("dir");
     let db = dir.path().join("wt.db");
-    let key = json(&db, &["api-keys", "create", "ops"]);
-    let key = key["value"].as_str().expect("value").to_owned();
-    let wf = json_with_stdin(
-        &db,
-        &["workflows", "create", "--file", "-"],
-        Some(FAILING_WORKFLOW),
-    );
-    let id = wf["id"].as_str().expect("id").to_owned();
+    let (id, key) = workflow_from_stdin(&db, FAILING_WORKFLOW);
     accept_one(&db, &id, &key, r#"{"alert": "disk"}"#).await;
     accept_one(&db, &id, &key, r#"{"alert": "cpu"}"#).await;
     run_queued(&db).await;

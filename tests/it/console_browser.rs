@@ -5,7 +5,9 @@
 //! branch took and a loop's items, paged; approve a waiting execution and cancel another; a
 //! wrong key is refused; a hostile payload renders as text; add, rotate and revoke an API key
 //! in Settings; and the docs' journey: a key, a new workflow with it, its URL from the
-//! trigger panel called, switched off and on, replaced, a version viewed and restored. With
+//! trigger panel called, switched off and on, replaced, a version viewed and restored; and the
+//! Steps tab: the docs' example built from the palette, checked as typed, dry-run, saved and
+//! run. With
 //! `WEBHOOK_CONSOLE_SCREENSHOTS=DIR` it also saves a PNG of each page there
 //! (`make screenshots` writes the ones in docs/).
 //!
@@ -20,6 +22,7 @@ use serde_json::{Value, json};
 
 use crate::support::binary::{BIN, Killed, cli, free_port};
 use crate::support::sns_peer::{SigV, SnsPeer, TOPIC_ARN};
+use crate::support::target::Target;
 
 mod executions;
 mod flow;
@@ -1071,6 +1074,399 @@ async fn the_path_and_a_loops_items(
     execution_id
 }
 
+/// The value of the form control that `css` matches (an input's, a textarea's).
+async fn value_of(c: &Client, css: &str) -> String {
+    text_of(c, css).await;
+    let value: Value = c
+        .execute(
+            "return document.querySelector(arguments[0]).value",
+            vec![json!(css)],
+        )
+        .await
+        .expect("script");
+    value.as_str().unwrap_or_default().to_owned()
+}
+
+/// Waits until the value of what `css` matches is `want`.
+async fn wait_value(c: &Client, css: &str, want: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let value = value_of(c, css).await;
+        if value == want {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{css} holds {value:?}, not {want:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Clears what `css` matches and types `text` into it, as a user would.
+async fn retype(c: &Client, css: &str, text: &str) {
+    c.find(Locator::Css(css))
+        .await
+        .expect("field")
+        .clear()
+        .await
+        .expect("clear");
+    type_into(c, css, text).await;
+}
+
+/// The tab's draft of `workflow_id` as the editor keeps it (session storage).
+async fn draft_of(c: &Client, workflow_id: &str) -> Value {
+    let draft: Value = c
+        .execute(
+            "return sessionStorage.getItem('webhookTriggerDraft:' + arguments[0])",
+            vec![json!(workflow_id)],
+        )
+        .await
+        .expect("script");
+    draft.as_str().map_or(Value::Null, |d| {
+        serde_json::from_str(d).expect("draft json")
+    })
+}
+
+/// The Steps tab, as the docs' example is built: a filter and an http_request to a loopback
+/// receiver added from the palette and filled in the form, a field picked from the sample
+/// execution (whose hostile payload shows as text), a typo'd expression refused beside its
+/// field, the YAML view round-tripping the form, the draft kept over a reload, a dry-run
+/// showing the rendered body with nothing sent, then saved as a new version, triggered, and
+/// run for real from the bench.
+async fn the_editor_builds_checks_dry_runs_and_saves(
+    c: &Client,
+    http: &reqwest::Client,
+    base: &str,
+    db: &Path,
+    api_key: &str,
+) {
+    let receiver = Target::ok().await;
+    let workflow = cli(
+        db,
+        &[
+            "workflows",
+            "create",
+            "--name",
+            "Alerts to chat",
+            "--api-key",
+            "partner",
+            "--steps",
+            r#"[{"type":"echo"}]"#,
+        ],
+    );
+    let workflow_id = workflow["id"].as_str().expect("id").to_owned();
+    let sample_body = json!({
+        "severity": "critical",
+        "alerts": [{"name": "disk full"}],
+        "note": HOSTILE,
+    });
+    let accepted = http
+        .post(format!("{base}/webhooks/{workflow_id}"))
+        .header("x-api-key", api_key)
+        .header("content-type", "application/json")
+        .body(sample_body.to_string())
+        .send()
+        .await
+        .expect("webhook")
+        .bytes()
+        .await
+        .expect("body");
+    let accepted: Value = serde_json::from_slice(&accepted).expect("json");
+    let sample = accepted["executionId"].as_str().expect("id").to_owned();
+
+    // "Use as sample" on the execution's page; then the workflow's Steps tab.
+    c.goto(&format!(
+        "{base}/console#/workflows/{workflow_id}/executions/{sample}"
+    ))
+    .await
+    .expect("open the sample");
+    wait_text(c, "#execution-status", "succeeded").await;
+    click(c, "#use-as-sample").await;
+    wait_text(c, "#use-as-sample", "Sample set").await;
+    click(c, &format!("a[href='#/workflows/{workflow_id}']")).await;
+    click(c, "#tab-steps").await;
+    text_of(c, ".cards[data-list='steps'] > .card[data-type='echo']").await;
+    assert!(
+        c.find(Locator::Css("#draft-banner[hidden]")).await.is_ok(),
+        "the saved document is no draft"
+    );
+
+    // The palette offers every step type of the schema; the echo goes, a filter and an
+    // http_request come.
+    let kinds: Value = c
+        .execute(
+            "return [...document.querySelectorAll('#palette option')].map(o => o.value)",
+            vec![],
+        )
+        .await
+        .expect("script");
+    for kind in [
+        "filter",
+        "http_request",
+        "branch",
+        "for_each",
+        "approval",
+        "echo",
+    ] {
+        assert!(kinds.as_array().unwrap().contains(&json!(kind)), "{kinds}");
+    }
+    click(c, ".card[data-type='echo'] button.delete").await;
+    wait_count(c, ".cards[data-list='steps'] > .card", 0).await;
+    choose(c, "#palette", "filter").await;
+    click(c, "#add-step").await;
+    choose(c, "#palette", "http_request").await;
+    click(c, "#add-step").await;
+    wait_count(c, ".cards[data-list='steps'] > .card", 2).await;
+    text_of(c, "#draft-banner:not([hidden])").await;
+    // Required fields are marked.
+    text_of(
+        c,
+        ".card[data-step='filter_1'] .field[data-field='steps[0].when'][data-required='true']",
+    )
+    .await;
+    text_of(
+        c,
+        ".card[data-step='http_request_1'] .field[data-field='steps[1].url'][data-required='true']",
+    )
+    .await;
+
+    // The picker: the sample's payload as a tree, the hostile value as text.
+    click(c, "[data-path='steps[0].when']").await;
+    click(c, "#load-input").await;
+    let tree = text_of(c, "#picker-tree ul.tree").await;
+    assert!(tree.contains(HOSTILE), "{tree}");
+    let inert: Value = c
+        .execute(
+            "return window.__pwned === undefined && document.querySelectorAll('#view script, #view img').length === 0",
+            vec![],
+        )
+        .await
+        .expect("script");
+    assert_eq!(inert, json!(true), "the hostile payload became markup");
+    click(
+        c,
+        "#picker-tree button.pick[data-expr='trigger.body.severity']",
+    )
+    .await;
+    wait_value(c, "[data-path='steps[0].when']", "trigger.body.severity").await;
+
+    // The request's URL first: until it has one, the loader stops at that missing field.
+    text_of(
+        c,
+        ".card[data-step='http_request_1'] .field-error:not(:empty)",
+    )
+    .await;
+    type_into(c, "[data-path='steps[1].url']", &receiver.url("/chat")).await;
+
+    // A typo'd expression is refused beside its field, by the server's own loader.
+    type_into(c, "[data-path='steps[0].when']", " == 'critical").await;
+    let refused = text_of(
+        c,
+        ".field[data-field='steps[0].when'] .field-error:not(:empty)",
+    )
+    .await;
+    assert!(refused.contains("does not parse"), "{refused}");
+    retype(
+        c,
+        "[data-path='steps[0].when']",
+        "trigger.body.severity == 'critical'",
+    )
+    .await;
+
+    // The body picks the first alert's name, inserted as a template into the JSON.
+    type_into(c, "[data-path='steps[1].body']", r#"{"alert": ""#).await;
+    click(
+        c,
+        "#picker-tree button.pick[data-expr='trigger.body.alerts[0].name']",
+    )
+    .await;
+    type_into(c, "[data-path='steps[1].body']", r#""}"#).await;
+    wait_value(
+        c,
+        "[data-path='steps[1].body']",
+        r#"{"alert": "{{ trigger.body.alerts[0].name }}"}"#,
+    )
+    .await;
+    wait_text(c, "#check-state", "checked: it would load").await;
+    let built = draft_of(c, &workflow_id).await["doc"]["steps"].clone();
+    assert_eq!(
+        built,
+        json!([
+            {"id": "filter_1", "type": "filter", "when": "trigger.body.severity == 'critical'"},
+            {"id": "http_request_1", "type": "http_request", "url": receiver.url("/chat"),
+             "body": {"alert": "{{ trigger.body.alerts[0].name }}"}},
+        ])
+    );
+    c.execute("window.scrollTo(0, 0)", vec![])
+        .await
+        .expect("script");
+    screenshot(c, "console-steps.png").await;
+
+    // Code and back: the loader's document (the form's fields, defaults written out), then
+    // the same document and the same YAML on every turn.
+    click(c, "#mode-code").await;
+    text_of(c, "#code-view:not([hidden])").await;
+    let yaml = value_of(c, "#code-yaml").await;
+    assert!(
+        yaml.contains("type: http_request") && yaml.contains("trigger.body.alerts[0].name"),
+        "{yaml}"
+    );
+    screenshot(c, "console-code.png").await;
+    click(c, "#mode-form").await;
+    text_of(c, "#form-view:not([hidden])").await;
+    wait_value(c, "[data-path='steps[1].url']", &receiver.url("/chat")).await;
+    let normalized = draft_of(c, &workflow_id).await["doc"].clone();
+    assert_eq!(normalized["steps"][0], built[0]);
+    for field in ["id", "type", "url", "body"] {
+        assert_eq!(normalized["steps"][1][field], built[1][field], "{field}");
+    }
+    click(c, "#mode-code").await;
+    text_of(c, "#code-view:not([hidden])").await;
+    assert_eq!(
+        value_of(c, "#code-yaml").await,
+        yaml,
+        "the YAML round-trips"
+    );
+    click(c, "#mode-form").await;
+    text_of(c, "#form-view:not([hidden])").await;
+    assert_eq!(
+        draft_of(c, &workflow_id).await["doc"],
+        normalized,
+        "the form round-trips"
+    );
+    click(c, "#mode-code").await;
+    text_of(c, "#code-view:not([hidden])").await;
+    // A YAML with an error stays in the Code view, the error shown.
+    type_into(c, "#code-yaml", "\nsteps_typo: [").await;
+    click(c, "#mode-form").await;
+    let note = text_of(c, "#editor-note:not([hidden])").await;
+    assert!(note.contains("Not switched"), "{note}");
+    text_of(c, "#editor-errors:not([hidden]) li").await;
+    assert!(
+        c.find(Locator::Css("#code-view:not([hidden])"))
+            .await
+            .is_ok()
+    );
+    retype(c, "#code-yaml", &yaml).await;
+    click(c, "#mode-form").await;
+    text_of(c, "#form-view:not([hidden])").await;
+
+    // The draft outlives a reload, and is not live: the saved version is still the echo.
+    c.refresh().await.expect("reload");
+    text_of(c, "#draft-banner:not([hidden])").await;
+    wait_value(c, "[data-path='steps[1].url']", &receiver.url("/chat")).await;
+    assert_eq!(text_of(c, "#workflow-version").await, "1");
+
+    // Dry-run the draft on the sample: the rendered body, nothing sent.
+    click(c, "#dry-run-button").await;
+    let rendered = text_of(
+        c,
+        "#dry-run-steps .preview[data-step='http_request_1'] .preview-body",
+    )
+    .await;
+    assert!(rendered.contains("disk full"), "{rendered}");
+    assert_eq!(receiver.count(), 0, "a dry-run sent a request");
+    c.execute(
+        "document.querySelector('.card[data-step=http_request_1]').scrollIntoView(); \
+         document.getElementById('dry-run').scrollIntoView()",
+        vec![],
+    )
+    .await
+    .expect("script");
+    screenshot(c, "console-bench.png").await;
+
+    // A payload typed in, with a header, instead of a stored execution.
+    choose(c, "#input-source", "a payload typed here").await;
+    type_into(
+        c,
+        "#input-body",
+        r#"{"severity": "critical", "alerts": [{"name": "typed in"}]}"#,
+    )
+    .await;
+    type_into(c, "#input-headers", r#"{"x-source": "bench"}"#).await;
+    click(c, "#dry-run-button").await;
+    wait_text(c, "#dry-run-source", "Input: the payload given").await;
+    let rendered = text_of(
+        c,
+        "#dry-run-steps .preview[data-step='http_request_1'] .preview-body",
+    )
+    .await;
+    assert!(rendered.contains("typed in"), "{rendered}");
+
+    // Saved: version 2, no draft; a webhook runs it and the receiver gets the rendered body.
+    click(c, "#save-draft").await;
+    wait_text(c, "#workflow-version", "2").await;
+    text_of(c, "#draft-banner[hidden]").await;
+    assert_eq!(draft_of(c, &workflow_id).await, Value::Null);
+
+    // Inside a loop over the alerts, a picked alert is written with the loop's item name.
+    choose(c, "#palette", "for_each").await;
+    click(c, "#add-step").await;
+    type_into(c, "[data-path='steps[2].items']", "trigger.body.alerts").await;
+    type_into(c, "[data-path='steps[2].as']", "alert").await;
+    choose(
+        c,
+        ".card[data-step='for_each_1'] select.palette",
+        "transform",
+    )
+    .await;
+    click(c, ".card[data-step='for_each_1'] button.add-step").await;
+    type_into(c, "[data-path='steps[2].steps[0].output']", "\"").await;
+    click(c, "#load-input").await;
+    click(
+        c,
+        "#picker-tree button.pick[data-expr='trigger.body.alerts[0].name']",
+    )
+    .await;
+    type_into(c, "[data-path='steps[2].steps[0].output']", "\"").await;
+    wait_value(
+        c,
+        "[data-path='steps[2].steps[0].output']",
+        "\"{{ alert.name }}\"",
+    )
+    .await;
+    click(c, "#discard-draft").await;
+    text_of(c, "#draft-banner[hidden]").await;
+    wait_count(c, ".cards[data-list='steps'] > .card", 2).await;
+    let sent = http
+        .post(format!("{base}/webhooks/{workflow_id}"))
+        .header("x-api-key", api_key)
+        .header("content-type", "application/json")
+        .body(json!({"severity": "critical", "alerts": [{"name": "cpu hot"}]}).to_string())
+        .send()
+        .await
+        .expect("webhook");
+    assert_eq!(sent.status(), 202);
+    receiver.wait_for(1).await;
+    assert_eq!(receiver.received()[0].json(), json!({"alert": "cpu hot"}));
+
+    // Run for real from the bench, on the sample: the new execution's page, live.
+    click(c, "#test-run").await;
+    fragment_between(c, &format!("/workflows/{workflow_id}/executions/"), "").await;
+    wait_text(c, "#execution-status", "succeeded").await;
+    receiver.wait_for(2).await;
+    assert_eq!(receiver.received()[1].json(), json!({"alert": "disk full"}));
+
+    // "Use as schema": a payload_schema inferred from this body, in a new draft.
+    click(c, "#use-as-schema").await;
+    text_of(c, "#draft-banner:not([hidden])").await;
+    let schema = draft_of(c, &workflow_id).await["doc"]["payload_schema"].clone();
+    assert_eq!(schema["type"], json!("object"), "{schema}");
+    assert_eq!(
+        schema["properties"]["alerts"]["items"]["properties"]["name"],
+        json!({"type": "string"})
+    );
+    let required = schema["required"].as_array().expect("required").clone();
+    assert!(required.contains(&json!("severity")), "{schema}");
+    // The workflow file takes it: the draft loads, the schema editable in its box.
+    wait_text(c, "#check-state", "checked: it would load").await;
+    let field = value_of(c, "[data-path='payload_schema']").await;
+    assert!(field.contains("\"severity\""), "{field}");
+    click(c, "#discard-draft").await;
+    text_of(c, "#draft-banner[hidden]").await;
+}
+
 #[tokio::test]
 async fn the_console_shows_runs_and_replays_an_execution_in_a_real_browser() {
     let chromedriver = find_tool(&["chromedriver"]);
@@ -1139,6 +1535,8 @@ async fn the_console_shows_runs_and_replays_an_execution_in_a_real_browser() {
             .env("AWS_ENDPOINT_URL_SNS", peer.endpoint().as_str())
             // Small, so the refused body is small too (it fits the socket before the answer).
             .env("BODY_LIMIT_BYTES", "4096")
+            // The editor's example sends to a receiver on this machine.
+            .env("HTTP_STEP_ALLOW_CIDRS", "127.0.0.1/32")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -1335,6 +1733,9 @@ async fn the_console_shows_runs_and_replays_an_execution_in_a_real_browser() {
         // The docs' journey: a key, a workflow with it, its URL called, switched off and on,
         // replaced, and a version restored.
         the_docs_journey(&c, &http, &base, &admin_key, &peer).await;
+
+        // The Steps tab: the docs' example built in the form, checked, dry-run, saved, run.
+        the_editor_builds_checks_dry_runs_and_saves(&c, &http, &base, &db, &api_key).await;
 
         // Signing out forgets the key.
         click(&c, "#sign-out").await;

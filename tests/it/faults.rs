@@ -15,20 +15,14 @@ use axum::http::{Request, StatusCode};
 use serde_json::{Value, json};
 
 use crate::support::dynamodb::{Fixture, SqsDriver, fixture, unique};
+use crate::support::store_delegate::delegate_store;
 use crate::support::{self, Response, TestApp, assert_error};
 use webhook_trigger::adapters::dynamodb::DynamoStore;
 use webhook_trigger::adapters::sqs::SqsQueue;
 use webhook_trigger::app::Sweeper;
 use webhook_trigger::config::Config;
-use webhook_trigger::domain::{
-    AdminKey, ApiKey, ApiKeyName, Execution, ExecutionId, ItemRecord, KeyUsage, RejectionCounts,
-    SnsSubscription, Step, Workflow, WorkflowId, WorkflowSecrets, WorkflowVersion,
-};
-use webhook_trigger::ports::{
-    AdminKeyStore, ApiKeyStore, ExecutionQuery, ExecutionStore, ItemStore, KeyUsageStore,
-    QueueError, Recorded, RejectionStore, SecretStore, Store, StoreError, SubscriptionStore,
-    WorkItem, WorkQueue, WorkflowStore, WorkflowVersionStore,
-};
+use webhook_trigger::domain::{Execution, Step, Workflow};
+use webhook_trigger::ports::{QueueError, Store, WorkItem, WorkQueue};
 
 async fn post_keyed(t: &TestApp, workflow: &Workflow, key: &str, idem: &str) -> Response {
     let request = Request::post(format!("/webhooks/{}", workflow.id))
@@ -240,245 +234,22 @@ struct WritesElsewhere {
     writes: Arc<dyn Store>,
 }
 
-#[async_trait]
-impl ApiKeyStore for WritesElsewhere {
-    async fn insert_api_key(&self, key: &ApiKey) -> Result<(), StoreError> {
-        self.reads.insert_api_key(key).await
-    }
-    async fn get_api_key(&self, name: &ApiKeyName) -> Result<Option<ApiKey>, StoreError> {
-        self.reads.get_api_key(name).await
-    }
-    async fn list_api_keys(&self) -> Result<Vec<ApiKey>, StoreError> {
-        self.reads.list_api_keys().await
-    }
-    async fn update_api_key(&self, key: &ApiKey) -> Result<(), StoreError> {
-        self.reads.update_api_key(key).await
-    }
-}
-
-#[async_trait]
-impl WorkflowStore for WritesElsewhere {
-    async fn insert_workflow(&self, workflow: &Workflow) -> Result<(), StoreError> {
-        self.reads.insert_workflow(workflow).await
-    }
-    async fn get_workflow(&self, id: &WorkflowId) -> Result<Option<Workflow>, StoreError> {
-        self.reads.get_workflow(id).await
-    }
-    async fn list_workflows(&self) -> Result<Vec<Workflow>, StoreError> {
-        self.reads.list_workflows().await
-    }
-    async fn update_workflow(&self, workflow: &Workflow) -> Result<(), StoreError> {
-        self.reads.update_workflow(workflow).await
-    }
-}
-
-#[async_trait]
-impl WorkflowVersionStore for WritesElsewhere {
-    async fn save_workflow(
-        &self,
-        workflow: &Workflow,
-        version: &WorkflowVersion,
-    ) -> Result<(), StoreError> {
-        self.reads.save_workflow(workflow, version).await
-    }
-    async fn update_workflow_at_version(&self, workflow: &Workflow) -> Result<(), StoreError> {
-        self.reads.update_workflow_at_version(workflow).await
-    }
-    async fn list_workflow_versions(
-        &self,
-        id: &WorkflowId,
-    ) -> Result<Vec<WorkflowVersion>, StoreError> {
-        self.reads.list_workflow_versions(id).await
-    }
-    async fn get_workflow_version(
-        &self,
-        id: &WorkflowId,
-        number: u32,
-    ) -> Result<Option<WorkflowVersion>, StoreError> {
-        self.reads.get_workflow_version(id, number).await
-    }
-    async fn delete_workflow(&self, id: &WorkflowId) -> Result<(), StoreError> {
-        self.reads.delete_workflow(id).await
-    }
-}
-
-#[async_trait]
-impl ExecutionStore for WritesElsewhere {
-    async fn insert_execution(
-        &self,
-        execution: &Execution,
-        dedup_key: Option<&str>,
-    ) -> Result<Recorded, StoreError> {
-        self.writes.insert_execution(execution, dedup_key).await
-    }
-    async fn get_execution(
-        &self,
-        workflow_id: &WorkflowId,
-        id: &ExecutionId,
-    ) -> Result<Option<Execution>, StoreError> {
-        self.reads.get_execution(workflow_id, id).await
-    }
-    async fn list_executions(
-        &self,
-        workflow_id: &WorkflowId,
-        query: &ExecutionQuery,
-    ) -> Result<Vec<Execution>, StoreError> {
-        self.reads.list_executions(workflow_id, query).await
-    }
-    async fn replace_execution(
-        &self,
-        current: &Execution,
-        next: &Execution,
-    ) -> Result<bool, StoreError> {
-        self.writes.replace_execution(current, next).await
-    }
-}
-
-#[async_trait]
-impl SubscriptionStore for WritesElsewhere {
-    async fn put_subscription(&self, subscription: &SnsSubscription) -> Result<(), StoreError> {
-        self.writes.put_subscription(subscription).await
-    }
-    async fn list_subscriptions(
-        &self,
-        workflow_id: &WorkflowId,
-    ) -> Result<Vec<SnsSubscription>, StoreError> {
-        self.reads.list_subscriptions(workflow_id).await
-    }
-}
-
-#[async_trait]
-impl SecretStore for WritesElsewhere {
-    async fn insert_secrets(&self, secrets: &WorkflowSecrets) -> Result<(), StoreError> {
-        self.reads.insert_secrets(secrets).await
-    }
-    async fn get_secrets(&self, id: &WorkflowId) -> Result<Option<WorkflowSecrets>, StoreError> {
-        self.reads.get_secrets(id).await
-    }
-    async fn list_secrets(&self) -> Result<Vec<WorkflowSecrets>, StoreError> {
-        self.reads.list_secrets().await
-    }
-    async fn update_secrets(&self, secrets: &WorkflowSecrets) -> Result<(), StoreError> {
-        self.reads.update_secrets(secrets).await
-    }
-}
-
-#[async_trait]
-impl KeyUsageStore for WritesElsewhere {
-    async fn insert_key_usage(&self, usage: &KeyUsage) -> Result<(), StoreError> {
-        self.reads.insert_key_usage(usage).await
-    }
-    async fn get_key_usage(&self, name: &ApiKeyName) -> Result<Option<KeyUsage>, StoreError> {
-        self.reads.get_key_usage(name).await
-    }
-    async fn list_key_usage(&self) -> Result<Vec<KeyUsage>, StoreError> {
-        self.reads.list_key_usage().await
-    }
-    async fn update_key_usage(&self, usage: &KeyUsage) -> Result<(), StoreError> {
-        self.reads.update_key_usage(usage).await
-    }
-}
-
-#[async_trait]
-impl AdminKeyStore for WritesElsewhere {
-    async fn insert_admin_key(&self, key: &AdminKey) -> Result<(), StoreError> {
-        self.reads.insert_admin_key(key).await
-    }
-    async fn get_admin_key(&self, name: &ApiKeyName) -> Result<Option<AdminKey>, StoreError> {
-        self.reads.get_admin_key(name).await
-    }
-    async fn list_admin_keys(&self) -> Result<Vec<AdminKey>, StoreError> {
-        self.reads.list_admin_keys().await
-    }
-    async fn update_admin_key(&self, key: &AdminKey) -> Result<(), StoreError> {
-        self.reads.update_admin_key(key).await
-    }
-}
-
-#[async_trait]
-impl RejectionStore for WritesElsewhere {
-    async fn add_rejections(
-        &self,
-        workflow_id: &WorkflowId,
-        hour: chrono::DateTime<chrono::Utc>,
-        counts: &RejectionCounts,
-    ) -> Result<(), StoreError> {
-        self.writes.add_rejections(workflow_id, hour, counts).await
-    }
-    async fn rejections_since(
-        &self,
-        workflow_id: &WorkflowId,
-        since: chrono::DateTime<chrono::Utc>,
-    ) -> Result<Vec<(chrono::DateTime<chrono::Utc>, RejectionCounts)>, StoreError> {
-        self.reads.rejections_since(workflow_id, since).await
-    }
-}
-
-#[async_trait]
-impl webhook_trigger::ports::RefusalSampleStore for WritesElsewhere {
-    async fn put_refusal_sample(
-        &self,
-        sample: &webhook_trigger::domain::RefusalSample,
-    ) -> Result<bool, StoreError> {
-        self.writes.put_refusal_sample(sample).await
-    }
-    async fn refusal_samples_since(
-        &self,
-        workflow_id: &WorkflowId,
-        since: chrono::DateTime<chrono::Utc>,
-        limit: usize,
-    ) -> Result<Vec<webhook_trigger::domain::RefusalSample>, StoreError> {
-        self.reads
-            .refusal_samples_since(workflow_id, since, limit)
-            .await
-    }
-}
-
-#[async_trait]
-impl ItemStore for WritesElsewhere {
-    async fn put_items(
-        &self,
-        execution: &Execution,
-        records: &[ItemRecord],
-    ) -> Result<(), StoreError> {
-        self.writes.put_items(execution, records).await
-    }
-    async fn list_items(
-        &self,
-        workflow_id: &WorkflowId,
-        execution_id: &ExecutionId,
-        step_id: &str,
-        after: Option<u32>,
-        limit: usize,
-    ) -> Result<Vec<ItemRecord>, StoreError> {
-        self.reads
-            .list_items(workflow_id, execution_id, step_id, after, limit)
-            .await
-    }
-}
-
-#[async_trait]
-impl webhook_trigger::ports::CallbackStore for WritesElsewhere {
-    async fn insert_callback(
-        &self,
-        callback: &webhook_trigger::domain::Callback,
-    ) -> Result<(), StoreError> {
-        self.writes.insert_callback(callback).await
-    }
-    async fn get_callback(
-        &self,
-        token_hash: &str,
-    ) -> Result<Option<webhook_trigger::domain::Callback>, StoreError> {
-        self.reads.get_callback(token_hash).await
-    }
-    async fn decide_callback(
-        &self,
-        token_hash: &str,
-        decision: &webhook_trigger::domain::Decision,
-    ) -> Result<bool, StoreError> {
-        self.writes.decide_callback(token_hash, decision).await
-    }
-}
+delegate_store!(WritesElsewhere => reads:
+    ApiKeyStore,
+    WorkflowStore,
+    WorkflowVersionStore,
+    SecretStore,
+    KeyUsageStore,
+    AdminKeyStore,
+);
+delegate_store!(WritesElsewhere => reads reads, writes writes:
+    ExecutionStore,
+    SubscriptionStore,
+    RejectionStore,
+    RefusalSampleStore,
+    ItemStore,
+    CallbackStore,
+);
 
 /// Counts sends that reached the queue: what a burst of duplicates costs.
 struct CountingQueue {

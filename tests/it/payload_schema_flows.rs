@@ -4,8 +4,7 @@
 //! pointers before anything is stored or queued (and counted as that refusal), a matching one
 //! accepted, and a new version's schema in force for the next request.
 
-use axum::body::Body;
-use axum::http::{Request, StatusCode};
+use axum::http::StatusCode;
 use serde_json::{Value, json};
 
 use crate::support::{self, Response, TestApp, assert_error};
@@ -68,6 +67,7 @@ fn alert_schema() -> Value {
     })
 }
 
+/// `admin::admin_send` with a JSON body.
 async fn admin_send(
     t: &TestApp,
     method: &str,
@@ -76,16 +76,9 @@ async fn admin_send(
     headers: &[(&str, &str)],
     body: &Value,
 ) -> Response {
-    let mut request = Request::builder()
-        .method(method)
-        .uri(uri)
-        .header("x-admin-key", key)
-        .header("content-type", "application/json");
-    for (name, value) in headers {
-        request = request.header(*name, *value);
-    }
-    t.send(request.body(Body::from(body.to_string())).expect("request"))
-        .await
+    let mut with_type = vec![("content-type", "application/json")];
+    with_type.extend_from_slice(headers);
+    crate::admin::admin_send(t, method, uri, key, &with_type, &body.to_string()).await
 }
 
 /// An admin key, an API key and a workflow created through `POST /admin/workflows` with
@@ -103,6 +96,24 @@ async fn workflow_with_schema(t: &TestApp, schema: Value) -> (String, String, Va
     let r = admin_send(t, "POST", "/admin/workflows", &admin, &[], &document).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
     (admin, api_key.secret.expose().to_owned(), r.body)
+}
+
+/// `PUT /admin/workflows/{id}` of `definition` over version `version`, which must succeed;
+/// the saved workflow's view.
+async fn save_over(t: &TestApp, admin: &str, id: &str, version: u32, definition: &Value) -> Value {
+    let uri = format!("/admin/workflows/{id}");
+    let if_match = format!("\"{version}\"");
+    let put = admin_send(
+        t,
+        "PUT",
+        &uri,
+        admin,
+        &[("if-match", &if_match)],
+        definition,
+    )
+    .await;
+    assert_eq!(put.status, StatusCode::OK, "{}", put.body);
+    put.body
 }
 
 async fn executions(t: &TestApp, workflow_id: &str, key: &str) -> Vec<Value> {
@@ -124,19 +135,10 @@ async fn a_schema_is_saved_shown_and_put_back_as_it_is(t: TestApp) {
     let definition = shown.body["definition"].clone();
     assert_eq!(definition["payload_schema"], alert_schema());
 
-    let put = admin_send(
-        &t,
-        "PUT",
-        &uri,
-        &admin,
-        &[("if-match", "\"1\"")],
-        &definition,
-    )
-    .await;
-    assert_eq!(put.status, StatusCode::OK, "{}", put.body);
-    assert_eq!(put.body["version"], 2);
+    let put = save_over(&t, &admin, id, 1, &definition).await;
+    assert_eq!(put["version"], 2);
     assert_eq!(
-        put.body["definition"], definition,
+        put["definition"], definition,
         "the round trip changes nothing"
     );
     let v1 = admin_send(
@@ -161,13 +163,8 @@ async fn a_schema_is_saved_shown_and_put_back_as_it_is(t: TestApp) {
         .as_object_mut()
         .expect("object")
         .remove("payload_schema");
-    let put = admin_send(&t, "PUT", &uri, &admin, &[("if-match", "\"2\"")], &without).await;
-    assert_eq!(put.status, StatusCode::OK, "{}", put.body);
-    assert!(
-        put.body["definition"].get("payload_schema").is_none(),
-        "{}",
-        put.body
-    );
+    let put = save_over(&t, &admin, id, 2, &without).await;
+    assert!(put["definition"].get("payload_schema").is_none(), "{put}");
 }
 
 async fn an_unusable_schema_is_refused_at_save_with_its_path(t: TestApp) {
@@ -299,17 +296,7 @@ async fn a_new_version_with_another_schema_is_in_force_at_once(t: TestApp) {
     // version 2 drops this process's copy, so the next request compiles the new schema.
     let mut definition = created["definition"].clone();
     definition["payload_schema"] = json!({"required": ["b"]});
-    let uri = format!("/admin/workflows/{id}");
-    let put = admin_send(
-        &t,
-        "PUT",
-        &uri,
-        &admin,
-        &[("if-match", "\"1\"")],
-        &definition,
-    )
-    .await;
-    assert_eq!(put.status, StatusCode::OK, "{}", put.body);
+    save_over(&t, &admin, id, 1, &definition).await;
     let r = t.post_webhook(id, Some(&key), with_a).await;
     assert_error(&r, StatusCode::UNPROCESSABLE_ENTITY, "payload_invalid");
     let r = t.post_webhook(id, Some(&key), with_b).await;

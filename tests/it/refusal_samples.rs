@@ -13,18 +13,11 @@ use chrono::{DateTime, Duration, Utc};
 use serde_json::Value;
 
 use crate::admin::admin_key;
+use crate::support::store_delegate::delegate_store;
 use crate::support::{self, Response, StoreWrap, TestApp, assert_error};
 use webhook_trigger::config::Config;
-use webhook_trigger::domain::{
-    AdminKey, ApiKey, ApiKeyName, Callback, Decision, Execution, ExecutionId, ItemRecord, KeyUsage,
-    RefusalSample, RejectionCounts, RejectionReason, SnsSubscription, Step, Workflow, WorkflowId,
-    WorkflowSecrets, WorkflowVersion, minute_of,
-};
-use webhook_trigger::ports::{
-    AdminKeyStore, ApiKeyStore, CallbackStore, ExecutionQuery, ExecutionStore, ItemStore,
-    KeyUsageStore, Outbox, Recorded, RefusalSampleStore, RejectionStore, SecretStore, Store,
-    StoreError, SubscriptionStore, WorkflowStore, WorkflowVersionStore,
-};
+use webhook_trigger::domain::{RefusalSample, RejectionReason, Step, WorkflowId, minute_of};
+use webhook_trigger::ports::{RefusalSampleStore, Store, StoreError};
 
 macro_rules! refusal_flows_for {
     ($backend:ident, $make:path, $wrapped:path) => {
@@ -274,221 +267,16 @@ impl RefusalSampleStore for CountingStore {
     }
 }
 
-// Everything else goes straight through.
-
-#[async_trait]
-impl ApiKeyStore for CountingStore {
-    async fn insert_api_key(&self, key: &ApiKey) -> Result<(), StoreError> {
-        self.inner.insert_api_key(key).await
-    }
-    async fn get_api_key(&self, name: &ApiKeyName) -> Result<Option<ApiKey>, StoreError> {
-        self.inner.get_api_key(name).await
-    }
-    async fn list_api_keys(&self) -> Result<Vec<ApiKey>, StoreError> {
-        self.inner.list_api_keys().await
-    }
-    async fn update_api_key(&self, key: &ApiKey) -> Result<(), StoreError> {
-        self.inner.update_api_key(key).await
-    }
-}
-
-#[async_trait]
-impl WorkflowStore for CountingStore {
-    async fn insert_workflow(&self, workflow: &Workflow) -> Result<(), StoreError> {
-        self.inner.insert_workflow(workflow).await
-    }
-    async fn get_workflow(&self, id: &WorkflowId) -> Result<Option<Workflow>, StoreError> {
-        self.inner.get_workflow(id).await
-    }
-    async fn list_workflows(&self) -> Result<Vec<Workflow>, StoreError> {
-        self.inner.list_workflows().await
-    }
-    async fn update_workflow(&self, workflow: &Workflow) -> Result<(), StoreError> {
-        self.inner.update_workflow(workflow).await
-    }
-}
-
-#[async_trait]
-impl WorkflowVersionStore for CountingStore {
-    async fn save_workflow(
-        &self,
-        workflow: &Workflow,
-        version: &WorkflowVersion,
-    ) -> Result<(), StoreError> {
-        self.inner.save_workflow(workflow, version).await
-    }
-    async fn update_workflow_at_version(&self, workflow: &Workflow) -> Result<(), StoreError> {
-        self.inner.update_workflow_at_version(workflow).await
-    }
-    async fn list_workflow_versions(
-        &self,
-        id: &WorkflowId,
-    ) -> Result<Vec<WorkflowVersion>, StoreError> {
-        self.inner.list_workflow_versions(id).await
-    }
-    async fn get_workflow_version(
-        &self,
-        id: &WorkflowId,
-        number: u32,
-    ) -> Result<Option<WorkflowVersion>, StoreError> {
-        self.inner.get_workflow_version(id, number).await
-    }
-    async fn delete_workflow(&self, id: &WorkflowId) -> Result<(), StoreError> {
-        self.inner.delete_workflow(id).await
-    }
-}
-
-#[async_trait]
-impl ExecutionStore for CountingStore {
-    async fn insert_execution(
-        &self,
-        execution: &Execution,
-        dedup_key: Option<&str>,
-    ) -> Result<Recorded, StoreError> {
-        self.inner.insert_execution(execution, dedup_key).await
-    }
-    async fn get_execution(
-        &self,
-        workflow_id: &WorkflowId,
-        id: &ExecutionId,
-    ) -> Result<Option<Execution>, StoreError> {
-        self.inner.get_execution(workflow_id, id).await
-    }
-    async fn list_executions(
-        &self,
-        workflow_id: &WorkflowId,
-        query: &ExecutionQuery,
-    ) -> Result<Vec<Execution>, StoreError> {
-        self.inner.list_executions(workflow_id, query).await
-    }
-    async fn replace_execution(
-        &self,
-        current: &Execution,
-        next: &Execution,
-    ) -> Result<bool, StoreError> {
-        self.inner.replace_execution(current, next).await
-    }
-    fn outbox(&self) -> Option<&dyn Outbox> {
-        self.inner.outbox()
-    }
-}
-
-#[async_trait]
-impl SubscriptionStore for CountingStore {
-    async fn put_subscription(&self, subscription: &SnsSubscription) -> Result<(), StoreError> {
-        self.inner.put_subscription(subscription).await
-    }
-    async fn list_subscriptions(
-        &self,
-        workflow_id: &WorkflowId,
-    ) -> Result<Vec<SnsSubscription>, StoreError> {
-        self.inner.list_subscriptions(workflow_id).await
-    }
-}
-
-#[async_trait]
-impl SecretStore for CountingStore {
-    async fn insert_secrets(&self, secrets: &WorkflowSecrets) -> Result<(), StoreError> {
-        self.inner.insert_secrets(secrets).await
-    }
-    async fn get_secrets(&self, id: &WorkflowId) -> Result<Option<WorkflowSecrets>, StoreError> {
-        self.inner.get_secrets(id).await
-    }
-    async fn list_secrets(&self) -> Result<Vec<WorkflowSecrets>, StoreError> {
-        self.inner.list_secrets().await
-    }
-    async fn update_secrets(&self, secrets: &WorkflowSecrets) -> Result<(), StoreError> {
-        self.inner.update_secrets(secrets).await
-    }
-}
-
-#[async_trait]
-impl KeyUsageStore for CountingStore {
-    async fn insert_key_usage(&self, usage: &KeyUsage) -> Result<(), StoreError> {
-        self.inner.insert_key_usage(usage).await
-    }
-    async fn get_key_usage(&self, name: &ApiKeyName) -> Result<Option<KeyUsage>, StoreError> {
-        self.inner.get_key_usage(name).await
-    }
-    async fn list_key_usage(&self) -> Result<Vec<KeyUsage>, StoreError> {
-        self.inner.list_key_usage().await
-    }
-    async fn update_key_usage(&self, usage: &KeyUsage) -> Result<(), StoreError> {
-        self.inner.update_key_usage(usage).await
-    }
-}
-
-#[async_trait]
-impl AdminKeyStore for CountingStore {
-    async fn insert_admin_key(&self, key: &AdminKey) -> Result<(), StoreError> {
-        self.inner.insert_admin_key(key).await
-    }
-    async fn get_admin_key(&self, name: &ApiKeyName) -> Result<Option<AdminKey>, StoreError> {
-        self.inner.get_admin_key(name).await
-    }
-    async fn list_admin_keys(&self) -> Result<Vec<AdminKey>, StoreError> {
-        self.inner.list_admin_keys().await
-    }
-    async fn update_admin_key(&self, key: &AdminKey) -> Result<(), StoreError> {
-        self.inner.update_admin_key(key).await
-    }
-}
-
-#[async_trait]
-impl RejectionStore for CountingStore {
-    async fn add_rejections(
-        &self,
-        workflow_id: &WorkflowId,
-        hour: DateTime<Utc>,
-        counts: &RejectionCounts,
-    ) -> Result<(), StoreError> {
-        self.inner.add_rejections(workflow_id, hour, counts).await
-    }
-    async fn rejections_since(
-        &self,
-        workflow_id: &WorkflowId,
-        since: DateTime<Utc>,
-    ) -> Result<Vec<(DateTime<Utc>, RejectionCounts)>, StoreError> {
-        self.inner.rejections_since(workflow_id, since).await
-    }
-}
-
-#[async_trait]
-impl ItemStore for CountingStore {
-    async fn put_items(
-        &self,
-        execution: &Execution,
-        records: &[ItemRecord],
-    ) -> Result<(), StoreError> {
-        self.inner.put_items(execution, records).await
-    }
-    async fn list_items(
-        &self,
-        workflow_id: &WorkflowId,
-        execution_id: &ExecutionId,
-        step_id: &str,
-        after: Option<u32>,
-        limit: usize,
-    ) -> Result<Vec<ItemRecord>, StoreError> {
-        self.inner
-            .list_items(workflow_id, execution_id, step_id, after, limit)
-            .await
-    }
-}
-
-#[async_trait]
-impl CallbackStore for CountingStore {
-    async fn insert_callback(&self, callback: &Callback) -> Result<(), StoreError> {
-        self.inner.insert_callback(callback).await
-    }
-    async fn get_callback(&self, token_hash: &str) -> Result<Option<Callback>, StoreError> {
-        self.inner.get_callback(token_hash).await
-    }
-    async fn decide_callback(
-        &self,
-        token_hash: &str,
-        decision: &Decision,
-    ) -> Result<bool, StoreError> {
-        self.inner.decide_callback(token_hash, decision).await
-    }
-}
+delegate_store!(CountingStore => inner:
+    ApiKeyStore,
+    WorkflowStore,
+    WorkflowVersionStore,
+    ExecutionStore,
+    SubscriptionStore,
+    SecretStore,
+    KeyUsageStore,
+    AdminKeyStore,
+    RejectionStore,
+    ItemStore,
+    CallbackStore,
+);

@@ -29,25 +29,10 @@ impl CallbackStore for DynamoStore {
         );
         item.insert(DECIDED.into(), n(0));
         item.insert(TTL_ATTRIBUTE.into(), n(callback.retain_until.timestamp()));
-        let result = self
-            .client()
-            .put_item()
-            .table_name(self.table())
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(#pk)")
-            .expression_attribute_names("#pk", PK)
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(err)
-                if err
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Err(StoreError::AlreadyExists("callback".into()))
-            }
-            Err(err) => Err(unavailable("PutItem (callback)", err)),
+        if self.put_if_absent(item, "PutItem (callback)").await? {
+            Ok(())
+        } else {
+            Err(StoreError::AlreadyExists("callback".into()))
         }
     }
 

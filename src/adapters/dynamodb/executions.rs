@@ -83,11 +83,8 @@ impl ExecutionStore for DynamoStore {
         dedup_key: Option<&str>,
     ) -> Result<Recorded, StoreError> {
         let Some(dedup_key) = dedup_key else {
-            let request = self
-                .put_item(execution_item(execution)?)
-                .condition_expression("attribute_not_exists(#pk)")
-                .expression_attribute_names("#pk", PK);
-            return match self.put_if(request, "PutItem (execution)").await? {
+            let item = execution_item(execution)?;
+            return match self.put_if_absent(item, "PutItem (execution)").await? {
                 true => Ok(Recorded::Created),
                 false => Err(already_exists(execution)),
             };

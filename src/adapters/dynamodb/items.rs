@@ -9,9 +9,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
 
-use super::item::{for_each_item, item_prefix, item_sk, record, s, workflow_pk};
+use super::item::{for_each_item, item_prefix, item_sk, record, workflow_pk};
 use super::request::build_error;
-use super::schema::{PARTITION_KEY as PK, SORT_KEY as SK};
 use super::{DynamoStore, Item, unavailable};
 use crate::domain::{Execution, ExecutionId, ItemRecord, WorkflowId};
 use crate::ports::{ItemStore, StoreError};
@@ -133,24 +132,16 @@ impl ItemStore for DynamoStore {
         if limit == 0 {
             return Ok(Vec::new());
         }
-        // One sort key condition per Query: BETWEEN the first index wanted and "~", which sorts
-        // after every digit, so the range ends with this step's items.
+        // One sort key condition per Query: from the first index wanted to the end of this
+        // step's items.
         let from = item_sk(execution_id, step_id, first);
-        let to = format!("{}~", item_prefix(execution_id, step_id));
+        let prefix = item_prefix(execution_id, step_id);
         let mut found = Vec::new();
         let mut start: Option<Item> = None;
         loop {
             let page = i32::try_from(limit - found.len()).unwrap_or(i32::MAX);
             let out = self
-                .client()
-                .query()
-                .table_name(self.table())
-                .key_condition_expression("#pk = :pk AND #sk BETWEEN :from AND :to")
-                .expression_attribute_names("#pk", PK)
-                .expression_attribute_names("#sk", SK)
-                .expression_attribute_values(":pk", s(workflow_pk(workflow_id)))
-                .expression_attribute_values(":from", s(from.as_str()))
-                .expression_attribute_values(":to", s(to.as_str()))
+                .query_from(workflow_pk(workflow_id), from.clone(), &prefix)
                 .consistent_read(true)
                 .limit(page)
                 .set_exclusive_start_key(start.take())

@@ -9,8 +9,8 @@
 use async_trait::async_trait;
 use chrono::{DateTime, SecondsFormat, Utc};
 
-use super::item::{n, record, record_item, s, workflow_pk};
-use super::schema::{PARTITION_KEY as PK, SORT_KEY as SK, TTL_ATTRIBUTE};
+use super::item::{n, record, record_item, workflow_pk};
+use super::schema::TTL_ATTRIBUTE;
 use super::{DynamoStore, Item, unavailable};
 use crate::adapters::record::to_json;
 use crate::domain::{RefusalSample, WorkflowId, minute_of};
@@ -39,26 +39,7 @@ impl RefusalSampleStore for DynamoStore {
             to_json(sample)?,
         );
         item.insert(TTL_ATTRIBUTE.into(), n(sample.expires_at().timestamp()));
-        let result = self
-            .client()
-            .put_item()
-            .table_name(self.table())
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(#pk)")
-            .expression_attribute_names("#pk", PK)
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(err)
-                if err
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(err) => Err(unavailable("PutItem (refusal sample)", err)),
-        }
+        self.put_if_absent(item, "PutItem (refusal sample)").await
     }
 
     async fn refusal_samples_since(
@@ -72,16 +53,11 @@ impl RefusalSampleStore for DynamoStore {
         let page = i32::try_from(limit.saturating_add(1)).unwrap_or(i32::MAX);
         loop {
             let answer = self
-                .client()
-                .query()
-                .table_name(self.table())
-                .key_condition_expression("#pk = :pk AND #sk BETWEEN :lo AND :hi")
-                .expression_attribute_names("#pk", PK)
-                .expression_attribute_names("#sk", SK)
-                .expression_attribute_values(":pk", s(workflow_pk(workflow_id)))
-                .expression_attribute_values(":lo", s(minute_prefix(minute_of(since))))
-                // "~" sorts after every character of a timestamp.
-                .expression_attribute_values(":hi", s(format!("{REFUSED_PREFIX}~")))
+                .query_from(
+                    workflow_pk(workflow_id),
+                    minute_prefix(minute_of(since)),
+                    REFUSED_PREFIX,
+                )
                 .scan_index_forward(false)
                 .limit(page)
                 .set_exclusive_start_key(start.take())

@@ -104,16 +104,11 @@ impl RejectionStore for DynamoStore {
         let mut start: Option<Item> = None;
         loop {
             let page = self
-                .client()
-                .query()
-                .table_name(self.table())
-                .key_condition_expression("#pk = :pk AND #sk BETWEEN :lo AND :hi")
-                .expression_attribute_names("#pk", PK)
-                .expression_attribute_names("#sk", SK)
-                .expression_attribute_values(":pk", s(workflow_pk(workflow_id)))
-                .expression_attribute_values(":lo", s(rejected_sk(since)))
-                // "~" sorts after every character of a timestamp.
-                .expression_attribute_values(":hi", s(format!("{REJECTED_PREFIX}~")))
+                .query_from(
+                    workflow_pk(workflow_id),
+                    rejected_sk(since),
+                    REJECTED_PREFIX,
+                )
                 .set_exclusive_start_key(start.take())
                 .send()
                 .await

@@ -3,6 +3,7 @@
 //! prefix queries.
 
 use aws_sdk_dynamodb::operation::put_item::builders::PutItemFluentBuilder;
+use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{CancellationReason, Put, TransactWriteItem};
 
@@ -122,6 +123,19 @@ impl DynamoStore {
         }
     }
 
+    /// Puts `item` only if no item has its key: false, writing nothing, when one has.
+    pub(super) async fn put_if_absent(
+        &self,
+        item: Item,
+        operation: &str,
+    ) -> Result<bool, StoreError> {
+        let request = self
+            .put_item(item)
+            .condition_expression("attribute_not_exists(#pk)")
+            .expression_attribute_names("#pk", PK);
+        self.put_if(request, operation).await
+    }
+
     /// A strongly consistent read: the worker reads an execution the API has just written, and
     /// an eventually consistent read could miss it and drop the message.
     pub(super) async fn get(&self, key: Item, operation: &str) -> Result<Option<Item>, StoreError> {
@@ -135,6 +149,21 @@ impl DynamoStore {
             .await
             .map_err(|e| unavailable(operation, e))?;
         Ok(out.item)
+    }
+
+    /// A Query of the partition `pk` from the sort key `from` to the last one starting with
+    /// `prefix` (time-stamped keys: from a time on), for the caller to order, bound and page.
+    pub(super) fn query_from(&self, pk: String, from: String, prefix: &str) -> QueryFluentBuilder {
+        self.client()
+            .query()
+            .table_name(self.table())
+            .key_condition_expression("#pk = :pk AND #sk BETWEEN :from AND :to")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_names("#sk", SK)
+            .expression_attribute_values(":pk", s(pk))
+            .expression_attribute_values(":from", s(from))
+            // "~" sorts after every character of a timestamp, index or reason.
+            .expression_attribute_values(":to", s(format!("{prefix}~")))
     }
 
     /// Every item of a partition whose sort key starts with `prefix`, in sort-key order,

@@ -100,10 +100,11 @@
   // A refusal other than the admin key's, with its status, so a caller can tell a conflict
   // (409) from the rest.
   class Failed extends Error {
-    constructor(message, status, code) {
+    constructor(message, status, code, details) {
       super(message);
       this.status = status;
       this.code = code;
+      this.details = details || [];
     }
   }
 
@@ -111,11 +112,13 @@
     const key = sessionStorage.getItem(KEY);
     if (!key) throw new Refused('sign in first');
     const headers = { ...(extraHeaders || {}), 'x-admin-key': key, accept: 'application/json' };
-    if (body !== undefined) headers['content-type'] = 'application/json';
+    // A caller that names its content type (the editor's YAML) sends its text as it is.
+    const raw = body !== undefined && headers['content-type'] !== undefined;
+    if (body !== undefined && !raw) headers['content-type'] = 'application/json';
     const response = await fetch(BASE + path, {
       method,
       headers,
-      body: body === undefined ? undefined : JSON.stringify(body),
+      body: body === undefined ? undefined : raw ? body : JSON.stringify(body),
       cache: 'no-store',
       credentials: 'omit',
       referrerPolicy: 'no-referrer',
@@ -129,7 +132,8 @@
     }
     if (!response.ok) {
       const msg = answer && answer.error ? answer.error.code + ': ' + answer.error.message : response.statusText;
-      throw new Failed(msg, response.status, answer && answer.error ? answer.error.code : '');
+      const error = answer && answer.error ? answer.error : {};
+      throw new Failed(msg, response.status, error.code || '', error.details);
     }
     return answer;
   }
@@ -356,7 +360,7 @@
     render(
       el('p', {}, el('a', { href: `#/workflows/${wid}` }, '« Executions')),
       el('h1', {}, 'Execution ', el('code', { id: 'execution-id' }, e.id), ' ', el('span', { id: 'execution-status' }, statusBadge(e.status)), testBadge(e)),
-      el('div', { class: 'toolbar' }, el('label', {}, 'Replay with ', replayVersion), replay),
+      el('div', { class: 'toolbar' }, el('label', {}, 'Replay with ', replayVersion), replay, window.WebhookEditor.executionTools(editorContext(), workflowId, e)),
       waiting ? section('Waiting', waiting) : [],
       ...section('Timeline', dl([['received', when(e.receivedAt)], ['started', when(e.startedAt)],
         ['finished', when(e.finishedAt)], ['attempts', String(e.attempts)], ['expires', when(e.expiresAt)],
@@ -584,9 +588,26 @@
         el('span', { id: 'workflow-version' }, String(workflow.version))),
       el('nav', { class: 'tabs' },
         tab('executions', `#/workflows/${id}`, 'Executions'),
+        tab('steps', `#/workflows/${id}/steps`, 'Steps'),
         tab('trigger', `#/workflows/${id}/trigger`, 'Trigger'),
         tab('versions', `#/workflows/${id}/versions`, 'Versions')),
     ];
+  }
+
+  // What the editor (editor.js) is given of this page: its helpers, and where to draw.
+  function editorContext(workflow) {
+    return { api, el, Failed, workflow, pretty, when, statusBadge, showError, fail,
+      heading: workflow ? workflowHeading(workflow, 'steps') : [],
+      navigate: (hash) => { location.hash = hash; },
+      reload: () => route(false) };
+  }
+
+  // Steps: the editor and test bench of editor.js, on the workflow as saved (or its draft).
+  async function stepsPage(workflowId) {
+    const workflow = await api('GET', `admin/workflows/${encodeURIComponent(workflowId)}`);
+    const holder = el('div', { id: 'editor' });
+    render(el('p', {}, el('a', { href: '#/workflows' }, '\u00ab Workflows')), holder);
+    await window.WebhookEditor.mount(holder, editorContext(workflow));
   }
 
   // What a sender must present (the workflow's `auth`).
@@ -1397,6 +1418,7 @@
       else if (parts[0] === 'workflows' && parts.length === 4 && parts[2] === 'versions') await versionPage(parts[1], parts[3]);
       else if (parts[0] === 'workflows' && parts.length === 3 && parts[2] === 'versions') await versionsPage(parts[1]);
       else if (parts[0] === 'workflows' && parts.length === 3 && parts[2] === 'trigger') await triggerPage(parts[1], null);
+      else if (parts[0] === 'workflows' && parts.length === 3 && parts[2] === 'steps') await stepsPage(parts[1]);
       else if (parts[0] === 'workflows' && parts.length === 2) await executionsPage(parts[1], params, refreshing);
       else if (parts[0] === 'executions' && parts.length === 1) await allExecutionsPage(params, refreshing);
       else if (parts[0] === 'settings' && parts[1] === 'api-keys' && parts.length === 2) await apiKeysPage(null);

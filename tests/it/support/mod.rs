@@ -8,6 +8,7 @@ pub mod email;
 pub mod logs;
 pub mod routes;
 pub mod sns_peer;
+pub mod store_delegate;
 pub mod target;
 
 pub use dynamodb::dynamodb_app;

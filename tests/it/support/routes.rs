@@ -59,6 +59,7 @@ pub const ROUTES: &[Route] = &[
         ..console("/console/")
     },
     console("/console/app.js"),
+    console("/console/editor.js"),
     console("/console/app.css"),
     console("/console/diagram.js"),
     route("GET", "/admin/workflows"),
