@@ -10,6 +10,7 @@ const INDEX_HTML: &str = include_str!("console/index.html");
 const APP_JS: &str = include_str!("console/app.js");
 const EDITOR_JS: &str = include_str!("console/editor.js");
 const APP_CSS: &str = include_str!("console/app.css");
+const DIAGRAM_JS: &str = include_str!("console/diagram.js");
 
 /// No inline script or style, nothing from elsewhere, no framing, no forms posting away.
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; \
@@ -56,6 +57,12 @@ pub async fn script() -> Response {
     asset("text/javascript; charset=utf-8", APP_JS)
 }
 
+/// The flow diagram (`window.WebhookDiagram`), which app.js draws on the workflow and
+/// execution pages.
+pub async fn diagram_script() -> Response {
+    asset("text/javascript; charset=utf-8", DIAGRAM_JS)
+}
+
 /// The Steps tab's editor and test bench (`window.WebhookEditor`), loaded before app.js.
 pub async fn editor_script() -> Response {
     asset("text/javascript; charset=utf-8", EDITOR_JS)
@@ -78,11 +85,13 @@ mod tests {
             lower.matches("<script").count(),
             lower.matches("<script src=\"console/").count()
         );
-        assert!(lower.contains("<script src=\"console/app.js\""));
-        // The editor defines its global before app.js (both deferred, run in order) uses it.
-        let editor = lower.find("<script src=\"console/editor.js\" defer>");
+        // The editor and the diagram define their globals before app.js (all deferred, run
+        // in order) uses them.
         let app = lower.find("<script src=\"console/app.js\" defer>");
-        assert!(editor.is_some() && editor < app, "{lower}");
+        for script in ["editor.js", "diagram.js"] {
+            let found = lower.find(&format!("<script src=\"console/{script}\" defer>"));
+            assert!(found.is_some() && app.is_some() && found < app, "{lower}");
+        }
         assert!(!lower.contains(" onclick") && !lower.contains(" onload"));
         assert!(!lower.contains("style="));
         assert!(!lower.contains("<style"));
@@ -109,7 +118,11 @@ mod tests {
 
     #[test]
     fn the_scripts_never_write_markup() {
-        for (name, script) in [("app.js", APP_JS), ("editor.js", EDITOR_JS)] {
+        for (name, script) in [
+            ("app.js", APP_JS),
+            ("editor.js", EDITOR_JS),
+            ("diagram.js", DIAGRAM_JS),
+        ] {
             for forbidden in [
                 "innerHTML",
                 "outerHTML",

@@ -72,6 +72,7 @@ pub fn router(app: App) -> Router {
         .route("/console/app.js", get(console::script))
         .route("/console/editor.js", get(console::editor_script))
         .route("/console/app.css", get(console::stylesheet))
+        .route("/console/diagram.js", get(console::diagram_script))
         .route(
             "/admin/workflows",
             get(admin::workflows).post(workflows::create),

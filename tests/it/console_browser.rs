@@ -24,6 +24,9 @@ use crate::support::binary::{BIN, Killed, cli, free_port};
 use crate::support::sns_peer::{SigV, SnsPeer, TOPIC_ARN};
 use crate::support::target::Target;
 
+mod executions;
+mod flow;
+
 const HOSTILE: &str = "<script>window.__pwned=1</script><img src=x onerror=\"window.__pwned=2\">";
 
 /// The first of `names` found on PATH or in /usr/bin, or a failure that says what to install.
@@ -177,7 +180,8 @@ fn router_steps() -> Value {
          "cases": [{"when": "trigger.body.severity == 'critical'", "next": "page"},
                    {"when": "trigger.body.alerts is defined", "next": "chat"}],
          "default": "ignore"},
-        {"id": "page", "type": "transform", "output": {"paged": true}, "next": "end"},
+        {"id": "page", "type": "transform", "output": {"paged": true}, "next": "end",
+         "on_error": "ignore"},
         {"id": "chat", "type": "for_each", "items": "trigger.body.alerts", "as": "alert",
          "continue_on_error": true, "next": "end",
          "steps": [
@@ -200,11 +204,21 @@ fn approval_steps() -> Value {
 
 /// Accepts a webhook for `workflow_id`; returns its execution's id.
 async fn accept(http: &reqwest::Client, base: &str, workflow_id: &str, api_key: &str) -> String {
+    accept_body(http, base, (workflow_id, api_key), "{}".into()).await
+}
+
+/// Accepts a webhook with `body` for `workflow_id`; returns its execution's id.
+async fn accept_body(
+    http: &reqwest::Client,
+    base: &str,
+    (workflow_id, api_key): (&str, &str),
+    body: String,
+) -> String {
     let accepted = http
         .post(format!("{base}/webhooks/{workflow_id}"))
         .header("x-api-key", api_key)
         .header("content-type", "application/json")
-        .body("{}")
+        .body(body)
         .send()
         .await
         .expect("webhook")
@@ -931,13 +945,14 @@ async fn a_key_made_with_an_sns_workflow(c: &Client, http: &reqwest::Client, pee
 /// More items than one page of the console (50), so it offers the rest.
 const ALERTS: usize = 53;
 
+/// Returns the execution's id.
 async fn the_path_and_a_loops_items(
     c: &Client,
     http: &reqwest::Client,
     base: &str,
     workflow_id: &str,
     api_key: &str,
-) {
+) -> String {
     let alerts: Vec<Value> = (0..ALERTS)
         .map(|i| json!({"name": format!("a{i}"), "bad": i == 1}))
         .collect();
@@ -1056,6 +1071,7 @@ async fn the_path_and_a_loops_items(
         json!(0),
         "no more pages"
     );
+    execution_id
 }
 
 /// The value of the form control that `css` matches (an input's, a textarea's).
@@ -1697,7 +1713,16 @@ async fn the_console_shows_runs_and_replays_an_execution_in_a_real_browser() {
 
         // A branch and a loop: the path in order with the case the branch matched, the steps
         // off it greyed, the loop's items a page at a time.
-        the_path_and_a_loops_items(&c, &http, &base, &router_id, &api_key).await;
+        let routed = the_path_and_a_loops_items(&c, &http, &base, &router_id, &api_key).await;
+
+        // The flow as a picture: the router's diagram, and its run's path on it.
+        flow::the_workflow_diagram(&c, &base, &router_id).await;
+        flow::the_execution_diagram(&c, &base, &router_id, &routed).await;
+        flow::a_hostile_step_renders_as_text(&c).await;
+        flow::a_draft_without_ids_is_numbered_as_the_loader_does(&c).await;
+
+        // Executions as operators use them: filters, counts, a test run, bulk replay.
+        executions::operators_find_count_and_replay(&c, &http, &base, (&router_id, &workflow_id), (&api_key, &admin_key)).await;
 
         // Waiting executions: one approved from the console, one cancelled.
         waiting_executions_are_approved_and_cancelled(&c, &http, &base, &approval_id, (&api_key, &admin_key)).await;

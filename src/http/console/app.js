@@ -264,11 +264,12 @@
         : el('p', {}, 'No workflows yet: New workflow makes one (or webhook-trigger workflows create).'));
   }
 
-  async function executionsPage(workflowId, params) {
-    const status = params.get('status') || '';
+  async function executionsPage(workflowId, params, refreshing) {
+    if (refreshing && busy()) return schedule();
+    const filters = readFilters(params, 'any');
     const cursor = params.get('cursor') || '';
-    const query = new URLSearchParams({ limit: '20' });
-    if (status) query.set('status', status);
+    const query = filterQuery(filters);
+    query.set('limit', '20');
     if (cursor) query.set('cursor', cursor);
     const id = encodeURIComponent(workflowId);
     const [workflow, page, refused] = await Promise.all([
@@ -276,17 +277,12 @@
       api('GET', `admin/workflows/${id}/executions?${query}`),
       api('GET', `admin/workflows/${id}/refusals`),
     ]);
-    const filter = el('select', { id: 'status-filter' },
-      el('option', { value: '' }, 'all statuses'),
-      STATUSES.map((s) => el('option', { value: s, selected: s === status }, s)));
-    filter.addEventListener('change', () => {
-      const next = new URLSearchParams();
-      if (filter.value) next.set('status', filter.value);
-      location.hash = `#/workflows/${id}?${next}`;
-    });
+    const form = filtersForm(filters, { withWorkflow: false, onApply: (next) => { location.hash = `#/workflows/${id}?${filterHash(next)}`; } });
+    const bulk = bulkReplayPanel(workflow, filters, () => { auto.checked = false; stopRefresh(); });
+    busy = () => filtersBusy(form) || bulk.dataset.busy === 'true';
     const auto = el('input', { type: 'checkbox', id: 'auto-refresh', checked: !cursor });
     const rows = page.items.map((e) => el('tr', { 'data-execution': e.id, 'data-status': e.status },
-      el('td', {}, el('a', { href: `#/workflows/${id}/executions/${encodeURIComponent(e.id)}`, class: 'execution-link' }, el('code', {}, e.id))),
+      el('td', {}, el('a', { href: `#/workflows/${id}/executions/${encodeURIComponent(e.id)}`, class: 'execution-link' }, el('code', {}, e.id)), testBadge(e)),
       el('td', {}, statusBadge(e.status)),
       el('td', {}, when(e.receivedAt)),
       el('td', {}, e.finishedAt ? when(e.finishedAt) : ''),
@@ -295,16 +291,18 @@
       el('td', {}, String(e.steps.length)),
       el('td', {}, String(e.attempts))));
     const nav = el('div', { class: 'toolbar' });
-    if (cursor) nav.append(el('a', { href: `#/workflows/${id}${status ? '?status=' + status : ''}`, id: 'newest' }, '« Newest'));
+    const here = filterHash(filters);
+    if (cursor) nav.append(el('a', { href: `#/workflows/${id}?${here}`, id: 'newest' }, '« Newest'));
     if (page.nextCursor) {
-      const older = new URLSearchParams({ cursor: page.nextCursor });
-      if (status) older.set('status', status);
+      const older = new URLSearchParams(here);
+      older.set('cursor', page.nextCursor);
       nav.append(el('a', { href: `#/workflows/${id}?${older}`, id: 'older' }, 'Older »'));
     }
     render(
       el('p', {}, el('a', { href: '#/' }, '« Workflows')),
       workflowHeading(workflow, 'executions'),
       el('p', { class: 'muted' }, 'last 24 h: ', counts(workflow.activity.counts)),
+      flowSection(workflow),
       el('h2', {}, 'Executions per hour, last 24 h'),
       chart(workflow.activity),
       el('h2', {}, 'Refused requests per hour, last 24 h'),
@@ -313,13 +311,16 @@
       el('h3', {}, 'Refused requests, sampled'),
       refusalSamples(refused.samples),
       el('h2', {}, 'Executions'),
-      el('div', { class: 'toolbar' }, el('label', {}, 'Status ', filter), el('label', {}, auto, ' auto-refresh')),
+      form,
+      el('div', { class: 'toolbar' }, el('label', {}, auto, ' auto-refresh')),
+      scanNote(page, filters),
       rows.length
         ? el('table', { id: 'executions' },
           el('thead', {}, el('tr', {}, ['Execution', 'Status', 'Received', 'Finished', 'Trigger', 'Version', 'Steps', 'Attempts'].map((h) => el('th', {}, h)))),
           el('tbody', {}, rows))
-        : el('p', { id: 'no-executions' }, 'No executions' + (status ? ' with status ' + status : '') + '.'),
-      nav);
+        : el('p', { id: 'no-executions' }, 'No executions' + (filters.status ? ' with status ' + filters.status : '') + (filterActive(filters) ? ' matching the filters' : '') + '.'),
+      nav,
+      bulk);
     if (auto.checked) schedule();
     auto.addEventListener('change', () => (auto.checked ? schedule() : stopRefresh()));
   }
@@ -339,17 +340,18 @@
     const e = await api('GET', `admin/workflows/${wid}/executions/${eid}`);
     const { headers, query, type, ...source } = e.trigger;
     const replay = el('button', { type: 'button', id: 'replay' }, 'Replay');
+    const replayVersion = replayVersionChoice(e);
     replay.addEventListener('click', async () => {
       replay.disabled = true;
       try {
-        const accepted = await api('POST', `admin/workflows/${wid}/executions/${eid}/replay`);
+        const accepted = await api('POST', `admin/workflows/${wid}/executions/${eid}/replay`, { version: replayVersion.value });
         location.hash = `#/workflows/${wid}/executions/${encodeURIComponent(accepted.executionId)}`;
       } catch (err) {
         replay.disabled = false;
         fail(err);
       }
     });
-    const steps = await pathSteps(e, `admin/workflows/${wid}/executions/${eid}`);
+    const [steps, flow] = await Promise.all([pathSteps(e, `admin/workflows/${wid}/executions/${eid}`), executionFlow(workflowId, e)]);
     // Checked right before rendering, in the same task: a refresh already on its way when
     // the operator began typing must not clear the field either.
     if (refreshing && busy()) return schedule();
@@ -357,8 +359,8 @@
     busy = waiting ? () => operatorBusy(waiting) : () => false;
     render(
       el('p', {}, el('a', { href: `#/workflows/${wid}` }, '« Executions')),
-      el('h1', {}, 'Execution ', el('code', { id: 'execution-id' }, e.id), ' ', el('span', { id: 'execution-status' }, statusBadge(e.status))),
-      el('div', { class: 'toolbar' }, replay, window.WebhookEditor.executionTools(editorContext(), workflowId, e)),
+      el('h1', {}, 'Execution ', el('code', { id: 'execution-id' }, e.id), ' ', el('span', { id: 'execution-status' }, statusBadge(e.status)), testBadge(e)),
+      el('div', { class: 'toolbar' }, el('label', {}, 'Replay with ', replayVersion), replay, window.WebhookEditor.executionTools(editorContext(), workflowId, e)),
       waiting ? section('Waiting', waiting) : [],
       ...section('Timeline', dl([['received', when(e.receivedAt)], ['started', when(e.startedAt)],
         ['finished', when(e.finishedAt)], ['attempts', String(e.attempts)], ['expires', when(e.expiresAt)],
@@ -371,6 +373,7 @@
       ...section('Payload', el('pre', { id: 'payload' }, pretty(e.payload))),
       e.result !== undefined ? section('Result', el('pre', { id: 'result' }, pretty(e.result))) : [],
       e.error ? section('Error', el('pre', { id: 'execution-error' }, e.error)) : [],
+      ...flow,
       ...section('Steps', steps.length
         ? [el('p', { class: 'muted' }, 'The workflow\'s steps in order: those on the path this execution took with what they did, the others greyed.'),
           el('div', { id: 'steps' }, steps)]
@@ -378,6 +381,14 @@
     // A waiting execution can move on without this page (a wait ends, its link is used, it
     // times out), so the page keeps looking at it too.
     if (['queued', 'running', 'waiting'].includes(e.status)) schedule();
+  }
+
+  // Which version a replay runs: the current one (the API's default: a replay usually
+  // follows a fix), or the one the execution ran.
+  function replayVersionChoice(e) {
+    return el('select', { id: 'replay-version' },
+      el('option', { value: 'current' }, 'the current version'),
+      el('option', { value: 'original' }, 'the version it ran' + (e.workflowVersion ? ' (v' + e.workflowVersion + ')' : '')));
   }
 
   const WAIT_NOTES = {
@@ -613,33 +624,322 @@
   // panel the one time the page is shown after creating it, then dropped (never stored).
   let justCreated = null;
 
-  // Every executions list, newest first across the workflows (the API lists per workflow).
-  async function allExecutionsPage() {
-    const workflows = await api('GET', 'admin/workflows');
-    const pages = await Promise.all(workflows.map((w) =>
-      api('GET', `admin/workflows/${encodeURIComponent(w.id)}/executions?limit=20`).then((p) => p.items.map((e) => ({ e, w })))));
-    const rows = pages.flat()
-      .sort((a, b) => String(b.e.receivedAt).localeCompare(String(a.e.receivedAt)))
-      .slice(0, 50)
-      .map(({ e, w }) => {
-        const id = encodeURIComponent(w.id);
-        return el('tr', { 'data-execution': e.id, 'data-status': e.status, 'data-workflow': w.id },
-          el('td', {}, el('a', { href: `#/workflows/${id}/executions/${encodeURIComponent(e.id)}`, class: 'execution-link' }, el('code', {}, e.id))),
-          el('td', {}, el('a', { href: `#/workflows/${id}` }, w.name)),
-          el('td', {}, statusBadge(e.status)),
-          el('td', {}, when(e.receivedAt)),
-          el('td', { class: 'workflow-version' }, versionLabel(e.workflowVersion)),
-          el('td', {}, e.trigger.type));
-      });
+  // ---- Executions as operators use them: filters, counts, bulk replay (issue 22) ----
+
+  // The time ranges a filter offers, as [value, label, milliseconds back from now].
+  const RANGES = [['1h', 'last hour', 3600e3], ['24h', 'last 24 h', 86400e3], ['7d', 'last 7 days', 7 * 86400e3],
+    ['any', 'any time', 0], ['custom', 'custom', 0]];
+  // The most a bulk replay starts (the API's cap).
+  const BULK_MAX = 100;
+
+  // The filters of an executions list, from the page's URL (so back, reload and links keep them).
+  function readFilters(params, defaultRange) {
+    const range = params.get('range') || defaultRange;
+    return {
+      workflow: params.get('workflow') || '',
+      status: params.get('status') || '',
+      range: RANGES.some(([v]) => v === range) ? range : defaultRange,
+      since: params.get('since') || '',
+      until: params.get('until') || '',
+      q: params.get('q') || '',
+    };
+  }
+
+  function filterActive(f) {
+    return Boolean(f.workflow || f.q || (f.range && f.range !== 'any'));
+  }
+
+  // The filters as the page's URL query (empty values left out).
+  function filterHash(f) {
+    const out = new URLSearchParams();
+    for (const k of ['workflow', 'status', 'range', 'since', 'until', 'q']) if (f[k]) out.set(k, f[k]);
+    if (f.range !== 'custom') { out.delete('since'); out.delete('until'); }
+    return out.toString();
+  }
+
+  // A datetime-local value (the operator's time zone) or an RFC 3339 one, as RFC 3339 in UTC.
+  function isoTime(value) {
+    if (!value) return '';
+    const d = new Date(value);
+    return isNaN(d) ? '' : d.toISOString();
+  }
+
+  // The interval a filter means, as the API's since/until (RFC 3339).
+  function interval(f) {
+    if (f.range === 'custom') return { since: isoTime(f.since), until: isoTime(f.until) };
+    const back = (RANGES.find(([v]) => v === f.range) || [])[2];
+    return back ? { since: new Date(Date.now() - back).toISOString(), until: '' } : { since: '', until: '' };
+  }
+
+  // The filters as the admin API's query: workflow, status, since, until, q.
+  function filterQuery(f) {
+    const out = new URLSearchParams();
+    const { since, until } = interval(f);
+    for (const [k, v] of [['workflow', f.workflow], ['status', f.status], ['since', since], ['until', until], ['q', f.q]]) {
+      if (v) out.set(k, v);
+    }
+    return out;
+  }
+
+  // The same filters as a bulk replay's body.
+  function filterBody(f) {
+    const body = {};
+    for (const [k, v] of filterQuery(f)) if (k !== 'workflow') body[k] = v;
+    return body;
+  }
+
+  // The filter bar: workflow name (on the page across workflows), status, time range (custom:
+  // from/to), text or path=value; Apply (or Enter) puts them in the URL.
+  function filtersForm(f, { withWorkflow, onApply }) {
+    const workflow = withWorkflow ? el('input', { type: 'text', id: 'filter-workflow', value: f.workflow, placeholder: 'part of a name', autocomplete: 'off', spellcheck: 'false' }) : null;
+    const status = el('select', { id: 'status-filter' },
+      el('option', { value: '' }, 'all statuses'),
+      STATUSES.map((s) => el('option', { value: s, selected: s === f.status }, s)));
+    const range = el('select', { id: 'range-filter' }, RANGES.map(([v, label]) => el('option', { value: v, selected: v === f.range }, label)));
+    const local = (iso) => {
+      const d = new Date(iso);
+      if (!iso || isNaN(d)) return '';
+      return new Date(d.getTime() - d.getTimezoneOffset() * 60000).toISOString().slice(0, 16);
+    };
+    const since = el('input', { type: 'datetime-local', id: 'filter-since', value: local(f.since) });
+    const until = el('input', { type: 'datetime-local', id: 'filter-until', value: local(f.until) });
+    const custom = el('span', { class: 'custom-range', hidden: f.range !== 'custom' }, el('label', {}, 'From', since), ' ', el('label', {}, 'To', until));
+    const q = el('input', { type: 'text', id: 'filter-q', value: f.q, placeholder: 'text, or body.path=value', autocomplete: 'off', spellcheck: 'false',
+      title: 'Text found (ignoring case) in the payload, a header or a query value; or path=value: body.alerts[0].name=disk, headers.x-source=ci, query.x=1' });
+    const apply = el('button', { type: 'submit', id: 'apply-filters' }, 'Apply');
+    const form = el('form', { class: 'filters', id: 'filters', autocomplete: 'off' },
+      workflow ? el('label', {}, 'Workflow', workflow) : null,
+      el('label', {}, 'Status', status),
+      el('label', {}, 'Received', range), custom,
+      el('label', {}, 'Payload or headers', q),
+      apply);
+    const read = () => ({ workflow: workflow ? workflow.value.trim() : '', status: status.value, range: range.value,
+      since: range.value === 'custom' ? isoTime(since.value) : '', until: range.value === 'custom' ? isoTime(until.value) : '', q: q.value.trim() });
+    range.addEventListener('change', () => { custom.hidden = range.value !== 'custom'; if (range.value !== 'custom') onApply(read()); });
+    status.addEventListener('change', () => onApply(read()));
+    form.addEventListener('submit', (event) => { event.preventDefault(); onApply(read()); });
+    return form;
+  }
+
+  // The operator is typing a filter: a refresh would throw it away.
+  function filtersBusy(form) {
+    if (!form.isConnected) return false;
+    return form.contains(document.activeElement) && document.activeElement.tagName === 'INPUT';
+  }
+
+  // What a search read: the API reads a bounded number of the newest executions (1,000 of
+  // each workflow in the range), the same on every backend.
+  function scanNote(answer, filters) {
+    if (answer.scanned === undefined) {
+      return filters && filters.q ? el('p', { class: 'muted', id: 'scan-note' },
+        'The payload search reads the newest executions in the time range (at most 1,000 a search): narrow the range to reach older ones.') : null;
+    }
+    return el('p', { class: 'muted', id: 'scan-note', 'data-scanned': answer.scanned, 'data-truncated': String(Boolean(answer.truncated)) },
+      `Searched the payload and headers of ${answer.scanned} execution${answer.scanned === 1 ? '' : 's'} in the range`,
+      answer.truncated ? ': the list may not hold every match (more matched than it shows, or a workflow had more executions in the range than a search reads, 1,000): narrow the filters.' : ' (all of them).');
+  }
+
+  function testBadge(e) {
+    return e.test ? el('span', { class: 'badge test', title: 'a test run: left out of the metrics' }, 'test') : null;
+  }
+
+  // Counters by status over the chosen interval, across workflows or for one.
+  function countsPanel(c) {
+    return el('p', { id: 'execution-counts', class: 'counts' },
+      el('span', { 'data-count': 'total' }, 'total ' + (c.total || 0)),
+      STATUSES.map((s) => el('span', { 'data-count': s }, s + ' ' + (c[s] || 0))),
+      c.truncated ? el('span', { class: 'muted' }, ` (the newest ${c.scanned} only)`) : null);
+  }
+
+  // Every workflow's executions, newest first, through GET /admin/executions with the filters
+  // in the URL, and the counts by status over the same interval.
+  async function allExecutionsPage(params, refreshing) {
+    if (refreshing && busy()) return schedule();
+    const filters = readFilters(params, '24h');
+    const query = filterQuery(filters);
+    query.set('limit', '50');
+    const { since, until } = interval(filters);
+    const countQuery = new URLSearchParams();
+    if (since) countQuery.set('since', since);
+    if (until) countQuery.set('until', until);
+    const [page, totals] = await Promise.all([
+      api('GET', `admin/executions?${query}`),
+      api('GET', `admin/executions/counts?${countQuery}`),
+    ]);
+    const form = filtersForm(filters, { withWorkflow: true, onApply: (next) => { location.hash = `#/executions?${filterHash(next)}`; } });
+    busy = () => filtersBusy(form);
+    const rows = page.executions.map((e) => {
+      const id = encodeURIComponent(e.workflowId);
+      return el('tr', { 'data-execution': e.id, 'data-status': e.status, 'data-workflow': e.workflowId, 'data-test': e.test ? 'true' : null },
+        el('td', {}, el('a', { href: `#/workflows/${id}/executions/${encodeURIComponent(e.id)}`, class: 'execution-link' }, el('code', {}, e.id)), testBadge(e)),
+        el('td', {}, el('a', { href: `#/workflows/${id}`, class: 'workflow-name' }, e.workflowName || e.workflowId)),
+        el('td', {}, statusBadge(e.status)),
+        el('td', {}, when(e.receivedAt)),
+        el('td', { class: 'workflow-version' }, versionLabel(e.workflowVersion)),
+        el('td', {}, e.trigger ? e.trigger.type : ''));
+    });
     render(
       el('h1', {}, 'Executions'),
-      el('p', { class: 'muted' }, 'The newest executions of every workflow (up to 20 each, 50 in all); refreshed every 2 s.'),
+      el('p', { class: 'muted' }, 'Every workflow\'s executions, newest first (50 at most); refreshed every 2 s. The counts are over the time range, across all workflows.'),
+      countsPanel(totals),
+      form,
+      scanNote(page, filters),
       rows.length
         ? el('table', { id: 'all-executions' },
           el('thead', {}, el('tr', {}, ['Execution', 'Workflow', 'Status', 'Received', 'Version', 'Trigger'].map((h) => el('th', {}, h)))),
           el('tbody', {}, rows))
-        : el('p', { id: 'no-executions' }, 'No executions yet.'));
+        : el('p', { id: 'no-executions' }, filterActive(filters) || filters.status ? 'No executions match the filters.' : 'No executions yet.'));
     schedule();
+  }
+
+  // Bulk replay of what the filters match: the count first (countOnly), a confirmation naming
+  // it and the version, then the replay and links to the new executions.
+  function bulkReplayPanel(workflow, filters, hold) {
+    const id = encodeURIComponent(workflow.id);
+    const version = el('select', { id: 'bulk-version' },
+      el('option', { value: 'current' }, 'the current version (v' + workflow.version + ')'),
+      el('option', { value: 'original' }, 'the version each ran'));
+    const max = el('input', { type: 'number', id: 'bulk-max', min: 1, max: BULK_MAX, value: BULK_MAX });
+    const ask = el('button', { type: 'button', id: 'bulk-replay-button' }, 'Replay matching\u2026');
+    const out = el('div', { id: 'bulk-out' });
+    const panel = el('div', { id: 'bulk-replay' },
+      el('h2', {}, 'Replay the executions the filters match'),
+      el('div', { class: 'toolbar' }, el('label', {}, 'With ', version), el('label', {}, 'At most ', max), ask),
+      el('p', { class: 'muted' }, `Each becomes a new execution of the same request; at most ${BULK_MAX} at a time, newest first.`),
+      out);
+    const cap = () => Math.max(1, Math.min(BULK_MAX, Number(max.value) || BULK_MAX));
+    ask.addEventListener('click', async () => {
+      hold();
+      panel.dataset.busy = 'true';
+      ask.disabled = true;
+      try {
+        const body = { ...filterBody(filters), max: cap(), version: version.value };
+        const counted = await api('POST', `admin/workflows/${id}/replay`, { ...body, countOnly: true });
+        const n = Math.min(counted.matched, body.max);
+        const words = version.value === 'current' ? 'the current' : 'the original';
+        if (!n) {
+          out.replaceChildren(el('p', { id: 'bulk-confirm', 'data-count': 0 }, 'No execution matches the filters: nothing to replay.'));
+          ask.disabled = false;
+          return;
+        }
+        const confirm = el('button', { type: 'button', id: 'bulk-confirm-button', class: 'danger' }, `Replay ${n}`);
+        const cancel = el('button', { type: 'button', id: 'bulk-cancel' }, 'Cancel');
+        out.replaceChildren(
+          el('p', { id: 'bulk-confirm', 'data-count': n, 'data-matched': counted.matched },
+            `Replay ${n} execution${n === 1 ? '' : 's'} with ${words} version?`,
+            counted.matched > n ? ` (${counted.matched} match; the newest ${n} are replayed.)` : ''),
+          el('div', { class: 'toolbar' }, confirm, cancel));
+        cancel.addEventListener('click', () => { out.replaceChildren(); ask.disabled = false; panel.dataset.busy = 'false'; });
+        confirm.addEventListener('click', async () => {
+          confirm.disabled = true;
+          cancel.disabled = true;
+          try {
+            const done = await api('POST', `admin/workflows/${id}/replay`, body);
+            out.replaceChildren(el('div', { id: 'bulk-result', 'data-count': done.executionIds.length },
+              el('p', {}, `Replayed ${done.executionIds.length} execution${done.executionIds.length === 1 ? '' : 's'}:`),
+              done.executionIds.map((eid) => el('a', { href: `#/workflows/${id}/executions/${encodeURIComponent(eid)}`, class: 'replayed-link' }, el('code', {}, eid)))));
+          } catch (err) {
+            out.replaceChildren();
+            fail(err);
+          }
+          ask.disabled = false;
+        });
+      } catch (err) {
+        ask.disabled = false;
+        panel.dataset.busy = 'false';
+        fail(err);
+      }
+    });
+    return panel;
+  }
+
+  // ---- The flow diagram on the workflow and execution pages (diagram.js) ----
+
+  // The step whose definition the workflow page shows, kept across the page's refreshes.
+  let selectedStep = null;
+
+  // A step of a definition by id, looking inside loops too.
+  function findStep(steps, stepId) {
+    for (const s of steps || []) {
+      if (s && s.id === stepId) return s;
+      const inner = s && s.type === 'for_each' ? findStep(s.steps, stepId) : null;
+      if (inner) return inner;
+    }
+    return null;
+  }
+
+  function markSelected(holder, stepId) {
+    for (const g of holder.querySelectorAll('.step-box')) g.classList.toggle('selected', g.dataset.step === stepId);
+  }
+
+  // The workflow page's diagram, read-only: a box clicked (or Enter on it) shows that step's
+  // definition below.
+  function flowSection(workflow) {
+    if (!window.WebhookDiagram) return null;
+    const shown = el('pre', { id: 'diagram-step', hidden: true });
+    const holder = el('div', { class: 'diagram-wrap', id: 'workflow-diagram' });
+    const show = (stepId) => {
+      const step = findStep(workflow.definition && workflow.definition.steps, stepId);
+      selectedStep = step ? { workflowId: workflow.id, stepId } : null;
+      shown.hidden = !step;
+      shown.dataset.step = stepId;
+      shown.textContent = step ? pretty(step) : '';
+      markSelected(holder, stepId);
+    };
+    holder.append(window.WebhookDiagram.render(workflow.definition, { onSelect: show }));
+    if (selectedStep && selectedStep.workflowId === workflow.id) show(selectedStep.stepId);
+    return [el('h2', {}, 'Flow'),
+      el('p', { class: 'muted' }, 'The steps from the trigger down, with where each can go; click a step (or focus it and press Enter) to see its definition.'),
+      holder, shown];
+  }
+
+  // Definitions of workflow versions already read: a version never changes.
+  const versionDefinitions = new Map();
+
+  // The definition an execution ran: its version's when the admin API has it, the
+  // workflow's current one otherwise (an execution from before versions).
+  async function executionDefinition(workflowId, version) {
+    const id = encodeURIComponent(workflowId);
+    if (version !== undefined && version !== null) {
+      const key = workflowId + '@' + version;
+      if (versionDefinitions.has(key)) return { definition: versionDefinitions.get(key), version };
+      try {
+        const v = await api('GET', `admin/workflows/${id}/versions/${encodeURIComponent(version)}`);
+        versionDefinitions.set(key, v.definition);
+        return { definition: v.definition, version };
+      } catch (err) {
+        if (err instanceof Refused) throw err;
+      }
+    }
+    return { definition: (await api('GET', `admin/workflows/${id}`)).definition, version: null };
+  }
+
+  // An execution's diagram: boxes coloured by each step's status (its plan), the path taken
+  // solid; a box clicked goes to that step's card.
+  async function executionFlow(workflowId, e) {
+    if (!window.WebhookDiagram) return [];
+    let drawn;
+    try {
+      drawn = await executionDefinition(workflowId, e.workflowVersion);
+    } catch (err) {
+      if (err instanceof Refused) throw err;
+      return section('Flow', el('p', { class: 'muted' }, 'The diagram could not be drawn: ' + String(err.message || err)));
+    }
+    const statuses = {};
+    for (const p of e.plan || []) statuses[p.id] = p.status;
+    const holder = el('div', { class: 'diagram-wrap', id: 'execution-diagram', 'data-version': drawn.version === null ? 'current' : drawn.version });
+    holder.append(window.WebhookDiagram.render(drawn.definition, {
+      statuses,
+      records: e.steps,
+      onSelect: (stepId) => {
+        markSelected(holder, stepId);
+        const card = document.querySelector(`#steps .step[data-step="${CSS.escape(stepId)}"]`);
+        if (card) card.scrollIntoView({ block: 'start' });
+      },
+    }));
+    return section('Flow', el('p', { class: 'muted' }, drawn.version === null
+      ? 'The workflow\'s current definition (this execution names no version), coloured by what each step did: the path taken solid, the rest faded.'
+      : `Version ${drawn.version}, the one this execution ran, coloured by what each step did: the path taken solid, the rest faded.`), holder);
   }
 
   // The key select's "Create a new key…" (a key's name is never empty).
@@ -1119,8 +1419,8 @@
       else if (parts[0] === 'workflows' && parts.length === 3 && parts[2] === 'versions') await versionsPage(parts[1]);
       else if (parts[0] === 'workflows' && parts.length === 3 && parts[2] === 'trigger') await triggerPage(parts[1], null);
       else if (parts[0] === 'workflows' && parts.length === 3 && parts[2] === 'steps') await stepsPage(parts[1]);
-      else if (parts[0] === 'workflows' && parts.length === 2) await executionsPage(parts[1], params);
-      else if (parts[0] === 'executions' && parts.length === 1) await allExecutionsPage();
+      else if (parts[0] === 'workflows' && parts.length === 2) await executionsPage(parts[1], params, refreshing);
+      else if (parts[0] === 'executions' && parts.length === 1) await allExecutionsPage(params, refreshing);
       else if (parts[0] === 'settings' && parts[1] === 'api-keys' && parts.length === 2) await apiKeysPage(null);
       else if (parts[0] === 'settings' && parts.length === 1) settingsPage();
       else await workflowsPage();

@@ -61,6 +61,7 @@ pub const ROUTES: &[Route] = &[
     console("/console/app.js"),
     console("/console/editor.js"),
     console("/console/app.css"),
+    console("/console/diagram.js"),
     route("GET", "/admin/workflows"),
     route("POST", "/admin/workflows"),
     route("GET", "/admin/workflows/{workflow_id}"),
