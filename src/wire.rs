@@ -90,6 +90,17 @@ pub struct DryRunView {
     /// `notReached`.
     #[schema(value_type = Vec<Object>)]
     pub steps: Vec<StepPreview>,
+    /// The input against the workflow's `payload_schema`, when it has one: `valid: false`
+    /// is a webhook this body would get `422 payload_invalid` for, with the same `details`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub payload: Option<PayloadCheckView>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PayloadCheckView {
+    pub valid: bool,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub details: Vec<ProblemView>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -115,6 +126,13 @@ impl From<&DryRun> for DryRunView {
             },
             execution_id: (run.source == InputSource::Execution).then(|| execution.id.to_string()),
             steps: run.previews.clone(),
+            payload: run
+                .payload_problems
+                .as_ref()
+                .map(|problems| PayloadCheckView {
+                    valid: problems.is_empty(),
+                    details: problems.iter().map(ProblemView::from).collect(),
+                }),
         }
     }
 }

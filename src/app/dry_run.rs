@@ -7,7 +7,9 @@ use serde_json::Value;
 
 use super::input::{InputChoice, InputSource};
 use super::{App, AppError};
-use crate::domain::{Execution, TemplateEngine, Workflow, WorkflowFile};
+use crate::domain::{
+    DefinitionError, Execution, PayloadProblem, TemplateEngine, Workflow, WorkflowFile,
+};
 use crate::worker::dry_run::{StepPreview, dry_run};
 
 /// What to render and against what; each part defaults as the route documents.
@@ -26,6 +28,9 @@ pub struct DryRun {
     pub execution: Execution,
     pub source: InputSource,
     pub previews: Vec<StepPreview>,
+    /// What the workflow's `payload_schema` says of the input, when it has one: empty when
+    /// a webhook with this body would be accepted.
+    pub payload_problems: Option<Vec<PayloadProblem>>,
 }
 
 impl App {
@@ -57,11 +62,20 @@ impl App {
         };
         let (execution, source) = self.chosen_input(&workflow.id, request.input).await?;
         let previews = dry_run(&workflow, &execution, &TemplateEngine::new());
+        let payload_problems = match &workflow.payload_schema {
+            Some(schema) => Some(
+                schema
+                    .check(&execution.payload)
+                    .map_err(DefinitionError::from)?,
+            ),
+            None => None,
+        };
         Ok(DryRun {
             workflow,
             execution,
             source,
             previews,
+            payload_problems,
         })
     }
 }

@@ -19,6 +19,7 @@ macro_rules! payload_schema_flows_for {
                 an_unusable_schema_is_refused_at_save_with_its_path,
                 a_body_that_does_not_match_is_refused_with_pointers_and_nothing_is_stored,
                 a_new_version_with_another_schema_is_in_force_at_once,
+                a_dry_run_says_whether_its_input_would_be_refused,
             );
         }
     };
@@ -303,4 +304,37 @@ async fn a_new_version_with_another_schema_is_in_force_at_once(t: TestApp) {
     assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.body);
     let e = t.execution(id, &r.execution_id(), &key).await;
     assert_eq!(e["workflowVersion"], 2, "{e}");
+}
+
+/// The test bench's dry-run answers what the accept path would: `payload.valid` with the same
+/// pointers a sender's 422 carries, and no `payload` for a workflow without a schema.
+async fn a_dry_run_says_whether_its_input_would_be_refused(t: TestApp) {
+    let (admin, _, created) = workflow_with_schema(&t, alert_schema()).await;
+    let id = created["id"].as_str().expect("id");
+    let uri = format!("/admin/workflows/{id}/dry-run");
+    let bad =
+        json!({"input": {"body": {"source": "ci", "alerts": [{"name": 1, "severity": "info"}]}}});
+    let r = admin_send(&t, "POST", &uri, &admin, &[], &bad).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert_eq!(r.body["payload"]["valid"], false, "{}", r.body);
+    assert_eq!(
+        r.body["payload"]["details"][0]["pointer"], "/alerts/0/name",
+        "{}",
+        r.body
+    );
+
+    let good = json!({"input": {"body": {"source": "ci", "alerts": [{"name": "disk", "severity": "info"}]}}});
+    let r = admin_send(&t, "POST", &uri, &admin, &[], &good).await;
+    assert_eq!(r.body["payload"], json!({"valid": true}), "{}", r.body);
+
+    // A draft without the schema is checked as the draft says: no schema, no verdict.
+    let mut draft = created["definition"].clone();
+    draft
+        .as_object_mut()
+        .expect("object")
+        .remove("payload_schema");
+    let with_draft = json!({"definition": draft, "input": bad["input"]});
+    let r = admin_send(&t, "POST", &uri, &admin, &[], &with_draft).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(r.body.get("payload").is_none(), "{}", r.body);
 }

@@ -965,6 +965,11 @@
       results.replaceChildren(
         el('p', { id: 'dry-run-source', class: 'muted' }, answer.source === 'execution'
           ? ['Input: execution ', el('code', {}, answer.executionId || '')] : 'Input: the payload given'),
+        answer.payload ? el('div', { id: 'dry-run-payload', class: answer.payload.valid ? 'muted' : 'field-error' },
+          answer.payload.valid ? 'The body matches the payload_schema.'
+            : ['A webhook with this body would be refused (422 payload_invalid):',
+              el('ul', {}, (answer.payload.details || []).map((d) =>
+                el('li', {}, el('code', {}, d.pointer === '' ? '(the body)' : d.pointer), ' ', d.message)))]) : null,
         el('ol', { id: 'dry-run-steps' }, (answer.steps || []).map((s) => {
           const spot = !s.path || s.path === s.id ? cards.querySelector(`[data-dry-run-for="${CSS.escape(s.id)}"]`) : null;
           if (spot && s.error) spot.textContent = 'Dry-run: ' + s.error;
